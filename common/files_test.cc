@@ -1,0 +1,68 @@
+#include "common/files.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "common/testing/status_matchers.h"
+
+namespace sslab {
+namespace {
+
+using ::sslab::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class FilesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ::testing::UnitTest::GetInstance()->current_test_info()->name();
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  std::filesystem::path dir_;
+};
+
+TEST_F(FilesTest, AtomicWriteCreatesParentsAndLeavesNoTemporaries) {
+  const auto path = dir_ / "a" / "b" / "blob.bin";
+  ASSERT_OK(WriteFileAtomically(path, "first"));
+  ASSERT_OK(WriteFileAtomically(path, std::string("sec\0ond", 7)));
+  ASSERT_OK_AND_ASSIGN(std::string contents, ReadFileToString(path));
+  EXPECT_EQ(contents, std::string("sec\0ond", 7));
+  int entries = 0;
+  for ([[maybe_unused]] const auto& entry :
+       std::filesystem::directory_iterator(path.parent_path())) {
+    ++entries;
+  }
+  EXPECT_EQ(entries, 1) << "a temporary file was left behind";
+}
+
+TEST_F(FilesTest, ReadMissingFileIsNotFoundAndNamesThePath) {
+  EXPECT_THAT(ReadFileToString(dir_ / "missing.bin"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.bin")));
+  EXPECT_THAT(Sha256OfFile(dir_ / "missing.bin"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.bin")));
+}
+
+TEST_F(FilesTest, Sha256MatchesKnownVectors) {
+  EXPECT_EQ(Sha256Hex(""),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+  EXPECT_EQ(Sha256Hex("abc"),
+            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+  Sha256 pieces;
+  pieces.Update("a", 1);
+  pieces.Update("bc", 2);
+  EXPECT_EQ(pieces.FinalHex(), Sha256Hex("abc"));
+}
+
+TEST_F(FilesTest, Sha256OfFileMatchesInMemoryHash) {
+  std::string big(3 << 20, 'x');  // spans several read buffers
+  big[12345] = 'y';
+  ASSERT_OK(WriteFileAtomically(dir_ / "big.bin", big));
+  ASSERT_OK_AND_ASSIGN(std::string digest, Sha256OfFile(dir_ / "big.bin"));
+  EXPECT_EQ(digest, Sha256Hex(big));
+}
+
+}  // namespace
+}  // namespace sslab

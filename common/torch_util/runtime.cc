@@ -1,0 +1,51 @@
+#include "common/torch_util/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+
+namespace sslab {
+
+int ConfigureTorchThreads(int threads) {
+  if (threads <= 0) {
+    threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (threads <= 0) threads = 1;
+  }
+  at::set_num_threads(threads);
+  return at::get_num_threads();
+}
+
+bool CudaAvailable() { return torch::cuda::is_available(); }
+
+absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name) {
+  if (name.empty() || name == "auto") {
+    return CudaAvailable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+  }
+  if (name == "cpu") return c10::Device(c10::kCPU);
+  if (name == "cuda" || absl::StartsWith(name, "cuda:")) {
+    int index = 0;
+    if (name.size() > 5 && !absl::SimpleAtoi(name.substr(5), &index)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("device: bad CUDA index in '", name, "'"));
+    }
+    if (!CudaAvailable()) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("device: '", name, "' requested but CUDA is not available"));
+    }
+    if (index < 0 || index >= static_cast<int>(torch::cuda::device_count())) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "device: '", name, "' but only ", torch::cuda::device_count(),
+          " CUDA device(s) are visible"));
+    }
+    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  return absl::InvalidArgumentError(absl::StrCat(
+      "device: '", name, "' is not one of auto, cpu, cuda, cuda:N"));
+}
+
+}  // namespace sslab

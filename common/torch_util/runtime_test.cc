@@ -1,0 +1,40 @@
+#include "common/torch_util/runtime.h"
+
+#include <ATen/Parallel.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "common/testing/status_matchers.h"
+
+namespace sslab {
+namespace {
+
+using ::sslab::testing::StatusIs;
+using ::testing::HasSubstr;
+
+TEST(RuntimeTest, ConfigureThreadsSetsTheRequestedCount) {
+  EXPECT_EQ(ConfigureTorchThreads(2), 2);
+  EXPECT_EQ(at::get_num_threads(), 2);
+  EXPECT_GE(ConfigureTorchThreads(0), 1);
+}
+
+TEST(RuntimeTest, ResolvesCpuAndAuto) {
+  ASSERT_OK_AND_ASSIGN(c10::Device cpu, ResolveDevice("cpu"));
+  EXPECT_TRUE(cpu.is_cpu());
+  ASSERT_OK_AND_ASSIGN(c10::Device automatic, ResolveDevice("auto"));
+  EXPECT_EQ(automatic.is_cuda(), CudaAvailable());
+}
+
+TEST(RuntimeTest, RejectsUnknownDeviceNamingTheField) {
+  EXPECT_THAT(ResolveDevice("tpu"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device")));
+  EXPECT_THAT(ResolveDevice("cuda:x"),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  if (!CudaAvailable()) {
+    EXPECT_THAT(ResolveDevice("cuda:0"),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+  }
+}
+
+}  // namespace
+}  // namespace sslab
