@@ -1,0 +1,90 @@
+// The study's networks behind one interface: ResNet50 v1/v2, RevNet50,
+// VGG19-BN, widened by a factor k, with named representation endpoints.
+//
+// Images are float tensors [N, C, H, W] scaled to [-1, 1]. Endpoint names:
+//   ResNet/RevNet: after_root, block1, block2, block3, block4, pre_logits
+//   VGG19-BN:      block1, block2, block3, block4, fc6, pre_logits
+// plus "logits" when the model has a head (num_outputs > 0). Spatial
+// endpoints are [N, C, H, W]; pre_logits and logits are [N, D].
+//
+// Parameter names are checkpoint keys: keep them stable.
+#ifndef SSLAB_MODELS_MODEL_H_
+#define SSLAB_MODELS_MODEL_H_
+
+#include <torch/nn/module.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace sslab::models {
+
+enum class Architecture {
+  kResNet50V1,
+  kResNet50V2,
+  kRevNet50,
+  kVgg19Bn,
+};
+
+// Parses "resnet50_v1", "resnet50_v2", "revnet50", "vgg19_bn". Returns
+// INVALID_ARGUMENT naming the field "architecture" otherwise.
+absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name);
+std::string_view ArchitectureName(Architecture architecture);
+
+struct ModelOptions {
+  Architecture architecture = Architecture::kResNet50V2;
+  // Widening factor k >= 1 (the paper uses 4, 8, 12, 16).
+  int width = 4;
+  // False gives the (-) variants: no ReLU before global pooling (v2, RevNet).
+  bool last_relu = true;
+  int in_channels = 3;
+  // Size of the linear head producing "logits"; 0 means no head.
+  int num_outputs = 1000;
+  // 28-32 px inputs: 3x3 stride-1 root conv and no root max-pool.
+  bool small_input = false;
+  // Jigsaw / Relative Patch Location on 64x64 patches: root stride 1 and
+  // stage strides (2, 2, 1).
+  bool patch_strides = false;
+};
+
+// A network that can return any of its endpoints. Not thread-safe (a
+// torch::nn::Module); use one per thread or guard it.
+class BackboneImpl : public torch::nn::Module {
+ public:
+  ~BackboneImpl() override = default;
+
+  // Runs the network once and returns the `wanted` endpoints (all endpoints,
+  // logits included, when empty). Stops early when the deepest wanted
+  // endpoint is reached.
+  virtual std::map<std::string, torch::Tensor> ForwardEndpoints(
+      const torch::Tensor& images, const std::vector<std::string>& wanted = {}) = 0;
+
+  // Representation endpoints in network order (without "logits").
+  virtual std::vector<std::string> EndpointNames() const = 0;
+
+  // Logits; requires num_outputs > 0.
+  torch::Tensor forward(const torch::Tensor& images);
+
+  const ModelOptions& options() const { return options_; }
+
+ protected:
+  explicit BackboneImpl(ModelOptions options) : options_(options) {}
+
+ private:
+  ModelOptions options_;
+};
+
+// Builds a freshly initialised network. Returns INVALID_ARGUMENT naming the
+// field for width < 1, in_channels < 1, num_outputs < 0, or last_relu=false
+// on ResNet50 v1 (v1(-) does not exist in the study).
+absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
+    const ModelOptions& options);
+
+}  // namespace sslab::models
+
+#endif  // SSLAB_MODELS_MODEL_H_
