@@ -1,0 +1,142 @@
+// sslab's database: a SQLite file in WAL mode holding sweeps, runs, jobs,
+// checkpoints, features, results, metrics and workers (storage/types.h).
+//
+// Opening a file applies the numbered, forward-only migrations (tracked by
+// PRAGMA user_version); a file written by newer code is refused. Every write
+// runs in a transaction and every statement is prepared with bound
+// parameters. The scheduler process is the only one that opens the database.
+//
+// Thread-safety: a Store is thread-safe; one connection is guarded by an
+// internal mutex. InTransaction() holds that mutex for its whole body, so
+// calls made from inside the body (same thread) join the transaction, while
+// other threads wait.
+//
+// Failure contract of every method: NOT_FOUND for an unknown id (the message
+// names the kind of record and the id); FAILED_PRECONDITION when a referenced
+// row is missing (foreign key) or a unique key is taken; INVALID_ARGUMENT when
+// a value breaks a CHECK constraint (bad enum text, width < 1, ...);
+// UNAVAILABLE when the file stayed locked past busy_timeout; DATA_LOSS for a
+// corrupt file; INTERNAL otherwise. Messages never contain SQL text.
+#ifndef SSLAB_STORAGE_STORE_H_
+#define SSLAB_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "storage/types.h"
+
+namespace sslab::storage {
+
+struct StoreOptions {
+  // How long a statement waits for a lock held by another connection before
+  // failing with UNAVAILABLE. Default: 5 s.
+  absl::Duration busy_timeout = absl::Seconds(5);
+};
+
+class Store {
+ public:
+  // The schema version this code writes (PRAGMA user_version).
+  static constexpr int kSchemaVersion = 1;
+
+  // Opens (creating if missing) the database at `path` and migrates it to
+  // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is
+  // newer than kSchemaVersion, DATA_LOSS if it is not a SQLite database, and
+  // INTERNAL (naming the path) if it cannot be opened.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(
+      const std::string& path, const StoreOptions& options = {});
+
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // Runs `body` in one IMMEDIATE transaction: commits if it returns OK, rolls
+  // back every write made inside it otherwise and returns its status. Calls
+  // nested in `body` on the same thread join the outer transaction.
+  absl::Status InTransaction(absl::FunctionRef<absl::Status()> body);
+
+  // The file's user_version after Open (kSchemaVersion).
+  int schema_version() const;
+
+  // Sweeps. Create* ignore the record's id and timestamps' absence is not
+  // checked: callers set created_at/updated_at.
+  absl::StatusOr<int64_t> CreateSweep(const Sweep& sweep);
+  absl::StatusOr<Sweep> GetSweep(int64_t id);
+
+  // Runs.
+  absl::StatusOr<int64_t> CreateRun(const Run& run);
+  absl::StatusOr<Run> GetRun(int64_t id);
+  // Writes state, error, priority and updated_at of an existing run.
+  absl::Status UpdateRun(const Run& run);
+  // Runs matching `filter`, newest first (descending id), only ids below
+  // `before_id` when set, at most `limit`.
+  absl::StatusOr<std::vector<Run>> ListRuns(const RunFilter& filter,
+                                            std::optional<int64_t> before_id,
+                                            int limit);
+  // Ids of runs not in a final state, ascending.
+  absl::StatusOr<std::vector<int64_t>> ListActiveRunIds();
+
+  // Jobs.
+  absl::StatusOr<int64_t> CreateJob(const Job& job);
+  absl::StatusOr<Job> GetJob(int64_t id);
+  // Writes every mutable field of an existing job (all but id, run_id, kind,
+  // checkpoint_id, device, created_at).
+  absl::Status UpdateJob(const Job& job);
+  // Jobs of a run, ascending id.
+  absl::StatusOr<std::vector<Job>> ListJobs(int64_t run_id);
+  // RUNNABLE jobs whose kind is in `kinds` and device in `devices`, in queue
+  // order (priority descending, then id ascending), at most `limit`.
+  absl::StatusOr<std::vector<Job>> ListRunnableJobs(
+      const std::vector<JobKind>& kinds, const std::vector<DeviceKind>& devices,
+      int limit);
+  // Jobs holding a lease (lease_expiry set), optionally of one worker only.
+  absl::StatusOr<std::vector<Job>> ListLeasedJobs(
+      std::optional<int64_t> worker_id = std::nullopt);
+
+  // Checkpoints. Upsert is keyed by (run_id, epoch): registering the same
+  // epoch again updates the row and returns its id.
+  absl::StatusOr<int64_t> UpsertCheckpoint(const Checkpoint& checkpoint);
+  absl::StatusOr<Checkpoint> GetCheckpoint(int64_t id);
+  // Ascending epoch.
+  absl::StatusOr<std::vector<Checkpoint>> ListCheckpoints(int64_t run_id);
+
+  // Features, keyed by (checkpoint_id, layer, split).
+  absl::StatusOr<int64_t> UpsertFeature(const Feature& feature);
+  // Ordered by layer, then split.
+  absl::StatusOr<std::vector<Feature>> ListFeatures(int64_t checkpoint_id);
+
+  // Results, keyed by (checkpoint_id, layer, probe_kind, label_fraction,
+  // split).
+  absl::StatusOr<int64_t> UpsertResult(const Result& result);
+  // Ordered by run id, epoch, layer, probe kind, label fraction, split.
+  absl::StatusOr<std::vector<ResultRow>> QueryResults(
+      const ResultFilter& filter);
+
+  // Metrics (append-only).
+  absl::Status AppendMetrics(int64_t run_id, const std::vector<Metric>& metrics,
+                             absl::Time now);
+  // Ordered by name, then step; all names when `name` is unset.
+  absl::StatusOr<std::vector<Metric>> ListMetrics(
+      int64_t run_id, std::optional<std::string> name = std::nullopt);
+
+  // Workers. Upsert is keyed by name: an existing worker keeps its id and
+  // registered_at and gets the new kinds, devices and last_heartbeat.
+  absl::StatusOr<Worker> UpsertWorker(const Worker& worker);
+  absl::StatusOr<Worker> GetWorker(int64_t id);
+  absl::Status TouchWorker(int64_t id, absl::Time now);
+
+ private:
+  class Impl;
+  explicit Store(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sslab::storage
+
+#endif  // SSLAB_STORAGE_STORE_H_
