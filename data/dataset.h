@@ -29,6 +29,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +78,11 @@ struct DatasetSpec {
 struct Example {
   at::Tensor image;
   int64_t label = 0;
+  // 0, or the size of the full-resolution image when `image` was decoded at
+  // a reduced scale (Dataset::GetScaled). Transforms place their crops in
+  // full-resolution coordinates so that the scale does not move them.
+  int full_height = 0;
+  int full_width = 0;
 };
 
 // A read-only, indexable dataset split. All methods are thread-safe.
@@ -97,10 +103,15 @@ class Dataset {
   // file when it has disappeared.
   virtual absl::StatusOr<Example> Get(int64_t index) const = 0;
 
-  // Like Get, but the reader may return a smaller image whose shorter side is
-  // still >= min_side (JPEGs are then downscaled in the DCT domain, which is
-  // much faster than a full decode). min_side <= 0 means full resolution.
-  virtual absl::StatusOr<Example> GetForSize(int64_t index, int min_side) const;
+  // Like Get, but the reader may decode at a reduced scale: it calls
+  // `min_scale(height, width)` with the full-resolution size and may return
+  // an image downscaled by any factor >= the returned value (JPEGs are then
+  // downscaled in the DCT domain, much faster than a full decode). It then
+  // sets Example::full_height / full_width. Readers that cannot scale ignore
+  // the callback (the default).
+  virtual absl::StatusOr<Example> GetScaled(
+      int64_t index,
+      const std::function<double(int height, int width)>& min_scale) const;
 
   // The label of example `index` without decoding it; index must be valid.
   virtual int64_t label(int64_t index) const = 0;

@@ -69,9 +69,13 @@ class Transform {
   virtual int channels() const = 0;
   virtual int view_size() const = 0;
 
-  // The smallest shorter image side this transform needs from the decoder
-  // (Dataset::GetForSize); 0 = full resolution.
-  virtual int decode_min_side() const { return 0; }
+  // The smallest decode scale (<= 1) that loses nothing this transform
+  // needs for an image of full size height x width, given the seed Apply will
+  // get: e.g. an inception crop shrunk to image_size needs only
+  // image_size / crop side. Used with Dataset::GetScaled; 1 = full size.
+  virtual double MinDecodeScale(int height, int width, uint64_t seed) const {
+    return 1.0;
+  }
 };
 
 struct TransformOptions {
@@ -108,9 +112,9 @@ struct TransformOptions {
   int num_exemplar_views = 8;
   // patch kinds: patch side; 0 = round(image_size / 3 * 64 / 85).
   int patch_size = 0;
-  // Smallest shorter side asked from the JPEG decoder: 0 = automatic (what
-  // the kind needs for image_size output), -1 = always full resolution.
-  int decode_min_side = 0;
+  // Allow decoding JPEGs at a reduced DCT scale where the output needs no
+  // more pixels (see Transform::MinDecodeScale); false = always full size.
+  bool dct_scaling = true;
 };
 
 // Returns INVALID_ARGUMENT naming the field ("transform.kind",
