@@ -1,0 +1,931 @@
+#include "storage/store.h"
+
+#include <algorithm>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <type_traits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "storage/internal/sqlite.h"
+
+namespace sslab::storage {
+
+using internal::Database;
+using internal::Statement;
+using internal::Transaction;
+
+namespace {
+
+// Migration N takes a database from user_version N-1 to N. Forward only:
+// never edit a released migration, append a new one.
+constexpr const char* kMigrations[] = {
+    // 1: the initial schema.
+    R"sql(
+CREATE TABLE sweeps (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  grid_json TEXT NOT NULL DEFAULT '{}',
+  created_ms INTEGER NOT NULL
+);
+CREATE TABLE runs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL,
+  sweep_id INTEGER REFERENCES sweeps(id),
+  state TEXT NOT NULL CONSTRAINT run_state_valid
+    CHECK (state IN ('PENDING','RUNNING','SUCCEEDED','FAILED','CANCELLED')),
+  method TEXT NOT NULL CONSTRAINT run_method_set CHECK (method <> ''),
+  architecture TEXT NOT NULL
+    CONSTRAINT run_architecture_set CHECK (architecture <> ''),
+  width INTEGER NOT NULL CONSTRAINT run_width_positive CHECK (width >= 1),
+  config_json TEXT NOT NULL,
+  plan_json TEXT NOT NULL,
+  versions_json TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  error TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX runs_by_sweep ON runs(sweep_id);
+CREATE INDEX runs_by_state ON runs(state);
+CREATE TABLE workers (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  name TEXT NOT NULL UNIQUE CONSTRAINT worker_name_set CHECK (name <> ''),
+  kinds_json TEXT NOT NULL,
+  devices_json TEXT NOT NULL,
+  registered_ms INTEGER NOT NULL,
+  last_heartbeat_ms INTEGER NOT NULL
+);
+CREATE TABLE checkpoints (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  epoch INTEGER NOT NULL CONSTRAINT checkpoint_epoch_nonnegative
+    CHECK (epoch >= 0),
+  step INTEGER NOT NULL CONSTRAINT checkpoint_step_nonnegative
+    CHECK (step >= 0),
+  path TEXT NOT NULL CONSTRAINT checkpoint_path_set CHECK (path <> ''),
+  sha256 TEXT NOT NULL,
+  bytes INTEGER NOT NULL CONSTRAINT checkpoint_bytes_nonnegative
+    CHECK (bytes >= 0),
+  metrics_json TEXT NOT NULL,
+  is_final INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (run_id, epoch)
+);
+CREATE TABLE jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  kind TEXT NOT NULL CONSTRAINT job_kind_valid
+    CHECK (kind IN ('TRAIN','EXTRACT','PROBE')),
+  state TEXT NOT NULL CONSTRAINT job_state_valid CHECK (state IN
+    ('PENDING','RUNNABLE','RUNNING','SUCCEEDED','FAILED','CANCELLED')),
+  checkpoint_id INTEGER REFERENCES checkpoints(id),
+  priority INTEGER NOT NULL,
+  attempts INTEGER NOT NULL CONSTRAINT job_attempts_nonnegative
+    CHECK (attempts >= 0),
+  max_attempts INTEGER NOT NULL CONSTRAINT job_max_attempts_positive
+    CHECK (max_attempts >= 1),
+  device TEXT NOT NULL CONSTRAINT job_device_valid
+    CHECK (device IN ('CPU','GPU')),
+  lease_worker_id INTEGER REFERENCES workers(id),
+  lease_device TEXT NOT NULL DEFAULT '',
+  lease_expiry_ms INTEGER,
+  payload_json TEXT NOT NULL,
+  progress REAL NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL
+);
+CREATE INDEX jobs_queue ON jobs(state, priority DESC, id);
+CREATE INDEX jobs_by_run ON jobs(run_id);
+CREATE INDEX jobs_by_lease ON jobs(lease_expiry_ms) WHERE lease_expiry_ms IS NOT NULL;
+CREATE TABLE features (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id),
+  layer TEXT NOT NULL CONSTRAINT feature_layer_set CHECK (layer <> ''),
+  split TEXT NOT NULL CONSTRAINT feature_split_set CHECK (split <> ''),
+  path TEXT NOT NULL CONSTRAINT feature_path_set CHECK (path <> ''),
+  sha256 TEXT NOT NULL,
+  rows INTEGER NOT NULL CONSTRAINT feature_rows_nonnegative CHECK (rows >= 0),
+  dims INTEGER NOT NULL CONSTRAINT feature_dims_nonnegative CHECK (dims >= 0),
+  created_ms INTEGER NOT NULL,
+  UNIQUE (checkpoint_id, layer, split)
+);
+CREATE TABLE results (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  checkpoint_id INTEGER NOT NULL REFERENCES checkpoints(id),
+  layer TEXT NOT NULL CONSTRAINT result_layer_set CHECK (layer <> ''),
+  probe_kind TEXT NOT NULL CONSTRAINT result_probe_kind_set
+    CHECK (probe_kind <> ''),
+  label_fraction REAL NOT NULL CONSTRAINT result_label_fraction_range
+    CHECK (label_fraction > 0 AND label_fraction <= 1),
+  split TEXT NOT NULL CONSTRAINT result_split_set CHECK (split <> ''),
+  top1 REAL NOT NULL,
+  top5 REAL NOT NULL,
+  hyperparameters_json TEXT NOT NULL,
+  created_ms INTEGER NOT NULL,
+  UNIQUE (checkpoint_id, layer, probe_kind, label_fraction, split)
+);
+CREATE TABLE metrics (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  step INTEGER NOT NULL,
+  name TEXT NOT NULL CONSTRAINT metric_name_set CHECK (name <> ''),
+  value REAL NOT NULL,
+  created_ms INTEGER NOT NULL
+);
+CREATE INDEX metrics_by_run ON metrics(run_id, name, step);
+)sql",
+};
+static_assert(std::size(kMigrations) == Store::kSchemaVersion,
+              "one migration per schema version");
+
+// PRAGMA user_version cannot take a bound parameter; these are the only
+// values ever written, fixed at compile time.
+constexpr const char* kSetUserVersion[] = {
+    "PRAGMA user_version = 1",
+};
+static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
+
+absl::Status Corrupt(absl::string_view what, absl::string_view value) {
+  return absl::DataLossError(
+      absl::StrCat("database holds an unknown ", what, " '", value, "'"));
+}
+
+// ---- Row mapping ----
+
+constexpr const char* kRunColumns =
+    "id, name, sweep_id, state, method, architecture, width, config_json, "
+    "plan_json, versions_json, priority, created_ms, updated_ms, error";
+
+absl::StatusOr<Run> ReadRun(const Statement& s) {
+  Run run;
+  run.id = s.Int(0);
+  run.name = s.Text(1);
+  run.sweep_id = s.OptionalInt(2);
+  std::string state = s.Text(3);
+  std::optional<RunState> parsed = ParseRunState(state);
+  if (!parsed) return Corrupt("run state", state);
+  run.state = *parsed;
+  run.method = s.Text(4);
+  run.architecture = s.Text(5);
+  run.width = static_cast<int>(s.Int(6));
+  run.config_json = s.Text(7);
+  run.plan_json = s.Text(8);
+  run.versions_json = s.Text(9);
+  run.priority = static_cast<int>(s.Int(10));
+  run.created_at = s.Time(11);
+  run.updated_at = s.Time(12);
+  run.error = s.Text(13);
+  return run;
+}
+
+constexpr const char* kJobColumns =
+    "id, run_id, kind, state, checkpoint_id, priority, attempts, "
+    "max_attempts, device, lease_worker_id, lease_device, lease_expiry_ms, "
+    "payload_json, progress, last_error, created_ms, updated_ms";
+
+absl::StatusOr<Job> ReadJob(const Statement& s) {
+  Job job;
+  job.id = s.Int(0);
+  job.run_id = s.Int(1);
+  std::string kind = s.Text(2);
+  std::optional<JobKind> parsed_kind = ParseJobKind(kind);
+  if (!parsed_kind) return Corrupt("job kind", kind);
+  job.kind = *parsed_kind;
+  std::string state = s.Text(3);
+  std::optional<JobState> parsed_state = ParseJobState(state);
+  if (!parsed_state) return Corrupt("job state", state);
+  job.state = *parsed_state;
+  job.checkpoint_id = s.OptionalInt(4);
+  job.priority = static_cast<int>(s.Int(5));
+  job.attempts = static_cast<int>(s.Int(6));
+  job.max_attempts = static_cast<int>(s.Int(7));
+  std::string device = s.Text(8);
+  std::optional<DeviceKind> parsed_device = ParseDeviceKind(device);
+  if (!parsed_device) return Corrupt("job device", device);
+  job.device = *parsed_device;
+  job.lease_worker_id = s.OptionalInt(9);
+  job.lease_device = s.Text(10);
+  job.lease_expiry = s.OptionalTime(11);
+  job.payload_json = s.Text(12);
+  job.progress = s.Double(13);
+  job.last_error = s.Text(14);
+  job.created_at = s.Time(15);
+  job.updated_at = s.Time(16);
+  return job;
+}
+
+constexpr const char* kCheckpointColumns =
+    "id, run_id, epoch, step, path, sha256, bytes, metrics_json, is_final, "
+    "created_ms";
+
+Checkpoint ReadCheckpoint(const Statement& s) {
+  Checkpoint c;
+  c.id = s.Int(0);
+  c.run_id = s.Int(1);
+  c.epoch = static_cast<int>(s.Int(2));
+  c.step = s.Int(3);
+  c.path = s.Text(4);
+  c.sha256 = s.Text(5);
+  c.bytes = s.Int(6);
+  c.metrics_json = s.Text(7);
+  c.is_final = s.Int(8) != 0;
+  c.created_at = s.Time(9);
+  return c;
+}
+
+Feature ReadFeature(const Statement& s) {
+  Feature f;
+  f.id = s.Int(0);
+  f.checkpoint_id = s.Int(1);
+  f.layer = s.Text(2);
+  f.split = s.Text(3);
+  f.path = s.Text(4);
+  f.sha256 = s.Text(5);
+  f.rows = s.Int(6);
+  f.dims = s.Int(7);
+  f.created_at = s.Time(8);
+  return f;
+}
+
+absl::StatusOr<Worker> ReadWorker(const Statement& s) {
+  Worker w;
+  w.id = s.Int(0);
+  w.name = s.Text(1);
+  try {
+    for (const auto& kind : nlohmann::json::parse(s.Text(2))) {
+      std::string text = kind.get<std::string>();
+      std::optional<JobKind> parsed = ParseJobKind(text);
+      if (!parsed) return Corrupt("worker job kind", text);
+      w.kinds.push_back(*parsed);
+    }
+    w.devices =
+        nlohmann::json::parse(s.Text(3)).get<std::vector<std::string>>();
+  } catch (const nlohmann::json::exception& e) {
+    return absl::DataLossError(
+        absl::StrCat("database holds a malformed worker record ", w.id));
+  }
+  w.registered_at = s.Time(4);
+  w.last_heartbeat = s.Time(5);
+  return w;
+}
+
+// Collects every row of `s` through `read` (returning T or StatusOr<T>).
+template <typename T, typename ReadFn>
+absl::StatusOr<std::vector<T>> ReadAll(Statement& s, ReadFn read) {
+  std::vector<T> out;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    if constexpr (std::is_same_v<decltype(read(s)), T>) {
+      out.push_back(read(s));
+    } else {
+      SSLAB_ASSIGN_OR_RETURN(T value, read(s));
+      out.push_back(std::move(value));
+    }
+  }
+}
+
+}  // namespace
+
+class Store::Impl {
+ public:
+  explicit Impl(Database db) : db(std::move(db)) {}
+
+  Database db;
+  // Recursive: InTransaction holds it while its body calls other methods.
+  std::recursive_mutex mu;
+  int depth = 0;  // nesting of InTransaction on the owning thread
+  int schema_version = 0;
+
+  absl::StatusOr<Statement> Prepare(absl::string_view sql) {
+    return db.Prepare(sql);
+  }
+
+  // Runs a statement that must return exactly one row, read by `read`.
+  template <typename T, typename ReadFn>
+  absl::StatusOr<T> One(Statement& s, ReadFn read, absl::string_view what,
+                        int64_t id) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row)
+      return absl::NotFoundError(absl::StrCat(what, " ", id, " not found"));
+    return read(s);
+  }
+};
+
+Store::Store(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Store::~Store() = default;
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(
+    const std::string& path, const StoreOptions& options) {
+  SSLAB_ASSIGN_OR_RETURN(Database db, Database::Open(path));
+  auto impl = std::make_unique<Impl>(std::move(db));
+  Database& d = impl->db;
+
+  // Reading the header first turns "not a database" into DATA_LOSS here.
+  int version = 0;
+  {
+    auto s = d.Prepare("PRAGMA user_version");
+    if (!s.ok()) {
+      return absl::Status(
+          s.status().code(),
+          absl::StrCat("database ", path, ": ", s.status().message()));
+    }
+    absl::StatusOr<bool> row = s->Step();
+    if (!row.ok()) {
+      return absl::Status(
+          row.status().code(),
+          absl::StrCat("database ", path, ": ", row.status().message()));
+    }
+    version = *row ? static_cast<int>(s->Int(0)) : 0;
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", path, " has schema version ", version,
+                     ", newer than this build supports (", kSchemaVersion,
+                     "); use a newer sslab-scheduler"));
+  }
+  const std::string busy =
+      absl::StrCat("PRAGMA busy_timeout = ",
+                   absl::ToInt64Milliseconds(options.busy_timeout));
+  SSLAB_RETURN_IF_ERROR(d.Exec(busy.c_str()));
+  {
+    // journal_mode returns the mode in force; WAL is refused on some file
+    // systems, which we report rather than silently run without it.
+    SSLAB_ASSIGN_OR_RETURN(Statement s, d.Prepare("PRAGMA journal_mode = WAL"));
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row || s.Text(0) != "wal") {
+      return absl::InternalError(
+          absl::StrCat("database ", path, " cannot use WAL journaling"));
+    }
+  }
+  SSLAB_RETURN_IF_ERROR(d.Exec("PRAGMA foreign_keys = ON"));
+  SSLAB_RETURN_IF_ERROR(d.Exec("PRAGMA synchronous = NORMAL"));
+
+  for (int next = version + 1; next <= kSchemaVersion; ++next) {
+    SSLAB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(&d));
+    absl::Status status = d.Exec(kMigrations[next - 1]);
+    if (status.ok()) status = d.Exec(kSetUserVersion[next - 1]);
+    if (status.ok()) status = txn.Commit();
+    if (!status.ok()) {
+      return absl::Status(
+          status.code(),
+          absl::StrCat("migrating database ", path, " to version ", next, ": ",
+                       status.message()));
+    }
+  }
+  impl->schema_version = kSchemaVersion;
+  return std::unique_ptr<Store>(new Store(std::move(impl)));
+}
+
+int Store::schema_version() const { return impl_->schema_version; }
+
+absl::Status Store::InTransaction(absl::FunctionRef<absl::Status()> body) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  Database& db = impl_->db;
+  if (impl_->depth > 0) {
+    // Nested: a savepoint so that a failing inner body undoes only itself.
+    SSLAB_RETURN_IF_ERROR(db.Exec("SAVEPOINT nested"));
+    ++impl_->depth;
+    absl::Status status = body();
+    --impl_->depth;
+    if (!status.ok()) {
+      db.Exec("ROLLBACK TO nested").IgnoreError();
+      db.Exec("RELEASE nested").IgnoreError();
+      return status;
+    }
+    return db.Exec("RELEASE nested");
+  }
+  SSLAB_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(&db));
+  ++impl_->depth;
+  absl::Status status = body();
+  --impl_->depth;
+  if (!status.ok()) return status;  // txn rolls back
+  return txn.Commit();
+}
+
+// ---- Sweeps ----
+
+absl::StatusOr<int64_t> Store::CreateSweep(const Sweep& sweep) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare("INSERT INTO sweeps (name, grid_json, created_ms) "
+                       "VALUES (?1, ?2, ?3)"));
+    s.Bind(1, sweep.name).Bind(2, sweep.grid_json).Bind(3, sweep.created_at);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    id = impl_->db.LastInsertRowId();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<Sweep> Store::GetSweep(int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare("SELECT id, name, grid_json, created_ms "
+                                  "FROM sweeps WHERE id = ?1"));
+  s.Bind(1, id);
+  return impl_->One<Sweep>(
+      s,
+      [](const Statement& r) {
+        Sweep sweep;
+        sweep.id = r.Int(0);
+        sweep.name = r.Text(1);
+        sweep.grid_json = r.Text(2);
+        sweep.created_at = r.Time(3);
+        return sweep;
+      },
+      "sweep", id);
+}
+
+// ---- Runs ----
+
+absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO runs (name, sweep_id, state, method, architecture, "
+            "width, config_json, plan_json, versions_json, priority, "
+            "created_ms, updated_ms, error) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+    s.Bind(1, run.name)
+        .Bind(2, run.sweep_id)
+        .Bind(3, RunStateName(run.state))
+        .Bind(4, run.method)
+        .Bind(5, run.architecture)
+        .Bind(6, run.width)
+        .Bind(7, run.config_json)
+        .Bind(8, run.plan_json)
+        .Bind(9, run.versions_json)
+        .Bind(10, run.priority)
+        .Bind(11, run.created_at)
+        .Bind(12, run.updated_at)
+        .Bind(13, run.error);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    id = impl_->db.LastInsertRowId();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<Run> Store::GetRun(int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare(absl::StrCat("SELECT ", kRunColumns,
+                                               " FROM runs WHERE id = ?1")));
+  s.Bind(1, id);
+  return impl_->One<Run>(s, ReadRun, "run", id);
+}
+
+absl::Status Store::UpdateRun(const Run& run) {
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare("UPDATE runs SET state = ?2, error = ?3, priority = ?4, "
+                       "updated_ms = ?5 WHERE id = ?1"));
+    s.Bind(1, run.id)
+        .Bind(2, RunStateName(run.state))
+        .Bind(3, run.error)
+        .Bind(4, run.priority)
+        .Bind(5, run.updated_at);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("run ", run.id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Run>> Store::ListRuns(
+    const RunFilter& filter, std::optional<int64_t> before_id, int limit) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(absl::StrCat(
+          "SELECT ", kRunColumns,
+          " FROM runs WHERE (?1 IS NULL OR state = ?1) "
+          "AND (?2 IS NULL OR method = ?2) "
+          "AND (?3 IS NULL OR architecture = ?3) "
+          "AND (?4 IS NULL OR sweep_id = ?4) "
+          "AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6")));
+  if (filter.state) {
+    s.Bind(1, RunStateName(*filter.state));
+  } else {
+    s.BindNull(1);
+  }
+  s.Bind(2, filter.method)
+      .Bind(3, filter.architecture)
+      .Bind(4, filter.sweep_id)
+      .Bind(5, before_id)
+      .Bind(6, limit);
+  return ReadAll<Run>(s, ReadRun);
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::ListActiveRunIds() {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare("SELECT id FROM runs WHERE state IN ('PENDING', "
+                     "'RUNNING') ORDER BY id"));
+  return ReadAll<int64_t>(s, [](const Statement& r) { return r.Int(0); });
+}
+
+// ---- Jobs ----
+
+absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO jobs (run_id, kind, state, checkpoint_id, priority, "
+            "attempts, max_attempts, device, lease_worker_id, lease_device, "
+            "lease_expiry_ms, payload_json, progress, last_error, created_ms, "
+            "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+            "?12, ?13, ?14, ?15, ?16)"));
+    s.Bind(1, job.run_id)
+        .Bind(2, JobKindName(job.kind))
+        .Bind(3, JobStateName(job.state))
+        .Bind(4, job.checkpoint_id)
+        .Bind(5, job.priority)
+        .Bind(6, job.attempts)
+        .Bind(7, job.max_attempts)
+        .Bind(8, DeviceKindName(job.device))
+        .Bind(9, job.lease_worker_id)
+        .Bind(10, job.lease_device)
+        .Bind(11, job.lease_expiry)
+        .Bind(12, job.payload_json)
+        .Bind(13, job.progress)
+        .Bind(14, job.last_error)
+        .Bind(15, job.created_at)
+        .Bind(16, job.updated_at);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    id = impl_->db.LastInsertRowId();
+    return absl::OkStatus();
+  }));
+  return id;
+}
+
+absl::StatusOr<Job> Store::GetJob(int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                               " FROM jobs WHERE id = ?1")));
+  s.Bind(1, id);
+  return impl_->One<Job>(s, ReadJob, "job", id);
+}
+
+absl::Status Store::UpdateJob(const Job& job) {
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "UPDATE jobs SET state = ?2, priority = ?3, attempts = ?4, "
+            "max_attempts = ?5, lease_worker_id = ?6, lease_device = ?7, "
+            "lease_expiry_ms = ?8, payload_json = ?9, progress = ?10, "
+            "last_error = ?11, updated_ms = ?12 WHERE id = ?1"));
+    s.Bind(1, job.id)
+        .Bind(2, JobStateName(job.state))
+        .Bind(3, job.priority)
+        .Bind(4, job.attempts)
+        .Bind(5, job.max_attempts)
+        .Bind(6, job.lease_worker_id)
+        .Bind(7, job.lease_device)
+        .Bind(8, job.lease_expiry)
+        .Bind(9, job.payload_json)
+        .Bind(10, job.progress)
+        .Bind(11, job.last_error)
+        .Bind(12, job.updated_at);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("job ", job.id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Job>> Store::ListJobs(int64_t run_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(absl::StrCat("SELECT ", kJobColumns,
+                                  " FROM jobs WHERE run_id = ?1 ORDER BY id")));
+  s.Bind(1, run_id);
+  return ReadAll<Job>(s, ReadJob);
+}
+
+absl::StatusOr<std::vector<Job>> Store::ListRunnableJobs(
+    const std::vector<JobKind>& kinds, const std::vector<DeviceKind>& devices,
+    int limit) {
+  auto has_kind = [&](JobKind k) {
+    return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+  };
+  auto has_device = [&](DeviceKind d) {
+    return std::find(devices.begin(), devices.end(), d) != devices.end();
+  };
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(absl::StrCat(
+          "SELECT ", kJobColumns,
+          " FROM jobs WHERE state = 'RUNNABLE' "
+          "AND ((kind = 'TRAIN' AND ?1) OR (kind = 'EXTRACT' AND ?2) "
+          "OR (kind = 'PROBE' AND ?3)) "
+          "AND ((device = 'CPU' AND ?4) OR (device = 'GPU' AND ?5)) "
+          "ORDER BY priority DESC, id ASC LIMIT ?6")));
+  s.Bind(1, has_kind(JobKind::kTrain))
+      .Bind(2, has_kind(JobKind::kExtract))
+      .Bind(3, has_kind(JobKind::kProbe))
+      .Bind(4, has_device(DeviceKind::kCpu))
+      .Bind(5, has_device(DeviceKind::kGpu))
+      .Bind(6, limit);
+  return ReadAll<Job>(s, ReadJob);
+}
+
+absl::StatusOr<std::vector<Job>> Store::ListLeasedJobs(
+    std::optional<int64_t> worker_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(absl::StrCat(
+          "SELECT ", kJobColumns,
+          " FROM jobs WHERE lease_expiry_ms IS NOT NULL "
+          "AND (?1 IS NULL OR lease_worker_id = ?1) ORDER BY id")));
+  s.Bind(1, worker_id);
+  return ReadAll<Job>(s, ReadJob);
+}
+
+// ---- Checkpoints ----
+
+absl::StatusOr<int64_t> Store::UpsertCheckpoint(const Checkpoint& c) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO checkpoints (run_id, epoch, step, path, sha256, "
+            "bytes, metrics_json, is_final, created_ms) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+            "ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, "
+            "path = excluded.path, sha256 = excluded.sha256, "
+            "bytes = excluded.bytes, metrics_json = excluded.metrics_json, "
+            "is_final = max(is_final, excluded.is_final) RETURNING id"));
+    s.Bind(1, c.run_id)
+        .Bind(2, c.epoch)
+        .Bind(3, c.step)
+        .Bind(4, c.path)
+        .Bind(5, c.sha256)
+        .Bind(6, c.bytes)
+        .Bind(7, c.metrics_json)
+        .Bind(8, c.is_final)
+        .Bind(9, c.created_at);
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::InternalError("checkpoint upsert returned no id");
+    id = s.Int(0);
+    return s.Run();
+  }));
+  return id;
+}
+
+absl::StatusOr<Checkpoint> Store::GetCheckpoint(int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(Statement s, impl_->Prepare(absl::StrCat(
+                                          "SELECT ", kCheckpointColumns,
+                                          " FROM checkpoints WHERE id = ?1")));
+  s.Bind(1, id);
+  return impl_->One<Checkpoint>(s, ReadCheckpoint, "checkpoint", id);
+}
+
+absl::StatusOr<std::vector<Checkpoint>> Store::ListCheckpoints(int64_t run_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare(absl::StrCat(
+                       "SELECT ", kCheckpointColumns,
+                       " FROM checkpoints WHERE run_id = ?1 ORDER BY epoch")));
+  s.Bind(1, run_id);
+  return ReadAll<Checkpoint>(s, ReadCheckpoint);
+}
+
+// ---- Features ----
+
+absl::StatusOr<int64_t> Store::UpsertFeature(const Feature& f) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO features (checkpoint_id, layer, split, path, sha256, "
+            "rows, dims, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+            "ON CONFLICT (checkpoint_id, layer, split) DO UPDATE SET "
+            "path = excluded.path, sha256 = excluded.sha256, "
+            "rows = excluded.rows, dims = excluded.dims RETURNING id"));
+    s.Bind(1, f.checkpoint_id)
+        .Bind(2, f.layer)
+        .Bind(3, f.split)
+        .Bind(4, f.path)
+        .Bind(5, f.sha256)
+        .Bind(6, f.rows)
+        .Bind(7, f.dims)
+        .Bind(8, f.created_at);
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::InternalError("feature upsert returned no id");
+    id = s.Int(0);
+    return s.Run();
+  }));
+  return id;
+}
+
+absl::StatusOr<std::vector<Feature>> Store::ListFeatures(
+    int64_t checkpoint_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(
+          "SELECT id, checkpoint_id, layer, split, path, sha256, rows, dims, "
+          "created_ms FROM features WHERE checkpoint_id = ?1 "
+          "ORDER BY layer, split"));
+  s.Bind(1, checkpoint_id);
+  return ReadAll<Feature>(s, ReadFeature);
+}
+
+// ---- Results ----
+
+absl::StatusOr<int64_t> Store::UpsertResult(const Result& r) {
+  int64_t id = 0;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO results (checkpoint_id, layer, probe_kind, "
+            "label_fraction, split, top1, top5, hyperparameters_json, "
+            "created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
+            "ON CONFLICT (checkpoint_id, layer, probe_kind, label_fraction, "
+            "split) DO UPDATE SET top1 = excluded.top1, top5 = excluded.top5, "
+            "hyperparameters_json = excluded.hyperparameters_json "
+            "RETURNING id"));
+    s.Bind(1, r.checkpoint_id)
+        .Bind(2, r.layer)
+        .Bind(3, r.probe_kind)
+        .Bind(4, r.label_fraction)
+        .Bind(5, r.split)
+        .Bind(6, r.top1)
+        .Bind(7, r.top5)
+        .Bind(8, r.hyperparameters_json)
+        .Bind(9, r.created_at);
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::InternalError("result upsert returned no id");
+    id = s.Int(0);
+    return s.Run();
+  }));
+  return id;
+}
+
+absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
+    const ResultFilter& filter) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(
+          "SELECT r.id, r.checkpoint_id, r.layer, r.probe_kind, "
+          "r.label_fraction, r.split, r.top1, r.top5, r.hyperparameters_json, "
+          "r.created_ms, u.id, u.name, u.sweep_id, u.method, u.architecture, "
+          "u.width, c.epoch FROM results r "
+          "JOIN checkpoints c ON c.id = r.checkpoint_id "
+          "JOIN runs u ON u.id = c.run_id "
+          "WHERE (?1 IS NULL OR u.id = ?1) AND (?2 IS NULL OR u.sweep_id = ?2) "
+          "AND (?3 IS NULL OR r.layer = ?3) "
+          "AND (?4 IS NULL OR r.probe_kind = ?4) "
+          "ORDER BY u.id, c.epoch, r.layer, r.probe_kind, r.label_fraction, "
+          "r.split"));
+  s.Bind(1, filter.run_id)
+      .Bind(2, filter.sweep_id)
+      .Bind(3, filter.layer)
+      .Bind(4, filter.probe_kind);
+  return ReadAll<ResultRow>(s, [](const Statement& q) {
+    ResultRow row;
+    row.result.id = q.Int(0);
+    row.result.checkpoint_id = q.Int(1);
+    row.result.layer = q.Text(2);
+    row.result.probe_kind = q.Text(3);
+    row.result.label_fraction = q.Double(4);
+    row.result.split = q.Text(5);
+    row.result.top1 = q.Double(6);
+    row.result.top5 = q.Double(7);
+    row.result.hyperparameters_json = q.Text(8);
+    row.result.created_at = q.Time(9);
+    row.run_id = q.Int(10);
+    row.run_name = q.Text(11);
+    row.sweep_id = q.OptionalInt(12);
+    row.method = q.Text(13);
+    row.architecture = q.Text(14);
+    row.width = static_cast<int>(q.Int(15));
+    row.epoch = static_cast<int>(q.Int(16));
+    return row;
+  });
+}
+
+// ---- Metrics ----
+
+absl::Status Store::AppendMetrics(int64_t run_id,
+                                  const std::vector<Metric>& metrics,
+                                  absl::Time now) {
+  if (metrics.empty()) return absl::OkStatus();
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare("INSERT INTO metrics (run_id, step, name, value, "
+                       "created_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    for (const Metric& m : metrics) {
+      s.Reset();
+      s.Bind(1, run_id)
+          .Bind(2, m.step)
+          .Bind(3, m.name)
+          .Bind(4, m.value)
+          .Bind(5, now);
+      SSLAB_RETURN_IF_ERROR(s.Run());
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<Metric>> Store::ListMetrics(
+    int64_t run_id, std::optional<std::string> name) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare("SELECT step, name, value FROM metrics WHERE run_id = ?1 "
+                     "AND (?2 IS NULL OR name = ?2) ORDER BY name, step, id"));
+  s.Bind(1, run_id).Bind(2, name);
+  return ReadAll<Metric>(s, [](const Statement& r) {
+    Metric m;
+    m.step = r.Int(0);
+    m.name = r.Text(1);
+    m.value = r.Double(2);
+    return m;
+  });
+}
+
+// ---- Workers ----
+
+absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
+  nlohmann::json kinds = nlohmann::json::array();
+  for (JobKind k : worker.kinds) kinds.push_back(std::string(JobKindName(k)));
+  nlohmann::json devices = worker.devices;
+  Worker out = worker;
+  SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(
+            "INSERT INTO workers (name, kinds_json, devices_json, "
+            "registered_ms, last_heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "ON CONFLICT (name) DO UPDATE SET kinds_json = "
+            "excluded.kinds_json, "
+            "devices_json = excluded.devices_json, "
+            "last_heartbeat_ms = excluded.last_heartbeat_ms "
+            "RETURNING id, registered_ms"));
+    s.Bind(1, worker.name)
+        .Bind(2, kinds.dump())
+        .Bind(3, devices.dump())
+        .Bind(4, worker.registered_at)
+        .Bind(5, worker.last_heartbeat);
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return absl::InternalError("worker upsert returned no id");
+    out.id = s.Int(0);
+    out.registered_at = s.Time(1);
+    return s.Run();
+  }));
+  return out;
+}
+
+absl::StatusOr<Worker> Store::GetWorker(int64_t id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare("SELECT id, name, kinds_json, devices_json, "
+                     "registered_ms, last_heartbeat_ms FROM workers "
+                     "WHERE id = ?1"));
+  s.Bind(1, id);
+  return impl_->One<Worker>(s, ReadWorker, "worker", id);
+}
+
+absl::Status Store::TouchWorker(int64_t id, absl::Time now) {
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s, impl_->Prepare("UPDATE workers SET last_heartbeat_ms = ?2 "
+                                    "WHERE id = ?1"));
+    s.Bind(1, id).Bind(2, now);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("worker ", id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace sslab::storage
