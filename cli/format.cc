@@ -1,0 +1,429 @@
+#include "cli/format.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <utility>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/time.h"
+#include "services/common/run_config.h"
+
+namespace sslab::cli {
+namespace {
+
+using services::ArchitectureName;
+using services::JobKindName;
+using services::JobStateName;
+using services::MethodName;
+using services::ProbeKindName;
+using services::RunStateName;
+
+std::string CsvCell(const std::string& cell) {
+  if (cell.find_first_of(",\"\n\r") == std::string::npos) return cell;
+  std::string out = "\"";
+  for (char c : cell) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string Time(const google::protobuf::Timestamp& t) {
+  if (t.seconds() == 0 && t.nanos() == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S",
+                          absl::FromUnixSeconds(t.seconds()),
+                          absl::UTCTimeZone());
+}
+
+std::string Metrics(const google::protobuf::Map<std::string, double>& m) {
+  // Sorted for stable output (proto maps are unordered).
+  std::map<std::string, double> sorted(m.begin(), m.end());
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : sorted)
+    parts.push_back(absl::StrFormat("%s=%.4g", k, v));
+  return absl::StrJoin(parts, " ");
+}
+
+int JobsDone(const v1::Progress& p) {
+  return p.jobs_succeeded() + p.jobs_failed() + p.jobs_cancelled();
+}
+
+// Index of `layer` in the network order of `architecture` (unknown last).
+int LayerRank(v1::Architecture architecture, const std::string& layer) {
+  const std::vector<std::string> layers =
+      services::RepresentationLayers(architecture);
+  const auto it = std::find(layers.begin(), layers.end(), layer);
+  return static_cast<int>(it - layers.begin());
+}
+
+std::string Fraction(double f) { return absl::StrFormat("%g", f); }
+
+}  // namespace
+
+std::optional<OutputFormat> ParseOutputFormat(absl::string_view name) {
+  const std::string n = absl::AsciiStrToLower(name);
+  if (n == "table") return OutputFormat::kTable;
+  if (n == "json") return OutputFormat::kJson;
+  if (n == "csv") return OutputFormat::kCsv;
+  return std::nullopt;
+}
+
+std::string RenderTable(const Table& table, OutputFormat format) {
+  std::string out;
+  switch (format) {
+    case OutputFormat::kJson: {
+      nlohmann::ordered_json rows = nlohmann::ordered_json::array();
+      for (const auto& row : table.rows) {
+        nlohmann::ordered_json obj = nlohmann::ordered_json::object();
+        for (size_t i = 0; i < table.columns.size(); ++i) {
+          obj[table.columns[i]] = i < row.size() ? row[i] : "";
+        }
+        rows.push_back(std::move(obj));
+      }
+      // Replace invalid UTF-8 rather than throw.
+      return rows.dump(2, ' ', false,
+                       nlohmann::json::error_handler_t::replace) +
+             "\n";
+    }
+    case OutputFormat::kCsv: {
+      auto line = [&](const std::vector<std::string>& cells) {
+        std::vector<std::string> quoted;
+        for (const auto& c : cells) quoted.push_back(CsvCell(c));
+        absl::StrAppend(&out, absl::StrJoin(quoted, ","), "\n");
+      };
+      line(table.columns);
+      for (const auto& row : table.rows) line(row);
+      return out;
+    }
+    case OutputFormat::kTable: {
+      std::vector<size_t> widths(table.columns.size(), 0);
+      for (size_t i = 0; i < table.columns.size(); ++i) {
+        widths[i] = table.columns[i].size();
+        for (const auto& row : table.rows) {
+          if (i < row.size()) widths[i] = std::max(widths[i], row[i].size());
+        }
+      }
+      auto line = [&](const std::vector<std::string>& cells) {
+        std::string l;
+        for (size_t i = 0; i < widths.size(); ++i) {
+          const std::string cell = i < cells.size() ? cells[i] : "";
+          l += cell;
+          if (i + 1 < widths.size())
+            l += std::string(widths[i] - cell.size() + 2, ' ');
+        }
+        // No trailing blanks from empty last cells.
+        l.erase(l.find_last_not_of(' ') + 1);
+        absl::StrAppend(&out, l, "\n");
+      };
+      line(table.columns);
+      for (const auto& row : table.rows) line(row);
+      return out;
+    }
+  }
+  return out;
+}
+
+std::string ToJson(const google::protobuf::Message& message) {
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = true;
+  options.always_print_primitive_fields = true;
+  options.preserve_proto_field_names = true;
+  std::string json;
+  (void)google::protobuf::util::MessageToJsonString(message, &json, options);
+  if (json.empty() || json.back() != '\n') json += '\n';
+  return json;
+}
+
+std::string Percent(double fraction) {
+  return absl::StrFormat("%.1f", fraction * 100);
+}
+
+Table RunsTable(const std::vector<v1::Run>& runs) {
+  Table t{{"ID", "NAME", "STATE", "METHOD", "ARCH", "K", "PROGRESS", "JOBS",
+           "CREATED"},
+          {}};
+  for (const v1::Run& r : runs) {
+    const v1::Progress& p = r.progress();
+    t.rows.push_back(
+        {absl::StrCat(r.run_id()), r.name(),
+         std::string(RunStateName(r.state())),
+         std::string(MethodName(r.config().method())),
+         std::string(ArchitectureName(r.config().architecture())),
+         absl::StrCat(r.config().width()),
+         absl::StrCat(static_cast<int>(p.train_fraction() * 100 + 1e-9), "%"),
+         absl::StrCat(JobsDone(p), "/", p.jobs_total()),
+         Time(r.create_time())});
+  }
+  return t;
+}
+
+Table JobsTable(const std::vector<v1::Job>& jobs) {
+  Table t{{"JOB", "KIND", "STATE", "ATTEMPTS", "CHECKPOINT", "LAYER", "PROBE",
+           "PROGRESS", "WORKER", "ERROR"},
+          {}};
+  for (const v1::Job& j : jobs) {
+    std::string probe;
+    if (j.kind() == v1::JOB_KIND_PROBE) {
+      probe = std::string(ProbeKindName(j.probe_kind()));
+      if (j.label_fraction() != 1)
+        absl::StrAppend(&probe, "@", Fraction(j.label_fraction()));
+    }
+    t.rows.push_back(
+        {absl::StrCat(j.job_id()), std::string(JobKindName(j.kind())),
+         std::string(JobStateName(j.state())), absl::StrCat(j.attempts()),
+         j.checkpoint_id() ? absl::StrCat(j.checkpoint_id()) : "", j.layer(),
+         probe, absl::StrCat(static_cast<int>(j.progress() * 100 + 1e-9), "%"),
+         j.worker_id() ? absl::StrCat(j.worker_id()) : "", j.error()});
+  }
+  return t;
+}
+
+std::string RunDetails(const v1::Run& run) {
+  const v1::RunConfig& c = run.config();
+  const v1::Progress& p = run.progress();
+  std::vector<std::string> probes;
+  for (int k : c.evaluation().probe_kinds()) {
+    probes.emplace_back(ProbeKindName(static_cast<v1::ProbeKind>(k)));
+  }
+  std::vector<std::string> fractions;
+  for (double f : c.evaluation().label_fractions())
+    fractions.push_back(Fraction(f));
+  std::vector<std::string> decays;
+  for (double d : c.lr_schedule().decay_epochs()) decays.push_back(Fraction(d));
+  std::map<std::string, std::string> versions(run.versions().begin(),
+                                              run.versions().end());
+  std::vector<std::string> version_parts;
+  for (const auto& [k, v] : versions)
+    version_parts.push_back(absl::StrCat(k, "=", v));
+
+  std::string out;
+  auto kv = [&](absl::string_view key, const std::string& value) {
+    absl::StrAppend(
+        &out, absl::StrFormat("%-14s %s\n", absl::StrCat(key, ":"), value));
+  };
+  kv("run", absl::StrCat(run.run_id()));
+  kv("name", run.name());
+  if (run.sweep_id()) kv("sweep", absl::StrCat(run.sweep_id()));
+  kv("state", std::string(RunStateName(run.state())));
+  if (!run.error().empty()) kv("error", run.error());
+  kv("method", std::string(MethodName(c.method())));
+  kv("architecture", absl::StrCat(ArchitectureName(c.architecture()), " k=",
+                                  c.width(), c.last_relu() ? "" : " (-)"));
+  kv("dataset",
+     absl::StrCat(
+         services::DatasetKindName(c.dataset().kind()), ":", c.dataset().path(),
+         " image_size=", c.dataset().image_size(),
+         " val_fraction=", Fraction(c.dataset().val_fraction()),
+         c.dataset().max_examples()
+             ? absl::StrCat(" max_examples=", c.dataset().max_examples())
+             : ""));
+  kv("training",
+     absl::StrCat(c.epochs(), " epochs, batch ", c.batch_size(), ", lr ",
+                  Fraction(c.lr_schedule().base_lr()), " warmup ",
+                  Fraction(c.lr_schedule().warmup_epochs()), " decay x",
+                  Fraction(c.lr_schedule().decay_factor()), " at [",
+                  absl::StrJoin(decays, ","), "], seed ", c.seed()));
+  kv("evaluation",
+     absl::StrCat(
+         "layers ", absl::StrJoin(c.evaluation().layers(), ","), "; probes ",
+         absl::StrJoin(probes, ","), "; label fractions ",
+         absl::StrJoin(fractions, ","), "; ",
+         c.evaluation().every_epochs()
+             ? absl::StrCat("every ", c.evaluation().every_epochs(), " epochs")
+             : "final only"));
+  kv("device",
+     absl::StrCat(
+         services::DeviceKindName(c.device()),
+         c.threads() ? absl::StrCat(", ", c.threads(), " threads") : ""));
+  kv("progress",
+     absl::StrCat(ProgressBar(p.train_fraction(), 20), " epoch ", p.epoch(),
+                  " step ", p.step(), p.metrics().empty() ? "" : " ",
+                  Metrics(p.metrics())));
+  kv("jobs", absl::StrCat(p.jobs_total(), " total, ", p.jobs_succeeded(),
+                          " succeeded, ", p.jobs_running(), " running, ",
+                          p.jobs_runnable(), " queued, ", p.jobs_pending(),
+                          " waiting, ", p.jobs_failed(), " failed, ",
+                          p.jobs_cancelled(), " cancelled"));
+  kv("created", Time(run.create_time()));
+  kv("updated", Time(run.update_time()));
+  if (!version_parts.empty()) kv("versions", absl::StrJoin(version_parts, " "));
+  if (run.jobs_size() > 0) {
+    absl::StrAppend(
+        &out, "\n",
+        RenderTable(JobsTable({run.jobs().begin(), run.jobs().end()}),
+                    OutputFormat::kTable));
+  }
+  return out;
+}
+
+Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints) {
+  Table t{
+      {"ID", "EPOCH", "STEP", "FINAL", "BYTES", "SHA256", "PATH", "METRICS"},
+      {}};
+  for (const v1::Checkpoint& c : checkpoints) {
+    t.rows.push_back({absl::StrCat(c.checkpoint_id()), absl::StrCat(c.epoch()),
+                      absl::StrCat(c.step()), c.is_final() ? "yes" : "",
+                      absl::StrCat(c.bytes()), c.sha256().substr(0, 12),
+                      c.path(), Metrics(c.metrics())});
+  }
+  return t;
+}
+
+Table ResultsTable(const std::vector<v1::Result>& results) {
+  // Columns: probe kinds (x label fractions when several), in first-seen order.
+  std::set<double> fractions;
+  for (const auto& r : results) fractions.insert(r.label_fraction());
+  const bool show_fraction = fractions.size() > 1;
+  std::vector<std::pair<int, double>> column_keys;
+  for (const auto& r : results) {
+    const std::pair<int, double> key{r.probe_kind(), r.label_fraction()};
+    if (std::find(column_keys.begin(), column_keys.end(), key) ==
+        column_keys.end()) {
+      column_keys.push_back(key);
+    }
+  }
+  std::sort(
+      column_keys.begin(), column_keys.end(), [](const auto& a, const auto& b) {
+        return a.first != b.first ? a.first < b.first : a.second > b.second;
+      });
+  // Rows: (epoch, layer rank, layer).
+  using RowKey = std::tuple<int64_t, int, std::string>;
+  // Cell: (is_test, top1) so a test result wins over a val result.
+  std::map<RowKey, std::map<std::pair<int, double>, std::pair<bool, double>>>
+      cells;
+  for (const auto& r : results) {
+    const RowKey row{r.epoch(), LayerRank(r.architecture(), r.layer()),
+                     r.layer()};
+    auto& cell = cells[row][{r.probe_kind(), r.label_fraction()}];
+    const bool is_test = r.split() == "test";
+    if (is_test || !cell.first) cell = {is_test, r.top1()};
+  }
+  Table t;
+  t.columns = {"EPOCH", "LAYER"};
+  for (const auto& [kind, fraction] : column_keys) {
+    std::string name =
+        absl::AsciiStrToUpper(ProbeKindName(static_cast<v1::ProbeKind>(kind)));
+    if (show_fraction) absl::StrAppend(&name, "@", Fraction(fraction));
+    t.columns.push_back(name);
+  }
+  for (const auto& [key, row_cells] : cells) {
+    std::vector<std::string> row = {absl::StrCat(std::get<0>(key)),
+                                    std::get<2>(key)};
+    for (const auto& ck : column_keys) {
+      const auto it = row_cells.find(ck);
+      row.push_back(it == row_cells.end() ? "-" : Percent(it->second.second));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table SweepGrid(const std::vector<v1::Result>& results,
+                v1::ProbeKind probe_kind) {
+  if (probe_kind == v1::PROBE_KIND_UNSPECIFIED) {
+    for (const auto& r : results) {
+      if (probe_kind == v1::PROBE_KIND_UNSPECIFIED ||
+          r.probe_kind() == v1::PROBE_KIND_LBFGS) {
+        probe_kind = r.probe_kind();
+      }
+    }
+  }
+  // Last evaluated epoch per run.
+  std::map<int64_t, int64_t> last_epoch;
+  for (const auto& r : results) {
+    if (r.probe_kind() != probe_kind || r.label_fraction() != 1) continue;
+    last_epoch[r.run_id()] = std::max(last_epoch[r.run_id()], r.epoch());
+  }
+  std::set<int> widths;
+  for (const auto& r : results) widths.insert(r.width());
+  const bool show_width = widths.size() > 1;
+
+  struct Best {
+    double top1 = -1;
+    bool is_test = false;
+    std::string layer;
+  };
+  std::vector<int> methods;
+  std::vector<std::pair<int, int>> columns;  // (architecture, width)
+  std::map<std::pair<int, std::pair<int, int>>, Best> best;
+  // Per (run, layer): the test top-1, else val.
+  std::map<std::pair<int64_t, std::string>, std::pair<bool, double>> per_layer;
+  std::map<int64_t, const v1::Result*> run_of;
+  for (const auto& r : results) {
+    if (r.probe_kind() != probe_kind || r.label_fraction() != 1 ||
+        r.epoch() != last_epoch[r.run_id()]) {
+      continue;
+    }
+    auto& cell = per_layer[{r.run_id(), r.layer()}];
+    const bool is_test = r.split() == "test";
+    if (is_test || !cell.first) cell = {is_test, r.top1()};
+    run_of[r.run_id()] = &r;
+  }
+  for (const auto& [key, value] : per_layer) {
+    const v1::Result& r = *run_of[key.first];
+    const std::pair<int, int> column{r.architecture(),
+                                     show_width ? r.width() : 0};
+    if (std::find(methods.begin(), methods.end(), r.method()) ==
+        methods.end()) {
+      methods.push_back(r.method());
+    }
+    if (std::find(columns.begin(), columns.end(), column) == columns.end()) {
+      columns.push_back(column);
+    }
+    Best& b = best[{r.method(), column}];
+    if (value.second > b.top1) b = {value.second, value.first, key.second};
+  }
+  std::sort(methods.begin(), methods.end());
+  std::sort(columns.begin(), columns.end());
+  Table t;
+  t.columns = {"METHOD"};
+  for (const auto& [arch, width] : columns) {
+    std::string name(ArchitectureName(static_cast<v1::Architecture>(arch)));
+    if (show_width) absl::StrAppend(&name, " k=", width);
+    t.columns.push_back(name);
+  }
+  for (int m : methods) {
+    std::vector<std::string> row = {
+        std::string(MethodName(static_cast<v1::Method>(m)))};
+    for (const auto& column : columns) {
+      const auto it = best.find({m, column});
+      row.push_back(it == best.end()
+                        ? "-"
+                        : absl::StrCat(Percent(it->second.top1), " (",
+                                       it->second.layer, ")"));
+    }
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+std::string ProgressBar(double fraction, int width) {
+  fraction = std::clamp(fraction, 0.0, 1.0);
+  if (!(fraction >= 0)) fraction = 0;  // NaN
+  const int filled = static_cast<int>(fraction * width + 1e-9);
+  return absl::StrFormat("[%s%s] %3d%%", std::string(filled, '#'),
+                         std::string(width - filled, '.'),
+                         static_cast<int>(fraction * 100 + 1e-9));
+}
+
+std::string ProgressLine(const v1::Run& run) {
+  const v1::Progress& p = run.progress();
+  std::string line =
+      absl::StrCat("run ", run.run_id(), " ", RunStateName(run.state()), " ",
+                   ProgressBar(p.train_fraction(), 20));
+  if (p.epoch() || p.step())
+    absl::StrAppend(&line, " epoch ", p.epoch(), " step ", p.step());
+  if (!p.metrics().empty()) absl::StrAppend(&line, " ", Metrics(p.metrics()));
+  absl::StrAppend(&line, " jobs ", JobsDone(p), "/", p.jobs_total());
+  if (!run.error().empty()) absl::StrAppend(&line, " error: ", run.error());
+  return line;
+}
+
+}  // namespace sslab::cli

@@ -1,0 +1,79 @@
+// Output formatting for the `sslab` CLI: tables (aligned text or CSV),
+// proto messages as JSON, result tables and sweep grids, progress lines.
+// Pure functions over protocol messages, so they can be unit-tested without
+// a server. Thread-safe.
+#ifndef SSLAB_CLI_FORMAT_H_
+#define SSLAB_CLI_FORMAT_H_
+
+#include <google/protobuf/message.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/string_view.h"
+#include "sslab/v1/types.pb.h"
+
+namespace sslab::cli {
+
+enum class OutputFormat { kTable, kJson, kCsv };
+
+// "table", "json", "csv"; nullopt otherwise.
+std::optional<OutputFormat> ParseOutputFormat(absl::string_view name);
+
+// A rectangular table of text cells under a header.
+struct Table {
+  std::vector<std::string> columns;
+  std::vector<std::vector<std::string>> rows;
+};
+
+// kTable: columns padded to the widest cell, two spaces apart, header first;
+// kCsv: RFC 4180 (cells with , " or newlines quoted, quotes doubled);
+// kJson: an array of objects keyed by column name, cells as strings.
+// Every line ends with '\n'.
+std::string RenderTable(const Table& table, OutputFormat format);
+
+// The proto3 JSON mapping of `message`, indented, field names as in the
+// .proto, zero values included; ends with '\n'.
+std::string ToJson(const google::protobuf::Message& message);
+
+// Accuracy fraction as a percentage with one decimal: 0.5543 -> "55.4".
+std::string Percent(double fraction);
+
+// One row per run: ID NAME STATE METHOD ARCH K PROGRESS JOBS CREATED.
+Table RunsTable(const std::vector<v1::Run>& runs);
+
+// `sslab show`: the run's fields as "key: value" lines, then its jobs table.
+std::string RunDetails(const v1::Run& run);
+
+// The jobs of a run: ID KIND STATE ATTEMPTS CHECKPOINT LAYER PROBE PROGRESS
+// WORKER ERROR.
+Table JobsTable(const std::vector<v1::Job>& jobs);
+
+// ID EPOCH STEP FINAL BYTES SHA256 PATH METRICS.
+Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints);
+
+// Results of one run: one row per (epoch, layer) in network order, one
+// column per probe kind (and label fraction when several), cells = top-1 %
+// on the test split (val when there is no test result).
+Table ResultsTable(const std::vector<v1::Result>& results);
+
+// Results of a sweep as the paper's grid: one row per method, one column per
+// architecture (with k when several widths occur), each cell the best
+// layer's top-1 % and that layer, e.g. "55.4 (block3)". Uses only results of
+// `probe_kind` with label fraction 1 from the last evaluated epoch of each
+// run; unset probe_kind picks LBFGS when present, else the first one seen.
+Table SweepGrid(const std::vector<v1::Result>& results,
+                v1::ProbeKind probe_kind = v1::PROBE_KIND_UNSPECIFIED);
+
+// "[##########..........]  50%" with `width` cells inside the brackets;
+// fractions are clamped to [0, 1].
+std::string ProgressBar(double fraction, int width = 30);
+
+// One status line of a watched run, e.g.
+// "run 3 running [####....]  40% epoch 2 step 120 loss=0.531 jobs 1/2".
+std::string ProgressLine(const v1::Run& run);
+
+}  // namespace sslab::cli
+
+#endif  // SSLAB_CLI_FORMAT_H_

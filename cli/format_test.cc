@@ -1,0 +1,187 @@
+#include "cli/format.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace sslab::cli {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+v1::Result MakeResult(int64_t run, v1::Method method, v1::Architecture arch,
+                      int width, const std::string& layer, v1::ProbeKind probe,
+                      const std::string& split, double top1, int64_t epoch = 35,
+                      double fraction = 1.0) {
+  v1::Result r;
+  r.set_run_id(run);
+  r.set_method(method);
+  r.set_architecture(arch);
+  r.set_width(width);
+  r.set_layer(layer);
+  r.set_probe_kind(probe);
+  r.set_split(split);
+  r.set_top1(top1);
+  r.set_epoch(epoch);
+  r.set_label_fraction(fraction);
+  return r;
+}
+
+TEST(RenderTableTest, AlignsColumns) {
+  const Table t{{"ID", "NAME"}, {{"1", "rotation"}, {"12", "x"}}};
+  EXPECT_EQ(RenderTable(t, OutputFormat::kTable),
+            "ID  NAME\n"
+            "1   rotation\n"
+            "12  x\n");
+}
+
+TEST(RenderTableTest, CsvQuotesSpecialCells) {
+  const Table t{{"A", "B"}, {{"x,y", "say \"hi\""}, {"plain", ""}}};
+  EXPECT_EQ(RenderTable(t, OutputFormat::kCsv),
+            "A,B\n"
+            "\"x,y\",\"say \"\"hi\"\"\"\n"
+            "plain,\n");
+}
+
+TEST(RenderTableTest, JsonIsAnArrayOfObjects) {
+  const Table t{{"ID", "STATE"}, {{"3", "running"}}};
+  const auto j = nlohmann::json::parse(RenderTable(t, OutputFormat::kJson));
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 1u);
+  EXPECT_EQ(j[0]["ID"], "3");
+  EXPECT_EQ(j[0]["STATE"], "running");
+}
+
+TEST(ParseOutputFormatTest, KnownNames) {
+  EXPECT_EQ(ParseOutputFormat("CSV"), OutputFormat::kCsv);
+  EXPECT_EQ(ParseOutputFormat("json"), OutputFormat::kJson);
+  EXPECT_EQ(ParseOutputFormat("yaml"), std::nullopt);
+}
+
+TEST(ResultsTableTest, LayersInNetworkOrderProbesAsColumnsTestWins) {
+  using v1::ARCHITECTURE_RESNET50_V2;
+  using v1::METHOD_ROTATION;
+  const std::vector<v1::Result> results = {
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_RESNET50_V2, 4, "pre_logits",
+                 v1::PROBE_KIND_LBFGS, "val", 0.40),
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_RESNET50_V2, 4, "pre_logits",
+                 v1::PROBE_KIND_LBFGS, "test", 0.5543),
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_RESNET50_V2, 4, "block3",
+                 v1::PROBE_KIND_LBFGS, "test", 0.5),
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_RESNET50_V2, 4, "block3",
+                 v1::PROBE_KIND_MLP, "test", 0.52),
+  };
+  const Table t = ResultsTable(results);
+  EXPECT_EQ(RenderTable(t, OutputFormat::kTable),
+            "EPOCH  LAYER       LBFGS  MLP\n"
+            "35     block3      50.0   52.0\n"
+            "35     pre_logits  55.4   -\n");
+}
+
+TEST(ResultsTableTest, LabelFractionsBecomeColumnsWhenSeveral) {
+  const std::vector<v1::Result> results = {
+      MakeResult(1, v1::METHOD_ROTATION, v1::ARCHITECTURE_REVNET50, 4, "block4",
+                 v1::PROBE_KIND_LBFGS, "test", 0.3, 35, 0.1),
+      MakeResult(1, v1::METHOD_ROTATION, v1::ARCHITECTURE_REVNET50, 4, "block4",
+                 v1::PROBE_KIND_LBFGS, "test", 0.5, 35, 1.0),
+  };
+  const Table t = ResultsTable(results);
+  EXPECT_EQ(t.columns, (std::vector<std::string>{"EPOCH", "LAYER", "LBFGS@1",
+                                                 "LBFGS@0.1"}));
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][2], "50.0");
+  EXPECT_EQ(t.rows[0][3], "30.0");
+}
+
+TEST(SweepGridTest, BestLayerPerMethodAndArchitecture) {
+  using v1::ARCHITECTURE_RESNET50_V1;
+  using v1::ARCHITECTURE_REVNET50;
+  using v1::METHOD_JIGSAW;
+  using v1::METHOD_ROTATION;
+  const std::vector<v1::Result> results = {
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_REVNET50, 16, "block3",
+                 v1::PROBE_KIND_LBFGS, "test", 0.50),
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_REVNET50, 16, "pre_logits",
+                 v1::PROBE_KIND_LBFGS, "test", 0.554),
+      // An earlier epoch and another probe kind are ignored.
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_REVNET50, 16, "block1",
+                 v1::PROBE_KIND_LBFGS, "test", 0.9, 10),
+      MakeResult(1, METHOD_ROTATION, ARCHITECTURE_REVNET50, 16, "block1",
+                 v1::PROBE_KIND_MLP, "test", 0.95),
+      MakeResult(2, METHOD_JIGSAW, ARCHITECTURE_RESNET50_V1, 16, "block4",
+                 v1::PROBE_KIND_LBFGS, "test", 0.446),
+  };
+  const Table t = SweepGrid(results);
+  EXPECT_EQ(RenderTable(t, OutputFormat::kTable),
+            "METHOD    resnet50_v1    revnet50\n"
+            "rotation  -              55.4 (pre_logits)\n"
+            "jigsaw    44.6 (block4)  -\n");
+  // With the MLP probe selected only its results count.
+  const Table mlp = SweepGrid(results, v1::PROBE_KIND_MLP);
+  ASSERT_EQ(mlp.rows.size(), 1u);
+  EXPECT_EQ(mlp.rows[0][1], "95.0 (block1)");
+}
+
+TEST(SweepGridTest, WidthsAppearWhenSeveral) {
+  const std::vector<v1::Result> results = {
+      MakeResult(1, v1::METHOD_ROTATION, v1::ARCHITECTURE_REVNET50, 4, "block3",
+                 v1::PROBE_KIND_LBFGS, "test", 0.4),
+      MakeResult(2, v1::METHOD_ROTATION, v1::ARCHITECTURE_REVNET50, 16,
+                 "block3", v1::PROBE_KIND_LBFGS, "test", 0.5),
+  };
+  EXPECT_EQ(
+      SweepGrid(results).columns,
+      (std::vector<std::string>{"METHOD", "revnet50 k=4", "revnet50 k=16"}));
+}
+
+TEST(ProgressTest, BarAndLine) {
+  EXPECT_EQ(ProgressBar(0.5, 10), "[#####.....]  50%");
+  EXPECT_EQ(ProgressBar(2.0, 4), "[####] 100%");
+  EXPECT_EQ(ProgressBar(-1, 4), "[....]   0%");
+  v1::Run run;
+  run.set_run_id(3);
+  run.set_state(v1::RUN_STATE_RUNNING);
+  run.mutable_progress()->set_train_fraction(0.25);
+  run.mutable_progress()->set_epoch(2);
+  run.mutable_progress()->set_step(120);
+  (*run.mutable_progress()->mutable_metrics())["loss"] = 0.531;
+  run.mutable_progress()->set_jobs_total(2);
+  run.mutable_progress()->set_jobs_succeeded(1);
+  EXPECT_EQ(ProgressLine(run),
+            "run 3 running [#####...............]  25% epoch 2 step 120 "
+            "loss=0.531 jobs 1/2");
+}
+
+TEST(RunsTableTest, OneRowPerRun) {
+  v1::Run run;
+  run.set_run_id(7);
+  run.set_name("rotation-resnet50_v2-k4");
+  run.set_state(v1::RUN_STATE_PENDING);
+  run.mutable_config()->set_method(v1::METHOD_ROTATION);
+  run.mutable_config()->set_architecture(v1::ARCHITECTURE_RESNET50_V2);
+  run.mutable_config()->set_width(4);
+  run.mutable_create_time()->set_seconds(1767225600);
+  const Table t = RunsTable({run});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0],
+            (std::vector<std::string>{"7", "rotation-resnet50_v2-k4", "pending",
+                                      "rotation", "resnet50_v2", "4", "0%",
+                                      "0/0", "2026-01-01 00:00:00"}));
+  const std::string details = RunDetails(run);
+  EXPECT_THAT(details, HasSubstr("state:         pending"));
+  EXPECT_THAT(details, HasSubstr("resnet50_v2 k=4"));
+  EXPECT_THAT(details, Not(HasSubstr("error:")));
+}
+
+TEST(ToJsonTest, UsesProtoFieldNames) {
+  v1::Run run;
+  run.set_run_id(5);
+  const auto j = nlohmann::json::parse(ToJson(run));
+  EXPECT_EQ(j["run_id"], "5");  // int64 is a string in proto3 JSON
+  EXPECT_TRUE(j.contains("state"));
+}
+
+}  // namespace
+}  // namespace sslab::cli
