@@ -20,8 +20,9 @@
 // expired lease puts the job back in the queue (each lease counts one
 // attempt); when an expired or retryable-failed job has used max_attempts it
 // fails for good, and so does its run. Expiry is checked at the start of every
-// call (and by ExpireLeases(), which a server may also call from a timer), so
-// a restarted scheduler recovers by time alone: leases from before the restart
+// worker call, Submit* and Cancel (and by ExpireLeases(), which a server
+// should also call from a timer so that watchers see expiries promptly), so a
+// restarted scheduler recovers by time alone: leases from before the restart
 // stay valid until they expire, then their jobs are requeued.
 //
 // Job payloads (Job::payload_json, written when the job is leased) are JSON
