@@ -1,0 +1,643 @@
+// sslab: command-line client of the scheduler's ExperimentService.
+//
+//   sslab submit --method rotation --arch resnet50_v2 --width 1
+//       --dataset idx:/usr/share/datasets/fashion-mnist --epochs 2
+//   sslab ls | show RUN | watch RUN | cancel RUN | results RUN | results
+//   --sweep ID
+//
+// The server's address comes from --addr or SSLAB_ADDR (default
+// localhost:50051). Every call has a deadline (--timeout). Errors print the
+// server's code and message to stderr and exit 1; usage errors exit 2.
+#include <grpcpp/grpcpp.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "cli/format.h"
+#include "grpc/health/v1/health.grpc.pb.h"
+#include "services/common/grpc_status.h"
+#include "services/common/run_config.h"
+#include "sslab/v1/experiment_service.grpc.pb.h"
+
+#ifndef SSLAB_VERSION
+#define SSLAB_VERSION "unknown"
+#endif
+
+namespace sslab::cli {
+namespace {
+
+constexpr int kExitServerError = 1;
+constexpr int kExitUsage = 2;
+
+struct Globals {
+  std::string addr = "localhost:50051";
+  std::string format = "table";
+  double timeout_s = 30;
+  OutputFormat output = OutputFormat::kTable;
+};
+
+// Flags that set RunConfig fields; each applies only when given.
+struct ConfigFlags {
+  std::string config_file;
+  std::string method, arch, dataset, device;
+  int width = 0, epochs = 0, batch_size = 0, image_size = 0, eval_every = 0,
+      threads = 0;
+  bool last_relu = true;
+  int64_t max_examples = 0, seed = 0;
+  double val_fraction = 0, lr = 0, warmup = 0, decay_factor = 0;
+  std::vector<double> decay_epochs, label_fractions;
+  std::vector<std::string> layers, probes;
+  std::vector<CLI::Option*> options;
+};
+
+class UsageError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+CLI::Option* Remember(ConfigFlags* f, CLI::Option* o) {
+  f->options.push_back(o);
+  return o;
+}
+
+void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
+  app->add_option("--config", f->config_file,
+                  "RunConfig as JSON (proto3 JSON mapping, e.g. the \"config\" "
+                  "of `sslab show RUN --format json`); flags override it");
+  if (!sweep) {
+    Remember(f, app->add_option("--method", f->method,
+                                "rotation|exemplar|jigsaw|"
+                                "relative_patch_location|supervised"));
+    Remember(f, app->add_option("--arch", f->arch,
+                                "resnet50_v1|resnet50_v2|revnet50|vgg19_bn"));
+    Remember(f, app->add_option("--width,-k", f->width, "widening factor k"));
+  }
+  Remember(f, app->add_option("--last-relu", f->last_relu,
+                              "false for the (-) variants"));
+  Remember(f, app->add_option("--dataset", f->dataset,
+                              "KIND:PATH, KIND one of idx|cifar|imagefolder"));
+  Remember(f, app->add_option("--val-fraction", f->val_fraction));
+  Remember(f, app->add_option("--max-examples", f->max_examples));
+  Remember(f, app->add_option("--image-size", f->image_size));
+  Remember(f, app->add_option("--epochs", f->epochs));
+  Remember(f, app->add_option("--batch-size", f->batch_size));
+  Remember(f, app->add_option("--lr", f->lr, "base lr per 256 images"));
+  Remember(f, app->add_option("--warmup-epochs", f->warmup));
+  Remember(f,
+           app->add_option("--decay-epochs", f->decay_epochs)->delimiter(','));
+  Remember(f, app->add_option("--decay-factor", f->decay_factor));
+  Remember(
+      f, app->add_option("--layers", f->layers, "comma-separated; default all")
+             ->delimiter(','));
+  Remember(
+      f,
+      app->add_option("--probes", f->probes, "lbfgs,sgd,mlp")->delimiter(','));
+  Remember(
+      f,
+      app->add_option("--label-fractions", f->label_fractions)->delimiter(','));
+  Remember(f, app->add_option("--eval-every", f->eval_every,
+                              "evaluate every N epochs; 0 = final only"));
+  Remember(f, app->add_option("--seed", f->seed));
+  Remember(f, app->add_option("--device", f->device, "cpu|cuda|auto"));
+  Remember(f, app->add_option("--threads", f->threads));
+}
+
+bool Given(const ConfigFlags& f, const std::string& name) {
+  for (const CLI::Option* o : f.options) {
+    if (o->check_name(name)) return o->count() > 0;
+  }
+  return false;
+}
+
+template <typename T>
+T ParseOrThrow(std::optional<T> value, const std::string& flag,
+               const std::string& text) {
+  if (!value)
+    throw UsageError(absl::StrCat(flag, ": unknown value \"", text, "\""));
+  return *value;
+}
+
+// Builds the config from --config and the flags given.
+v1::RunConfig BuildConfig(const ConfigFlags& f) {
+  v1::RunConfig c;
+  if (!f.config_file.empty()) {
+    std::ifstream in(f.config_file);
+    if (!in)
+      throw UsageError(absl::StrCat("--config: cannot read ", f.config_file));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    auto parsed = services::RunConfigFromJson(ss.str());
+    if (!parsed.ok()) {
+      throw UsageError(absl::StrCat("--config ", f.config_file, ": ",
+                                    parsed.status().message()));
+    }
+    c = *std::move(parsed);
+  }
+  if (Given(f, "--method")) {
+    c.set_method(
+        ParseOrThrow(services::ParseMethod(f.method), "--method", f.method));
+  }
+  if (Given(f, "--arch")) {
+    c.set_architecture(
+        ParseOrThrow(services::ParseArchitecture(f.arch), "--arch", f.arch));
+  }
+  if (Given(f, "--width")) c.set_width(f.width);
+  if (Given(f, "--last-relu")) c.set_last_relu(f.last_relu);
+  if (Given(f, "--dataset")) {
+    const size_t colon = f.dataset.find(':');
+    if (colon == std::string::npos) {
+      throw UsageError("--dataset: expected KIND:PATH, e.g. idx:/data/mnist");
+    }
+    const std::string kind = f.dataset.substr(0, colon);
+    c.mutable_dataset()->set_kind(
+        ParseOrThrow(services::ParseDatasetKind(kind), "--dataset", kind));
+    c.mutable_dataset()->set_path(f.dataset.substr(colon + 1));
+  }
+  if (Given(f, "--val-fraction"))
+    c.mutable_dataset()->set_val_fraction(f.val_fraction);
+  if (Given(f, "--max-examples"))
+    c.mutable_dataset()->set_max_examples(f.max_examples);
+  if (Given(f, "--image-size"))
+    c.mutable_dataset()->set_image_size(f.image_size);
+  if (Given(f, "--epochs")) c.set_epochs(f.epochs);
+  if (Given(f, "--batch-size")) c.set_batch_size(f.batch_size);
+  if (Given(f, "--lr")) c.mutable_lr_schedule()->set_base_lr(f.lr);
+  if (Given(f, "--warmup-epochs"))
+    c.mutable_lr_schedule()->set_warmup_epochs(f.warmup);
+  if (Given(f, "--decay-epochs")) {
+    c.mutable_lr_schedule()->clear_decay_epochs();
+    for (double e : f.decay_epochs)
+      c.mutable_lr_schedule()->add_decay_epochs(e);
+  }
+  if (Given(f, "--decay-factor"))
+    c.mutable_lr_schedule()->set_decay_factor(f.decay_factor);
+  if (Given(f, "--layers")) {
+    c.mutable_evaluation()->clear_layers();
+    for (const auto& l : f.layers) c.mutable_evaluation()->add_layers(l);
+  }
+  if (Given(f, "--probes")) {
+    c.mutable_evaluation()->clear_probe_kinds();
+    for (const auto& p : f.probes) {
+      c.mutable_evaluation()->add_probe_kinds(
+          ParseOrThrow(services::ParseProbeKind(p), "--probes", p));
+    }
+  }
+  if (Given(f, "--label-fractions")) {
+    c.mutable_evaluation()->clear_label_fractions();
+    for (double x : f.label_fractions)
+      c.mutable_evaluation()->add_label_fractions(x);
+  }
+  if (Given(f, "--eval-every"))
+    c.mutable_evaluation()->set_every_epochs(f.eval_every);
+  if (Given(f, "--seed")) c.set_seed(f.seed);
+  if (Given(f, "--device")) {
+    c.set_device(ParseOrThrow(services::ParseDeviceKind(f.device), "--device",
+                              f.device));
+  }
+  if (Given(f, "--threads")) c.set_threads(f.threads);
+  return c;
+}
+
+// Thrown with the server's (or channel's) status; main prints it.
+class CallError : public std::runtime_error {
+ public:
+  explicit CallError(const grpc::Status& s)
+      : std::runtime_error(s.error_message()), status(s) {}
+  grpc::Status status;
+};
+
+void Check(const grpc::Status& status) {
+  if (!status.ok()) throw CallError(status);
+}
+
+class Client {
+ public:
+  explicit Client(const Globals& g)
+      : globals_(g),
+        channel_(
+            grpc::CreateChannel(g.addr, grpc::InsecureChannelCredentials())),
+        stub_(v1::ExperimentService::NewStub(channel_)) {}
+
+  std::unique_ptr<grpc::ClientContext> Context(double timeout_s) const {
+    auto ctx = std::make_unique<grpc::ClientContext>();
+    ctx->set_deadline(
+        std::chrono::system_clock::now() +
+        std::chrono::milliseconds(static_cast<int64_t>(timeout_s * 1000)));
+    return ctx;
+  }
+  std::unique_ptr<grpc::ClientContext> Context() const {
+    return Context(globals_.timeout_s);
+  }
+
+  v1::ExperimentService::Stub& stub() { return *stub_; }
+  std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+ private:
+  Globals globals_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ExperimentService::Stub> stub_;
+};
+
+void PrintTable(const Table& t, OutputFormat format) {
+  std::cout << RenderTable(t, format);
+}
+
+int CmdSubmit(Client& client, const Globals& g, const ConfigFlags& f,
+              const std::string& name, int priority, bool quiet) {
+  v1::SubmitRunRequest req;
+  *req.mutable_config() = BuildConfig(f);
+  req.set_name(name);
+  req.set_priority(priority);
+  v1::SubmitRunResponse resp;
+  Check(client.stub().SubmitRun(client.Context().get(), req, &resp));
+  if (quiet) {
+    std::cout << resp.run().run_id() << "\n";
+  } else if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp.run());
+  } else {
+    PrintTable(RunsTable({resp.run()}), g.output);
+  }
+  return 0;
+}
+
+struct SweepFlags {
+  std::vector<std::string> methods, archs;
+  std::vector<int> widths, epochs;
+  std::vector<int64_t> seeds;
+  std::vector<std::string> last_relus;
+  std::string name;
+  int priority = 0;
+};
+
+int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
+             const SweepFlags& s, bool quiet) {
+  v1::SubmitSweepRequest req;
+  *req.mutable_base() = BuildConfig(f);
+  req.set_name(s.name);
+  req.set_priority(s.priority);
+  for (const auto& m : s.methods) {
+    req.add_methods(ParseOrThrow(services::ParseMethod(m), "--methods", m));
+  }
+  for (const auto& a : s.archs) {
+    req.add_architectures(
+        ParseOrThrow(services::ParseArchitecture(a), "--archs", a));
+  }
+  for (int w : s.widths) req.add_widths(w);
+  for (int e : s.epochs) req.add_epochs_values(e);
+  for (int64_t seed : s.seeds) req.add_seeds(seed);
+  for (const auto& v : s.last_relus) {
+    if (v == "true" || v == "1") {
+      req.add_last_relu_values(true);
+    } else if (v == "false" || v == "0") {
+      req.add_last_relu_values(false);
+    } else {
+      throw UsageError(
+          absl::StrCat("--last-relus: expected true|false, got \"", v, "\""));
+    }
+  }
+  v1::SubmitSweepResponse resp;
+  Check(client.stub().SubmitSweep(client.Context().get(), req, &resp));
+  if (quiet) {
+    std::cout << resp.sweep_id() << "\n";
+  } else if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    if (g.output == OutputFormat::kTable) {
+      std::cout << "sweep " << resp.sweep_id() << ": " << resp.runs_size()
+                << " runs\n";
+    }
+    PrintTable(RunsTable({resp.runs().begin(), resp.runs().end()}), g.output);
+  }
+  return 0;
+}
+
+struct ListFlags {
+  std::string state, method, arch;
+  int64_t sweep = 0;
+  int limit = 0;
+  bool all = false;
+  std::string page_token;
+};
+
+int CmdList(Client& client, const Globals& g, const ListFlags& l) {
+  v1::ListRunsRequest req;
+  if (!l.state.empty()) {
+    req.set_state(
+        ParseOrThrow(services::ParseRunState(l.state), "--state", l.state));
+  }
+  if (!l.method.empty()) {
+    req.set_method(
+        ParseOrThrow(services::ParseMethod(l.method), "--method", l.method));
+  }
+  if (!l.arch.empty()) {
+    req.set_architecture(
+        ParseOrThrow(services::ParseArchitecture(l.arch), "--arch", l.arch));
+  }
+  req.set_sweep_id(l.sweep);
+  req.set_page_size(l.limit);
+  req.set_page_token(l.page_token);
+  v1::ListRunsResponse all;
+  while (true) {
+    v1::ListRunsResponse resp;
+    Check(client.stub().ListRuns(client.Context().get(), req, &resp));
+    for (auto& r : *resp.mutable_runs()) *all.add_runs() = std::move(r);
+    all.set_next_page_token(resp.next_page_token());
+    if (!l.all || resp.next_page_token().empty()) break;
+    req.set_page_token(resp.next_page_token());
+  }
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(all);
+  } else {
+    PrintTable(RunsTable({all.runs().begin(), all.runs().end()}), g.output);
+    if (g.output == OutputFormat::kTable && !all.next_page_token().empty()) {
+      std::cerr << "more: --page-token " << all.next_page_token()
+                << " (or --all)\n";
+    }
+  }
+  return 0;
+}
+
+int CmdShow(Client& client, const Globals& g, int64_t run_id) {
+  v1::GetRunRequest req;
+  req.set_run_id(run_id);
+  v1::GetRunResponse resp;
+  Check(client.stub().GetRun(client.Context().get(), req, &resp));
+  switch (g.output) {
+    case OutputFormat::kJson:
+      std::cout << ToJson(resp.run());
+      break;
+    case OutputFormat::kCsv:
+      PrintTable(
+          JobsTable({resp.run().jobs().begin(), resp.run().jobs().end()}),
+          g.output);
+      break;
+    case OutputFormat::kTable:
+      std::cout << RunDetails(resp.run());
+      break;
+  }
+  return 0;
+}
+
+int CmdWatch(Client& client, const Globals& g, int64_t run_id, double max_s) {
+  v1::WatchRunRequest req;
+  req.set_run_id(run_id);
+  auto ctx = client.Context(max_s);
+  auto reader = client.stub().WatchRun(ctx.get(), req);
+  const bool tty = g.output == OutputFormat::kTable && isatty(STDOUT_FILENO);
+  v1::WatchRunResponse resp;
+  v1::Run last;
+  std::string last_line;
+  while (reader->Read(&resp)) {
+    last = resp.run();
+    if (g.output == OutputFormat::kJson) {
+      std::cout << ToJson(last) << std::flush;
+      continue;
+    }
+    const std::string line = ProgressLine(last);
+    if (line == last_line) continue;
+    last_line = line;
+    if (tty) {
+      std::cout << "\r\033[K" << line << std::flush;
+    } else {
+      std::cout << line << "\n" << std::flush;
+    }
+  }
+  if (tty && !last_line.empty()) std::cout << "\n";
+  Check(reader->Finish());
+  if (last.state() == v1::RUN_STATE_SUCCEEDED) return 0;
+  std::cerr << "sslab: run " << run_id << " "
+            << services::RunStateName(last.state())
+            << (last.error().empty() ? "" : ": " + last.error()) << "\n";
+  return kExitServerError;
+}
+
+int CmdCancel(Client& client, const Globals& g, int64_t run_id,
+              const std::string& reason) {
+  v1::CancelRunRequest req;
+  req.set_run_id(run_id);
+  req.set_reason(reason);
+  v1::CancelRunResponse resp;
+  Check(client.stub().CancelRun(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp.run());
+  } else {
+    PrintTable(RunsTable({resp.run()}), g.output);
+  }
+  return 0;
+}
+
+int CmdResults(Client& client, const Globals& g, int64_t run_id,
+               int64_t sweep_id, const std::string& layer,
+               const std::string& probe) {
+  v1::QueryResultsRequest req;
+  if (sweep_id != 0) {
+    req.set_sweep_id(sweep_id);
+  } else {
+    req.set_run_id(run_id);
+  }
+  req.set_layer(layer);
+  if (!probe.empty()) {
+    req.set_probe_kind(
+        ParseOrThrow(services::ParseProbeKind(probe), "--probe", probe));
+  }
+  v1::QueryResultsResponse resp;
+  Check(client.stub().QueryResults(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+    return 0;
+  }
+  const std::vector<v1::Result> results(resp.results().begin(),
+                                        resp.results().end());
+  if (results.empty() && g.output == OutputFormat::kTable) {
+    std::cout << "no results yet\n";
+    return 0;
+  }
+  PrintTable(sweep_id != 0 ? SweepGrid(results, req.probe_kind())
+                           : ResultsTable(results),
+             g.output);
+  return 0;
+}
+
+int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
+  v1::ListCheckpointsRequest req;
+  req.set_run_id(run_id);
+  v1::ListCheckpointsResponse resp;
+  Check(client.stub().ListCheckpoints(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    PrintTable(CheckpointsTable(
+                   {resp.checkpoints().begin(), resp.checkpoints().end()}),
+               g.output);
+  }
+  return 0;
+}
+
+int CmdVersion(Client& client, const Globals& g) {
+  v1::GetVersionResponse resp;
+  Check(client.stub().GetVersion(client.Context().get(),
+                                 v1::GetVersionRequest(), &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    std::cout << "client " << SSLAB_VERSION << "\nserver " << resp.version()
+              << " (" << resp.api() << ")\n";
+  }
+  return 0;
+}
+
+int CmdHealth(Client& client, const std::string& service) {
+  auto stub = grpc::health::v1::Health::NewStub(client.channel());
+  grpc::health::v1::HealthCheckRequest req;
+  req.set_service(service);
+  grpc::health::v1::HealthCheckResponse resp;
+  Check(stub->Check(client.Context().get(), req, &resp));
+  std::cout << grpc::health::v1::HealthCheckResponse::ServingStatus_Name(
+                   resp.status())
+            << "\n";
+  return resp.status() == grpc::health::v1::HealthCheckResponse::SERVING
+             ? 0
+             : kExitServerError;
+}
+
+int Main(int argc, char** argv) {
+  CLI::App app{"sslab: submit and inspect self-supervised learning runs"};
+  app.require_subcommand(1);
+  app.fallthrough();  // global flags also after the subcommand
+  Globals g;
+  app.add_option("--addr", g.addr, "scheduler address host:port")
+      ->envname("SSLAB_ADDR")
+      ->capture_default_str();
+  app.add_option("--format", g.format, "table|json|csv")->capture_default_str();
+  app.add_option("--timeout", g.timeout_s, "seconds per call")
+      ->capture_default_str();
+
+  ConfigFlags submit_flags;
+  std::string run_name;
+  int priority = 0;
+  bool quiet = false;
+  auto* submit = app.add_subcommand("submit", "submit one run");
+  AddConfigFlags(submit, &submit_flags, /*sweep=*/false);
+  submit->add_option("--name", run_name);
+  submit->add_option("--priority", priority);
+  submit->add_flag("--quiet,-q", quiet, "print only the run id");
+
+  ConfigFlags sweep_flags;
+  SweepFlags sweep_grid;
+  auto* sweep = app.add_subcommand("sweep", "submit a grid of runs");
+  AddConfigFlags(sweep, &sweep_flags, /*sweep=*/true);
+  sweep->add_option("--methods", sweep_grid.methods)->delimiter(',');
+  sweep->add_option("--archs", sweep_grid.archs)->delimiter(',');
+  sweep->add_option("--widths", sweep_grid.widths)->delimiter(',');
+  sweep->add_option("--seeds", sweep_grid.seeds)->delimiter(',');
+  sweep->add_option("--epochs-values", sweep_grid.epochs)->delimiter(',');
+  sweep->add_option("--last-relus", sweep_grid.last_relus, "true,false")
+      ->delimiter(',');
+  sweep->add_option("--name", sweep_grid.name)->required();
+  sweep->add_option("--priority", sweep_grid.priority);
+  sweep->add_flag("--quiet,-q", quiet, "print only the sweep id");
+
+  ListFlags list_flags;
+  auto* ls = app.add_subcommand("ls", "list runs, newest first");
+  ls->add_option("--state", list_flags.state);
+  ls->add_option("--method", list_flags.method);
+  ls->add_option("--arch", list_flags.arch);
+  ls->add_option("--sweep", list_flags.sweep);
+  ls->add_option("--limit", list_flags.limit, "page size");
+  ls->add_option("--page-token", list_flags.page_token);
+  ls->add_flag("--all", list_flags.all, "follow every page");
+
+  int64_t run_id = 0;
+  auto* show = app.add_subcommand("show", "show a run and its jobs");
+  show->add_option("RUN", run_id)->required();
+
+  double watch_max_s = 7 * 24 * 3600;
+  auto* watch = app.add_subcommand("watch", "follow a run until it ends");
+  watch->add_option("RUN", run_id)->required();
+  watch->add_option("--max-seconds", watch_max_s, "give up after this long");
+
+  std::string reason;
+  auto* cancel = app.add_subcommand("cancel", "cancel a run and its jobs");
+  cancel->add_option("RUN", run_id)->required();
+  cancel->add_option("--reason", reason);
+
+  int64_t sweep_id = 0;
+  std::string layer, probe;
+  auto* results = app.add_subcommand(
+      "results", "per-layer accuracies of a run, or a sweep's grid");
+  auto* results_run = results->add_option("RUN", run_id);
+  auto* results_sweep = results->add_option("--sweep", sweep_id);
+  results_run->excludes(results_sweep);
+  results->add_option("--layer", layer);
+  results->add_option("--probe", probe, "lbfgs|sgd|mlp");
+
+  auto* checkpoints =
+      app.add_subcommand("checkpoints", "list a run's checkpoints");
+  checkpoints->add_option("RUN", run_id)->required();
+
+  auto* version = app.add_subcommand("version", "client and server versions");
+
+  std::string health_service;
+  auto* health = app.add_subcommand("health", "gRPC health check of --addr");
+  health->add_option("--service", health_service,
+                     "service name; empty = server");
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : kExitUsage;
+  }
+  try {
+    const auto output = ParseOutputFormat(g.format);
+    if (!output) throw UsageError("--format: expected table|json|csv");
+    g.output = *output;
+    if (!(g.timeout_s > 0)) throw UsageError("--timeout: must be > 0");
+    if (results->parsed() && results_run->count() == 0 &&
+        results_sweep->count() == 0) {
+      throw UsageError("results: give RUN or --sweep ID");
+    }
+    Client client(g);
+    if (submit->parsed()) {
+      return CmdSubmit(client, g, submit_flags, run_name, priority, quiet);
+    }
+    if (sweep->parsed())
+      return CmdSweep(client, g, sweep_flags, sweep_grid, quiet);
+    if (ls->parsed()) return CmdList(client, g, list_flags);
+    if (show->parsed()) return CmdShow(client, g, run_id);
+    if (watch->parsed()) return CmdWatch(client, g, run_id, watch_max_s);
+    if (cancel->parsed()) return CmdCancel(client, g, run_id, reason);
+    if (results->parsed())
+      return CmdResults(client, g, run_id, sweep_id, layer, probe);
+    if (checkpoints->parsed()) return CmdCheckpoints(client, g, run_id);
+    if (version->parsed()) return CmdVersion(client, g);
+    if (health->parsed()) return CmdHealth(client, health_service);
+  } catch (const UsageError& e) {
+    std::cerr << "sslab: " << e.what() << "\n";
+    return kExitUsage;
+  } catch (const CallError& e) {
+    std::cerr << "sslab: error: "
+              << absl::StatusCodeToString(
+                     static_cast<absl::StatusCode>(e.status.error_code()))
+              << ": " << e.status.error_message() << "\n";
+    return kExitServerError;
+  }
+  return kExitUsage;
+}
+
+}  // namespace
+}  // namespace sslab::cli
+
+int main(int argc, char** argv) { return sslab::cli::Main(argc, argv); }
