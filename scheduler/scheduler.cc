@@ -628,6 +628,17 @@ absl::StatusOr<RunStatus> Scheduler::GetRun(int64_t run_id) {
   for (const Job& j : jobs) {
     if (j.kind == JobKind::kTrain) status.train_progress = j.progress;
   }
+  status.job_list = std::move(jobs);
+  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Metric> latest,
+                         impl_->store->LatestMetrics(run_id));
+  for (const storage::Metric& m : latest) {
+    status.step = std::max(status.step, m.step);
+    if (m.name == "epoch") {
+      status.epoch = static_cast<int64_t>(m.value);
+    } else {
+      status.latest_metrics[m.name] = m.value;
+    }
+  }
   return status;
 }
 
@@ -706,7 +717,7 @@ absl::StatusOr<std::vector<storage::Metric>> Scheduler::ListMetrics(
   return impl_->store->ListMetrics(run_id, std::move(name));
 }
 
-absl::Status Scheduler::Cancel(int64_t run_id) {
+absl::Status Scheduler::Cancel(int64_t run_id, const std::string& reason) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
@@ -718,6 +729,7 @@ absl::Status Scheduler::Cancel(int64_t run_id) {
     }
     SSLAB_RETURN_IF_ERROR(impl_->CancelUnfinishedJobs(run_id));
     run.state = RunState::kCancelled;
+    if (!reason.empty()) run.error = absl::StrCat("cancelled: ", reason);
     run.updated_at = impl_->clock->Now();
     return impl_->store->UpdateRun(run);
   });
@@ -747,7 +759,6 @@ void Scheduler::Shutdown() {
 
 absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
   if (spec.name.empty()) return Invalid("", "name", "must be set");
-  if (spec.kinds.empty()) return Invalid("", "kinds", "must not be empty");
   if (spec.devices.empty()) return Invalid("", "devices", "must not be empty");
   std::set<std::string> seen;
   for (size_t i = 0; i < spec.devices.size(); ++i) {
@@ -762,6 +773,8 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
     }
   }
   std::vector<JobKind> kinds = spec.kinds;
+  if (kinds.empty())
+    kinds = {JobKind::kTrain, JobKind::kExtract, JobKind::kProbe};
   std::sort(kinds.begin(), kinds.end());
   kinds.erase(std::unique(kinds.begin(), kinds.end()), kinds.end());
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -841,9 +854,28 @@ absl::StatusOr<std::optional<Lease>> Scheduler::LeaseJob(
 absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(
     int64_t worker_id, int64_t job_id, double progress,
     const std::vector<storage::Metric>& metrics) {
-  for (size_t i = 0; i < metrics.size(); ++i) {
-    if (metrics[i].name.empty()) {
+  HeartbeatInfo info;
+  info.progress = progress;
+  info.metrics = metrics;
+  return Heartbeat(worker_id, job_id, info);
+}
+
+absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(int64_t worker_id,
+                                                    int64_t job_id,
+                                                    const HeartbeatInfo& info) {
+  for (size_t i = 0; i < info.metrics.size(); ++i) {
+    if (info.metrics[i].name.empty()) {
       return Invalid("", absl::StrCat("metrics[", i, "].name"), "must be set");
+    }
+  }
+  std::vector<storage::Metric> metrics = info.metrics;
+  if (info.epoch >= 0) {
+    metrics.push_back({std::max<int64_t>(info.step, 0), "epoch",
+                       static_cast<double>(info.epoch)});
+  }
+  if (info.step >= 0) {
+    for (storage::Metric& m : metrics) {
+      if (m.step == 0) m.step = info.step;
     }
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
@@ -858,8 +890,9 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(
       reply.lease_expiry = *job.lease_expiry;
       return absl::OkStatus();
     }
-    job.progress =
-        std::isfinite(progress) ? std::clamp(progress, 0.0, 1.0) : job.progress;
+    if (std::isfinite(info.progress)) {
+      job.progress = std::clamp(info.progress, 0.0, 1.0);
+    }
     job.lease_expiry = now + impl_->options.lease_duration;
     job.updated_at = now;
     SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
@@ -1108,6 +1141,10 @@ absl::Status Scheduler::RecordResult(int64_t worker_id, int64_t job_id,
     r.created_at = impl_->clock->Now();
     return impl_->store->UpsertResult(r).status();
   });
+}
+
+absl::Duration Scheduler::lease_duration() const {
+  return impl_->options.lease_duration;
 }
 
 absl::StatusOr<int> Scheduler::ExpireLeases() {

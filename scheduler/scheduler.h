@@ -35,6 +35,8 @@
 //   PROBE:   "checkpoint": {...}, "layer", "probe_kind", "label_fraction",
 //            "features": {split: {"path","sha256","rows","dims"}} (the
 //            features the EXTRACT job registered for this layer).
+// A PROBE job's payload_json has "layer", "probe_kind" and "label_fraction"
+// from its creation on, before it is leased too.
 //
 // Thread-safety: thread-safe; calls are serialised by one mutex (the store
 // is the only shared state), except WaitForChange, which waits without it.
@@ -47,6 +49,7 @@
 #define SSLAB_SCHEDULER_SCHEDULER_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -132,6 +135,13 @@ struct RunStatus {
   JobCounts jobs;
   // The TRAIN job's last reported progress, 0..1.
   double train_progress = 0;
+  // Latest training position reported by heartbeats; -1 before any.
+  int64_t epoch = -1;
+  int64_t step = -1;
+  // Latest value of each metric reported by heartbeats.
+  std::map<std::string, double> latest_metrics;
+  // The run's jobs, ascending id.
+  std::vector<storage::Job> job_list;
 };
 
 struct RunPage {
@@ -143,7 +153,7 @@ struct RunPage {
 struct WorkerSpec {
   // Unique; registering a name again updates that worker and keeps its id.
   std::string name;
-  // Job kinds it serves; non-empty.
+  // Job kinds it serves; empty: all.
   std::vector<storage::JobKind> kinds;
   // "cpu" and/or "cuda:N"; non-empty, no duplicates.
   std::vector<std::string> devices;
@@ -155,6 +165,17 @@ struct Lease {
   // The device the job must run on ("cpu" or "cuda:N").
   std::string device;
   absl::Time expiry;
+};
+
+struct HeartbeatInfo {
+  // Progress of the job, clamped to [0, 1] (NaN keeps the previous value).
+  double progress = 0;
+  // Training position, when known (-1: not reported).
+  int64_t epoch = -1;
+  int64_t step = -1;
+  // Recorded at `step` (0 when step is not reported) unless a metric carries
+  // its own step.
+  std::vector<storage::Metric> metrics;
 };
 
 struct HeartbeatReply {
@@ -243,7 +264,8 @@ class Scheduler {
   // Cancels the run and every unfinished job of it: queued jobs at once,
   // leased ones learn it at their next heartbeat. NOT_FOUND for an unknown
   // run, FAILED_PRECONDITION if the run already finished.
-  absl::Status Cancel(int64_t run_id);
+  // `reason`, when given, becomes the run's error text ("cancelled: ...").
+  absl::Status Cancel(int64_t run_id, const std::string& reason = "");
 
   // ---- Watching ----
 
@@ -258,8 +280,8 @@ class Scheduler {
 
   // ---- Workers ----
 
-  // Returns the worker id. INVALID_ARGUMENT for an empty name, no kinds, no
-  // devices, or a device that is not "cpu" / "cuda:N".
+  // Returns the worker id. INVALID_ARGUMENT for an empty name, no devices, or
+  // a device that is not "cpu" / "cuda:N".
   absl::StatusOr<int64_t> RegisterWorker(const WorkerSpec& spec);
 
   // Leases the first job in queue order that the worker serves and that fits
@@ -272,6 +294,11 @@ class Scheduler {
   // Renews the lease, records progress (clamped to 0..1) and metrics.
   // FAILED_PRECONDITION if the worker does not hold the job's lease (it
   // expired and the job was requeued, or the job finished).
+  // Metrics are stored as given; the epoch, when reported, as a metric named
+  // "epoch" (RunStatus::epoch reads it back).
+  absl::StatusOr<HeartbeatReply> Heartbeat(int64_t worker_id, int64_t job_id,
+                                           const HeartbeatInfo& info);
+  // Shorthand for the above without epoch and step.
   absl::StatusOr<HeartbeatReply> Heartbeat(
       int64_t worker_id, int64_t job_id, double progress,
       const std::vector<storage::Metric>& metrics);
@@ -304,6 +331,9 @@ class Scheduler {
                             const ResultInfo& result);
 
   // ---- Maintenance ----
+
+  // The lease length workers must heartbeat within.
+  absl::Duration lease_duration() const;
 
   // Requeues (or fails, after max_attempts) every job whose lease expired.
   // Returns how many leases expired.

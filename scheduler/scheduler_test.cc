@@ -258,11 +258,21 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   clock_.Advance(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(int expired, scheduler_->ExpireLeases());
   EXPECT_EQ(expired, 0);
+  ASSERT_OK_AND_ASSIGN(
+      beat,
+      scheduler_->Heartbeat(
+          a, lease.job.id,
+          HeartbeatInfo{0.25, /*epoch=*/1, /*step=*/20, {{0, "loss", 1.25}}}));
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
   EXPECT_DOUBLE_EQ(status.train_progress, 0.25);
+  EXPECT_EQ(status.epoch, 1);
+  EXPECT_EQ(status.step, 20);
+  EXPECT_DOUBLE_EQ(status.latest_metrics["loss"], 1.25);
+  ASSERT_THAT(status.job_list, SizeIs(1));
   ASSERT_OK_AND_ASSIGN(auto metrics, scheduler_->ListMetrics(run, "loss"));
-  ASSERT_THAT(metrics, SizeIs(1));
+  ASSERT_THAT(metrics, SizeIs(2));
   EXPECT_EQ(metrics[0].step, 10);
+  EXPECT_EQ(metrics[1].step, 20);
 
   // Silence past the lease: the job goes back to the queue.
   clock_.Advance(kLease);
@@ -335,8 +345,10 @@ TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
       scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(1, false)).status());
   EXPECT_EQ(JobOf(run, JobKind::kExtract).state, JobState::kRunnable);
 
-  ASSERT_OK(scheduler_->Cancel(run));
-  EXPECT_EQ(StateOf(run), RunState::kCancelled);
+  ASSERT_OK(scheduler_->Cancel(run, "wrong config"));
+  ASSERT_OK_AND_ASSIGN(RunStatus cancelled, scheduler_->GetRun(run));
+  EXPECT_EQ(cancelled.run.state, RunState::kCancelled);
+  EXPECT_EQ(cancelled.run.error, "cancelled: wrong config");
   EXPECT_EQ(JobOf(run, JobKind::kExtract).state, JobState::kCancelled);
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kCancelled);
 

@@ -871,6 +871,26 @@ absl::StatusOr<std::vector<Metric>> Store::ListMetrics(
   });
 }
 
+absl::StatusOr<std::vector<Metric>> Store::LatestMetrics(int64_t run_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  // The row with the largest (step, id) per name.
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(
+          "SELECT m.step, m.name, m.value FROM metrics m WHERE m.run_id = ?1 "
+          "AND m.id = (SELECT n.id FROM metrics n WHERE n.run_id = m.run_id "
+          "AND n.name = m.name ORDER BY n.step DESC, n.id DESC LIMIT 1) "
+          "ORDER BY m.name"));
+  s.Bind(1, run_id);
+  return ReadAll<Metric>(s, [](const Statement& r) {
+    Metric m;
+    m.step = r.Int(0);
+    m.name = r.Text(1);
+    m.value = r.Double(2);
+    return m;
+  });
+}
+
 // ---- Workers ----
 
 absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {

@@ -124,6 +124,9 @@ class Store {
   // Ordered by name, then step; all names when `name` is unset.
   absl::StatusOr<std::vector<Metric>> ListMetrics(
       int64_t run_id, std::optional<std::string> name = std::nullopt);
+  // The most recent value of each metric name of a run (largest step, then
+  // latest written), ordered by name.
+  absl::StatusOr<std::vector<Metric>> LatestMetrics(int64_t run_id);
 
   // Workers. Upsert is keyed by name: an existing worker keeps its id and
   // registered_at and gets the new kinds, devices and last_heartbeat.
