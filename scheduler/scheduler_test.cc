@@ -2,9 +2,12 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
@@ -217,6 +220,29 @@ TEST_F(SchedulerTest, GpuJobsFitOnlyFreeGpusAndNeverShareOne) {
   int64_t cpu_run = Submit(Spec(9, DeviceKind::kCpu));
   ExpectNoLease(gpu_box, {"cuda:0", "cuda:1"});
   EXPECT_EQ(MustLease(cpu_only, {"cpu"}).job.run_id, cpu_run);
+}
+
+TEST_F(SchedulerTest, ConcurrentLeasesNeverShareAGpu) {
+  for (int i = 0; i < 8; ++i) Submit(Spec(0, DeviceKind::kGpu));
+  int64_t w = Worker("gpu-box", {"cuda:0", "cuda:1"});
+  std::vector<std::thread> threads;
+  std::mutex mu;
+  std::vector<std::string> leased_on;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 5; ++i) {
+        auto lease = scheduler_->LeaseJob(w, {"cuda:0", "cuda:1"});
+        ASSERT_OK(lease.status());
+        if (lease->has_value()) {
+          std::lock_guard<std::mutex> lock(mu);
+          leased_on.push_back((*lease)->device);
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  std::sort(leased_on.begin(), leased_on.end());
+  EXPECT_THAT(leased_on, ElementsAre("cuda:0", "cuda:1"));
 }
 
 TEST_F(SchedulerTest, WorkersGetOnlyKindsTheyServe) {

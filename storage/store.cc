@@ -1,6 +1,12 @@
 #include "storage/store.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <type_traits>
@@ -290,9 +296,43 @@ absl::StatusOr<std::vector<T>> ReadAll(Statement& s, ReadFn read) {
 
 }  // namespace
 
+// An exclusive flock held for the Store's lifetime.
+class FileLock {
+ public:
+  static absl::StatusOr<std::unique_ptr<FileLock>> Acquire(
+      const std::string& db_path) {
+    std::string path = db_path + ".lock";
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) {
+      return absl::InternalError(absl::StrCat("cannot open lock file ", path,
+                                              ": ", std::strerror(errno)));
+    }
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+      int err = errno;
+      ::close(fd);
+      if (err == EWOULDBLOCK) {
+        return absl::FailedPreconditionError(
+            absl::StrCat("database ", db_path,
+                         " is already open in another sslab-scheduler (", path,
+                         " is locked); only one may use it"));
+      }
+      return absl::InternalError(
+          absl::StrCat("cannot lock ", path, ": ", std::strerror(err)));
+    }
+    return std::unique_ptr<FileLock>(new FileLock(fd));
+  }
+  ~FileLock() { ::close(fd_); }  // closing releases the lock
+
+ private:
+  explicit FileLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 class Store::Impl {
  public:
   explicit Impl(Database db) : db(std::move(db)) {}
+
+  std::unique_ptr<FileLock> lock;  // destroyed after db: declared first
 
   Database db;
   // Recursive: InTransaction holds it while its body calls other methods.
@@ -320,8 +360,13 @@ Store::~Store() = default;
 
 absl::StatusOr<std::unique_ptr<Store>> Store::Open(
     const std::string& path, const StoreOptions& options) {
+  std::unique_ptr<FileLock> lock;
+  if (options.exclusive) {
+    SSLAB_ASSIGN_OR_RETURN(lock, FileLock::Acquire(path));
+  }
   SSLAB_ASSIGN_OR_RETURN(Database db, Database::Open(path));
   auto impl = std::make_unique<Impl>(std::move(db));
+  impl->lock = std::move(lock);
   Database& d = impl->db;
 
   // Reading the header first turns "not a database" into DATA_LOSS here.

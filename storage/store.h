@@ -38,6 +38,10 @@ struct StoreOptions {
   // How long a statement waits for a lock held by another connection before
   // failing with UNAVAILABLE. Default: 5 s.
   absl::Duration busy_timeout = absl::Seconds(5);
+  // Holds an exclusive advisory lock (flock on "<path>.lock") while open, so
+  // a second opener (another scheduler, in any process) is refused with
+  // FAILED_PRECONDITION instead of racing this one. Default: true.
+  bool exclusive = true;
 };
 
 class Store {
@@ -47,8 +51,9 @@ class Store {
 
   // Opens (creating if missing) the database at `path` and migrates it to
   // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is
-  // newer than kSchemaVersion, DATA_LOSS if it is not a SQLite database, and
-  // INTERNAL (naming the path) if it cannot be opened.
+  // newer than kSchemaVersion or (with `exclusive`) another Store holds it,
+  // DATA_LOSS if it is not a SQLite database, and INTERNAL (naming the path)
+  // if it cannot be opened.
   static absl::StatusOr<std::unique_ptr<Store>> Open(
       const std::string& path, const StoreOptions& options = {});
 

@@ -135,6 +135,21 @@ TEST_F(StoreTest, RefusesDatabaseFromNewerCode) {
                        HasSubstr("schema version 99")));
 }
 
+TEST_F(StoreTest, OnlyOneStoreMayHoldTheFile) {
+  auto first = OpenOrDie();
+  ASSERT_NE(first, nullptr);
+  EXPECT_THAT(Store::Open(path_),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("already open")));
+  first.reset();
+  EXPECT_OK(Store::Open(path_).status());
+}
+
+TEST_F(StoreTest, ReportsUnopenablePath) {
+  EXPECT_THAT(Store::Open((dir_ / "missing" / "x.db").string()),
+              StatusIs(absl::StatusCode::kInternal, HasSubstr("missing")));
+}
+
 TEST_F(StoreTest, RefusesFileThatIsNotADatabase) {
   std::ofstream(path_) << std::string(4096, 'x');
   EXPECT_THAT(Store::Open(path_),
