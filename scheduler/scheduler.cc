@@ -868,7 +868,11 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(int64_t worker_id,
       return Invalid("", absl::StrCat("metrics[", i, "].name"), "must be set");
     }
   }
-  std::vector<storage::Metric> metrics = info.metrics;
+  // A NaN loss is worth reporting, but SQLite stores NaN as NULL: drop it.
+  std::vector<storage::Metric> metrics;
+  for (const storage::Metric& m : info.metrics) {
+    if (std::isfinite(m.value)) metrics.push_back(m);
+  }
   if (info.epoch >= 0) {
     metrics.push_back({std::max<int64_t>(info.step, 0), "epoch",
                        static_cast<double>(info.epoch)});

@@ -174,7 +174,7 @@ struct HeartbeatInfo {
   int64_t epoch = -1;
   int64_t step = -1;
   // Recorded at `step` (0 when step is not reported) unless a metric carries
-  // its own step.
+  // its own step. Non-finite values are dropped.
   std::vector<storage::Metric> metrics;
 };
 

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -285,15 +286,18 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   ASSERT_OK_AND_ASSIGN(int expired, scheduler_->ExpireLeases());
   EXPECT_EQ(expired, 0);
   ASSERT_OK_AND_ASSIGN(
-      beat,
-      scheduler_->Heartbeat(
-          a, lease.job.id,
-          HeartbeatInfo{0.25, /*epoch=*/1, /*step=*/20, {{0, "loss", 1.25}}}));
+      beat, scheduler_->Heartbeat(
+                a, lease.job.id,
+                HeartbeatInfo{0.25,
+                              /*epoch=*/1,
+                              /*step=*/20,
+                              {{0, "loss", 1.25}, {0, "grad_norm", NAN}}}));
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
   EXPECT_DOUBLE_EQ(status.train_progress, 0.25);
   EXPECT_EQ(status.epoch, 1);
   EXPECT_EQ(status.step, 20);
   EXPECT_DOUBLE_EQ(status.latest_metrics["loss"], 1.25);
+  EXPECT_FALSE(status.latest_metrics.count("grad_norm"));
   ASSERT_THAT(status.job_list, SizeIs(1));
   ASSERT_OK_AND_ASSIGN(auto metrics, scheduler_->ListMetrics(run, "loss"));
   ASSERT_THAT(metrics, SizeIs(2));
