@@ -50,6 +50,14 @@ struct ModelOptions {
   // Jigsaw / Relative Patch Location on 64x64 patches: root stride 1 and
   // stage strides (2, 2, 1).
   bool patch_strides = false;
+  // Input side (pixels) the network is built for. Only VGG19-BN depends on it:
+  // its fc6 is a "valid" conv over the spatial size left after the last pool.
+  // 0 means 224, or 32 with small_input, or 64 with patch_strides.
+  int image_size = 0;
+  // BatchNorm running-average momentum (PyTorch convention). The official TF
+  // code uses decay 0.99, i.e. 0.01 here; 0.1 suits short runs. eps is 1e-3
+  // as in the official code.
+  double batch_norm_momentum = 0.1;
 };
 
 // A network that can return any of its endpoints. Not thread-safe (a
@@ -60,15 +68,24 @@ class BackboneImpl : public torch::nn::Module {
 
   // Runs the network once and returns the `wanted` endpoints (all endpoints,
   // logits included, when empty). Stops early when the deepest wanted
-  // endpoint is reached.
+  // endpoint is reached. Like any torch module it throws c10::Error on bad
+  // input (an unknown endpoint name, "logits" without a head, an image too
+  // small for the network): callers convert at their edge.
   virtual std::map<std::string, torch::Tensor> ForwardEndpoints(
-      const torch::Tensor& images, const std::vector<std::string>& wanted = {}) = 0;
+      const torch::Tensor& images,
+      const std::vector<std::string>& wanted = {}) = 0;
 
   // Representation endpoints in network order (without "logits").
   virtual std::vector<std::string> EndpointNames() const = 0;
 
   // Logits; requires num_outputs > 0.
   torch::Tensor forward(const torch::Tensor& images);
+
+  // A deep copy (parameters, buffers, training flag) on `device`, or on the
+  // same device when unset.
+  std::shared_ptr<torch::nn::Module> clone(
+      const c10::optional<torch::Device>& device =
+          c10::nullopt) const override = 0;
 
   const ModelOptions& options() const { return options_; }
 
@@ -79,11 +96,20 @@ class BackboneImpl : public torch::nn::Module {
   ModelOptions options_;
 };
 
-// Builds a freshly initialised network. Returns INVALID_ARGUMENT naming the
-// field for width < 1, in_channels < 1, num_outputs < 0, or last_relu=false
-// on ResNet50 v1 (v1(-) does not exist in the study).
+// Builds a freshly initialised network (He-normal convolutions, BatchNorm
+// scale 1 / shift 0; deterministic under torch::manual_seed). Returns
+// INVALID_ARGUMENT naming the field for width < 1, in_channels < 1, num_outputs
+// < 0, or last_relu=false on ResNet50 v1 (v1(-) does not exist in the study).
 absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
     const ModelOptions& options);
+
+// Shapes (without the batch dimension) of every endpoint, logits included
+// when present, for a `channels` x `height` x `width` input: a dry run of one
+// image in inference mode without gradients (the module's training flag and
+// BatchNorm statistics are left as they were). Returns INVALID_ARGUMENT
+// naming "image size" when the input is too small for the network.
+absl::StatusOr<std::map<std::string, std::vector<int64_t>>> EndpointShapes(
+    BackboneImpl& model, int channels, int height, int width);
 
 }  // namespace sslab::models
 

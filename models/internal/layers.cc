@@ -1,0 +1,165 @@
+#include "models/internal/layers.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/nn/functional/padding.h>
+#include <torch/nn/functional/pooling.h>
+#include <torch/nn/init.h>
+#include <torch/nn/modules/conv.h>
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_join.h"
+
+namespace sslab::models::internal {
+
+std::array<int64_t, 4> StageStrides(const ModelOptions& options) {
+  return {1, 2, 2, options.patch_strides ? 1 : 2};
+}
+
+torch::nn::Conv2d MakeConv(int64_t in_channels, int64_t out_channels,
+                           int64_t kernel, int64_t stride, int64_t padding) {
+  return torch::nn::Conv2d(
+      torch::nn::Conv2dOptions(in_channels, out_channels, kernel)
+          .stride(stride)
+          .padding(padding)
+          .bias(false));
+}
+
+torch::nn::BatchNorm2d MakeBatchNorm(int64_t channels, double momentum) {
+  return torch::nn::BatchNorm2d(torch::nn::BatchNorm2dOptions(channels)
+                                    .eps(kBatchNormEps)
+                                    .momentum(momentum));
+}
+
+void InitializeWeights(torch::nn::Module& module) {
+  torch::NoGradGuard no_grad;
+  for (auto& child : module.modules(/*include_self=*/false)) {
+    if (auto* conv = child->as<torch::nn::Conv2dImpl>()) {
+      torch::nn::init::kaiming_normal_(conv->weight, 0.0, torch::kFanIn,
+                                       torch::kReLU);
+      if (conv->bias.defined()) conv->bias.zero_();
+    } else if (auto* bn = child->as<torch::nn::BatchNorm2dImpl>()) {
+      bn->weight.fill_(1.0);
+      bn->bias.zero_();
+    } else if (auto* linear = child->as<torch::nn::LinearImpl>()) {
+      torch::nn::init::kaiming_normal_(linear->weight, 0.0, torch::kFanIn,
+                                       torch::kLinear);
+      if (linear->bias.defined()) linear->bias.zero_();
+    }
+  }
+}
+
+void CopyState(const torch::nn::Module& from, torch::nn::Module& to,
+               const c10::optional<torch::Device>& device) {
+  torch::NoGradGuard no_grad;
+  auto source_params = from.named_parameters(/*recurse=*/true);
+  for (auto& item : to.named_parameters(/*recurse=*/true)) {
+    item.value().copy_(source_params[item.key()]);
+  }
+  auto source_buffers = from.named_buffers(/*recurse=*/true);
+  for (auto& item : to.named_buffers(/*recurse=*/true)) {
+    item.value().copy_(source_buffers[item.key()]);
+  }
+  to.train(from.is_training());
+  if (device.has_value()) to.to(*device);
+}
+
+torch::Tensor RootMaxPool(const torch::Tensor& x) {
+  namespace F = torch::nn::functional;
+  torch::Tensor padded =
+      F::pad(x, F::PadFuncOptions({1, 1, 1, 1}).mode(torch::kConstant));
+  return F::max_pool2d(padded, F::MaxPool2dFuncOptions(3).stride(2));
+}
+
+BottleneckV1Impl::BottleneckV1Impl(const BottleneckOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void BottleneckV1Impl::reset() {
+  const int64_t in = options.in_channels(), out = options.out_channels();
+  const int64_t inner = out / 4;
+  const double m = options.batch_norm_momentum();
+  conv1 = register_module("conv1", MakeConv(in, inner, 1, 1, 0));
+  bn1 = register_module("bn1", MakeBatchNorm(inner, m));
+  conv2 =
+      register_module("conv2", MakeConv(inner, inner, 3, options.stride(), 1));
+  bn2 = register_module("bn2", MakeBatchNorm(inner, m));
+  conv3 = register_module("conv3", MakeConv(inner, out, 1, 1, 0));
+  bn3 = register_module("bn3", MakeBatchNorm(out, m));
+  if (options.stride() > 1 || in != out) {
+    shortcut_conv = register_module("shortcut_conv",
+                                    MakeConv(in, out, 1, options.stride(), 0));
+    shortcut_bn = register_module("shortcut_bn", MakeBatchNorm(out, m));
+  }
+}
+
+torch::Tensor BottleneckV1Impl::forward(const torch::Tensor& x) {
+  torch::Tensor h = bn1(conv1(x)).relu_();
+  h = bn2(conv2(h)).relu_();
+  h = bn3(conv3(h));
+  // BatchNorm's backward needs its input, not its output: in-place is safe.
+  if (shortcut_conv) {
+    h.add_(shortcut_bn(shortcut_conv(x)));
+  } else {
+    h.add_(x);
+  }
+  return h.relu_();
+}
+
+BottleneckV2Impl::BottleneckV2Impl(const BottleneckOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void BottleneckV2Impl::reset() {
+  const int64_t in = options.in_channels(), out = options.out_channels();
+  const int64_t inner = out / 4;
+  const double m = options.batch_norm_momentum();
+  bn1 = register_module("bn1", MakeBatchNorm(in, m));
+  conv1 = register_module("conv1", MakeConv(in, inner, 1, 1, 0));
+  bn2 = register_module("bn2", MakeBatchNorm(inner, m));
+  conv2 =
+      register_module("conv2", MakeConv(inner, inner, 3, options.stride(), 1));
+  bn3 = register_module("bn3", MakeBatchNorm(inner, m));
+  conv3 = register_module("conv3", MakeConv(inner, out, 1, 1, 0));
+  if (options.shortcut() && (options.stride() > 1 || in != out)) {
+    shortcut_conv = register_module("shortcut_conv",
+                                    MakeConv(in, out, 1, options.stride(), 0));
+  }
+}
+
+torch::Tensor BottleneckV2Impl::forward(const torch::Tensor& x) {
+  torch::Tensor pre = bn1(x).relu_();
+  torch::Tensor h = conv1(pre);
+  h = conv2(bn2(h).relu_());
+  h = conv3(bn3(h).relu_());
+  if (!options.shortcut()) return h;
+  // Convolution's backward does not need its output: in-place add is safe.
+  return h.add_(shortcut_conv ? shortcut_conv(pre) : x);
+}
+
+EndpointPlan::EndpointPlan(const std::vector<std::string>& names,
+                           const std::vector<std::string>& wanted)
+    : wanted_(names.size(), wanted.empty()) {
+  if (wanted.empty()) {
+    last_ = static_cast<int>(names.size()) - 1;
+    return;
+  }
+  for (const std::string& name : wanted) {
+    auto it = std::find(names.begin(), names.end(), name);
+    TORCH_CHECK(it != names.end(), "unknown endpoint '", name,
+                "'; this network has: ", absl::StrJoin(names, ", "));
+    const int index = static_cast<int>(it - names.begin());
+    wanted_[index] = true;
+    last_ = std::max(last_, index);
+  }
+}
+
+std::vector<std::string> ResNetEndpointNames() {
+  return {"after_root", "block1", "block2", "block3", "block4", "pre_logits"};
+}
+
+}  // namespace sslab::models::internal

@@ -1,0 +1,143 @@
+#include "models/model.h"
+
+#include <ATen/ATen.h>
+#include <c10/util/Exception.h>
+#include <torch/utils.h>
+
+#include <exception>
+#include <new>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+#include "models/internal/layers.h"
+#include "models/internal/resnet.h"
+
+namespace sslab::models {
+namespace {
+
+absl::Status ValidateOptions(const ModelOptions& o) {
+  if (o.width < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "width: the widening factor k must be >= 1, got ", o.width));
+  }
+  if (o.in_channels < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("in_channels must be >= 1, got ", o.in_channels));
+  }
+  if (o.num_outputs < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("num_outputs must be >= 0, got ", o.num_outputs));
+  }
+  if (o.image_size < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image_size must be >= 0, got ", o.image_size));
+  }
+  if (!(o.batch_norm_momentum >= 0.0 && o.batch_norm_momentum <= 1.0)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "batch_norm_momentum must be in [0, 1], got ", o.batch_norm_momentum));
+  }
+  if (o.architecture == Architecture::kResNet50V1 && !o.last_relu) {
+    return absl::InvalidArgumentError(
+        "last_relu: ResNet50 v1 always ends with a ReLU; v1(-) does not exist");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name) {
+  if (name == "resnet50_v1") return Architecture::kResNet50V1;
+  if (name == "resnet50_v2") return Architecture::kResNet50V2;
+  if (name == "revnet50") return Architecture::kRevNet50;
+  if (name == "vgg19_bn") return Architecture::kVgg19Bn;
+  return absl::InvalidArgumentError(absl::StrCat(
+      "architecture: unknown '", name,
+      "' (expected resnet50_v1, resnet50_v2, revnet50 or vgg19_bn)"));
+}
+
+std::string_view ArchitectureName(Architecture architecture) {
+  switch (architecture) {
+    case Architecture::kResNet50V1:
+      return "resnet50_v1";
+    case Architecture::kResNet50V2:
+      return "resnet50_v2";
+    case Architecture::kRevNet50:
+      return "revnet50";
+    case Architecture::kVgg19Bn:
+      return "vgg19_bn";
+  }
+  return "unknown";
+}
+
+torch::Tensor BackboneImpl::forward(const torch::Tensor& images) {
+  TORCH_CHECK(options_.num_outputs > 0,
+              "forward() needs a head: num_outputs is 0");
+  return ForwardEndpoints(images, {"logits"}).at("logits");
+}
+
+absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
+    const ModelOptions& options) {
+  SSLAB_RETURN_IF_ERROR(ValidateOptions(options));
+  internal::NetworkConfig config;
+  config.options = options;
+  try {
+    switch (options.architecture) {
+      case Architecture::kResNet50V1:
+      case Architecture::kResNet50V2:
+        return std::shared_ptr<BackboneImpl>(
+            std::make_shared<internal::ResNetImpl>(config));
+      case Architecture::kRevNet50:
+      case Architecture::kVgg19Bn:
+        return absl::UnimplementedError(
+            absl::StrCat(std::string(ArchitectureName(options.architecture)),
+                         " is not implemented yet"));
+    }
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("out of memory building ",
+                     std::string(ArchitectureName(options.architecture)),
+                     " k=", options.width));
+  } catch (const c10::Error& e) {
+    return absl::InternalError(e.what_without_backtrace());
+  }
+  return absl::InvalidArgumentError("architecture: unknown value");
+}
+
+absl::StatusOr<std::map<std::string, std::vector<int64_t>>> EndpointShapes(
+    BackboneImpl& model, int channels, int height, int width) {
+  if (channels < 1 || height < 1 || width < 1) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("image size: need positive channels/height/width, got ",
+                     channels, "x", height, "x", width));
+  }
+  const bool was_training = model.is_training();
+  torch::TensorOptions tensor_options;
+  auto parameters = model.parameters();
+  if (!parameters.empty()) {
+    tensor_options = tensor_options.device(parameters.front().device())
+                         .dtype(parameters.front().dtype());
+  }
+  std::map<std::string, std::vector<int64_t>> shapes;
+  try {
+    torch::NoGradGuard no_grad;
+    model.eval();  // batch of one; leaves running statistics alone
+    torch::Tensor image =
+        torch::zeros({1, channels, height, width}, tensor_options);
+    for (const auto& [name, value] : model.ForwardEndpoints(image)) {
+      std::vector<int64_t> shape(value.sizes().begin() + 1,
+                                 value.sizes().end());
+      shapes.emplace(name, std::move(shape));
+    }
+  } catch (const c10::Error& e) {
+    model.train(was_training);
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image size ", channels, "x", height, "x", width,
+        " does not fit the network: ", e.what_without_backtrace()));
+  }
+  model.train(was_training);
+  return shapes;
+}
+
+}  // namespace sslab::models

@@ -1,0 +1,242 @@
+#include "models/model.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "common/testing/status_matchers.h"
+#include "common/torch_util/runtime.h"
+
+namespace sslab::models {
+namespace {
+
+using ::sslab::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using Shapes = std::map<std::string, std::vector<int64_t>>;
+
+class ModelTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ConfigureTorchThreads(2);
+    torch::manual_seed(0);
+  }
+};
+
+ModelOptions Options(Architecture architecture, int num_outputs = 10) {
+  ModelOptions o;
+  o.architecture = architecture;
+  o.width = 1;
+  o.num_outputs = num_outputs;
+  return o;
+}
+
+Shapes RunShapes(BackboneImpl& model, int size, int channels = 3) {
+  torch::Tensor images = torch::randn({2, channels, size, size});
+  Shapes shapes;
+  for (const auto& [name, value] : model.ForwardEndpoints(images)) {
+    EXPECT_EQ(value.size(0), 2) << name;
+    shapes[name] =
+        std::vector<int64_t>(value.sizes().begin() + 1, value.sizes().end());
+  }
+  return shapes;
+}
+
+// ResNet and RevNet share endpoint shapes; `s` is block1's side.
+Shapes ResNetShapes(int64_t root_side, int64_t s, int64_t last_side,
+                    int64_t root_channels) {
+  return {{"after_root", {root_channels, root_side, root_side}},
+          {"block1", {64, s, s}},
+          {"block2", {128, s / 2, s / 2}},
+          {"block3", {256, s / 4, s / 4}},
+          {"block4", {512, last_side, last_side}},
+          {"pre_logits", {512}},
+          {"logits", {10}}};
+}
+
+TEST_F(ModelTest, ResNetEndpointShapes) {
+  for (Architecture a :
+       {Architecture::kResNet50V1, Architecture::kResNet50V2}) {
+    SCOPED_TRACE(ArchitectureName(a));
+    ModelOptions o = Options(a);
+    o.small_input = true;
+    ASSERT_OK_AND_ASSIGN(auto small, CreateModel(o));
+    EXPECT_EQ(RunShapes(*small, 32), ResNetShapes(32, 32, 4, 16));
+
+    o = Options(a);
+    o.patch_strides = true;
+    ASSERT_OK_AND_ASSIGN(auto patch, CreateModel(o));
+    EXPECT_EQ(RunShapes(*patch, 64), ResNetShapes(32, 32, 8, 16));
+
+    // The 224-px stem (7x7/2 conv, 3x3/2 pool) on the smallest useful input.
+    o = Options(a);
+    ASSERT_OK_AND_ASSIGN(auto full, CreateModel(o));
+    EXPECT_EQ(RunShapes(*full, 32), ResNetShapes(8, 8, 1, 16));
+  }
+}
+
+TEST_F(ModelTest, PreLogitsHas512kDims) {
+  ModelOptions o = Options(Architecture::kResNet50V2, /*num_outputs=*/0);
+  o.width = 2;
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  auto endpoints = model->ForwardEndpoints(torch::randn({2, 3, 16, 16}));
+  EXPECT_THAT(endpoints.at("pre_logits").sizes(), ElementsAre(2, 1024));
+  EXPECT_EQ(endpoints.count("logits"), 0);
+}
+
+TEST_F(ModelTest, ResNet50V1AtWidth4HasTheStandardParameterCount) {
+  // torchvision's resnet50 (same layers, 1000 classes): 25,557,032.
+  ModelOptions o = Options(Architecture::kResNet50V1, 1000);
+  o.width = 4;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  int64_t count = 0;
+  for (const auto& p : model->parameters()) count += p.numel();
+  EXPECT_EQ(count, 25557032);
+}
+
+TEST_F(ModelTest, GradientsReachEveryParameter) {
+  for (Architecture a :
+       {Architecture::kResNet50V1, Architecture::kResNet50V2}) {
+    for (bool last_relu : {true, false}) {
+      if (a == Architecture::kResNet50V1 && !last_relu) continue;
+      SCOPED_TRACE(::testing::Message()
+                   << ArchitectureName(a) << " last_relu=" << last_relu);
+      ModelOptions o = Options(a);
+      o.small_input = true;
+      o.last_relu = last_relu;
+      ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+      torch::Tensor logits = model->forward(torch::randn({4, 3, 16, 16}));
+      torch::nn::functional::cross_entropy(logits, torch::tensor({0, 1, 2, 3}))
+          .backward();
+      for (const auto& p : model->named_parameters()) {
+        ASSERT_TRUE(p.value().grad().defined()) << p.key();
+        EXPECT_GT(p.value().grad().abs().sum().item<double>(), 0.0) << p.key();
+      }
+    }
+  }
+}
+
+TEST_F(ModelTest, ForwardStopsAtTheDeepestWantedEndpoint) {
+  ModelOptions o = Options(Architecture::kResNet50V2);
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  auto buffers = model->named_buffers();
+  torch::Tensor block1_stats = buffers["block1.0.bn1.running_mean"].clone();
+  torch::Tensor block2_stats = buffers["block2.0.bn1.running_mean"].clone();
+  auto endpoints = model->ForwardEndpoints(torch::randn({2, 3, 16, 16}),
+                                           {"after_root", "block1"});
+  EXPECT_EQ(endpoints.size(), 2);
+  EXPECT_EQ(endpoints.count("after_root"), 1);
+  EXPECT_EQ(endpoints.count("block1"), 1);
+  // block1 ran (its BatchNorm statistics moved); block2 did not.
+  EXPECT_FALSE(
+      torch::equal(block1_stats, buffers["block1.0.bn1.running_mean"]));
+  EXPECT_TRUE(torch::equal(block2_stats, buffers["block2.0.bn1.running_mean"]));
+}
+
+TEST_F(ModelTest, UnknownEndpointThrowsNamingIt) {
+  ModelOptions o = Options(Architecture::kResNet50V2, /*num_outputs=*/0);
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  torch::Tensor images = torch::randn({2, 3, 8, 8});
+  EXPECT_THROW(model->ForwardEndpoints(images, {"fc6"}), c10::Error);
+  EXPECT_THROW(model->ForwardEndpoints(images, {"logits"}), c10::Error);
+  EXPECT_THROW(model->forward(images), c10::Error);
+}
+
+TEST_F(ModelTest, ParameterNamesAreStable) {
+  ModelOptions o = Options(Architecture::kResNet50V2);
+  ASSERT_OK_AND_ASSIGN(auto v2, CreateModel(o));
+  auto params = v2->named_parameters();
+  for (const char* key :
+       {"root_conv.weight", "block1.0.bn1.weight", "block1.0.conv1.weight",
+        "block1.0.shortcut_conv.weight", "block1.1.conv3.weight",
+        "block2.0.bn2.bias", "block3.5.conv2.weight", "block4.2.bn3.weight",
+        "final_bn.weight", "logits.weight", "logits.bias"}) {
+    EXPECT_TRUE(params.contains(key)) << key;
+  }
+  EXPECT_FALSE(params.contains("root_bn.weight"));
+  EXPECT_FALSE(params.contains("block1.1.shortcut_conv.weight"));
+  EXPECT_TRUE(v2->named_buffers().contains("final_bn.running_var"));
+
+  o.architecture = Architecture::kResNet50V1;
+  ASSERT_OK_AND_ASSIGN(auto v1, CreateModel(o));
+  params = v1->named_parameters();
+  for (const char* key :
+       {"root_conv.weight", "root_bn.weight", "block1.0.conv1.weight",
+        "block1.0.bn1.weight", "block1.0.shortcut_conv.weight",
+        "block1.0.shortcut_bn.weight", "block4.2.bn3.bias", "logits.weight"}) {
+    EXPECT_TRUE(params.contains(key)) << key;
+  }
+  EXPECT_FALSE(params.contains("final_bn.weight"));
+}
+
+TEST_F(ModelTest, CloneIsADeepCopy) {
+  ModelOptions o = Options(Architecture::kResNet50V2);
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  model->eval();
+  auto copy = std::dynamic_pointer_cast<BackboneImpl>(model->clone());
+  ASSERT_NE(copy, nullptr);
+  EXPECT_FALSE(copy->is_training());
+  torch::Tensor images = torch::randn({2, 3, 16, 16});
+  EXPECT_TRUE(torch::equal(model->forward(images), copy->forward(images)));
+  {
+    torch::NoGradGuard no_grad;
+    copy->named_parameters()["logits.bias"].add_(1.0);
+  }
+  EXPECT_FALSE(torch::equal(model->forward(images), copy->forward(images)));
+}
+
+TEST_F(ModelTest, EndpointShapesMatchesAForwardAndLeavesTheModelAlone) {
+  ModelOptions o = Options(Architecture::kResNet50V2);
+  o.patch_strides = true;
+  ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+  torch::Tensor stats =
+      model->named_buffers()["block1.0.bn1.running_mean"].clone();
+  ASSERT_OK_AND_ASSIGN(Shapes shapes, EndpointShapes(*model, 3, 64, 64));
+  EXPECT_EQ(shapes, ResNetShapes(32, 32, 8, 16));
+  EXPECT_TRUE(model->is_training());
+  EXPECT_TRUE(
+      torch::equal(stats, model->named_buffers()["block1.0.bn1.running_mean"]));
+  EXPECT_THAT(
+      EndpointShapes(*model, 3, 0, 64),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("image size")));
+  EXPECT_THAT(
+      EndpointShapes(*model, 5, 64, 64),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("image size")));
+}
+
+TEST_F(ModelTest, BadOptionsNameTheField) {
+  EXPECT_THAT(
+      ParseArchitecture("resnet101"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("architecture")));
+  for (const char* name :
+       {"resnet50_v1", "resnet50_v2", "revnet50", "vgg19_bn"}) {
+    ASSERT_OK_AND_ASSIGN(Architecture a, ParseArchitecture(name));
+    EXPECT_EQ(ArchitectureName(a), name);
+  }
+  ModelOptions o = Options(Architecture::kResNet50V2);
+  o.width = 0;
+  EXPECT_THAT(CreateModel(o),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("width")));
+  o = Options(Architecture::kResNet50V1);
+  o.last_relu = false;
+  EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("last_relu")));
+  o = Options(Architecture::kResNet50V2, -1);
+  EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("num_outputs")));
+  o = Options(Architecture::kResNet50V2);
+  o.in_channels = 0;
+  EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("in_channels")));
+}
+
+}  // namespace
+}  // namespace sslab::models
