@@ -1,0 +1,357 @@
+#include "services/worker/worker.h"
+
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <thread>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+#include "services/common/grpc_status.h"
+
+namespace sslab::services {
+namespace {
+
+bool IsRetryable(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+    case absl::StatusCode::kFailedPrecondition:
+    case absl::StatusCode::kNotFound:
+    case absl::StatusCode::kUnimplemented:
+    case absl::StatusCode::kCancelled:
+      return false;
+    default:
+      return true;
+  }
+}
+
+}  // namespace
+
+// The context of one leased job: progress to send, cancellation, and the
+// artifact calls, each stamped with this worker's and job's ids.
+class Worker::Context final : public JobContext {
+ public:
+  Context(Worker& worker, int64_t worker_id, int64_t job_id)
+      : worker_(worker), worker_id_(worker_id), job_id_(job_id) {}
+
+  void ReportProgress(double fraction, int64_t epoch, int64_t step,
+                      const std::map<std::string, double>& metrics) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      fraction_ = fraction;
+      epoch_ = epoch;
+      step_ = step;
+      for (const auto& [name, value] : metrics) metrics_[name] = value;
+    }
+    std::lock_guard<std::mutex> lock(worker_.mu_);
+    worker_.status_.set_progress(fraction);
+    worker_.status_.set_epoch(epoch);
+    worker_.status_.set_step(step);
+    for (const auto& [name, value] : metrics) {
+      (*worker_.status_.mutable_metrics())[name] = value;
+    }
+  }
+
+  bool cancelled() const override { return cancelled_.load(); }
+
+  absl::StatusOr<int64_t> RegisterCheckpoint(
+      v1::RegisterCheckpointRequest request) override {
+    request.set_worker_id(worker_id_);
+    request.set_job_id(job_id_);
+    v1::RegisterCheckpointResponse response;
+    SSLAB_RETURN_IF_ERROR(Call([&](grpc::ClientContext* ctx) {
+      return worker_.stub_->RegisterCheckpoint(ctx, request, &response);
+    }));
+    return response.checkpoint_id();
+  }
+
+  absl::Status RegisterFeatures(v1::RegisterFeaturesRequest request) override {
+    request.set_worker_id(worker_id_);
+    request.set_job_id(job_id_);
+    v1::RegisterFeaturesResponse response;
+    return Call([&](grpc::ClientContext* ctx) {
+      return worker_.stub_->RegisterFeatures(ctx, request, &response);
+    });
+  }
+
+  absl::Status RecordResult(v1::RecordResultRequest request) override {
+    request.set_worker_id(worker_id_);
+    request.set_job_id(job_id_);
+    v1::RecordResultResponse response;
+    return Call([&](grpc::ClientContext* ctx) {
+      return worker_.stub_->RecordResult(ctx, request, &response);
+    });
+  }
+
+  const std::filesystem::path& artifact_dir() const override {
+    return worker_.options_.artifact_dir;
+  }
+
+  // Heartbeat payload.
+  v1::HeartbeatRequest HeartbeatRequest() const {
+    v1::HeartbeatRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_job_id(job_id_);
+    std::lock_guard<std::mutex> lock(mu_);
+    request.set_progress(fraction_);
+    request.set_epoch(epoch_);
+    request.set_step(step_);
+    for (const auto& [name, value] : metrics_) {
+      (*request.mutable_metrics())[name] = value;
+    }
+    return request;
+  }
+
+  // Why the job must stop: the run was cancelled (do not retry) or this
+  // worker lost the lease / is shutting down (the job is retried elsewhere).
+  void Cancel(bool lease_lost) {
+    if (lease_lost) lease_lost_ = true;
+    cancelled_ = true;
+  }
+  bool lease_lost() const { return lease_lost_.load(); }
+
+  int64_t job_id() const { return job_id_; }
+
+  // Signals the heartbeat thread that the job is over.
+  void Finish() {
+    std::lock_guard<std::mutex> lock(done_mu_);
+    done_ = true;
+    done_cv_.notify_all();
+  }
+  // Waits up to `timeout`; true when the job finished meanwhile.
+  bool WaitDone(std::chrono::milliseconds timeout) {
+    std::unique_lock<std::mutex> lock(done_mu_);
+    return done_cv_.wait_for(lock, timeout, [this] { return done_; });
+  }
+
+  template <typename Fn>
+  absl::Status Call(Fn&& fn) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() +
+                     worker_.options_.rpc_deadline);
+    return FromGrpcStatus(fn(&ctx));
+  }
+
+ private:
+  Worker& worker_;
+  const int64_t worker_id_;
+  const int64_t job_id_;
+  mutable std::mutex mu_;
+  double fraction_ = 0;
+  int64_t epoch_ = 0;
+  int64_t step_ = 0;
+  std::map<std::string, double> metrics_;
+  std::atomic<bool> cancelled_{false};
+  std::atomic<bool> lease_lost_{false};
+  std::mutex done_mu_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+};
+
+Worker::Worker(WorkerOptions options, JobRunner runner)
+    : options_(std::move(options)), runner_(std::move(runner)) {
+  stub_ = v1::WorkerService::NewStub(grpc::CreateChannel(
+      options_.scheduler_address, grpc::InsecureChannelCredentials()));
+  status_.set_name(options_.name);
+  status_.set_scheduler_address(options_.scheduler_address);
+  *status_.add_devices() = options_.device;
+  for (v1::JobKind kind : options_.job_kinds) status_.add_job_kinds(kind);
+  status_.set_phase(v1::WORKER_PHASE_CONNECTING);
+  const auto now = std::chrono::system_clock::now().time_since_epoch();
+  status_.mutable_start_time()->set_seconds(
+      std::chrono::duration_cast<std::chrono::seconds>(now).count());
+}
+
+Worker::~Worker() { Stop(); }
+
+void Worker::Stop() {
+  stopping_ = true;
+  std::lock_guard<std::mutex> lock(stop_mu_);
+  stop_cv_.notify_all();
+}
+
+bool Worker::WaitOrStop(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(stop_mu_);
+  return !stop_cv_.wait_for(lock, timeout, [this] { return stopping_.load(); });
+}
+
+v1::WorkerStatus Worker::Status() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
+}
+
+absl::Status Worker::Register() {
+  v1::RegisterWorkerRequest request;
+  request.set_name(options_.name);
+  *request.add_devices() = options_.device;
+  for (v1::JobKind kind : options_.job_kinds) request.add_job_kinds(kind);
+  std::chrono::milliseconds backoff(200);
+  while (!stopping_) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
+    v1::RegisterWorkerResponse response;
+    absl::Status status =
+        FromGrpcStatus(stub_->RegisterWorker(&ctx, request, &response));
+    if (status.ok()) {
+      std::lock_guard<std::mutex> lock(mu_);
+      status_.set_worker_id(response.worker_id());
+      status_.set_phase(v1::WORKER_PHASE_IDLE);
+      if (response.lease_seconds() > 0)
+        lease_seconds_ = response.lease_seconds();
+      SSLAB_LOG(INFO) << "registered with " << options_.scheduler_address
+                      << " as worker " << response.worker_id() << " ("
+                      << options_.name << ")";
+      return absl::OkStatus();
+    }
+    if (status.code() != absl::StatusCode::kUnavailable &&
+        status.code() != absl::StatusCode::kDeadlineExceeded) {
+      return status;  // A bad registration will not get better by retrying.
+    }
+    SSLAB_LOG(WARNING) << "scheduler " << options_.scheduler_address
+                       << " unreachable (" << status.message() << "); retrying";
+    if (!WaitOrStop(backoff)) break;
+    backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+  }
+  return absl::CancelledError("worker stopped before registering");
+}
+
+absl::Status Worker::Run() {
+  absl::Status registered = Register();
+  if (!registered.ok()) return stopping_ ? absl::OkStatus() : registered;
+  std::chrono::milliseconds backoff = options_.idle_poll;
+  while (!stopping_) {
+    v1::LeaseJobRequest request;
+    request.set_worker_id(Status().worker_id());
+    *request.add_free_devices() = options_.device;
+    v1::LeaseJobResponse response;
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
+    absl::Status status =
+        FromGrpcStatus(stub_->LeaseJob(&ctx, request, &response));
+    if (status.code() == absl::StatusCode::kNotFound) {
+      // The scheduler forgot this worker (e.g. a fresh database): re-register.
+      SSLAB_LOG(WARNING) << "scheduler does not know this worker: "
+                         << status.message();
+      absl::Status again = Register();
+      if (!again.ok()) return stopping_ ? absl::OkStatus() : again;
+      continue;
+    }
+    if (!status.ok()) {
+      SSLAB_LOG(WARNING) << "lease failed: " << status;
+      if (!WaitOrStop(backoff)) break;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    backoff = options_.idle_poll;
+    if (!response.has_assignment()) {
+      if (!WaitOrStop(options_.idle_poll)) break;
+      continue;
+    }
+    Execute(response.assignment());
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  status_.set_phase(v1::WORKER_PHASE_STOPPING);
+  return absl::OkStatus();
+}
+
+void Worker::HeartbeatLoop(Context& context) {
+  const auto period = std::chrono::milliseconds(
+      std::max<int64_t>(100, static_cast<int64_t>(lease_seconds_ * 1000 / 3)));
+  while (!context.WaitDone(period)) {
+    if (stopping_) context.Cancel(/*lease_lost=*/true);
+    v1::HeartbeatRequest request = context.HeartbeatRequest();
+    v1::HeartbeatResponse response;
+    absl::Status status = context.Call([&](grpc::ClientContext* ctx) {
+      return stub_->Heartbeat(ctx, request, &response);
+    });
+    if (status.ok()) {
+      if (response.cancelled()) {
+        SSLAB_LOG(INFO) << "job " << context.job_id()
+                        << ": run cancelled, stopping";
+        context.Cancel(/*lease_lost=*/false);
+      }
+    } else if (status.code() == absl::StatusCode::kNotFound ||
+               status.code() == absl::StatusCode::kFailedPrecondition) {
+      SSLAB_LOG(WARNING) << "job " << context.job_id()
+                         << ": lease lost: " << status.message();
+      context.Cancel(/*lease_lost=*/true);
+    } else {
+      // The scheduler may be restarting: keep working, keep trying.
+      SSLAB_LOG(WARNING) << "job " << context.job_id()
+                         << ": heartbeat failed: " << status;
+    }
+  }
+}
+
+void Worker::Execute(const v1::JobAssignment& assignment) {
+  const v1::Job& job = assignment.job();
+  const int64_t worker_id = Status().worker_id();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.set_phase(v1::WORKER_PHASE_RUNNING);
+    *status_.mutable_current_job() = job;
+    status_.set_progress(0);
+    status_.set_epoch(0);
+    status_.set_step(0);
+    status_.clear_metrics();
+  }
+  SSLAB_LOG(INFO) << "job " << job.job_id() << " (run " << job.run_id() << ", "
+                  << v1::JobKind_Name(job.kind()) << ") leased";
+  Context context(*this, worker_id, job.job_id());
+  std::thread heartbeat([&] { HeartbeatLoop(context); });
+  absl::Status result;
+  try {
+    result = runner_(assignment, context);
+  } catch (const std::exception& e) {
+    result = absl::InternalError(absl::StrCat("job raised: ", e.what()));
+  }
+  context.Finish();
+  heartbeat.join();
+
+  if (context.lease_lost() && !result.ok()) {
+    // Another worker owns (or will own) the job now, or we are shutting
+    // down: hand it back as retryable where the scheduler still listens.
+    result = absl::UnavailableError("worker stopped or lost its lease");
+  }
+  absl::Status reported;
+  if (result.ok()) {
+    v1::CompleteJobRequest request;
+    request.set_worker_id(worker_id);
+    request.set_job_id(job.job_id());
+    v1::CompleteJobResponse response;
+    reported = context.Call([&](grpc::ClientContext* ctx) {
+      return stub_->CompleteJob(ctx, request, &response);
+    });
+    SSLAB_LOG(INFO) << "job " << job.job_id() << " succeeded";
+  } else {
+    v1::FailJobRequest request;
+    request.set_worker_id(worker_id);
+    request.set_job_id(job.job_id());
+    request.set_error(std::string(result.message()));
+    request.set_retryable(IsRetryable(result.code()));
+    v1::FailJobResponse response;
+    reported = context.Call([&](grpc::ClientContext* ctx) {
+      return stub_->FailJob(ctx, request, &response);
+    });
+    SSLAB_LOG(WARNING) << "job " << job.job_id() << " failed: " << result;
+  }
+  if (!reported.ok()) {
+    // The lease expires and the scheduler requeues the job: nothing is lost.
+    SSLAB_LOG(WARNING) << "job " << job.job_id()
+                       << ": could not report the outcome: " << reported;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  if (result.ok()) {
+    status_.set_jobs_succeeded(status_.jobs_succeeded() + 1);
+  } else {
+    status_.set_jobs_failed(status_.jobs_failed() + 1);
+    status_.set_last_error(std::string(result.message()));
+  }
+  status_.clear_current_job();
+  status_.set_phase(stopping_ ? v1::WORKER_PHASE_STOPPING
+                              : v1::WORKER_PHASE_IDLE);
+}
+
+}  // namespace sslab::services

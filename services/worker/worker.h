@@ -1,0 +1,121 @@
+// The worker side of the scheduler protocol, shared by sslab-trainer,
+// sslab-extractor and sslab-evaluator: register with the scheduler, lease a
+// job that fits this worker's device, run it while a background thread sends
+// heartbeats (renewing the lease, carrying progress, learning of a cancel),
+// then complete or fail it. One job at a time per worker process: run one
+// worker per GPU.
+//
+// The job itself is a JobRunner; it reports through a JobContext.
+#ifndef SSLAB_SERVICES_WORKER_WORKER_H_
+#define SSLAB_SERVICES_WORKER_WORKER_H_
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sslab/v1/worker_service.grpc.pb.h"
+#include "sslab/v1/worker_status.pb.h"
+
+namespace sslab::services {
+
+struct WorkerOptions {
+  // Unique per process; registering the same name again keeps the worker id.
+  std::string name;
+  // host:port of sslab-scheduler.
+  std::string scheduler_address = "localhost:50051";
+  // The one device this worker runs jobs on.
+  v1::Device device;
+  // Job kinds served (TRAIN for the trainer, ...).
+  std::vector<v1::JobKind> job_kinds;
+  // Shared artifact directory (checkpoints, feature shards).
+  std::filesystem::path artifact_dir = "var/artifacts";
+  // Wait between lease attempts when no job fits.
+  std::chrono::milliseconds idle_poll{500};
+  // Deadline of every call to the scheduler.
+  std::chrono::milliseconds rpc_deadline{10000};
+  // Intra-op threads for LibTorch (<= 0: all cores).
+  int threads = 0;
+};
+
+// What a running job sees of its worker. Thread-safe.
+class JobContext {
+ public:
+  virtual ~JobContext() = default;
+
+  // Records progress; it reaches the scheduler with the next heartbeat.
+  virtual void ReportProgress(double fraction, int64_t epoch, int64_t step,
+                              const std::map<std::string, double>& metrics) = 0;
+  // True once the scheduler said the run was cancelled or the lease was lost:
+  // stop between steps and return CANCELLED.
+  virtual bool cancelled() const = 0;
+
+  // Calls into WorkerService for the current job (worker and job ids filled
+  // in). Return the scheduler's status.
+  virtual absl::StatusOr<int64_t> RegisterCheckpoint(
+      v1::RegisterCheckpointRequest request) = 0;
+  virtual absl::Status RegisterFeatures(
+      v1::RegisterFeaturesRequest request) = 0;
+  virtual absl::Status RecordResult(v1::RecordResultRequest request) = 0;
+
+  virtual const std::filesystem::path& artifact_dir() const = 0;
+};
+
+// Runs one job. OK completes it; CANCELLED means it stopped because the
+// context said so; any other status fails it, retryable unless the code is
+// INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND or UNIMPLEMENTED.
+using JobRunner =
+    std::function<absl::Status(const v1::JobAssignment&, JobContext&)>;
+
+// The lease / heartbeat loop. Thread-safe: Run on one thread, Stop and
+// Status from any.
+class Worker {
+ public:
+  Worker(WorkerOptions options, JobRunner runner);
+  ~Worker();
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
+
+  // Registers (retrying while the scheduler is unreachable) and serves jobs
+  // until Stop(). A job running when Stop() is called is asked to stop
+  // between steps (its context reports cancelled) and is failed as
+  // retryable, so another worker resumes it from its last checkpoint.
+  absl::Status Run();
+  void Stop();
+
+  // A snapshot for the worker's status API.
+  v1::WorkerStatus Status() const;
+
+ private:
+  class Context;
+  absl::Status Register();
+  // Runs one leased job to its end, heartbeating meanwhile.
+  void Execute(const v1::JobAssignment& assignment);
+  void HeartbeatLoop(Context& context);
+  // Waits up to `timeout` or until Stop(); returns false when stopping.
+  bool WaitOrStop(std::chrono::milliseconds timeout);
+
+  const WorkerOptions options_;
+  const JobRunner runner_;
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  std::atomic<bool> stopping_{false};
+  std::mutex stop_mu_;
+  std::condition_variable stop_cv_;
+
+  mutable std::mutex mu_;  // guards status_
+  v1::WorkerStatus status_;
+  double lease_seconds_ = 30;
+};
+
+}  // namespace sslab::services
+
+#endif  // SSLAB_SERVICES_WORKER_WORKER_H_

@@ -1,0 +1,149 @@
+#include "services/worker/worker_main.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/grpcpp.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdlib>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "sslab/v1/worker_status.grpc.pb.h"
+
+namespace sslab::services {
+namespace {
+
+std::string EnvOr(const char* name, std::string fallback) {
+  const char* value = std::getenv(name);
+  return value != nullptr && *value != '\0' ? std::string(value) : fallback;
+}
+
+// Parses "cpu" or "cuda:N" (also "cuda" = cuda:0).
+bool ParseDevice(const std::string& text, v1::Device* device) {
+  if (text == "cpu") {
+    device->set_kind(v1::DEVICE_KIND_CPU);
+    device->set_index(0);
+    return true;
+  }
+  if (text == "cuda") {
+    device->set_kind(v1::DEVICE_KIND_CUDA);
+    device->set_index(0);
+    return true;
+  }
+  int index = 0;
+  if (text.rfind("cuda:", 0) == 0 && absl::SimpleAtoi(text.substr(5), &index) &&
+      index >= 0) {
+    device->set_kind(v1::DEVICE_KIND_CUDA);
+    device->set_index(index);
+    return true;
+  }
+  return false;
+}
+
+class WorkerStatusServiceImpl final : public v1::WorkerStatusService::Service {
+ public:
+  explicit WorkerStatusServiceImpl(const Worker& worker) : worker_(worker) {}
+  grpc::Status GetWorkerStatus(grpc::ServerContext*,
+                               const v1::GetWorkerStatusRequest*,
+                               v1::WorkerStatus* response) override {
+    *response = worker_.Status();
+    return grpc::Status::OK;
+  }
+
+ private:
+  const Worker& worker_;
+};
+
+}  // namespace
+
+int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
+  CLI::App app(program.description, program.name);
+  std::string listen = EnvOr("SSLAB_LISTEN", program.default_listen);
+  std::string scheduler = EnvOr("SSLAB_SCHEDULER_ADDR", "localhost:50051");
+  std::string artifacts = EnvOr("SSLAB_DATA_DIR", "var/artifacts");
+  std::string device_text = EnvOr("SSLAB_DEVICES", "cpu");
+  int threads = std::atoi(EnvOr("SSLAB_THREADS", "0").c_str());
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof(host) - 1);
+  std::string name = absl::StrCat(program.name, "@", host, ":", ::getpid());
+  std::string port_file;
+  app.add_option("--listen", listen, "status server address (port 0: any)");
+  app.add_option("--scheduler", scheduler, "sslab-scheduler address");
+  app.add_option("--artifacts", artifacts, "shared artifact directory");
+  app.add_option("--devices", device_text, "cpu or cuda:N");
+  app.add_option("--threads", threads, "LibTorch threads (0: all cores)");
+  app.add_option("--name", name, "worker name, unique per process");
+  app.add_option("--port-file", port_file, "write the bound port to this file");
+  CLI11_PARSE(app, argc, argv);
+
+  WorkerOptions options;
+  options.name = name;
+  options.scheduler_address = scheduler;
+  options.artifact_dir = artifacts;
+  options.job_kinds = program.job_kinds;
+  options.threads = threads;
+  if (!ParseDevice(device_text, &options.device)) {
+    std::cerr << program.name << ": --devices: '" << device_text
+              << "' is not cpu or cuda:N\n";
+    return 2;
+  }
+
+  // Block the shutdown signals in every thread; one thread waits for them.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGUSR1);  // Sent to ourselves when Run() ends.
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  Worker worker(options, program.make_runner(options));
+  WorkerStatusServiceImpl status_service(worker);
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(&status_service);
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::cerr << program.name << ": cannot listen on " << listen << "\n";
+    return 1;
+  }
+  SSLAB_LOG(INFO) << program.name << " serving status on port " << port
+                  << ", scheduler " << scheduler << ", device " << device_text
+                  << ", artifacts " << artifacts;
+  if (!port_file.empty()) {
+    absl::Status written =
+        WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
+    if (!written.ok()) {
+      std::cerr << program.name << ": --port-file: " << written << "\n";
+      return 1;
+    }
+  }
+
+  std::thread signal_thread([&] {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGUSR1) return;  // Run() ended on its own.
+    SSLAB_LOG(INFO) << "signal " << signal << ": stopping";
+    worker.Stop();
+  });
+  absl::Status run = worker.Run();
+  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  signal_thread.join();
+  server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  if (!run.ok()) {
+    SSLAB_LOG(ERROR) << program.name << ": " << run;
+    return 1;
+  }
+  SSLAB_LOG(INFO) << program.name << " stopped";
+  return 0;
+}
+
+}  // namespace sslab::services
