@@ -323,9 +323,11 @@ std::string RunConfigToJson(const v1::RunConfig& config) {
   return json;
 }
 
-absl::StatusOr<v1::RunConfig> RunConfigFromJson(absl::string_view json) {
+absl::StatusOr<v1::RunConfig> RunConfigFromJson(absl::string_view json,
+                                                bool ignore_unknown_fields) {
   v1::RunConfig config;
   google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = ignore_unknown_fields;
   const auto status = google::protobuf::util::JsonStringToMessage(
       google::protobuf::StringPiece(json.data(), json.size()), &config,
       options);

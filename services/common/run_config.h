@@ -59,7 +59,10 @@ absl::StatusOr<v1::RunConfig> ExpandRunConfig(
 // The proto3 JSON mapping of a config (enum names, all fields present).
 std::string RunConfigToJson(const v1::RunConfig& config);
 // Parses the proto3 JSON mapping; INVALID_ARGUMENT with the parser's message.
-absl::StatusOr<v1::RunConfig> RunConfigFromJson(absl::string_view json);
+// `ignore_unknown_fields` accepts fields of newer protocol versions (for
+// stored configs); a user's file is parsed strictly to catch typos.
+absl::StatusOr<v1::RunConfig> RunConfigFromJson(
+    absl::string_view json, bool ignore_unknown_fields = false);
 
 }  // namespace sslab::services
 

@@ -1,0 +1,146 @@
+// sslab-scheduler: owns the SQLite database and the job queue, serves
+// ExperimentService (CLI, dashboards) and WorkerService (workers) over gRPC,
+// with health checking and reflection. Logs to stderr; SIGTERM/SIGINT shut
+// it down cleanly.
+//
+// Flags (environment fallback in parentheses):
+//   --listen (SSLAB_LISTEN)  host:port, default 127.0.0.1:50051; port 0 picks
+//                            a free port, logged and written to --port-file
+//   --db (SSLAB_DB)          database file, default ./var/sslab.db
+//   --data-dir (SSLAB_DATA_DIR) artifact directory, created if missing
+//   --lease-seconds (SSLAB_LEASE_SECONDS) lease duration, default 30
+//   --port-file              write the bound port here once serving
+#include <pthread.h>
+#include <signal.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <string>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
+#include "common/log.h"
+#include "scheduler/clock.h"
+#include "scheduler/scheduler.h"
+#include "services/scheduler/scheduler_server.h"
+#include "storage/store.h"
+
+#ifndef SSLAB_VERSION
+#define SSLAB_VERSION "unknown"
+#endif
+
+namespace sslab {
+namespace {
+
+int Main(int argc, char** argv) {
+  // Block the shutdown signals in every thread (gRPC's included, so block
+  // before any starts); the main thread waits for them with sigwait.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  CLI::App app{"sslab-scheduler: sslab's scheduler and API server"};
+  std::string listen = "127.0.0.1:50051";
+  std::string db = "./var/sslab.db";
+  std::string data_dir;
+  std::string port_file;
+  double lease_seconds = 30;
+  double expire_seconds = 2;
+  app.add_option("--listen", listen, "host:port (port 0: any free port)")
+      ->envname("SSLAB_LISTEN")
+      ->capture_default_str();
+  app.add_option("--db", db, "SQLite database file")
+      ->envname("SSLAB_DB")
+      ->capture_default_str();
+  app.add_option("--data-dir", data_dir, "artifact directory")
+      ->envname("SSLAB_DATA_DIR");
+  app.add_option("--lease-seconds", lease_seconds, "job lease duration")
+      ->envname("SSLAB_LEASE_SECONDS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--expire-interval-seconds", expire_seconds,
+                 "how often expired leases are requeued")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--port-file", port_file,
+                 "write the bound port to this file once serving");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  std::error_code ec;
+  const std::filesystem::path db_dir = std::filesystem::path(db).parent_path();
+  if (!db_dir.empty()) std::filesystem::create_directories(db_dir, ec);
+  if (ec) {
+    SSLAB_LOG(ERROR) << "cannot create " << db_dir << ": " << ec.message();
+    return 1;
+  }
+  if (!data_dir.empty()) {
+    std::filesystem::create_directories(data_dir, ec);
+    if (ec) {
+      SSLAB_LOG(ERROR) << "cannot create " << data_dir << ": " << ec.message();
+      return 1;
+    }
+  }
+
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(db);
+  if (!store.ok()) {
+    SSLAB_LOG(ERROR) << "cannot open the database " << db << ": "
+                     << store.status();
+    return 1;
+  }
+  scheduler::SchedulerOptions scheduler_options;
+  scheduler_options.lease_duration = absl::Seconds(lease_seconds);
+  absl::StatusOr<std::unique_ptr<scheduler::Scheduler>> sched =
+      scheduler::Scheduler::Create(*std::move(store), scheduler::Clock::Real(),
+                                   scheduler_options);
+  if (!sched.ok()) {
+    SSLAB_LOG(ERROR) << "cannot start the scheduler: " << sched.status();
+    return 1;
+  }
+
+  services::SchedulerServerOptions server_options;
+  server_options.listen = listen;
+  server_options.lease_duration = scheduler_options.lease_duration;
+  server_options.expire_interval = absl::Seconds(expire_seconds);
+  absl::StatusOr<std::unique_ptr<services::SchedulerServer>> server =
+      services::SchedulerServer::Start(sched->get(), server_options);
+  if (!server.ok()) {
+    SSLAB_LOG(ERROR) << server.status();
+    return 1;
+  }
+  const int port = (*server)->port();
+  SSLAB_LOG(INFO) << "sslab-scheduler " << SSLAB_VERSION << " listening on "
+                  << listen.substr(0, listen.rfind(':')) << ":" << port
+                  << " (db " << db << ")";
+  if (!port_file.empty()) {
+    absl::Status written =
+        WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
+    if (!written.ok()) {
+      SSLAB_LOG(ERROR) << "cannot write --port-file: " << written;
+      (*server)->Shutdown();
+      return 1;
+    }
+  }
+
+  int signal_number = 0;
+  sigwait(&signals, &signal_number);
+  SSLAB_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  (*server)->Shutdown();
+  server->reset();
+  sched->reset();  // closes the database
+  SSLAB_LOG(INFO) << "stopped";
+  return 0;
+}
+
+}  // namespace
+}  // namespace sslab
+
+int main(int argc, char** argv) { return sslab::Main(argc, argv); }

@@ -1,0 +1,60 @@
+// The sslab-scheduler gRPC server: ExperimentService + WorkerService over a
+// scheduler::Scheduler, plus gRPC health checking and server reflection, and
+// a background pass that expires leases.
+//
+// Thread-safety: Start() returns a running server; Shutdown() may be called
+// from any thread, once or more.
+#ifndef SSLAB_SERVICES_SCHEDULER_SCHEDULER_SERVER_H_
+#define SSLAB_SERVICES_SCHEDULER_SCHEDULER_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scheduler/scheduler.h"
+
+namespace sslab::services {
+
+struct SchedulerServerOptions {
+  // host:port to listen on; port 0 picks a free port (see port()).
+  // Default: 127.0.0.1:50051.
+  std::string listen = "127.0.0.1:50051";
+  // What RegisterWorker tells workers; should equal the scheduler's
+  // lease_duration. Default: 30 s.
+  absl::Duration lease_duration = absl::Seconds(30);
+  // How often expired leases are requeued. Default: 2 s.
+  absl::Duration expire_interval = absl::Seconds(2);
+  // How long Shutdown() lets in-flight calls finish before cancelling them.
+  // Default: 2 s.
+  absl::Duration shutdown_grace = absl::Seconds(2);
+};
+
+class SchedulerServer {
+ public:
+  // Starts serving. `scheduler` is not owned and must outlive the server.
+  // UNAVAILABLE if the address cannot be bound.
+  static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
+      scheduler::Scheduler* scheduler, const SchedulerServerOptions& options);
+
+  // Shuts down (if not done yet).
+  ~SchedulerServer();
+  SchedulerServer(const SchedulerServer&) = delete;
+  SchedulerServer& operator=(const SchedulerServer&) = delete;
+
+  // The bound port.
+  int port() const;
+
+  // Ends watches, stops accepting calls, lets in-flight ones finish (up to
+  // shutdown_grace), and stops the expiry pass. Idempotent.
+  void Shutdown();
+
+ private:
+  class Impl;
+  explicit SchedulerServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sslab::services
+
+#endif  // SSLAB_SERVICES_SCHEDULER_SCHEDULER_SERVER_H_
