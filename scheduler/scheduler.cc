@@ -473,35 +473,37 @@ class Scheduler::Impl {
     int expired = 0;
     absl::Status status = store->InTransaction([&]() -> absl::Status {
       SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased, store->ListLeasedJobs());
-      for (Job job : leased) {
+      for (Job& job : leased) {
         if (*job.lease_expiry > now) continue;
         ++expired;
-        job.lease_expiry.reset();
-        job.updated_at = now;
-        if (job.state != JobState::kRunning) {  // cancelled while leased
-          SSLAB_RETURN_IF_ERROR(store->UpdateJob(job));
-          continue;
-        }
         std::string error = absl::StrCat("lease expired: worker ",
                                          job.lease_worker_id.value_or(0),
                                          " stopped sending heartbeats");
-        SSLAB_LOG(WARNING) << "job " << job.id << " (run " << job.run_id
-                           << "): " << error << " (attempt " << job.attempts
-                           << " of " << job.max_attempts << ")";
-        if (job.attempts >= job.max_attempts) {
-          SSLAB_RETURN_IF_ERROR(FailForGood(job, error));
-        } else {
-          job.state = JobState::kRunnable;
-          job.last_error = error;
-          SSLAB_RETURN_IF_ERROR(store->UpdateJob(job));
-          SSLAB_RETURN_IF_ERROR(RecomputeRunState(job.run_id));
-        }
+        SSLAB_RETURN_IF_ERROR(ReleaseLost(std::move(job), error));
       }
       return absl::OkStatus();
     });
     if (!status.ok()) return status;
     if (expired > 0) Bump();
     return expired;
+  }
+
+  // Takes a lease away from a worker that lost it (expiry, restart): the job
+  // is requeued, or fails for good once it used max_attempts.
+  absl::Status ReleaseLost(Job job, const std::string& error) {
+    job.lease_expiry.reset();
+    job.updated_at = clock->Now();
+    if (job.state != JobState::kRunning) {  // cancelled while leased
+      return store->UpdateJob(job);
+    }
+    SSLAB_LOG(WARNING) << "job " << job.id << " (run " << job.run_id
+                       << "): " << error << " (attempt " << job.attempts
+                       << " of " << job.max_attempts << ")";
+    if (job.attempts >= job.max_attempts) return FailForGood(job, error);
+    job.state = JobState::kRunnable;
+    job.last_error = error;
+    SSLAB_RETURN_IF_ERROR(store->UpdateJob(job));
+    return RecomputeRunState(job.run_id);
   }
 
   JobCounts Count(const std::vector<Job>& jobs) {
@@ -783,10 +785,30 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
   worker.kinds = std::move(kinds);
   worker.devices = spec.devices;
   worker.registered_at = worker.last_heartbeat = impl_->clock->Now();
-  SSLAB_ASSIGN_OR_RETURN(storage::Worker stored,
-                         impl_->store->UpsertWorker(worker));
+  storage::Worker stored;
+  int released = 0;
+  SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(stored, impl_->store->UpsertWorker(worker));
+    // A worker registers once per process: leases still held under its name
+    // belong to a process that is gone, so they are released now rather
+    // than at expiry (which would also keep its GPUs busy meanwhile).
+    SSLAB_ASSIGN_OR_RETURN(std::vector<Job> held,
+                           impl_->store->ListLeasedJobs(stored.id));
+    for (Job& job : held) {
+      ++released;
+      SSLAB_RETURN_IF_ERROR(impl_->ReleaseLost(
+          std::move(job),
+          absl::StrCat("worker ", stored.id, " (", stored.name,
+                       ") registered again, so its earlier process is gone")));
+    }
+    return absl::OkStatus();
+  }));
   SSLAB_LOG(INFO) << "worker " << stored.id << " (" << stored.name
-                  << ") registered";
+                  << ") registered"
+                  << (released > 0
+                          ? absl::StrCat(", released ", released,
+                                         " leases of its earlier process")
+                          : "");
   return stored.id;
 }
 

@@ -151,7 +151,9 @@ struct RunPage {
 };
 
 struct WorkerSpec {
-  // Unique; registering a name again updates that worker and keeps its id.
+  // Unique per worker process; registering a name again updates that worker,
+  // keeps its id and releases the leases it still holds (requeued as if they
+  // expired): the earlier process with that name is taken to be gone.
   std::string name;
   // Job kinds it serves; empty: all.
   std::vector<storage::JobKind> kinds;

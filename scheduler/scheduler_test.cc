@@ -325,6 +325,22 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
+  int64_t run = Submit(Spec(0, DeviceKind::kGpu));
+  int64_t w = Worker("trainer@host", {"cuda:0"});
+  Lease old = MustLease(w, {"cuda:0"});
+  // The worker process restarts: same name, same id, old lease released.
+  EXPECT_EQ(Worker("trainer@host", {"cuda:0"}), w);
+  Job job = JobOf(run, JobKind::kTrain);
+  EXPECT_EQ(job.state, JobState::kRunnable);
+  EXPECT_THAT(job.last_error, HasSubstr("registered again"));
+  EXPECT_THAT(scheduler_->Heartbeat(w, old.job.id, 0.1, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  Lease again = MustLease(w, {"cuda:0"});  // its GPU is free at once
+  EXPECT_EQ(again.job.id, old.job.id);
+  EXPECT_EQ(again.job.attempts, 2);
+}
+
 TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
   RunSpec spec = Spec();
   spec.max_attempts = 2;

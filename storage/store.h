@@ -5,6 +5,8 @@
 // PRAGMA user_version); a file written by newer code is refused. Every write
 // runs in a transaction and every statement is prepared with bound
 // parameters. The scheduler process is the only one that opens the database.
+// Durability: WAL with synchronous=NORMAL, so a committed write survives a
+// process crash; a power loss may roll back the last commits, never corrupt.
 //
 // Thread-safety: a Store is thread-safe; one connection is guarded by an
 // internal mutex. InTransaction() holds that mutex for its whole body, so
