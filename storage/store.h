@@ -71,8 +71,10 @@ class Store {
   // The file's user_version after Open (kSchemaVersion).
   int schema_version() const;
 
-  // Sweeps. Create* ignore the record's id and timestamps' absence is not
-  // checked: callers set created_at/updated_at.
+  // Create* and Upsert* ignore the record's id and return the stored one;
+  // callers set the timestamps (created_at, updated_at).
+
+  // Sweeps.
   absl::StatusOr<int64_t> CreateSweep(const Sweep& sweep);
   absl::StatusOr<Sweep> GetSweep(int64_t id);
 
