@@ -40,6 +40,8 @@
 //
 // Thread-safety: thread-safe; calls are serialised by one mutex (the store
 // is the only shared state), except WaitForChange, which waits without it.
+// Call Shutdown() and let every WaitForChange caller return before
+// destroying the scheduler.
 //
 // Failure contract: INVALID_ARGUMENT naming the field for bad input; NOT_FOUND
 // naming the id for an unknown run, sweep, job or worker; FAILED_PRECONDITION
