@@ -72,32 +72,40 @@ CLI::Option* Remember(ConfigFlags* f, CLI::Option* o) {
   return o;
 }
 
+// A repeated scalar flag: the last one wins (e.g. to override a script's).
+CLI::Option* Last(CLI::Option* o) {
+  return o->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
+}
+
 void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   app->add_option("--config", f->config_file,
                   "RunConfig as JSON (proto3 JSON mapping, e.g. the \"config\" "
                   "of `sslab show RUN --format json`); flags override it");
   if (!sweep) {
-    Remember(f, app->add_option("--method", f->method,
-                                "rotation|exemplar|jigsaw|"
-                                "relative_patch_location|supervised"));
-    Remember(f, app->add_option("--arch", f->arch,
-                                "resnet50_v1|resnet50_v2|revnet50|vgg19_bn"));
-    Remember(f, app->add_option("--width,-k", f->width, "widening factor k"));
+    Last(Remember(f, app->add_option("--method", f->method,
+                                     "rotation|exemplar|jigsaw|"
+                                     "relative_patch_location|supervised")));
+    Last(Remember(
+        f, app->add_option("--arch", f->arch,
+                           "resnet50_v1|resnet50_v2|revnet50|vgg19_bn")));
+    Last(Remember(
+        f, app->add_option("--width,-k", f->width, "widening factor k")));
   }
-  Remember(f, app->add_option("--last-relu", f->last_relu,
-                              "false for the (-) variants"));
-  Remember(f, app->add_option("--dataset", f->dataset,
-                              "KIND:PATH, KIND one of idx|cifar|imagefolder"));
-  Remember(f, app->add_option("--val-fraction", f->val_fraction));
-  Remember(f, app->add_option("--max-examples", f->max_examples));
-  Remember(f, app->add_option("--image-size", f->image_size));
-  Remember(f, app->add_option("--epochs", f->epochs));
-  Remember(f, app->add_option("--batch-size", f->batch_size));
-  Remember(f, app->add_option("--lr", f->lr, "base lr per 256 images"));
-  Remember(f, app->add_option("--warmup-epochs", f->warmup));
+  Last(Remember(f, app->add_option("--last-relu", f->last_relu,
+                                   "false for the (-) variants")));
+  Last(Remember(
+      f, app->add_option("--dataset", f->dataset,
+                         "KIND:PATH, KIND one of idx|cifar|imagefolder")));
+  Last(Remember(f, app->add_option("--val-fraction", f->val_fraction)));
+  Last(Remember(f, app->add_option("--max-examples", f->max_examples)));
+  Last(Remember(f, app->add_option("--image-size", f->image_size)));
+  Last(Remember(f, app->add_option("--epochs", f->epochs)));
+  Last(Remember(f, app->add_option("--batch-size", f->batch_size)));
+  Last(Remember(f, app->add_option("--lr", f->lr, "base lr per 256 images")));
+  Last(Remember(f, app->add_option("--warmup-epochs", f->warmup)));
   Remember(f,
            app->add_option("--decay-epochs", f->decay_epochs)->delimiter(','));
-  Remember(f, app->add_option("--decay-factor", f->decay_factor));
+  Last(Remember(f, app->add_option("--decay-factor", f->decay_factor)));
   Remember(
       f, app->add_option("--layers", f->layers, "comma-separated; default all")
              ->delimiter(','));
@@ -107,11 +115,11 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   Remember(
       f,
       app->add_option("--label-fractions", f->label_fractions)->delimiter(','));
-  Remember(f, app->add_option("--eval-every", f->eval_every,
-                              "evaluate every N epochs; 0 = final only"));
-  Remember(f, app->add_option("--seed", f->seed));
-  Remember(f, app->add_option("--device", f->device, "cpu|cuda|auto"));
-  Remember(f, app->add_option("--threads", f->threads));
+  Last(Remember(f, app->add_option("--eval-every", f->eval_every,
+                                   "evaluate every N epochs; 0 = final only")));
+  Last(Remember(f, app->add_option("--seed", f->seed)));
+  Last(Remember(f, app->add_option("--device", f->device, "cpu|cuda|auto")));
+  Last(Remember(f, app->add_option("--threads", f->threads)));
 }
 
 bool Given(const ConfigFlags& f, const std::string& name) {

@@ -117,9 +117,7 @@ int Main(int argc, char** argv) {
     return 1;
   }
   const int port = (*server)->port();
-  SSLAB_LOG(INFO) << "sslab-scheduler " << SSLAB_VERSION << " listening on "
-                  << listen.substr(0, listen.rfind(':')) << ":" << port
-                  << " (db " << db << ")";
+  // The port file first: whoever reads the log line may then read the file.
   if (!port_file.empty()) {
     absl::Status written =
         WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
@@ -129,6 +127,9 @@ int Main(int argc, char** argv) {
       return 1;
     }
   }
+  SSLAB_LOG(INFO) << "sslab-scheduler " << SSLAB_VERSION << " listening on "
+                  << listen.substr(0, listen.rfind(':')) << ":" << port
+                  << " (db " << db << ")";
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);

@@ -1,0 +1,414 @@
+// The real sslab-scheduler process on 127.0.0.1 port 0, driven by the real
+// `sslab` CLI binary and a fake worker (a gRPC client in this test) that
+// plays TRAIN -> EXTRACT -> PROBE without any model.
+#include <gmock/gmock.h>
+#include <grpcpp/grpcpp.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "sslab/v1/experiment_service.grpc.pb.h"
+#include "sslab/v1/worker_service.grpc.pb.h"
+#include "tests/process.h"
+
+namespace sslab::testing {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+constexpr char kDataset[] = "idx:/usr/share/datasets/fashion-mnist";
+
+std::unique_ptr<grpc::ClientContext> Ctx() {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  ctx->set_deadline(std::chrono::system_clock::now() +
+                    std::chrono::seconds(20));
+  return ctx;
+}
+
+// A worker that does no work: it reports what a real one would.
+class FakeWorker {
+ public:
+  explicit FakeWorker(std::shared_ptr<grpc::Channel> channel)
+      : stub_(v1::WorkerService::NewStub(std::move(channel))) {}
+
+  grpc::Status Register(const std::string& name) {
+    v1::RegisterWorkerRequest req;
+    req.set_name(name);
+    req.add_devices()->set_kind(v1::DEVICE_KIND_CPU);
+    v1::RegisterWorkerResponse resp;
+    grpc::Status s = stub_->RegisterWorker(Ctx().get(), req, &resp);
+    id_ = resp.worker_id();
+    return s;
+  }
+
+  grpc::Status Lease(v1::LeaseJobResponse* resp, int64_t worker_id = 0) {
+    v1::LeaseJobRequest req;
+    req.set_worker_id(worker_id ? worker_id : id_);
+    req.add_free_devices()->set_kind(v1::DEVICE_KIND_CPU);
+    return stub_->LeaseJob(Ctx().get(), req, resp);
+  }
+
+  // Leases and runs one job; returns its kind, or UNSPECIFIED when the queue
+  // is empty. Any RPC failure fails the test.
+  v1::JobKind RunOne() {
+    v1::LeaseJobResponse lease;
+    grpc::Status s = Lease(&lease);
+    EXPECT_TRUE(s.ok()) << s.error_message();
+    if (!lease.has_assignment()) return v1::JOB_KIND_UNSPECIFIED;
+    const v1::JobAssignment& a = lease.assignment();
+    const int64_t job = a.job().job_id();
+    switch (a.job().kind()) {
+      case v1::JOB_KIND_TRAIN: {
+        v1::HeartbeatRequest hb;
+        hb.set_worker_id(id_);
+        hb.set_job_id(job);
+        hb.set_progress(0.5);
+        hb.set_epoch(1);
+        hb.set_step(7);
+        (*hb.mutable_metrics())["loss"] = 1.5;
+        v1::HeartbeatResponse hb_resp;
+        EXPECT_TRUE(stub_->Heartbeat(Ctx().get(), hb, &hb_resp).ok());
+        EXPECT_FALSE(hb_resp.cancelled());
+        v1::RegisterCheckpointRequest ck;
+        ck.set_worker_id(id_);
+        ck.set_job_id(job);
+        ck.set_epoch(a.config().epochs());
+        ck.set_step(14);
+        ck.set_path(absl::StrCat("/tmp/fake/run", a.job().run_id(), ".pt"));
+        ck.set_sha256("00ff");
+        ck.set_bytes(1234);
+        ck.set_is_final(true);
+        (*ck.mutable_metrics())["pretext_top1"] = 0.8;
+        v1::RegisterCheckpointResponse ck_resp;
+        EXPECT_TRUE(stub_->RegisterCheckpoint(Ctx().get(), ck, &ck_resp).ok());
+        break;
+      }
+      case v1::JOB_KIND_EXTRACT: {
+        v1::RegisterFeaturesRequest req;
+        req.set_worker_id(id_);
+        req.set_job_id(job);
+        for (const std::string& layer : a.layers()) {
+          for (const std::string& split : a.splits()) {
+            v1::FeatureShard* f = req.add_features();
+            f->set_layer(layer);
+            f->set_split(split);
+            f->set_path(absl::StrCat("/tmp/fake/", layer, ".", split));
+            f->set_rows(100);
+            f->set_dims(64);
+          }
+        }
+        v1::RegisterFeaturesResponse resp;
+        grpc::Status fs = stub_->RegisterFeatures(Ctx().get(), req, &resp);
+        EXPECT_TRUE(fs.ok()) << fs.error_message();
+        break;
+      }
+      case v1::JOB_KIND_PROBE: {
+        // Deeper layers do better; Rotation beats the others.
+        const double base =
+            a.config().method() == v1::METHOD_ROTATION ? 0.5 : 0.3;
+        const double top1 =
+            a.job().layer() == "pre_logits" ? base + 0.05 : base;
+        v1::RecordResultRequest req;
+        req.set_worker_id(id_);
+        req.set_job_id(job);
+        req.set_split("test");
+        req.set_top1(top1);
+        req.set_top5(0.9);
+        v1::RecordResultResponse resp;
+        EXPECT_TRUE(stub_->RecordResult(Ctx().get(), req, &resp).ok());
+        break;
+      }
+      default:
+        ADD_FAILURE() << "unexpected job kind " << a.job().kind();
+    }
+    v1::CompleteJobRequest done;
+    done.set_worker_id(id_);
+    done.set_job_id(job);
+    v1::CompleteJobResponse done_resp;
+    grpc::Status cs = stub_->CompleteJob(Ctx().get(), done, &done_resp);
+    EXPECT_TRUE(cs.ok()) << cs.error_message();
+    return a.job().kind();
+  }
+
+  // Runs jobs until the queue is empty; returns how many.
+  int Drain() {
+    int n = 0;
+    while (RunOne() != v1::JOB_KIND_UNSPECIFIED && n < 1000) ++n;
+    return n;
+  }
+
+  int64_t id() const { return id_; }
+
+ private:
+  std::unique_ptr<v1::WorkerService::Stub> stub_;
+  int64_t id_ = 0;
+};
+
+class SchedulerIntegrationTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           absl::StrCat(
+               "sslab_it_", getpid(), "_",
+               ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    StartScheduler();
+  }
+
+  void TearDown() override {
+    if (scheduler_) {
+      // Clean shutdown on SIGTERM.
+      EXPECT_EQ(scheduler_->Stop(SIGTERM), 0) << scheduler_->Stderr();
+      EXPECT_THAT(scheduler_->Stderr(), HasSubstr("stopped"));
+    }
+    std::filesystem::remove_all(dir_);
+  }
+
+  // Starts sslab-scheduler on port 0 with the test's database and waits for
+  // it to log its port; checks the port file says the same.
+  void StartScheduler() {
+    const std::string port_file = (dir_ / "port").string();
+    std::filesystem::remove(port_file);
+    scheduler_ = std::make_unique<ChildProcess>();
+    ASSERT_TRUE(
+        scheduler_->Start({SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
+                           "--db=" + (dir_ / "var/sslab.db").string(),
+                           "--data-dir=" + (dir_ / "var/artifacts").string(),
+                           "--port-file=" + port_file}));
+    ASSERT_TRUE(scheduler_->WaitForStderr([](const std::string& err) {
+      return err.find(" listening on ") != std::string::npos;
+    })) << scheduler_->Stderr();
+    std::ifstream in(port_file);
+    std::string text;
+    std::getline(in, text);
+    ASSERT_TRUE(absl::SimpleAtoi(text, &port_)) << "port file: " << text;
+    ASSERT_GT(port_, 0);
+    EXPECT_THAT(scheduler_->Stderr(),
+                HasSubstr(absl::StrCat("127.0.0.1:", port_)));
+    addr_ = absl::StrCat("127.0.0.1:", port_);
+    channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
+    experiments_ = v1::ExperimentService::NewStub(channel_);
+  }
+
+  CommandResult Cli(std::vector<std::string> args) {
+    args.insert(args.begin(), {SSLAB_CLI_BIN, "--addr=" + addr_});
+    return RunCommand(args, dir_.string());
+  }
+
+  // Submits the small default experiment with the CLI; returns its run id.
+  int64_t SubmitSmall(std::vector<std::string> extra = {}) {
+    std::vector<std::string> args = {
+        "submit",      "-q",      "--method", "rotation",         "--arch",
+        "resnet50_v2", "--width", "1",        "--dataset",        kDataset,
+        "--epochs",    "2",       "--layers", "block3,pre_logits"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    int64_t id = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.out), &id))
+        << r.out;
+    return id;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<ChildProcess> scheduler_;
+  int port_ = 0;
+  std::string addr_;
+  std::shared_ptr<grpc::Channel> channel_;
+  std::unique_ptr<v1::ExperimentService::Stub> experiments_;
+};
+
+TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
+  const int64_t run = SubmitSmall();
+  ASSERT_GT(run, 0);
+  const std::string id = absl::StrCat(run);
+
+  CommandResult ls = Cli({"ls"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr("rotation-resnet50_v2-k1"));
+  EXPECT_THAT(ls.out, HasSubstr("pending"));
+
+  CommandResult show = Cli({"show", id});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  EXPECT_THAT(show.out, HasSubstr("state:         pending"));
+  EXPECT_THAT(show.out, HasSubstr("2 epochs, batch 64"));
+  EXPECT_THAT(show.out, HasSubstr("train"));
+
+  // The stored config is the expanded one.
+  CommandResult json = Cli({"show", id, "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  EXPECT_EQ(j["run_id"], id);
+  EXPECT_EQ(j["config"]["epochs"], 2);
+  EXPECT_EQ(j["config"]["lr_schedule"]["base_lr"], 0.1);
+
+  FakeWorker worker(channel_);
+  ASSERT_TRUE(worker.Register("fake-1").ok());
+  ASSERT_EQ(worker.RunOne(), v1::JOB_KIND_TRAIN);
+  show = Cli({"show", id});
+  EXPECT_THAT(show.out, HasSubstr("state:         running"));
+  EXPECT_THAT(show.out, HasSubstr("extract"));  // created by the checkpoint
+  ASSERT_EQ(worker.RunOne(), v1::JOB_KIND_EXTRACT);
+  show = Cli({"show", id});
+  EXPECT_THAT(show.out, HasSubstr("probe"));
+  EXPECT_EQ(worker.Drain(), 2);  // one PROBE per layer
+
+  CommandResult results = Cli({"results", id});
+  ASSERT_EQ(results.exit_code, 0) << results.err;
+  EXPECT_THAT(results.out, HasSubstr("LAYER"));
+  EXPECT_THAT(results.out, HasSubstr("LBFGS"));
+  EXPECT_THAT(results.out, HasSubstr("block3      50.0"));
+  EXPECT_THAT(results.out, HasSubstr("pre_logits  55.0"));
+  CommandResult csv = Cli({"results", id, "--format=csv"});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  EXPECT_THAT(
+      csv.out,
+      HasSubstr("EPOCH,LAYER,LBFGS\n2,block3,50.0\n2,pre_logits,55.0\n"));
+
+  // watch on a finished run prints its final line and exits 0 (not a TTY).
+  CommandResult watch = Cli({"watch", id});
+  EXPECT_EQ(watch.exit_code, 0) << watch.err;
+  EXPECT_THAT(watch.out, HasSubstr("succeeded"));
+  EXPECT_THAT(watch.out, HasSubstr("jobs 4/4"));
+
+  CommandResult checkpoints = Cli({"checkpoints", id});
+  ASSERT_EQ(checkpoints.exit_code, 0) << checkpoints.err;
+  EXPECT_THAT(checkpoints.out, HasSubstr("/tmp/fake/run" + id + ".pt"));
+
+  CommandResult health = Cli({"health"});
+  EXPECT_EQ(health.exit_code, 0) << health.err;
+  EXPECT_THAT(health.out, HasSubstr("SERVING"));
+}
+
+TEST_F(SchedulerIntegrationTest, BadInputGetsTheRightCodes) {
+  auto expect_error = [&](const std::vector<std::string>& args, int exit_code,
+                          const std::string& code, const std::string& field) {
+    const CommandResult r = Cli(args);
+    EXPECT_EQ(r.exit_code, exit_code) << r.err;
+    EXPECT_THAT(r.err, HasSubstr(code));
+    EXPECT_THAT(r.err, HasSubstr(field));
+    EXPECT_THAT(r.err, Not(HasSubstr("SELECT")));
+    EXPECT_THAT(r.err, Not(HasSubstr("INSERT")));
+  };
+  const std::vector<std::string> base = {"submit", "--method", "rotation",
+                                         "--arch", "revnet50", "--dataset",
+                                         kDataset};
+  auto with = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = base;
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  };
+  expect_error(with({"--width", "0"}), 1, "INVALID_ARGUMENT", "config.width");
+  expect_error(with({"--epochs", "-1"}), 1, "INVALID_ARGUMENT",
+               "config.epochs");
+  expect_error(with({"--dataset", "idx:"}), 1, "INVALID_ARGUMENT",
+               "config.dataset.path");
+  expect_error(with({"--layers", "fc6"}), 1, "INVALID_ARGUMENT",
+               "config.evaluation.layers[0]");
+  expect_error({"submit", "--arch", "revnet50", "--dataset", kDataset}, 1,
+               "INVALID_ARGUMENT", "config.method");
+  // Unknown names are refused by the CLI itself (usage error).
+  expect_error(with({"--method", "colorization"}), 2, "--method",
+               "colorization");
+  expect_error({"show", "987654"}, 1, "NOT_FOUND", "987654");
+  expect_error({"cancel", "987654"}, 1, "NOT_FOUND", "987654");
+  expect_error({"results"}, 2, "results", "RUN");
+
+  // Cancel twice: the second is a wrong-state error.
+  const int64_t run = SubmitSmall();
+  CommandResult cancel = Cli({"cancel", absl::StrCat(run)});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  EXPECT_THAT(cancel.out, HasSubstr("cancelled"));
+  expect_error({"cancel", absl::StrCat(run)}, 1, "FAILED_PRECONDITION", "");
+  CommandResult watch = Cli({"watch", absl::StrCat(run)});
+  EXPECT_EQ(watch.exit_code, 1);
+  EXPECT_THAT(watch.out, HasSubstr("cancelled"));
+
+  // A raw unknown enum value (not expressible with the CLI).
+  v1::SubmitRunRequest req;
+  req.mutable_config()->set_method(static_cast<v1::Method>(99));
+  req.mutable_config()->set_architecture(v1::ARCHITECTURE_REVNET50);
+  v1::SubmitRunResponse resp;
+  grpc::Status s = experiments_->SubmitRun(Ctx().get(), req, &resp);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_THAT(s.error_message(), HasSubstr("config.method"));
+
+  // A lease for an unknown worker.
+  FakeWorker worker(channel_);
+  v1::LeaseJobResponse lease;
+  s = worker.Lease(&lease, /*worker_id=*/4242);
+  EXPECT_EQ(s.error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_THAT(s.error_message(), HasSubstr("4242"));
+
+  // The scheduler survived all of it.
+  EXPECT_EQ(Cli({"ls"}).exit_code, 0);
+}
+
+TEST_F(SchedulerIntegrationTest, RunSurvivesKillAndRestart) {
+  const int64_t run = SubmitSmall({"--name", "durable", "--seed", "7"});
+  ASSERT_GT(run, 0);
+  FakeWorker worker(channel_);
+  ASSERT_TRUE(worker.Register("fake-restart").ok());
+  ASSERT_EQ(worker.RunOne(), v1::JOB_KIND_TRAIN);
+
+  EXPECT_EQ(scheduler_->Stop(SIGKILL), 128 + SIGKILL);
+  StartScheduler();
+
+  CommandResult show = Cli({"show", absl::StrCat(run), "--format=json"});
+  ASSERT_EQ(show.exit_code, 0) << show.err;
+  const auto j = nlohmann::json::parse(show.out);
+  EXPECT_EQ(j["name"], "durable");
+  EXPECT_EQ(j["config"]["seed"], "7");
+  EXPECT_EQ(j["state"], "RUN_STATE_RUNNING");
+  // The work done before the crash is kept and the graph goes on.
+  FakeWorker again(channel_);
+  ASSERT_TRUE(again.Register("fake-restart-2").ok());
+  EXPECT_EQ(again.Drain(), 3);  // EXTRACT + 2 PROBE
+  CommandResult results = Cli({"results", absl::StrCat(run)});
+  EXPECT_THAT(results.out, HasSubstr("pre_logits  55.0"));
+}
+
+TEST_F(SchedulerIntegrationTest, SweepResultsShowThePaperGrid) {
+  CommandResult sweep =
+      Cli({"sweep", "-q", "--name", "grid", "--methods", "rotation,jigsaw",
+           "--archs", "resnet50_v1,revnet50", "--widths", "1", "--dataset",
+           kDataset, "--epochs", "1", "--layers", "block3,pre_logits"});
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  const std::string sweep_id(absl::StripAsciiWhitespace(sweep.out));
+  CommandResult ls = Cli({"ls", "--sweep", sweep_id, "--format=csv"});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_THAT(ls.out, HasSubstr("grid/jigsaw-revnet50-k1"));
+
+  FakeWorker worker(channel_);
+  ASSERT_TRUE(worker.Register("fake-sweep").ok());
+  EXPECT_EQ(worker.Drain(), 4 * 4);
+
+  CommandResult grid = Cli({"results", "--sweep", sweep_id});
+  ASSERT_EQ(grid.exit_code, 0) << grid.err;
+  EXPECT_THAT(grid.out, HasSubstr("METHOD    resnet50_v1        revnet50"));
+  EXPECT_THAT(grid.out,
+              HasSubstr("rotation  55.0 (pre_logits)  55.0 (pre_logits)"));
+  EXPECT_THAT(grid.out,
+              HasSubstr("jigsaw    35.0 (pre_logits)  35.0 (pre_logits)"));
+  CommandResult json =
+      Cli({"results", "--sweep", sweep_id, "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["results"].size(), 8u);
+}
+
+}  // namespace
+}  // namespace sslab::testing
