@@ -256,6 +256,20 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   EXPECT_EQ(j["config"]["epochs"], 2);
   EXPECT_EQ(j["config"]["lr_schedule"]["base_lr"], 0.1);
 
+  // The stored config submitted again from a file, with a flag on top.
+  const std::string config_file = (dir_ / "config.json").string();
+  std::ofstream(config_file) << j["config"].dump();
+  CommandResult resubmit =
+      Cli({"submit", "--config", config_file, "--width", "2", "--format=json"});
+  ASSERT_EQ(resubmit.exit_code, 0) << resubmit.err;
+  const auto again = nlohmann::json::parse(resubmit.out);
+  EXPECT_EQ(again["config"]["width"], 2);
+  EXPECT_EQ(again["config"]["epochs"], 2);
+  EXPECT_EQ(again["config"]["evaluation"]["layers"],
+            j["config"]["evaluation"]["layers"]);
+  CommandResult cancel = Cli({"cancel", again["run_id"].get<std::string>()});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+
   FakeWorker worker(channel_);
   ASSERT_TRUE(worker.Register("fake-1").ok());
   ASSERT_EQ(worker.RunOne(), v1::JOB_KIND_TRAIN);

@@ -89,6 +89,9 @@ absl::Status Invalid(absl::string_view prefix, absl::string_view field,
   return absl::InvalidArgumentError(absl::StrCat(prefix, field, ": ", what));
 }
 
+// Longest accepted label_fractions / decay_epochs list.
+constexpr int kMaxListLength = 16;
+
 // Paper schedule: 35 epochs, warm-up 5, decays at 15 and 25.
 constexpr double kPaperEpochs = 35;
 constexpr double kPaperWarmup = 5;
@@ -236,6 +239,10 @@ absl::StatusOr<v1::RunConfig> ExpandRunConfig(const v1::RunConfig& config,
   if (lr->decay_epochs().empty()) {
     for (double e : kPaperDecays) lr->add_decay_epochs(e * scale);
   }
+  if (lr->decay_epochs_size() > kMaxListLength) {
+    return Invalid(p, "lr_schedule.decay_epochs",
+                   absl::StrCat("at most ", kMaxListLength, " values"));
+  }
   for (int i = 0; i < lr->decay_epochs_size(); ++i) {
     const double e = lr->decay_epochs(i);
     if (!(e >= 0) || (i > 0 && e < lr->decay_epochs(i - 1))) {
@@ -285,11 +292,21 @@ absl::StatusOr<v1::RunConfig> ExpandRunConfig(const v1::RunConfig& config,
     }
   }
   if (e->label_fractions().empty()) e->add_label_fractions(1.0);
+  // Bounded: each fraction multiplies the PROBE jobs of every checkpoint.
+  if (e->label_fractions_size() > kMaxListLength) {
+    return Invalid(p, "evaluation.label_fractions",
+                   absl::StrCat("at most ", kMaxListLength, " values"));
+  }
+  std::set<double> seen_fractions;
   for (int i = 0; i < e->label_fractions_size(); ++i) {
     const double f = e->label_fractions(i);
     if (!(f > 0 && f <= 1)) {
       return Invalid(p, absl::StrCat("evaluation.label_fractions[", i, "]"),
                      absl::StrCat("must be in (0, 1], got ", f));
+    }
+    if (!seen_fractions.insert(f).second) {
+      return Invalid(p, absl::StrCat("evaluation.label_fractions[", i, "]"),
+                     absl::StrCat("duplicate fraction ", f));
     }
   }
   if (e->every_epochs() < 0) {

@@ -115,6 +115,17 @@ TEST(ExpandRunConfigTest, RejectsBadFieldsNamingThem) {
        "config.lr_schedule.decay_epochs[1]"},
       {[](v1::RunConfig& c) { c.set_device(static_cast<v1::DeviceKind>(9)); },
        "config.device"},
+      {[](v1::RunConfig& c) {
+         c.mutable_evaluation()->add_label_fractions(0.5);
+         c.mutable_evaluation()->add_label_fractions(0.5);
+       },
+       "config.evaluation.label_fractions[1]"},
+      {[](v1::RunConfig& c) {
+         for (int i = 1; i <= 17; ++i) {
+           c.mutable_evaluation()->add_label_fractions(i / 17.0);
+         }
+       },
+       "config.evaluation.label_fractions"},
   };
   for (const Case& tc : cases) {
     v1::RunConfig c = Minimal();

@@ -1,0 +1,227 @@
+// End to end with the real binaries on loopback: sslab-scheduler,
+// sslab-trainer, sslab-extractor, sslab-evaluator and the sslab CLI, on a
+// small Fashion-MNIST subset with ResNet50 v2 k=1. A run goes from submit to
+// per-layer accuracies; a run is cancelled mid-training; a trainer killed
+// with SIGKILL is replaced and the run resumes from its last checkpoint; the
+// scheduler killed with SIGKILL restarts on the same database and loses
+// nothing; two trainers share the queue without running a job twice.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
+#include "common/files.h"
+#include "tests/cluster.h"
+
+namespace sslab::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr char kDataset[] = "idx:/usr/share/datasets/fashion-mnist";
+const std::vector<std::string> kResNetLayers = {
+    "after_root", "block1", "block2", "block3", "block4", "pre_logits"};
+
+class PipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>(
+        ClusterBinaries{SSLAB_SCHEDULER_BIN, SSLAB_CLI_BIN, SSLAB_TRAINER_BIN,
+                        SSLAB_EXTRACTOR_BIN, SSLAB_EVALUATOR_BIN},
+        std::filesystem::path(::testing::TempDir()) /
+            absl::StrCat("sslab_e2e_", getpid(), "_",
+                         ::testing::UnitTest::GetInstance()
+                             ->current_test_info()
+                             ->name()));
+  }
+  void TearDown() override {
+    const auto dir = cluster_->dir();
+    cluster_.reset();
+    std::filesystem::remove_all(dir);
+  }
+
+  // Submits a small Rotation run; returns its id.
+  int64_t Submit(std::vector<std::string> extra) {
+    std::vector<std::string> args = {
+        "submit",  "-q", "--method",  "rotation", "--arch",       "resnet50_v2",
+        "--width", "1",  "--dataset", kDataset,   "--batch-size", "16",
+        "--seed",  "7",  "--threads", "2"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const CommandResult r = cluster_->Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    int64_t id = 0;
+    EXPECT_TRUE(absl::SimpleAtoi(absl::StripAsciiWhitespace(r.out), &id))
+        << r.out;
+    return id;
+  }
+
+  // Blocks until the run ends (server stream); returns the CLI's exit code.
+  int Watch(int64_t run) {
+    return cluster_->Cli({"watch", std::to_string(run), "--max-seconds", "600"})
+        .exit_code;
+  }
+
+  nlohmann::json CliJson(std::vector<std::string> args) {
+    args.insert(args.begin(), "--format=json");
+    const CommandResult r = cluster_->Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  }
+
+  // The run's TRAIN job (as JSON) from `sslab show`.
+  nlohmann::json TrainJob(int64_t run) {
+    const nlohmann::json shown = CliJson({"show", std::to_string(run)});
+    for (const auto& job : shown.value("jobs", nlohmann::json::array())) {
+      if (job.value("kind", "") == "JOB_KIND_TRAIN") return job;
+    }
+    ADD_FAILURE() << "run " << run << " has no TRAIN job: " << shown.dump();
+    return {};
+  }
+
+  void StartAll(int trainers = 1) {
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler(0, {"--lease-seconds=3"}));
+    for (int i = 0; i < trainers; ++i) {
+      ASSERT_NO_FATAL_FAILURE(
+          cluster_->StartWorker("trainer", absl::StrCat("trainer-", i)));
+    }
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartWorker("extractor", "extractor-0"));
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartWorker("evaluator", "evaluator-0"));
+  }
+
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run = Submit(
+      {"--max-examples", "64", "--epochs", "1", "--probes", "lbfgs,sgd"});
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-0").Stderr();
+
+  // Every ResNet layer x both probe kinds has a test accuracy; the best layer
+  // beats chance (10 classes) by a margin even on 64 images.
+  const nlohmann::json results = CliJson({"results", std::to_string(run)});
+  std::set<std::pair<std::string, std::string>> seen;
+  double best = 0;
+  for (const auto& r : results.value("results", nlohmann::json::array())) {
+    if (r.value("split", "") != "test") continue;
+    seen.insert({r.value("layer", ""), r.value("probeKind", "")});
+    const double top1 = r.value("top1", -1.0);
+    EXPECT_GE(top1, 0.0);
+    EXPECT_LE(top1, 1.0);
+    best = std::max(best, top1);
+  }
+  for (const std::string& layer : kResNetLayers) {
+    if (layer == "after_root") continue;  // not a representation layer
+    EXPECT_TRUE(seen.count({layer, "PROBE_KIND_LBFGS"})) << layer;
+    EXPECT_TRUE(seen.count({layer, "PROBE_KIND_SGD"})) << layer;
+  }
+  EXPECT_GT(best, 0.2) << results.dump();
+
+  // The checkpoint registered is on disk with the registered checksum.
+  const nlohmann::json checkpoints =
+      CliJson({"checkpoints", std::to_string(run)});
+  ASSERT_FALSE(
+      checkpoints.value("checkpoints", nlohmann::json::array()).empty())
+      << checkpoints.dump();
+  const auto& final_checkpoint = checkpoints["checkpoints"].back();
+  auto sha =
+      Sha256OfFile(cluster_->artifacts() / final_checkpoint.value("path", ""));
+  ASSERT_TRUE(sha.ok()) << sha.status();
+  EXPECT_EQ(*sha, final_checkpoint.value("sha256", ""));
+}
+
+TEST_F(PipelineTest, CancelStopsTrainingBetweenSteps) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run = Submit({"--max-examples", "512", "--epochs", "50"});
+  ASSERT_TRUE(
+      cluster_->worker("trainer-0").WaitForStderr([](const std::string& err) {
+        return err.find("leased") != std::string::npos;
+      }));
+  const CommandResult cancel = cluster_->Cli({"cancel", std::to_string(run)});
+  ASSERT_EQ(cancel.exit_code, 0) << cancel.err;
+  // The trainer learns it at its next heartbeat and stops between steps.
+  ASSERT_TRUE(
+      cluster_->worker("trainer-0").WaitForStderr([](const std::string& err) {
+        return err.find("run cancelled, stopping") != std::string::npos;
+      }));
+  EXPECT_NE(Watch(run), 0);
+  EXPECT_EQ(TrainJob(run).value("state", ""), "JOB_STATE_CANCELLED");
+  const nlohmann::json shown = CliJson({"show", std::to_string(run)});
+  EXPECT_EQ(shown.value("state", ""), "RUN_STATE_CANCELLED");
+}
+
+TEST_F(PipelineTest, KilledTrainerIsResumedFromItsLastCheckpoint) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run = Submit(
+      {"--max-examples", "256", "--epochs", "3", "--layers", "pre_logits"});
+  // Kill the trainer as soon as epoch 1's checkpoint is registered: it is
+  // then in the middle of epoch 2.
+  ASSERT_TRUE(
+      cluster_->worker("trainer-0").WaitForStderr([](const std::string& err) {
+        return err.find("checkpoint epoch 1 registered") != std::string::npos;
+      }))
+      << cluster_->worker("trainer-0").Stderr();
+  EXPECT_EQ(cluster_->StopWorker("trainer-0", SIGKILL), 128 + SIGKILL);
+
+  // A new trainer gets the job once the lease expires and resumes it.
+  ASSERT_NO_FATAL_FAILURE(cluster_->StartWorker("trainer", "trainer-1"));
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-1").Stderr();
+  EXPECT_THAT(cluster_->worker("trainer-1").Stderr(),
+              HasSubstr("resuming from"));
+  EXPECT_THAT(cluster_->worker("trainer-1").Stderr(),
+              HasSubstr("checkpoint epoch 3 registered"));
+  EXPECT_EQ(TrainJob(run).value("attempts", 0), 2);
+}
+
+TEST_F(PipelineTest, SchedulerKilledAndRestartedLosesNothing) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run = Submit({"--max-examples", "128", "--epochs", "2",
+                              "--layers", "block4,pre_logits"});
+  ASSERT_TRUE(
+      cluster_->worker("trainer-0").WaitForStderr([](const std::string& err) {
+        return err.find("leased") != std::string::npos;
+      }));
+  const int port = cluster_->port();
+  EXPECT_EQ(cluster_->StopScheduler(SIGKILL), 128 + SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(
+      cluster_->StartScheduler(port, {"--lease-seconds=3"}));
+  // The workers reconnect on their own; the run completes.
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-0").Stderr();
+  const nlohmann::json results = CliJson({"results", std::to_string(run)});
+  EXPECT_EQ(results.value("results", nlohmann::json::array()).size(), 4u)
+      << results.dump();  // 2 layers x (val, test)
+}
+
+TEST_F(PipelineTest, TwoTrainersNeverRunTheSameJob) {
+  ASSERT_NO_FATAL_FAILURE(StartAll(/*trainers=*/2));
+  const int64_t first = Submit(
+      {"--max-examples", "64", "--epochs", "1", "--layers", "pre_logits"});
+  const int64_t second = Submit(
+      {"--max-examples", "64", "--epochs", "1", "--layers", "pre_logits"});
+  ASSERT_EQ(Watch(first), 0);
+  ASSERT_EQ(Watch(second), 0);
+  EXPECT_EQ(TrainJob(first).value("attempts", 0), 1);
+  EXPECT_EQ(TrainJob(second).value("attempts", 0), 1);
+  // Each TRAIN job was leased by exactly one trainer, once.
+  int leases = 0;
+  for (const char* name : {"trainer-0", "trainer-1"}) {
+    const std::string err = cluster_->worker(name).Stderr();
+    for (size_t at = err.find(") leased"); at != std::string::npos;
+         at = err.find(") leased", at + 1)) {
+      ++leases;
+    }
+  }
+  EXPECT_EQ(leases, 2);
+}
+
+}  // namespace
+}  // namespace sslab::testing
