@@ -64,16 +64,17 @@ absl::Status CheckName(const std::string& name, absl::string_view field) {
   return absl::OkStatus();
 }
 
-// A run with counts, jobs and latest metrics.
+// A run with its job counts and, for a detailed view, its jobs and latest
+// metrics (a listing skips those: metrics are a run's whole history).
 absl::StatusOr<v1::Run> LoadRun(scheduler::Scheduler& s, int64_t run_id,
-                                bool with_jobs) {
+                                bool detailed) {
   SSLAB_ASSIGN_OR_RETURN(scheduler::RunStatus status, s.GetRun(run_id));
   std::vector<storage::Job> jobs;
-  if (with_jobs) {
+  std::vector<storage::Metric> metrics;
+  if (detailed) {
     SSLAB_ASSIGN_OR_RETURN(jobs, s.ListJobs(run_id));
+    SSLAB_ASSIGN_OR_RETURN(metrics, s.ListMetrics(run_id));
   }
-  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Metric> metrics,
-                         s.ListMetrics(run_id));
   return ToProto(status, jobs, metrics);
 }
 
@@ -120,7 +121,7 @@ grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
                     << ArchitectureName(config.architecture())
                     << " k=" << config.width() << ")";
     SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
-                           LoadRun(*scheduler_, run_id, /*with_jobs=*/true));
+                           LoadRun(*scheduler_, run_id, /*detailed=*/true));
     return absl::OkStatus();
   });
 }
@@ -241,7 +242,7 @@ grpc::Status ExperimentServiceImpl::SubmitSweep(
     resp->set_sweep_id(sub.sweep_id);
     for (int64_t id : sub.run_ids) {
       SSLAB_ASSIGN_OR_RETURN(*resp->add_runs(),
-                             LoadRun(*scheduler_, id, /*with_jobs=*/false));
+                             LoadRun(*scheduler_, id, /*detailed=*/false));
     }
     return absl::OkStatus();
   });
