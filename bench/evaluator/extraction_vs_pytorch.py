@@ -1,0 +1,152 @@
+#!/usr/bin/python3
+"""Feature-extraction throughput: sslab (C++) vs the same network in Python
+PyTorch eager, side by side, same threads.
+
+Network: ResNet50 v2 (pre-activation, BN eps 1e-3, as models/ builds it),
+freshly initialised, eval mode. Work per image: all six endpoints
+(after_root, block1..4, pre_logits), each pooled to <= ~9000 values
+(kernel = stride = ceil(sqrt(h*w*c/9000)), ceil mode), written to one raw
+float32 file per layer as batches complete.
+
+  /usr/bin/python3 bench/evaluator/extraction_vs_pytorch.py \
+      --bench build-evaluator/bench/evaluator/evaluator_extract_bench \
+      [--width 1 --size 224 --images 64 --batch 16 --threads 2]
+"""
+import argparse
+import json
+import math
+import os
+import subprocess
+import tempfile
+import time
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--bench", required=True)
+parser.add_argument("--width", type=int, default=1)
+parser.add_argument("--size", type=int, default=224)
+parser.add_argument("--small_input", type=int, default=0)
+parser.add_argument("--images", type=int, default=64)
+parser.add_argument("--batch", type=int, default=16)
+parser.add_argument("--threads", type=int, default=2)
+args = parser.parse_args()
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+torch.set_num_threads(args.threads)
+EPS = 1e-3
+
+
+def conv(i, o, k, s, p):
+    return nn.Conv2d(i, o, k, stride=s, padding=p, bias=False)
+
+
+class UnitV2(nn.Module):
+    def __init__(self, i, o, stride):
+        super().__init__()
+        inner = o // 4
+        self.bn1 = nn.BatchNorm2d(i, eps=EPS)
+        self.conv1 = conv(i, inner, 1, 1, 0)
+        self.bn2 = nn.BatchNorm2d(inner, eps=EPS)
+        self.conv2 = conv(inner, inner, 3, stride, 1)
+        self.bn3 = nn.BatchNorm2d(inner, eps=EPS)
+        self.conv3 = conv(inner, o, 1, 1, 0)
+        self.shortcut = conv(i, o, 1, stride, 0) if (stride > 1 or i != o) else None
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        h = self.conv1(pre)
+        h = self.conv2(F.relu(self.bn2(h)))
+        h = self.conv3(F.relu(self.bn3(h)))
+        return h + (self.shortcut(pre) if self.shortcut is not None else x)
+
+
+class ResNet50V2(nn.Module):
+    def __init__(self, k, small):
+        super().__init__()
+        self.small = small
+        root = 16 * k
+        self.root = conv(3, root, 3, 1, 1) if small else conv(3, root, 7, 2, 3)
+        blocks, i, o = [], root, 4 * root
+        for stage, units in enumerate((3, 4, 6, 3)):
+            layers = []
+            for u in range(units):
+                layers.append(UnitV2(i, o, (1 if stage == 0 else 2) if u == 0 else 1))
+                i = o
+            blocks.append(nn.Sequential(*layers))
+            o *= 2
+        self.blocks = nn.ModuleList(blocks)
+        self.final_bn = nn.BatchNorm2d(i, eps=EPS)
+
+    def forward(self, x):
+        x = self.root(x)
+        if not self.small:
+            x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
+        out = {"after_root": x}
+        for n, b in enumerate(self.blocks):
+            x = b(x)
+            out[f"block{n + 1}"] = x
+        out["pre_logits"] = F.relu(self.final_bn(x)).mean((2, 3))
+        return out
+
+
+def pool(x, cap=9000):
+    if x.dim() == 2:
+        return x
+    c, h, w = x.shape[1:]
+    if c * h * w <= cap:
+        return x.flatten(1)
+    k = math.ceil(math.sqrt(h * w * c / cap))
+    return F.avg_pool2d(x, k, k, ceil_mode=True, count_include_pad=False).flatten(1)
+
+
+torch.manual_seed(0)
+model = ResNet50V2(args.width, bool(args.small_input)).eval()
+g = torch.Generator().manual_seed(0)
+x = torch.randn(args.images + args.batch, 3, args.size, args.size, generator=g)
+out_dir = tempfile.mkdtemp(prefix="sslab-extract-py-")
+
+
+def extract(images):
+    files = {}
+    with torch.inference_mode():
+        for s in range(0, len(images), args.batch):
+            eps = model(images[s:s + args.batch])
+            for name, v in eps.items():
+                f = pool(v).contiguous().numpy()
+                if name not in files:
+                    files[name] = open(os.path.join(out_dir, name + ".f32"), "wb")
+                files[name].write(f.tobytes())
+    dims = 0
+    for name, fh in files.items():
+        fh.flush()
+        os.fsync(fh.fileno())
+        fh.close()
+    return dims
+
+
+extract(x[:args.batch])  # warm-up
+t0 = time.perf_counter()
+extract(x[args.batch:])
+dt = time.perf_counter() - t0
+for f in os.listdir(out_dir):
+    os.remove(os.path.join(out_dir, f))
+os.rmdir(out_dir)
+py = {"impl": "pytorch-eager", "width": args.width, "size": args.size,
+      "images": args.images, "batch": args.batch, "threads": torch.get_num_threads(),
+      "seconds": round(dt, 3), "images_per_s": round(args.images / dt, 2)}
+print(json.dumps(py), flush=True)
+
+cc = json.loads(subprocess.run(
+    [args.bench, f"--width={args.width}", f"--size={args.size}",
+     f"--small_input={args.small_input}", f"--images={args.images}",
+     f"--batch={args.batch}", f"--threads={args.threads}"],
+    check=True, capture_output=True, text=True).stdout)
+print(json.dumps(cc), flush=True)
+print(f"\n| network | input | impl | images/s | ratio |\n|---|---|---|---|---|")
+net = f"ResNet50 v2 k={args.width}"
+inp = f"{args.size}px{' small' if args.small_input else ''}, batch {args.batch}"
+print(f"| {net} | {inp} | PyTorch eager | {py['images_per_s']:.1f} | 1.0 |")
+print(f"| {net} | {inp} | sslab | {cc['images_per_s']:.1f} | "
+      f"{cc['images_per_s'] / py['images_per_s']:.2f}x |")

@@ -1,0 +1,144 @@
+#include "evaluator/logistic_regression.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "common/testing/status_matchers.h"
+
+namespace sslab::evaluator {
+namespace {
+
+using ::sslab::testing::StatusIs;
+using ::testing::DoubleNear;
+using ::testing::HasSubstr;
+
+at::Generator Gen(uint64_t seed) {
+  return at::make_generator<at::CPUGeneratorImpl>(seed);
+}
+
+TEST(LogisticLossTest, MatchesHandComputedCase) {
+  // Two points, two classes, W = 0: p = 0.5 everywhere, loss = log 2 and
+  // the residual (p - onehot) / n = +-0.25.
+  at::Tensor x = at::eye(2, at::kFloat);
+  at::Tensor y = at::arange(2, at::kLong);
+  LinearModel m{at::zeros({2, 2}), at::zeros({2})};
+  LossAndGradient g = LogisticLossAndGradient(x, y, m, /*l2=*/0.5);
+  EXPECT_NEAR(g.loss, std::log(2.0), 1e-6);
+  EXPECT_TRUE(at::allclose(
+      g.weight_grad, at::tensor({-0.25f, 0.25f, 0.25f, -0.25f}).view({2, 2})));
+  EXPECT_TRUE(at::allclose(g.bias_grad, at::zeros({2})));
+
+  // With W = [[1, 0], [0, 0]] the L2 term adds 0.5 * 0.5 * 1 to the loss and
+  // 0.5 * W to the weight gradient.
+  m.weight = at::tensor({1.f, 0.f, 0.f, 0.f}).view({2, 2});
+  g = LogisticLossAndGradient(x, y, m, 0.5);
+  const double e = std::exp(1.0);
+  const double expected =
+      0.5 * (std::log(e + 1) - 1) + 0.5 * std::log(2.0) + 0.25;
+  EXPECT_NEAR(g.loss, expected, 1e-6);
+  const float p0 = static_cast<float>(e / (e + 1));
+  at::Tensor expected_grad =
+      at::tensor({(p0 - 1) / 2 + 0.5f, (1 - p0) / 2, 0.25f, -0.25f})
+          .view({2, 2});
+  EXPECT_TRUE(at::allclose(g.weight_grad, expected_grad, 1e-5, 1e-6));
+}
+
+TEST(LogisticLossTest, GradientMatchesAutograd) {
+  at::Generator gen = Gen(1);
+  at::Tensor x = at::randn({50, 7}, gen, at::kDouble);
+  at::Tensor y = at::randint(4, {50}, gen, at::kLong);
+  at::Tensor w = at::randn({7, 4}, gen, at::kDouble).requires_grad_(true);
+  at::Tensor b = at::randn({4}, gen, at::kDouble).requires_grad_(true);
+  const double l2 = 0.3;
+  at::Tensor loss = at::cross_entropy_loss(at::addmm(b, x, w), y) +
+                    0.5 * l2 * w.square().sum();
+  loss.backward();
+  LossAndGradient g =
+      LogisticLossAndGradient(x, y, LinearModel{w.detach(), b.detach()}, l2);
+  EXPECT_NEAR(g.loss, loss.item<double>(), 1e-10);
+  EXPECT_TRUE(at::allclose(g.weight_grad, w.grad(), 1e-8, 1e-10));
+  EXPECT_TRUE(at::allclose(g.bias_grad, b.grad(), 1e-8, 1e-10));
+}
+
+TEST(FitLogisticRegressionTest, SeparableToyReachesFullAccuracy) {
+  // Four well separated Gaussian blobs.
+  at::Generator gen = Gen(2);
+  at::Tensor centers =
+      at::tensor({4.f, 0.f, -4.f, 0.f, 0.f, 4.f, 0.f, -4.f}).view({4, 2});
+  at::Tensor y = at::arange(4, at::kLong).repeat({100});
+  at::Tensor x = centers.index_select(0, y) + at::randn({400, 2}, gen);
+  LbfgsOptions options;
+  ASSERT_OK_AND_ASSIGN(LinearFit fit,
+                       FitLogisticRegression(x, y, 4, 1e-4, options));
+  at::Tensor pred = at::addmm(fit.model.bias, x, fit.model.weight).argmax(1);
+  EXPECT_EQ(pred.eq(y).sum().item<int64_t>(), 400);
+  EXPECT_LT(fit.gradient_max, 1e-4);
+  EXPECT_GT(fit.iterations, 0);
+}
+
+TEST(FitLogisticRegressionTest, ReachesTheOptimumOfAStronglyConvexProblem) {
+  // With a big L2 weight the optimum is well conditioned; the final
+  // gradient must vanish and the loss must not beat gradient descent's.
+  at::Generator gen = Gen(3);
+  at::Tensor x = at::randn({200, 10}, gen, at::kDouble);
+  at::Tensor y = at::randint(3, {200}, gen, at::kLong);
+  LbfgsOptions options;
+  options.gradient_tolerance = 1e-10;
+  options.loss_tolerance = 0;
+  ASSERT_OK_AND_ASSIGN(LinearFit fit,
+                       FitLogisticRegression(x, y, 3, 0.1, options));
+  LossAndGradient g = LogisticLossAndGradient(x, y, fit.model, 0.1);
+  EXPECT_LT(g.weight_grad.abs().max().item<double>(), 1e-7);
+  EXPECT_NEAR(g.loss, fit.loss, 1e-12);
+  // Plain gradient descent from zero for many steps reaches the same loss.
+  LinearModel m{at::zeros({10, 3}, at::kDouble), at::zeros({3}, at::kDouble)};
+  for (int i = 0; i < 3000; ++i) {
+    LossAndGradient step = LogisticLossAndGradient(x, y, m, 0.1);
+    m.weight -= 0.5 * step.weight_grad;
+    m.bias -= 0.5 * step.bias_grad;
+  }
+  EXPECT_THAT(LogisticLossAndGradient(x, y, m, 0.1).loss,
+              DoubleNear(fit.loss, 1e-9));
+}
+
+TEST(FitLogisticRegressionTest, TargetLossStopsEarly) {
+  at::Generator gen = Gen(4);
+  at::Tensor x = at::randn({300, 20}, gen);
+  at::Tensor y = at::randint(5, {300}, gen, at::kLong);
+  LbfgsOptions options;
+  ASSERT_OK_AND_ASSIGN(LinearFit full,
+                       FitLogisticRegression(x, y, 5, 1e-3, options));
+  options.target_loss = std::log(5.0) - 0.5 * (std::log(5.0) - full.loss);
+  ASSERT_OK_AND_ASSIGN(LinearFit early,
+                       FitLogisticRegression(x, y, 5, 1e-3, options));
+  EXPECT_LE(early.loss, options.target_loss + 1e-6);
+  EXPECT_LT(early.iterations, full.iterations);
+}
+
+TEST(FitLogisticRegressionTest, RejectsBadInput) {
+  at::Tensor x = at::zeros({4, 2});
+  at::Tensor y = at::tensor({0, 1, 0, 1}, at::kLong);
+  LbfgsOptions options;
+  EXPECT_THAT(
+      FitLogisticRegression(x, y.narrow(0, 0, 3), 2, 0, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels")));
+  EXPECT_THAT(
+      FitLogisticRegression(x, y, 1, 0, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("num_classes")));
+  EXPECT_THAT(
+      FitLogisticRegression(x, y + 1, 2, 0, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels")));
+  EXPECT_THAT(FitLogisticRegression(x, y, 2, -1, options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("l2")));
+  EXPECT_THAT(
+      FitLogisticRegression(at::zeros({0, 2}), y.narrow(0, 0, 0), 2, 0,
+                            options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("features")));
+}
+
+}  // namespace
+}  // namespace sslab::evaluator
