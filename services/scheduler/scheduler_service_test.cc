@@ -1,6 +1,7 @@
 // The scheduler's gRPC services in-process on a loopback port: request
 // validation (codes and field names) and the worker protocol end to end.
 #include <gmock/gmock.h>
+#include <grpcpp/generic/generic_stub.h>
 #include <grpcpp/grpcpp.h>
 #include <gtest/gtest.h>
 #include <unistd.h>
@@ -463,6 +464,49 @@ TEST_F(SchedulerServiceTest, HealthAndReflectionAreServed) {
   grpc::health::v1::HealthCheckResponse resp;
   ASSERT_TRUE(health->Check(Ctx().get(), req, &resp).ok());
   EXPECT_EQ(resp.status(), grpc::health::v1::HealthCheckResponse::SERVING);
+  // Reflection: a raw ServerReflectionRequest{list_services: ""} (field 7)
+  // over the bidi stream; the answer names our services.
+  grpc::GenericStub generic(channel_);
+  grpc::CompletionQueue cq;
+  auto ctx = Ctx();
+  auto call = generic.PrepareCall(
+      ctx.get(),
+      "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  auto step = [&](intptr_t expected) {
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), expected);
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  step(1);
+  ASSERT_TRUE(ok);
+  const char request[] = {0x3a, 0x00};
+  grpc::Slice slice(request, sizeof(request));
+  grpc::ByteBuffer out(&slice, 1);
+  call->WriteLast(out, grpc::WriteOptions(), reinterpret_cast<void*>(2));
+  step(2);
+  ASSERT_TRUE(ok);
+  grpc::ByteBuffer in;
+  call->Read(&in, reinterpret_cast<void*>(3));
+  step(3);
+  ASSERT_TRUE(ok);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(in.Dump(&slices).ok());
+  std::string answer;
+  for (const auto& sl : slices) {
+    answer.append(reinterpret_cast<const char*>(sl.begin()), sl.size());
+  }
+  EXPECT_THAT(answer, HasSubstr("sslab.v1.ExperimentService"));
+  EXPECT_THAT(answer, HasSubstr("sslab.v1.WorkerService"));
+  grpc::Status finish;
+  call->Finish(&finish, reinterpret_cast<void*>(4));
+  step(4);
+  EXPECT_TRUE(finish.ok()) << finish.error_message();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+
   v1::GetVersionResponse version;
   ASSERT_TRUE(
       experiments_->GetVersion(Ctx().get(), v1::GetVersionRequest(), &version)
