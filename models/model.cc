@@ -13,6 +13,8 @@
 #include "common/status_macros.h"
 #include "models/internal/layers.h"
 #include "models/internal/resnet.h"
+#include "models/internal/revnet.h"
+#include "models/internal/vgg.h"
 
 namespace sslab::models {
 namespace {
@@ -37,6 +39,17 @@ absl::Status ValidateOptions(const ModelOptions& o) {
   if (!(o.batch_norm_momentum >= 0.0 && o.batch_norm_momentum <= 1.0)) {
     return absl::InvalidArgumentError(absl::StrCat(
         "batch_norm_momentum must be in [0, 1], got ", o.batch_norm_momentum));
+  }
+  if (o.architecture == Architecture::kVgg19Bn && !o.last_relu) {
+    return absl::InvalidArgumentError(
+        "last_relu: VGG19-BN has no (-) variant (fc7 always ends with a ReLU)");
+  }
+  if (o.architecture == Architecture::kVgg19Bn &&
+      internal::VggFc6Kernel(o) < 1) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "image_size: ", internal::ResolvedImageSize(o),
+        " px is too small for VGG19-BN (needs >= ", o.small_input ? 16 : 32,
+        ")"));
   }
   if (o.architecture == Architecture::kResNet50V1 && !o.last_relu) {
     return absl::InvalidArgumentError(
@@ -89,10 +102,11 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
         return std::shared_ptr<BackboneImpl>(
             std::make_shared<internal::ResNetImpl>(config));
       case Architecture::kRevNet50:
+        return std::shared_ptr<BackboneImpl>(
+            std::make_shared<internal::RevNetImpl>(config));
       case Architecture::kVgg19Bn:
-        return absl::UnimplementedError(
-            absl::StrCat(std::string(ArchitectureName(options.architecture)),
-                         " is not implemented yet"));
+        return std::shared_ptr<BackboneImpl>(
+            std::make_shared<internal::VggImpl>(config));
     }
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError(

@@ -45,10 +45,12 @@ struct ModelOptions {
   int in_channels = 3;
   // Size of the linear head producing "logits"; 0 means no head.
   int num_outputs = 1000;
-  // 28-32 px inputs: 3x3 stride-1 root conv and no root max-pool.
+  // 28-32 px inputs: 3x3 stride-1 root conv and no root max-pool (VGG19-BN:
+  // no max-pool after its first stage).
   bool small_input = false;
   // Jigsaw / Relative Patch Location on 64x64 patches: root stride 1 and
-  // stage strides (2, 2, 1).
+  // stage strides (2, 2, 1) (ResNet/RevNet; as in the official code, VGG19-BN
+  // is unchanged).
   bool patch_strides = false;
   // Input side (pixels) the network is built for. Only VGG19-BN depends on it:
   // its fc6 is a "valid" conv over the spatial size left after the last pool.
@@ -99,7 +101,9 @@ class BackboneImpl : public torch::nn::Module {
 // Builds a freshly initialised network (He-normal convolutions, BatchNorm
 // scale 1 / shift 0; deterministic under torch::manual_seed). Returns
 // INVALID_ARGUMENT naming the field for width < 1, in_channels < 1, num_outputs
-// < 0, or last_relu=false on ResNet50 v1 (v1(-) does not exist in the study).
+// < 0, image_size < 0 or too small for VGG19-BN, batch_norm_momentum outside
+// [0, 1], or last_relu=false on ResNet50 v1 or VGG19-BN (v1(-) and VGG(-) do
+// not exist in the study).
 absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
     const ModelOptions& options);
 

@@ -22,7 +22,8 @@ using Shapes = std::map<std::string, std::vector<int64_t>>;
 class ModelTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ConfigureTorchThreads(2);
+    // One thread: on a loaded CI box OpenMP workers spin-wait and burn CPU.
+    ConfigureTorchThreads(1);
     torch::manual_seed(0);
   }
 };
@@ -79,6 +80,63 @@ TEST_F(ModelTest, ResNetEndpointShapes) {
   }
 }
 
+TEST_F(ModelTest, RevNetEndpointShapes) {
+  ModelOptions o = Options(Architecture::kRevNet50);
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto small, CreateModel(o));
+  EXPECT_EQ(RunShapes(*small, 32), ResNetShapes(32, 32, 4, 64));
+  // 28 px: the 7 -> 4 transition averages a partial window ("SAME").
+  EXPECT_EQ(RunShapes(*small, 28).at("block4"),
+            (std::vector<int64_t>{512, 4, 4}));
+
+  o = Options(Architecture::kRevNet50);
+  o.patch_strides = true;
+  ASSERT_OK_AND_ASSIGN(auto patch, CreateModel(o));
+  EXPECT_EQ(RunShapes(*patch, 64), ResNetShapes(32, 32, 8, 64));
+
+  o = Options(Architecture::kRevNet50);
+  ASSERT_OK_AND_ASSIGN(auto full, CreateModel(o));
+  EXPECT_EQ(RunShapes(*full, 32), ResNetShapes(8, 8, 1, 64));
+}
+
+Shapes VggShapes(int64_t s, int64_t fc6_side) {
+  return {{"block1", {16, s, s}},
+          {"block2", {32, s / 2, s / 2}},
+          {"block3", {64, s / 4, s / 4}},
+          {"block4", {64, s / 8, s / 8}},
+          {"fc6", {512, fc6_side, fc6_side}},
+          {"pre_logits", {512}},
+          {"logits", {10}}};
+}
+
+TEST_F(ModelTest, VggEndpointShapes) {
+  ModelOptions o = Options(Architecture::kVgg19Bn);
+  o.small_input = true;  // 32 px, no pool after stage 1: fc6 kernel 2
+  ASSERT_OK_AND_ASSIGN(auto small, CreateModel(o));
+  EXPECT_EQ(RunShapes(*small, 32), VggShapes(32, 1));
+  EXPECT_THAT(small->named_parameters()["fc6.conv.weight"].sizes(),
+              ElementsAre(512, 64, 2, 2));
+
+  o = Options(Architecture::kVgg19Bn);
+  o.patch_strides = true;  // 64 px patches: fc6 kernel 2
+  ASSERT_OK_AND_ASSIGN(auto patch, CreateModel(o));
+  EXPECT_EQ(RunShapes(*patch, 64), VggShapes(32, 1));
+
+  // The 224-px layout (a pool after every stage) on 32 px: fc6 kernel 1.
+  o = Options(Architecture::kVgg19Bn);
+  o.image_size = 32;
+  ASSERT_OK_AND_ASSIGN(auto full, CreateModel(o));
+  EXPECT_EQ(RunShapes(*full, 32), VggShapes(16, 1));
+  // A larger input than built for: fc6 slides, pre_logits averages.
+  EXPECT_EQ(RunShapes(*full, 64).at("fc6"), (std::vector<int64_t>{512, 2, 2}));
+  EXPECT_EQ(RunShapes(*full, 64).at("pre_logits"), (std::vector<int64_t>{512}));
+
+  o.image_size = 0;
+  ASSERT_OK_AND_ASSIGN(auto standard, CreateModel(o));
+  EXPECT_THAT(standard->named_parameters()["fc6.conv.weight"].sizes(),
+              ElementsAre(512, 64, 7, 7));
+}
+
 TEST_F(ModelTest, PreLogitsHas512kDims) {
   ModelOptions o = Options(Architecture::kResNet50V2, /*num_outputs=*/0);
   o.width = 2;
@@ -110,7 +168,9 @@ TEST_F(ModelTest, GradientsReachEveryParameter) {
       o.small_input = true;
       o.last_relu = last_relu;
       ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
-      torch::Tensor logits = model->forward(torch::randn({4, 3, 16, 16}));
+      torch::Tensor images = torch::randn({4, 3, 16, 16});
+      if (a == Architecture::kVgg19Bn) images = torch::randn({4, 3, 32, 32});
+      torch::Tensor logits = model->forward(images);
       torch::nn::functional::cross_entropy(logits, torch::tensor({0, 1, 2, 3}))
           .backward();
       for (const auto& p : model->named_parameters()) {
@@ -174,6 +234,34 @@ TEST_F(ModelTest, ParameterNamesAreStable) {
     EXPECT_TRUE(params.contains(key)) << key;
   }
   EXPECT_FALSE(params.contains("final_bn.weight"));
+
+  o.architecture = Architecture::kRevNet50;
+  ASSERT_OK_AND_ASSIGN(auto rev, CreateModel(o));
+  params = rev->named_parameters();
+  for (const char* key :
+       {"root_conv.weight", "block1.0.bn1.weight", "block1.0.conv1.weight",
+        "block1.2.conv3.weight", "block3.5.bn3.bias", "block4.2.conv2.weight",
+        "final_bn.weight", "logits.bias"}) {
+    EXPECT_TRUE(params.contains(key)) << key;
+  }
+  EXPECT_FALSE(params.contains("block1.0.shortcut_conv.weight"));
+  // F of a unit works on half the channels: 32k in, 8k inner.
+  EXPECT_THAT(params["block1.0.conv1.weight"].sizes(),
+              ElementsAre(8, 32, 1, 1));
+
+  o.architecture = Architecture::kVgg19Bn;
+  o.small_input = true;
+  ASSERT_OK_AND_ASSIGN(auto vgg, CreateModel(o));
+  params = vgg->named_parameters();
+  for (const char* key :
+       {"stage1.0.conv.weight", "stage1.1.bn.weight", "stage3.3.conv.weight",
+        "stage5.3.bn.bias", "fc6.conv.weight", "fc6.bn.weight",
+        "fc7.conv.weight", "fc7.bn.bias", "logits.weight"}) {
+    EXPECT_TRUE(params.contains(key)) << key;
+  }
+  EXPECT_EQ(vgg->EndpointNames(),
+            (std::vector<std::string>{"block1", "block2", "block3", "block4",
+                                      "fc6", "pre_logits"}));
 }
 
 TEST_F(ModelTest, CloneIsADeepCopy) {
@@ -229,6 +317,14 @@ TEST_F(ModelTest, BadOptionsNameTheField) {
   o.last_relu = false;
   EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
                                        HasSubstr("last_relu")));
+  o = Options(Architecture::kVgg19Bn);
+  o.last_relu = false;
+  EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("last_relu")));
+  o = Options(Architecture::kVgg19Bn);
+  o.image_size = 16;
+  EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
+                                       HasSubstr("image_size")));
   o = Options(Architecture::kResNet50V2, -1);
   EXPECT_THAT(CreateModel(o), StatusIs(absl::StatusCode::kInvalidArgument,
                                        HasSubstr("num_outputs")));
