@@ -52,6 +52,12 @@ class SubsetDataset final : public Dataset {
     if (index < 0 || index >= size()) return OutOfRange(index);
     return base_->GetScaled(indices_[index], min_scale);
   }
+  absl::StatusOr<Example> GetScaledInto(
+      int64_t index, const std::function<double(int, int)>& min_scale,
+      std::vector<uint8_t>* buffer) const override {
+    if (index < 0 || index >= size()) return OutOfRange(index);
+    return base_->GetScaledInto(indices_[index], min_scale, buffer);
+  }
 
  private:
   absl::Status OutOfRange(int64_t index) const {
@@ -163,6 +169,12 @@ Dataset::~Dataset() = default;
 absl::StatusOr<Example> Dataset::GetScaled(
     int64_t index, const std::function<double(int, int)>& min_scale) const {
   return Get(index);
+}
+
+absl::StatusOr<Example> Dataset::GetScaledInto(
+    int64_t index, const std::function<double(int, int)>& min_scale,
+    std::vector<uint8_t>* buffer) const {
+  return GetScaled(index, min_scale);
 }
 
 absl::StatusOr<std::shared_ptr<const Dataset>> OpenDataset(

@@ -113,6 +113,15 @@ class Dataset {
       int64_t index,
       const std::function<double(int height, int width)>& min_scale) const;
 
+  // For loaders: like GetScaled, but the reader may decode into `*buffer`
+  // (grown as needed, reused by the caller across calls from one thread) and
+  // return an image that views it, valid until the buffer's next use. This
+  // avoids a fresh allocation and a copy per image. Default: GetScaled.
+  virtual absl::StatusOr<Example> GetScaledInto(
+      int64_t index,
+      const std::function<double(int height, int width)>& min_scale,
+      std::vector<uint8_t>* buffer) const;
+
   // The label of example `index` without decoding it; index must be valid.
   virtual int64_t label(int64_t index) const = 0;
 

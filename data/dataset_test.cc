@@ -385,8 +385,8 @@ TEST(ImageFolderTest, DecodesLargeJpegsAtReducedScale) {
   }));
   EXPECT_EQ(seen_h, 400);
   EXPECT_EQ(seen_w, 320);
-  // The smallest TurboJPEG factor >= 0.3 is 3/8.
-  EXPECT_EQ(e.image.sizes(), (std::vector<int64_t>{150, 120, 3}));
+  // The smallest of 1/2, 1/4, 1/8 that is >= 0.3.
+  EXPECT_EQ(e.image.sizes(), (std::vector<int64_t>{200, 160, 3}));
   EXPECT_EQ(e.full_height, 400);
   EXPECT_EQ(e.full_width, 320);
   ASSERT_OK_AND_ASSIGN(Example full,

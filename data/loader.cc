@@ -193,7 +193,8 @@ class Loader::Impl {
       }
       const int64_t capacity = end - begin;
       Batch batch;
-      batch.views = at::empty({capacity, views, c, s, s}, float_options);
+      batch.views = pin_ ? at::empty({capacity, views, c, s, s}, float_options)
+                         : PooledViews({capacity, views, c, s, s});
       batch.labels = at::empty({capacity, views}, long_options);
       batch.indices = at::empty({capacity}, long_options);
       batch.classes = at::empty({capacity}, long_options);
@@ -211,10 +212,15 @@ class Loader::Impl {
         const int64_t index = order_[i];
         const uint64_t seed = ExampleSeed(options_.seed, epoch_, index);
         const Transform& transform = *transform_;
-        absl::StatusOr<Example> example = dataset_->GetScaled(
-            index, [&transform, seed](int height, int width) {
+        // Decoded into a per-thread buffer and transformed straight into the
+        // batch: no allocation or copy per image.
+        thread_local std::vector<uint8_t> buffer;
+        absl::StatusOr<Example> example = dataset_->GetScaledInto(
+            index,
+            [&transform, seed](int height, int width) {
               return transform.MinDecodeScale(height, width, seed);
-            });
+            },
+            &buffer);
         if (!example.ok()) {
           if (example.status().code() == absl::StatusCode::kDataLoss &&
               dataset_->skip_corrupt()) {
@@ -225,16 +231,16 @@ class Loader::Impl {
           out.status = Annotate(example.status(), *dataset_, index);
           return out;
         }
-        absl::StatusOr<Sample> sample = transform_->Apply(*example, seed);
-        if (!sample.ok()) {
-          out.status = Annotate(sample.status(), *dataset_, index);
+        const absl::Status applied =
+            transform_->ApplyInto(*example, seed, views_out + k * sample_floats,
+                                  labels_out + k * views);
+        if (buffer.capacity() > (size_t{64} << 20)) {
+          std::vector<uint8_t>().swap(buffer);  // after a huge image
+        }
+        if (!applied.ok()) {
+          out.status = Annotate(applied, *dataset_, index);
           return out;
         }
-        std::memcpy(views_out + k * sample_floats,
-                    sample->views.data_ptr<float>(),
-                    sample_floats * sizeof(float));
-        std::memcpy(labels_out + k * views, sample->labels.data_ptr<int64_t>(),
-                    views * sizeof(int64_t));
         indices_out[k] = index;
         classes_out[k] = example->label;
         ++k;
@@ -253,6 +259,24 @@ class Loader::Impl {
       out.status = absl::InternalError(absl::StrCat("loader: ", e.what()));
     }
     return out;
+  }
+
+  // A views tensor from the pool when one is free (only the pool holds it),
+  // else a new one that joins the pool. Reusing batch memory saves a fresh
+  // mapping and its page faults per batch.
+  at::Tensor PooledViews(at::IntArrayRef sizes) {
+    std::lock_guard<std::mutex> lock(pool_mu_);
+    for (at::Tensor& t : pool_) {
+      if (t.sizes() == sizes && t.use_count() == 1 &&
+          t.storage().use_count() == 1) {
+        return t;
+      }
+    }
+    at::Tensor t = at::empty(sizes, at::kFloat);
+    if (pool_.size() < static_cast<size_t>(window_ + options_.threads + 2)) {
+      pool_.push_back(t);
+    }
+    return t;
   }
 
   void Stop() {
@@ -286,6 +310,8 @@ class Loader::Impl {
   std::atomic<bool> cancel_{false};
   std::map<int64_t, Prepared> ready_;  // guarded by mu_
   std::vector<std::thread> workers_;
+  std::mutex pool_mu_;
+  std::vector<at::Tensor> pool_;  // guarded by pool_mu_
 
   // Consumer-only state.
   absl::Status epoch_status_;

@@ -84,6 +84,23 @@ class StudyTransform final : public Transform {
 
   absl::StatusOr<Sample> Apply(const Example& example,
                                uint64_t seed) const override {
+    try {
+      Sample sample;
+      sample.views = at::empty({views_, o_.channels, size_, size_}, at::kFloat);
+      sample.labels = at::empty({views_}, at::kLong);
+      SSLAB_RETURN_IF_ERROR(ApplyInto(example, seed,
+                                      sample.views.data_ptr<float>(),
+                                      sample.labels.data_ptr<int64_t>()));
+      return sample;
+    } catch (const std::bad_alloc&) {
+      return absl::ResourceExhaustedError("transform: out of memory");
+    } catch (const std::exception& e) {
+      return absl::InternalError(absl::StrCat("transform: ", e.what()));
+    }
+  }
+
+  absl::Status ApplyInto(const Example& example, uint64_t seed, float* out,
+                         int64_t* labels) const override {
     const at::Tensor& image = example.image;
     if (!image.defined() || image.dim() != 3 ||
         image.scalar_type() != at::kByte || image.size(0) < 1 ||
@@ -102,12 +119,7 @@ class StudyTransform final : public Transform {
       const double sx = static_cast<double>(w) / full_w;
       const double sy = static_cast<double>(h) / full_h;
 
-      Sample sample;
       const int C = o_.channels;
-      sample.views = at::empty({views_, C, size_, size_}, at::kFloat);
-      sample.labels = at::empty({views_}, at::kLong);
-      float* out = sample.views.data_ptr<float>();
-      int64_t* labels = sample.labels.data_ptr<int64_t>();
       const size_t plane = static_cast<size_t>(size_) * size_;
       const size_t view = plane * C;
       thread_local std::vector<float> scratch;
@@ -152,7 +164,7 @@ class StudyTransform final : public Transform {
                         ? v
                         : example.label;
       }
-      return sample;
+      return absl::OkStatus();
     } catch (const std::bad_alloc&) {
       return absl::ResourceExhaustedError("transform: out of memory");
     } catch (const std::exception& e) {
@@ -356,6 +368,16 @@ absl::Status Invalid(absl::string_view field, absl::string_view why) {
 }  // namespace
 
 Transform::~Transform() = default;
+
+absl::Status Transform::ApplyInto(const Example& example, uint64_t seed,
+                                  float* views, int64_t* labels) const {
+  SSLAB_ASSIGN_OR_RETURN(Sample sample, Apply(example, seed));
+  const at::Tensor v = sample.views.contiguous();
+  const at::Tensor l = sample.labels.contiguous();
+  std::memcpy(views, v.data_ptr<float>(), v.numel() * sizeof(float));
+  std::memcpy(labels, l.data_ptr<int64_t>(), l.numel() * sizeof(int64_t));
+  return absl::OkStatus();
+}
 
 absl::StatusOr<std::shared_ptr<const Transform>> MakeTransform(
     const TransformOptions& o) {

@@ -64,6 +64,12 @@ class Transform {
   virtual absl::StatusOr<Sample> Apply(const Example& example,
                                        uint64_t seed) const = 0;
 
+  // For loaders: writes what Apply returns into caller memory: `views` holds
+  // num_views() * channels() * view_size()^2 floats, `labels` num_views()
+  // int64s. Same errors as Apply. Default: Apply, then copy.
+  virtual absl::Status ApplyInto(const Example& example, uint64_t seed,
+                                 float* views, int64_t* labels) const;
+
   // V, C, and S of every Sample this transform produces.
   virtual int num_views() const = 0;
   virtual int channels() const = 0;

@@ -15,15 +15,22 @@ if [ ! -d "$tree" ]; then
 fi
 echo "tree: $tree ($(find "$tree" -name '*.JPEG' | wc -l) JPEGs, $(du -sh "$tree" | cut -f1))"
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
-printf "| kind | threads | sslab img/s | sslab, no DCT scaling img/s | torchvision img/s | ratio | ratio, no DCT |\n"
-printf "|---|---|---|---|---|---|---|\n"
-rate() { sed -n 's/.*images_per_s=\([0-9.]*\).*/\1/p'; }
+# Per core = images per CPU-second (user + system, all threads / worker
+# processes) over the timed epochs: fair on a shared, loaded machine.
+printf "| kind | threads | sslab img/s | sslab img/CPU-s | sslab no-DCT img/CPU-s | torchvision img/s | torchvision img/CPU-s | per-core ratio | per-core ratio, no DCT | wall ratio |\n"
+printf "|---|---|---|---|---|---|---|---|---|---|\n"
+field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p"; }
 for kind in $kinds; do
   for t in $threads_list; do
-    s=$("$build/bench/data/loader_bench" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs" | rate)
-    n=$("$build/bench/data/loader_bench" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs" --dct_scaling=0 | rate)
-    p=$(/usr/bin/python3 "$here/torchvision_loader.py" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs" | rate)
-    printf "| %s | %s | %s | %s | %s | %.2f | %.2f |\n" "$kind" "$t" "$s" "$n" "$p" \
-      "$(echo "$s / $p" | bc -l)" "$(echo "$n / $p" | bc -l)"
+    s=$("$build/bench/data/loader_bench" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs")
+    n=$("$build/bench/data/loader_bench" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs" --dct_scaling=0)
+    p=$(/usr/bin/python3 "$here/torchvision_loader.py" --root="$tree" --threads="$t" --kind="$kind" --epochs="$epochs")
+    echo "$s" >&2; echo "$n" >&2; echo "$p" >&2
+    sw=$(echo "$s" | field images_per_s); sc=$(echo "$s" | field images_per_cpu_s)
+    nc=$(echo "$n" | field images_per_cpu_s)
+    pw=$(echo "$p" | field images_per_s); pc=$(echo "$p" | field images_per_cpu_s)
+    printf "| %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f | %.2f |\n" "$kind" "$t" \
+      "$sw" "$sc" "$nc" "$pw" "$pc" "$(echo "$sc / $pc" | bc -l)" \
+      "$(echo "$nc / $pc" | bc -l)" "$(echo "$sw / $pw" | bc -l)"
   done
 done

@@ -4,6 +4,7 @@ transforms as sslab's "supervised" (inception crop 5-100 %, aspect 3/4-4/3,
 flip, brightness +-32/255, saturation 0.5-1.5, scale to [-1, 1]) or "eval"
 (resize 256, centre crop 224). Prints one line: images/s of the timed epochs."""
 import argparse
+import os
 import time
 
 import torch
@@ -38,14 +39,29 @@ def main():
     # Epoch 0 warms up (worker start, page cache); the rest are timed.
     for _ in dl:
         pass
+    pids = [w.pid for w in dl._iterator._workers] if a.threads > 0 else []
     n = 0
+    cpu0 = cpu_seconds(pids)
     start = time.perf_counter()
     for _ in range(a.epochs):
         for x, y in dl:
             n += x.shape[0]
     secs = time.perf_counter() - start
-    print("torchvision kind=%s threads=%d images=%d seconds=%.2f images_per_s=%.1f"
-          % (a.kind, a.threads, n, secs, n / secs))
+    cpu = cpu_seconds(pids) - cpu0
+    print("torchvision kind=%s threads=%d images=%d seconds=%.2f cpu_seconds=%.2f "
+          "images_per_s=%.1f images_per_cpu_s=%.1f"
+          % (a.kind, a.threads, n, secs, cpu, n / secs, n / cpu))
+
+
+def cpu_seconds(worker_pids):
+    """CPU time (user + system) of this process and its DataLoader workers."""
+    total = time.process_time()
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in worker_pids:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+    return total
 
 
 if __name__ == "__main__":

@@ -14,7 +14,10 @@
 namespace sslab::data::internal {
 
 struct DecodedImage {
-  std::vector<uint8_t> pixels;  // [height, width, channels]
+  // Set by the caller: the pixels [height, width, channels] go to the start of
+  // *buffer, which is grown when too small but never shrunk (so a reused
+  // buffer is neither reallocated nor cleared).
+  std::vector<uint8_t>* buffer = nullptr;
   int height = 0;
   int width = 0;
   int channels = 0;

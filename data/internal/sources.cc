@@ -385,33 +385,54 @@ class ImageFolderDataset final : public Dataset {
   }
 
   absl::StatusOr<Example> Get(int64_t index) const override {
-    return Decode(index, nullptr);
+    return Decode(index, nullptr, nullptr);
   }
   absl::StatusOr<Example> GetScaled(
       int64_t index,
       const std::function<double(int, int)>& min_scale) const override {
-    return Decode(index, &min_scale);
+    return Decode(index, &min_scale, nullptr);
+  }
+  absl::StatusOr<Example> GetScaledInto(
+      int64_t index, const std::function<double(int, int)>& min_scale,
+      std::vector<uint8_t>* buffer) const override {
+    return Decode(index, &min_scale, buffer);
   }
 
  private:
+  // Decodes into `buffer` and returns a view of it, or (buffer == nullptr)
+  // into a thread-local buffer and returns a copy.
   absl::StatusOr<Example> Decode(
-      int64_t index, const std::function<double(int, int)>* min_scale) const {
+      int64_t index, const std::function<double(int, int)>* min_scale,
+      std::vector<uint8_t>* buffer) const {
     if (index < 0 || index >= size()) {
       return absl::OutOfRangeError(
           absl::StrCat("index ", index, " not in [0, ", size(), ")"));
     }
     const std::string path = source(index);
     thread_local std::string bytes;
+    thread_local std::vector<uint8_t> own_buffer;
     SSLAB_RETURN_IF_ERROR(ReadFile(path, &bytes));
     DecodedImage decoded;
-    SSLAB_RETURN_IF_ERROR(
-        DecodeImage(bytes, channels_, path, min_scale, &decoded));
-    if (bytes.capacity() > (size_t{16} << 20)) std::string().swap(bytes);
+    decoded.buffer = buffer != nullptr ? buffer : &own_buffer;
+    absl::Status status =
+        DecodeImage(bytes, channels_, path, min_scale, &decoded);
+    // Do not keep one huge file's worth of memory per thread.
+    if (bytes.capacity() > (size_t{32} << 20)) std::string().swap(bytes);
+    if (!status.ok()) return status;
     Example example;
-    example.image =
-        at::empty({decoded.height, decoded.width, channels_}, at::kByte);
-    std::memcpy(example.image.data_ptr<uint8_t>(), decoded.pixels.data(),
-                decoded.pixels.size());
+    if (buffer != nullptr) {
+      example.image =
+          at::from_blob(buffer->data(),
+                        {decoded.height, decoded.width, channels_}, at::kByte);
+    } else {
+      example.image =
+          at::empty({decoded.height, decoded.width, channels_}, at::kByte);
+      std::memcpy(example.image.data_ptr<uint8_t>(), own_buffer.data(),
+                  example.image.numel());
+      if (own_buffer.size() > (size_t{64} << 20)) {
+        std::vector<uint8_t>().swap(own_buffer);
+      }
+    }
     example.label = labels_[index];
     if (decoded.height != decoded.full_height ||
         decoded.width != decoded.full_width) {
