@@ -45,6 +45,8 @@ struct LoaderOptions {
   bool pin_memory = false;
 };
 
+// On CPU the memory of `views` is recycled for a later batch once no tensor
+// refers to it any more (hold the tensor, not a raw pointer, while using it).
 struct Batch {
   at::Tensor views;    // float [B, V, C, S, S]
   at::Tensor labels;   // int64 [B, V], the transform's labels
