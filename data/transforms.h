@@ -28,7 +28,8 @@
 //
 // Output: `views` float [V, C, S, S] (C = options.channels, S = image_size or
 // patch_size), contiguous; values in [-1, 1] (x / 127.5 - 1) or standardised
-// (per view: (x - mean) / max(stddev, 1 / sqrt(C*S*S))), see `normalization`.
+// (per view, as tf.image.per_image_standardization on [0, 1] pixels:
+// (x - mean) / max(stddev, 1 / sqrt(C*S*S))), see `normalization`.
 // `labels` int64 [V]. Input images of any size and 1 or 3 channels work (28 px,
 // 32 px and 224+ px alike); gray input is replicated to 3 channels and colour
 // converted to luma for 1 channel. Resizing is bilinear with antialiasing
