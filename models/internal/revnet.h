@@ -42,7 +42,8 @@ class RevStageImpl : public torch::nn::Cloneable<RevStageImpl> {
   void reset() override;
 
   // Memory-saving when gradients are needed and memory_saving is on;
-  // otherwise ordinary autograd (which stores every activation).
+  // otherwise ordinary autograd (which stores every activation). The graph
+  // refers to this module: it must outlive the backward pass.
   torch::Tensor forward(const torch::Tensor& x);
   // The units with ordinary autograd.
   torch::Tensor ForwardUnits(const torch::Tensor& x);
