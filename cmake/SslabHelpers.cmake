@@ -22,7 +22,9 @@ endfunction()
 # One precompiled <torch/torch.h> shared by every torch-heavy target: compiling
 # it takes ~30 s, so it is built once and reused (REUSE_FROM).
 function(sslab_define_torch_pch)
-  file(WRITE ${CMAKE_BINARY_DIR}/torch_pch.cc "// PCH carrier\n")
+  # CONFIGURE rewrites the file only when its content changes, so a
+  # reconfigure does not rebuild the (minutes-long) PCH.
+  file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/torch_pch.cc CONTENT "// PCH carrier\n")
   add_library(sslab_torch_pch STATIC ${CMAKE_BINARY_DIR}/torch_pch.cc)
   target_link_libraries(sslab_torch_pch PUBLIC ${TORCH_LIBRARIES})
   target_compile_options(sslab_torch_pch PRIVATE ${SSLAB_WARNINGS})
@@ -53,13 +55,18 @@ function(sslab_add_test)
   if(NOT T_TIMEOUT)
     set(T_TIMEOUT 600)
   endif()
+  # OMP_WAIT_POLICY=PASSIVE: idle OpenMP threads sleep instead of spinning,
+  # which otherwise steals the CPU from parallel tests on 2 cores.
   set(props TIMEOUT ${T_TIMEOUT} ENVIRONMENT
-      "SSLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};SSLAB_BINARY_DIR=${PROJECT_BINARY_DIR}")
+      "SSLAB_SOURCE_DIR=${PROJECT_SOURCE_DIR};SSLAB_BINARY_DIR=${PROJECT_BINARY_DIR};OMP_WAIT_POLICY=PASSIVE")
   if(T_LABELS)
     list(APPEND props LABELS "${T_LABELS}")
   endif()
   gtest_discover_tests(${T_NAME}
     DISCOVERY_MODE PRE_TEST
+    # Listing a LibTorch binary's tests takes seconds (library load); the
+    # default 5 s limit fails on a loaded 2-core machine.
+    DISCOVERY_TIMEOUT 120
     WORKING_DIRECTORY ${PROJECT_SOURCE_DIR}
     PROPERTIES ${props})
 endfunction()
