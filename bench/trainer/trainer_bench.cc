@@ -1,0 +1,120 @@
+// Trains one pretext method for a fixed number of steps on random tensors
+// and prints images/s as one JSON line; trainer_bench.py is the Python
+// PyTorch eager peer with the same network, loss, optimizer and shapes.
+//
+//   trainer_bench --method=rotation --batch=32 --image=32 --width=1
+//       --steps=5 --warmup=2 --threads=2 [--device=cuda --bf16 --channels_last]
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "trainer/batch_source.h"
+#include "trainer/options.h"
+#include "trainer/trainer.h"
+
+namespace {
+
+std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
+  std::map<std::string, std::string> flags;
+  for (int i = 1; i < argc; ++i) {
+    std::string arg = argv[i];
+    if (arg.rfind("--", 0) != 0) continue;
+    arg = arg.substr(2);
+    const size_t eq = arg.find('=');
+    if (eq == std::string::npos) {
+      flags[arg] = "true";
+    } else {
+      flags[arg.substr(0, eq)] = arg.substr(eq + 1);
+    }
+  }
+  return flags;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace sslab::trainer;
+  auto flags = ParseFlags(argc, argv);
+  auto get = [&](const std::string& key, const std::string& fallback) {
+    auto it = flags.find(key);
+    return it == flags.end() ? fallback : it->second;
+  };
+  auto method = ParseMethod(get("method", "rotation"));
+  if (!method.ok()) {
+    std::cerr << method.status() << "\n";
+    return 2;
+  }
+  const int64_t batch = std::stoll(get("batch", "32"));
+  const int image = std::stoi(get("image", "32"));
+  const int steps = std::stoi(get("steps", "5"));
+  const int warmup = std::stoi(get("warmup", "2"));
+  const int views = std::stoi(get("views", "8"));
+  const int channels = std::stoi(get("channels", "3"));
+
+  TrainerOptions o;
+  o.method = *method;
+  o.model.width = std::stoi(get("width", "1"));
+  o.model.in_channels = channels;
+  o.model.small_input = !IsPatchMethod(*method);
+  o.batch_size = batch;
+  o.image_size = IsPatchMethod(*method) ? 3 * image : image;
+  o.num_classes = 10;
+  o.embedding_dim = std::stoi(get("embedding", "1000"));
+  o.head_hidden = std::stoi(get("head_hidden", "1024"));
+  o.epochs = 1;
+  o.warmup_epochs = 0;
+  o.decay_epochs = {};
+  o.base_learning_rate = 0.01 * 256 / static_cast<double>(batch);
+  o.threads = std::stoi(get("threads", "2"));
+  o.device = get("device", "cpu");
+  o.bf16_autocast = get("bf16", "false") == "true";
+  o.channels_last = get("channels_last", "false") == "true";
+  o.progress_every_steps = 1;
+  auto trainer = Trainer::Create(o);
+  if (!trainer.ok()) {
+    std::cerr << trainer.status() << "\n";
+    return 1;
+  }
+  int64_t v = 1;
+  if (*method == Method::kExemplar) v = views;
+  if (IsPatchMethod(*method)) v = 9;
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
+  const int64_t n = batch * (steps + warmup);
+  at::Tensor data = at::randn({n, v, channels, image, image}, gen);
+  at::Tensor classes = at::randint(10, {n}, gen);
+  TensorBatchSource source(data, classes, batch, /*shuffle=*/false, 0);
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point measured_start;
+  Clock::time_point last;
+  double last_loss = 0;
+  TrainHooks hooks;
+  // Progress syncs the device every step, as the Python peer's loss.item().
+  hooks.on_progress = [&](const Progress& p) {
+    last = Clock::now();
+    last_loss = p.loss;
+    if (p.step == warmup) measured_start = last;
+  };
+  if (warmup == 0) measured_start = Clock::now();
+  auto summary = (*trainer)->Train(source, hooks);
+  if (!summary.ok()) {
+    std::cerr << summary.status() << "\n";
+    return 1;
+  }
+  const double seconds =
+      std::chrono::duration<double>(last - measured_start).count();
+  std::printf(
+      "{\"impl\": \"cpp\", \"method\": \"%s\", \"batch\": %lld, "
+      "\"images_per_second\": %.3f, \"seconds_per_step\": %.4f, "
+      "\"last_loss\": %.4f}\n",
+      std::string(MethodName(*method)).c_str(), static_cast<long long>(batch),
+      static_cast<double>(batch * steps) / seconds, seconds / steps, last_loss);
+  return 0;
+}

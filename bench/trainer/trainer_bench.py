@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Python PyTorch eager peer of bench/trainer/trainer_bench.cc.
+
+The same networks (ResNet50 v2 as models/ builds it: 16k-channel root conv,
+pre-activation bottlenecks (3, 4, 6, 3), final BN-ReLU, global mean, linear),
+the same pretext losses, the same SGD (momentum 0.9, weight decay 1e-4), on
+random tensors of the same shapes, same thread count. Prints one JSON line.
+
+Run with Debian's torch: /usr/bin/python3 trainer_bench.py --method rotation
+"""
+import argparse
+import json
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+EPS = 1e-3
+
+
+def bn(c):
+    return nn.BatchNorm2d(c, eps=EPS, momentum=0.1)
+
+
+class BottleneckV2(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        inner = cout // 4
+        self.bn1 = bn(cin)
+        self.conv1 = nn.Conv2d(cin, inner, 1, bias=False)
+        self.bn2 = bn(inner)
+        self.conv2 = nn.Conv2d(inner, inner, 3, stride, 1, bias=False)
+        self.bn3 = bn(inner)
+        self.conv3 = nn.Conv2d(inner, cout, 1, bias=False)
+        self.shortcut = (nn.Conv2d(cin, cout, 1, stride, bias=False)
+                         if stride > 1 or cin != cout else None)
+
+    def forward(self, x):
+        pre = F.relu(self.bn1(x))
+        h = self.conv1(pre)
+        h = self.conv2(F.relu(self.bn2(h)))
+        h = self.conv3(F.relu(self.bn3(h)))
+        return h + (self.shortcut(pre) if self.shortcut is not None else x)
+
+
+class ResNet50V2(nn.Module):
+    def __init__(self, k, in_ch, num_outputs, small_input, patch_strides):
+        super().__init__()
+        root = 16 * k
+        self.small_input = small_input
+        if small_input:
+            self.root = nn.Conv2d(in_ch, root, 3, 1, 1, bias=False)
+        else:
+            self.root = nn.Conv2d(in_ch, root, 7, 1 if patch_strides else 2, 3,
+                                  bias=False)
+        strides = [1, 2, 2, 1 if patch_strides else 2]
+        units = []
+        cin, cout = root, 4 * root
+        for stage, n in enumerate([3, 4, 6, 3]):
+            for u in range(n):
+                units.append(BottleneckV2(cin, cout, strides[stage] if u == 0 else 1))
+                cin = cout
+            cout *= 2
+        self.units = nn.Sequential(*units)
+        self.final_bn = bn(cin)
+        self.logits = nn.Linear(cin, num_outputs)
+
+    def forward(self, x):
+        x = self.root(x)
+        if not self.small_input:
+            x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
+        x = self.units(x)
+        x = F.relu(self.final_bn(x)).mean((2, 3))
+        return self.logits(x)
+
+
+class PatchHead(nn.Module):
+    def __init__(self, cin, hidden, out):
+        super().__init__()
+        self.fc1 = nn.Linear(cin, hidden)
+        self.bn = nn.BatchNorm1d(hidden)
+        self.fc2 = nn.Linear(hidden, out)
+
+    def forward(self, x):
+        return self.fc2(F.dropout(F.relu(self.bn(self.fc1(x))), 0.5, self.training))
+
+
+def triplet_semihard(emb, labels, margin):
+    d = torch.cdist(emb, emb).pow(2)
+    same = labels[:, None] == labels[None, :]
+    neg = ~same
+    inf = torch.tensor(float("inf"))
+    srt = torch.where(neg, d, inf).sort(1).values
+    nneg = neg.sum(1, keepdim=True)
+    idx = torch.searchsorted(srt.detach().contiguous(), d.detach().contiguous(), right=True)
+    outside = srt.gather(1, idx.clamp(max=d.size(0) - 1))
+    inside = torch.where(neg, d, -inf).max(1, keepdim=True).values
+    semi = torch.where(idx < nneg, outside, inside)
+    pos = (same & ~torch.eye(d.size(0), dtype=torch.bool)).float()
+    return ((margin + d - semi).clamp(min=0) * pos).sum() / pos.sum()
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--method", default="rotation")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--image", type=int, default=32)
+    p.add_argument("--width", type=int, default=1)
+    p.add_argument("--channels", type=int, default=3)
+    p.add_argument("--views", type=int, default=8)
+    p.add_argument("--embedding", type=int, default=1000)
+    p.add_argument("--head_hidden", type=int, default=1024)
+    p.add_argument("--steps", type=int, default=5)
+    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--channels_last", action="store_true")
+    a = p.parse_args()
+    torch.set_num_threads(a.threads)
+    torch.manual_seed(0)
+    patch = a.method in ("jigsaw", "relative_patch_location")
+    outputs = {"rotation": 4, "supervised": 10}.get(a.method, a.embedding)
+    net = ResNet50V2(a.width, a.channels, outputs, small_input=not patch,
+                     patch_strides=patch)
+    modules = [net]
+    head = None
+    if a.method == "jigsaw":
+        head = PatchHead(9 * a.embedding, a.head_hidden, 100)
+    elif a.method == "relative_patch_location":
+        head = PatchHead(2 * a.embedding, a.head_hidden, 8)
+    if head is not None:
+        modules.append(head)
+    params = [q for m in modules for q in m.parameters()]
+    opt = torch.optim.SGD(params, lr=0.01, momentum=0.9, weight_decay=1e-4)
+    mf = torch.channels_last if a.channels_last else torch.contiguous_format
+    net = net.to(memory_format=mf)
+    B = a.batch
+    perms = torch.stack([torch.randperm(9) for _ in range(100)])
+    views = {"rotation": 1, "supervised": 1, "exemplar": a.views}.get(a.method, 9)
+    data = torch.randn(a.steps + a.warmup, B, views, a.channels, a.image, a.image)
+    classes = torch.randint(0, 10, (B,))
+    times = []
+    for step in range(a.steps + a.warmup):
+        t0 = time.perf_counter()
+        x = data[step]
+        if a.method == "rotation":
+            img = x[:, 0]
+            x = torch.stack([torch.rot90(img, r, (2, 3)) for r in range(4)], 1)
+            labels = torch.arange(4).repeat(B)
+            logits = net(x.flatten(0, 1).contiguous(memory_format=mf))
+            loss = F.cross_entropy(logits, labels)
+            acc = (logits.argmax(1) == labels).float().mean()
+        elif a.method == "supervised":
+            logits = net(x.flatten(0, 1).contiguous(memory_format=mf))
+            loss = F.cross_entropy(logits, classes)
+            acc = (logits.argmax(1) == classes).float().mean()
+        elif a.method == "exemplar":
+            emb = net(x.flatten(0, 1).contiguous(memory_format=mf))
+            labels = torch.arange(B).repeat_interleave(views)
+            loss = triplet_semihard(emb, labels, 0.5)
+            with torch.no_grad():
+                d = torch.cdist(emb, emb) + torch.diag(torch.full((B * views,), float("inf")))
+                acc = (labels[d.argmin(1)] == labels).float().mean()
+        elif a.method == "jigsaw":
+            chosen = torch.randint(0, 100, (B,))
+            cells = perms[chosen] + torch.arange(B)[:, None] * 9
+            x = x.flatten(0, 1)[cells.view(-1)]
+            emb = net(x.contiguous(memory_format=mf))
+            logits = head(emb.reshape(B, -1))
+            loss = F.cross_entropy(logits, chosen)
+            acc = (logits.argmax(1) == chosen).float().mean()
+        else:
+            emb = net(x.flatten(0, 1).contiguous(memory_format=mf)).reshape(B, 9, -1)
+            nb = emb[:, [0, 1, 2, 3, 5, 6, 7, 8]]
+            pairs = torch.cat([nb, emb[:, 4:5].expand_as(nb)], 2).reshape(B * 8, -1)
+            labels = torch.arange(8).repeat(B)
+            logits = head(pairs)
+            loss = F.cross_entropy(logits, labels)
+            acc = (logits.argmax(1) == labels).float().mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        loss.item(), acc.item()
+        times.append(time.perf_counter() - t0)
+    measured = sum(times[a.warmup:])
+    print(json.dumps({"impl": "python", "method": a.method, "batch": B,
+                      "images_per_second": B * a.steps / measured,
+                      "seconds_per_step": measured / a.steps}))
+
+
+if __name__ == "__main__":
+    main()
