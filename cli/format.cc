@@ -357,8 +357,10 @@ Table SweepGrid(const std::vector<v1::Result>& results,
   std::map<std::pair<int64_t, std::string>, std::pair<bool, double>> per_layer;
   std::map<int64_t, const v1::Result*> run_of;
   for (const auto& r : results) {
+    // The raw-pixel baseline is not a learned representation.
     if (r.probe_kind() != probe_kind || r.label_fraction() != 1 ||
-        r.epoch() != last_epoch[r.run_id()]) {
+        r.epoch() != last_epoch[r.run_id()] ||
+        r.layer() == services::kPixelsLayer) {
       continue;
     }
     auto& cell = per_layer[{r.run_id(), r.layer()}];

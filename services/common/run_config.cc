@@ -266,11 +266,13 @@ absl::StatusOr<v1::RunConfig> ExpandRunConfig(const v1::RunConfig& config,
   std::set<std::string> seen_layers;
   for (int i = 0; i < e->layers_size(); ++i) {
     const std::string& l = e->layers(i);
-    if (std::find(layers.begin(), layers.end(), l) == layers.end()) {
+    if (l != kPixelsLayer &&
+        std::find(layers.begin(), layers.end(), l) == layers.end()) {
       return Invalid(p, absl::StrCat("evaluation.layers[", i, "]"),
                      absl::StrCat("unknown layer \"", l, "\" for ",
                                   ArchitectureName(c.architecture()),
-                                  "; one of ", absl::StrJoin(layers, "|")));
+                                  "; one of ", absl::StrJoin(layers, "|"), "|",
+                                  kPixelsLayer));
     }
     if (!seen_layers.insert(l).second) {
       return Invalid(p, absl::StrCat("evaluation.layers[", i, "]"),

@@ -46,6 +46,11 @@ absl::string_view JobStateName(v1::JobState state);
 // endpoints of models/model.h without "logits"); empty for UNSPECIFIED.
 std::vector<std::string> RepresentationLayers(v1::Architecture architecture);
 
+// A pseudo-layer any run may also ask for: the network's input pixels (after
+// the evaluation transform), pooled like a layer. Probing it gives the
+// raw-pixel baseline that the learned layers are compared with.
+inline constexpr char kPixelsLayer[] = "pixels";
+
 // Images per batch for a method (the paper's values): Rotation and Exemplar
 // 64, Jigsaw and Relative Patch Location 128, supervised 256.
 int DefaultBatchSize(v1::Method method);
