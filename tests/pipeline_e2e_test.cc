@@ -113,7 +113,7 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
   double best = 0;
   for (const auto& r : results.value("results", nlohmann::json::array())) {
     if (r.value("split", "") != "test") continue;
-    seen.insert({r.value("layer", ""), r.value("probeKind", "")});
+    seen.insert({r.value("layer", ""), r.value("probe_kind", "")});
     const double top1 = r.value("top1", -1.0);
     EXPECT_GE(top1, 0.0);
     EXPECT_LE(top1, 1.0);
