@@ -88,7 +88,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   void StartAll(int trainers = 1) {
-    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler(0, {"--lease-seconds=3"}));
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler(0, {"--lease-seconds=6"}));
     for (int i = 0; i < trainers; ++i) {
       ASSERT_NO_FATAL_FAILURE(
           cluster_->StartWorker("trainer", absl::StrCat("trainer-", i)));
@@ -193,7 +193,7 @@ TEST_F(PipelineTest, SchedulerKilledAndRestartedLosesNothing) {
   const int port = cluster_->port();
   EXPECT_EQ(cluster_->StopScheduler(SIGKILL), 128 + SIGKILL);
   ASSERT_NO_FATAL_FAILURE(
-      cluster_->StartScheduler(port, {"--lease-seconds=3"}));
+      cluster_->StartScheduler(port, {"--lease-seconds=6"}));
   // The workers reconnect on their own; the run completes.
   ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-0").Stderr();
   const nlohmann::json results = CliJson({"results", std::to_string(run)});
