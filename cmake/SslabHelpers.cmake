@@ -1,13 +1,14 @@
 # Build helpers shared by every folder.
 
-# ccache when present; CCACHE_BASEDIR makes hits portable across clones (CI
-# builds a fresh clone), the sloppiness lets precompiled headers be cached.
+# ccache when present; CCACHE_BASEDIR and CCACHE_NOHASHDIR (the build dir is
+# otherwise hashed because of -g) make hits portable across clones (CI builds
+# a fresh clone); the sloppiness lets precompiled headers be cached.
 find_program(SSLAB_CCACHE ccache)
 if(SSLAB_CCACHE)
   set(CMAKE_CXX_COMPILER_LAUNCHER
       ${CMAKE_COMMAND} -E env CCACHE_BASEDIR=${CMAKE_SOURCE_DIR}
       "CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime"
-      CCACHE_COMPRESS=1 ${SSLAB_CCACHE})
+      CCACHE_NOHASHDIR=1 CCACHE_COMPRESS=1 ${SSLAB_CCACHE})
 endif()
 
 # Warnings for our code. Third-party headers come in as SYSTEM includes.
