@@ -268,11 +268,11 @@ absl::StatusOr<v1::RunConfig> ExpandRunConfig(const v1::RunConfig& config,
     const std::string& l = e->layers(i);
     if (l != kPixelsLayer &&
         std::find(layers.begin(), layers.end(), l) == layers.end()) {
-      return Invalid(p, absl::StrCat("evaluation.layers[", i, "]"),
-                     absl::StrCat("unknown layer \"", l, "\" for ",
-                                  ArchitectureName(c.architecture()),
-                                  "; one of ", absl::StrJoin(layers, "|"), "|",
-                                  kPixelsLayer));
+      return Invalid(
+          p, absl::StrCat("evaluation.layers[", i, "]"),
+          absl::StrCat("unknown layer \"", l, "\" for ",
+                       ArchitectureName(c.architecture()), "; one of ",
+                       absl::StrJoin(layers, "|"), "|", kPixelsLayer));
     }
     if (!seen_layers.insert(l).second) {
       return Invalid(p, absl::StrCat("evaluation.layers[", i, "]"),
