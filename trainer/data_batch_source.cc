@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<BatchSource>> MakeDatasetBatchSource(
   data::TransformOptions transform;
   transform.kind = TrainingTransformKind(options.method);
   transform.image_size = options.image_size;
+  if (IsPatchMethod(options.method)) transform.patch_size = ViewSize(options);
   transform.channels = options.model.in_channels;
   SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Transform> t,
                          data::MakeTransform(transform));

@@ -1,5 +1,6 @@
 #include "trainer/options.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "absl/strings/str_cat.h"
@@ -49,6 +50,12 @@ std::string_view MethodName(Method method) {
 
 bool IsPatchMethod(Method method) {
   return method == Method::kJigsaw || method == Method::kRelativePatchLocation;
+}
+
+int ViewSize(const TrainerOptions& options) {
+  if (!IsPatchMethod(options.method)) return options.image_size;
+  const int cell = options.image_size / 3;
+  return static_cast<int>(std::lround(cell * 64.0 / 85.0));
 }
 
 absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
@@ -111,6 +118,7 @@ std::string TrainerOptionsToJson(const TrainerOptions& o) {
       {"small_input", o.model.small_input},
       {"patch_strides", o.model.patch_strides},
       {"batch_norm_momentum", o.model.batch_norm_momentum},
+      {"image_size", o.model.image_size},
   };
   nlohmann::json j = {
       {"method", std::string(MethodName(o.method))},
@@ -192,6 +200,7 @@ absl::StatusOr<TrainerOptions> TrainerOptionsFromJson(absl::string_view json) {
         Get(m, "patch_strides", "model.", &o.model.patch_strides));
     SSLAB_RETURN_IF_ERROR(
         Get(m, "batch_norm_momentum", "model.", &o.model.batch_norm_momentum));
+    SSLAB_RETURN_IF_ERROR(Get(m, "image_size", "model.", &o.model.image_size));
   }
   SSLAB_RETURN_IF_ERROR(Get(j, "batch_size", "", &o.batch_size));
   SSLAB_RETURN_IF_ERROR(Get(j, "image_size", "", &o.image_size));

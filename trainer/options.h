@@ -83,6 +83,12 @@ struct TrainerOptions {
   int64_t progress_every_steps = 10;
 };
 
+// Side of the square views the backbone sees: image_size, or for patch
+// methods the patch side, round(floor(image_size / 3) * 64 / 85) (the
+// paper's 64 px patches of 85 px cells). The data transform is built with the
+// same value.
+int ViewSize(const TrainerOptions& options);
+
 // Returns INVALID_ARGUMENT naming the first offending field.
 absl::Status ValidateTrainerOptions(const TrainerOptions& options);
 

@@ -62,6 +62,18 @@ TEST(OptionsTest, BadValuesNameTheField) {
   EXPECT_OK(ValidateTrainerOptions(o));
 }
 
+TEST(OptionsTest, ViewSizeIsThePatchSideForPatchMethods) {
+  TrainerOptions o;
+  o.image_size = 255;  // The paper's 85 px cells and 64 px patches.
+  o.method = Method::kJigsaw;
+  EXPECT_EQ(ViewSize(o), 64);
+  o.method = Method::kRelativePatchLocation;
+  o.image_size = 96;  // 32 px cells -> round(32 * 64 / 85) = 24.
+  EXPECT_EQ(ViewSize(o), 24);
+  o.method = Method::kRotation;
+  EXPECT_EQ(ViewSize(o), 96);
+}
+
 TEST(OptionsTest, JsonRoundTripKeepsEveryField) {
   TrainerOptions o;
   o.method = Method::kRelativePatchLocation;
@@ -69,6 +81,7 @@ TEST(OptionsTest, JsonRoundTripKeepsEveryField) {
   o.model.width = 3;
   o.model.last_relu = false;
   o.model.small_input = true;
+  o.model.image_size = 40;
   o.batch_size = 17;
   o.image_size = 96;
   o.head_hidden = 128;
@@ -83,6 +96,7 @@ TEST(OptionsTest, JsonRoundTripKeepsEveryField) {
   EXPECT_EQ(back.model.architecture, models::Architecture::kRevNet50);
   EXPECT_EQ(back.model.width, 3);
   EXPECT_FALSE(back.model.last_relu);
+  EXPECT_EQ(back.model.image_size, 40);
   EXPECT_EQ(back.seed, 42u);
 }
 

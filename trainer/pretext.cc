@@ -63,6 +63,8 @@ models::ModelOptions PretextModelImpl::BackboneOptions(
       break;
   }
   m.patch_strides = IsPatchMethod(options.method);
+  // VGG19-BN's fc6 depends on the input side; say it rather than guess.
+  if (m.image_size == 0) m.image_size = ViewSize(options);
   return m;
 }
 

@@ -16,7 +16,7 @@
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/torch_util/runtime.h"
-#include "trainer/internal/autocast.h"
+#include "common/torch_util/torch_compat.h"
 #include "trainer/internal/checkpoint_io.h"
 #include "trainer/permutations.h"
 #include "trainer/pretext.h"
@@ -297,8 +297,8 @@ absl::StatusOr<TrainSummary> Trainer::Train(BatchSource& source,
         const double lr = LearningRate(step_, steps_per_epoch);
         StepOutput out;
         {
-          internal::Bf16AutocastScope autocast(options_.bf16_autocast,
-                                               device_type);
+          torch_compat::Bf16AutocastScope autocast(options_.bf16_autocast,
+                                                   device_type);
           out = model_->Compute(batch, generator_, channels_last);
         }
         out.loss.backward();

@@ -187,6 +187,28 @@ TEST_F(TrainerTest, CheckpointRoundTripsTheBackbone) {
   EXPECT_TRUE(torch::equal(original->forward(x), loaded.backbone->forward(x)));
 }
 
+// VGG19-BN's fc6 is sized for its input: a 28 px run must build for 28 px
+// (not the small-input default 32) and its checkpoint must say so.
+TEST_F(TrainerTest, Vgg19BnTrainsAndReloadsAtItsImageSize) {
+  TrainerOptions o = Tiny(Method::kRotation);
+  o.model.architecture = models::Architecture::kVgg19Bn;
+  o.image_size = 28;
+  o.epochs = 1;
+  ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
+  TensorBatchSource source(torch::randn({4, 1, 1, 28, 28}, gen),
+                           torch::zeros({4}, torch::kLong), 4, true, 1);
+  ASSERT_OK_AND_ASSIGN(TrainSummary summary, trainer->Train(source));
+  ASSERT_OK_AND_ASSIGN(
+      LoadedModel loaded,
+      LoadModelFromCheckpoint(summary.last_checkpoint, torch::kCPU));
+  EXPECT_EQ(loaded.model_options.image_size, 28);
+  torch::NoGradGuard no_grad;
+  auto features =
+      loaded.backbone->ForwardEndpoints(torch::randn({2, 1, 28, 28}), {"fc6"});
+  EXPECT_EQ(features.at("fc6").size(0), 2);
+}
+
 TEST_F(TrainerTest, CorruptOrMismatchedCheckpointsAreClearErrors) {
   TrainerOptions o = Tiny(Method::kRotation);
   o.epochs = 1;
