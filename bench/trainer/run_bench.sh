@@ -4,7 +4,12 @@
 # prints a markdown table. Usage:
 #   bench/trainer/run_bench.sh BUILD_DIR [cpu|cuda] [extra C++ flags...]
 # Environment: METHODS (default: all five), STEPS (5), WARMUP (2), THREADS (2),
-# PYTHON (/usr/bin/python3).
+# REPEATS (3), PYTHON (/usr/bin/python3).
+# Each side runs REPEATS times, interleaved (C++, Python, C++, ...), and the
+# table shows the median of each: single runs on a shared VM swing by 2x.
+# sslab's binaries tune glibc malloc for tensors (KeepFreedTensorMemoryInHeap
+# in common/torch_util/runtime.h); Python runs once as installed and once
+# with the same settings through GLIBC_TUNABLES, to show what that is worth.
 set -euo pipefail
 build=${1:?build dir}
 device=${2:-cpu}
@@ -15,6 +20,7 @@ py=${PYTHON:-/usr/bin/python3}
 steps=${STEPS:-5}
 warmup=${WARMUP:-2}
 threads=${THREADS:-2}
+repeats=${REPEATS:-3}
 methods=${METHODS:-rotation exemplar jigsaw relative_patch_location supervised}
 
 # Shapes sized for 2 CPU cores: ResNet50 v2 k=1; 32 px images (small-input
@@ -36,22 +42,32 @@ for f in "${extra[@]}"; do
   [[ $f == --channels_last ]] && pyflags+=(--channels_last)
 done
 
-echo "| method | shape | C++ img/s | Python img/s | C++ / Python |"
-echo "|---|---|---|---|---|"
+tuned=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
+echo "| method | shape | C++ img/s, median (runs) | Python img/s, median (runs) | C++ / Python | Python + malloc tuning img/s | C++ / tuned Python |"
+echo "|---|---|---|---|---|---|---|"
+rate() { sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/'; }
+median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
 for m in $methods; do
   s=$(shape "$m")
   common=(--method="$m" $s --width=1 --steps="$steps" --warmup="$warmup" --threads="$threads")
-  cpp=$("$build/bench/trainer/trainer_bench" "${common[@]}" "${cppflags[@]}")
-  if [[ $device == cpu ]]; then
-    # Python takes space-separated flags.
-    pyargs=()
-    for f in "${common[@]}"; do pyargs+=("${f%%=*}" "${f#*=}"); done
-    py_out=$("$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}")
-  else
-    py_out='{"images_per_second": 0}'
-  fi
-  c=$(echo "$cpp" | sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/')
-  p=$(echo "$py_out" | sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/')
-  ratio=$(awk -v c="$c" -v p="$p" 'BEGIN { if (p > 0) printf "%.2f", c / p; else print "-" }')
-  echo "| $m | $s | $c | $p | $ratio |"
+  # Python takes space-separated flags.
+  pyargs=()
+  for f in "${common[@]}"; do pyargs+=("${f%%=*}" "${f#*=}"); done
+  cpp_rates=() py_rates=() tuned_rates=()
+  for ((r = 0; r < repeats; r++)); do
+    cpp_rates+=("$("$build/bench/trainer/trainer_bench" "${common[@]}" "${cppflags[@]}" | rate)")
+    if [[ $device == cpu ]]; then
+      py_rates+=("$("$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}" | rate)")
+      tuned_rates+=("$(GLIBC_TUNABLES=$tuned "$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}" | rate)")
+    else
+      py_rates+=(0) tuned_rates+=(0)
+    fi
+  done
+  c=$(echo "${cpp_rates[*]}" | median)
+  p=$(echo "${py_rates[*]}" | median)
+  t=$(echo "${tuned_rates[*]}" | median)
+  ratio() { awk -v c="$1" -v p="$2" 'BEGIN { if (p > 0) printf "%.2f", c / p; else print "-" }'; }
+  round() { printf "%.1f " "$@"; }
+  echo "| $m | $s | $c ($(round "${cpp_rates[@]}")) | $p ($(round "${py_rates[@]}")) | $(ratio "$c" "$p") | $t | $(ratio "$c" "$t") |"
 done

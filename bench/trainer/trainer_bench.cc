@@ -8,6 +8,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -64,7 +65,10 @@ int main(int argc, char** argv) {
   o.model.in_channels = channels;
   o.model.small_input = !IsPatchMethod(*method);
   o.batch_size = batch;
-  o.image_size = IsPatchMethod(*method) ? 3 * image : image;
+  // Patch methods: the smallest grid whose patches are `image` px (ViewSize).
+  o.image_size = IsPatchMethod(*method)
+                     ? 3 * static_cast<int>(std::lround(image * 85.0 / 64.0))
+                     : image;
   o.num_classes = 10;
   o.embedding_dim = std::stoi(get("embedding", "1000"));
   o.head_hidden = std::stoi(get("head_hidden", "1024"));
@@ -77,6 +81,10 @@ int main(int argc, char** argv) {
   o.bf16_autocast = get("bf16", "false") == "true";
   o.channels_last = get("channels_last", "false") == "true";
   o.progress_every_steps = 1;
+  if (ViewSize(o) != image) {
+    std::cerr << "no grid gives " << image << " px patches\n";
+    return 2;
+  }
   auto trainer = Trainer::Create(o);
   if (!trainer.ok()) {
     std::cerr << trainer.status() << "\n";

@@ -1,17 +1,29 @@
 #include "common/torch_util/runtime.h"
 
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <torch/cuda.h>
 
+#include <mutex>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace sslab {
 
+void KeepFreedTensorMemoryInHeap() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    // 32 MiB is the largest mmap threshold glibc accepts on 64-bit.
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  });
+}
+
 int ConfigureTorchThreads(int threads) {
+  KeepFreedTensorMemoryInHeap();
   if (threads <= 0) {
     threads = static_cast<int>(std::thread::hardware_concurrency());
     if (threads <= 0) threads = 1;
@@ -24,7 +36,8 @@ bool CudaAvailable() { return torch::cuda::is_available(); }
 
 absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name) {
   if (name.empty() || name == "auto") {
-    return CudaAvailable() ? c10::Device(c10::kCUDA, 0) : c10::Device(c10::kCPU);
+    return CudaAvailable() ? c10::Device(c10::kCUDA, 0)
+                           : c10::Device(c10::kCPU);
   }
   if (name == "cpu") return c10::Device(c10::kCPU);
   if (name == "cuda" || absl::StartsWith(name, "cuda:")) {
@@ -34,8 +47,8 @@ absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name) {
           absl::StrCat("device: bad CUDA index in '", name, "'"));
     }
     if (!CudaAvailable()) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("device: '", name, "' requested but CUDA is not available"));
+      return absl::FailedPreconditionError(absl::StrCat(
+          "device: '", name, "' requested but CUDA is not available"));
     }
     if (index < 0 || index >= static_cast<int>(torch::cuda::device_count())) {
       return absl::FailedPreconditionError(absl::StrCat(

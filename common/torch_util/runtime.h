@@ -2,9 +2,9 @@
 #ifndef SSLAB_COMMON_TORCH_UTIL_RUNTIME_H_
 #define SSLAB_COMMON_TORCH_UTIL_RUNTIME_H_
 
-#include <string>
-
 #include <c10/core/Device.h>
+
+#include <string>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -13,7 +13,16 @@ namespace sslab {
 
 // Sets LibTorch's intra-op thread count. Debian's LibTorch starts with one
 // thread; `threads <= 0` means "all hardware threads". Returns the count set.
+// The first call also calls KeepFreedTensorMemoryInHeap().
 int ConfigureTorchThreads(int threads);
+
+// Tunes glibc malloc for tensor workloads: blocks up to 32 MiB come from the
+// heap instead of fresh mmaps, and up to 1 GiB of freed heap is kept rather
+// than returned to the OS. By default glibc unmaps or trims freed activation
+// buffers and the next step page-faults them in again; measured 1.3-2x
+// slower CPU training steps (docs/benchmarks.md). Idempotent; costs that much
+// resident memory held after a peak.
+void KeepFreedTensorMemoryInHeap();
 
 // Parses "cpu", "cuda", "cuda:N" or "auto" (CUDA when available, else CPU).
 // Returns INVALID_ARGUMENT for anything else and FAILED_PRECONDITION for a

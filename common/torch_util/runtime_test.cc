@@ -1,6 +1,8 @@
 #include "common/torch_util/runtime.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
+#include <malloc.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -16,6 +18,21 @@ TEST(RuntimeTest, ConfigureThreadsSetsTheRequestedCount) {
   EXPECT_EQ(ConfigureTorchThreads(2), 2);
   EXPECT_EQ(at::get_num_threads(), 2);
   EXPECT_GE(ConfigureTorchThreads(0), 1);
+}
+
+// A 16 MiB activation-sized tensor must come from the heap (not a fresh
+// mmap) and its memory must stay there once freed, ready for the next step.
+TEST(RuntimeTest, FreedTensorMemoryStaysInTheHeap) {
+  ConfigureTorchThreads(1);
+  constexpr size_t kBytes = 16 << 20;
+  const struct mallinfo2 before = mallinfo2();
+  {
+    at::Tensor t = at::empty({static_cast<int64_t>(kBytes / 4)}, at::kFloat);
+    t.fill_(1);
+    EXPECT_LT(mallinfo2().hblkhd, before.hblkhd + kBytes)
+        << "the tensor was mmapped";
+  }
+  EXPECT_GE(mallinfo2().fordblks, kBytes) << "freed memory left the heap";
 }
 
 TEST(RuntimeTest, ResolvesCpuAndAuto) {
