@@ -143,14 +143,16 @@ LineSearchResult StrongWolfe(LineFunction& phi, double f0, double g0,
   return {lo, f_lo, lo > 0};
 }
 
-// Gradient of the data term from the class probabilities: (P - Y) / n.
+// Gradient of the data term from the class probabilities: (P - Y) / n, in
+// `type` (the features' type, for the X^T R product).
 at::Tensor ResidualFromLogits(const at::Tensor& logits,
-                              const at::Tensor& label_column) {
+                              const at::Tensor& label_column,
+                              at::ScalarType type) {
   at::Tensor p = at::softmax(logits, 1);
   p.scatter_add_(1, label_column,
                  at::full({logits.size(0), 1}, -1.0, p.options()));
   p.div_(static_cast<double>(logits.size(0)));
-  return p;
+  return p.to(type);
 }
 
 absl::Status CheckInputs(const at::Tensor& features, const at::Tensor& labels,
@@ -205,7 +207,8 @@ LossAndGradient LogisticLossAndGradient(const at::Tensor& features,
           .item<double>() /
       n;
   const double ww = Dot(model.weight, model.weight);
-  at::Tensor residual = ResidualFromLogits(logits, label_column);
+  at::Tensor residual =
+      ResidualFromLogits(logits, label_column, features.scalar_type());
   LossAndGradient out;
   out.loss = data_loss + 0.5 * l2 * ww;
   out.weight_grad = at::addmm(model.weight, features.t(), residual,
@@ -242,7 +245,13 @@ absl::StatusOr<LinearFit> FitLogisticRegression(
 
     const at::Tensor label_column = labels.unsqueeze(1);
     const double n = static_cast<double>(features.size(0));
-    at::Tensor logits = at::addmm(bias_of(theta), features, weight_of(theta));
+    // Logit-space work (O(n k) per trial step) runs in float64 whatever the
+    // features' type: near the optimum the loss changes by less than float32
+    // resolves, and the line search must still see the decrease. The O(n d k)
+    // products X D and X^T R stay in the features' type.
+    auto to_logit_type = [](const at::Tensor& z) { return z.to(at::kDouble); };
+    at::Tensor logits =
+        to_logit_type(at::addmm(bias_of(theta), features, weight_of(theta)));
 
     auto loss_from_logits = [&](const at::Tensor& z, const at::Tensor& th) {
       const double lse = at::logsumexp(z, 1).sum(at::kDouble).item<double>();
@@ -252,7 +261,8 @@ absl::StatusOr<LinearFit> FitLogisticRegression(
       return (lse - zy) / n + 0.5 * l2 * ww;
     };
     auto gradient_from_logits = [&](const at::Tensor& z, const at::Tensor& th) {
-      at::Tensor residual = ResidualFromLogits(z, label_column);
+      at::Tensor residual =
+          ResidualFromLogits(z, label_column, features.scalar_type());
       at::Tensor grad = at::empty_like(th);
       at::Tensor grad_weight = weight_of(grad);
       at::addmm_out(grad_weight, weight_of(th), features.t(), residual,
@@ -297,8 +307,8 @@ absl::StatusOr<LinearFit> FitLogisticRegression(
         slope = -Dot(grad, grad);
       }
 
-      at::Tensor direction_logits =
-          at::addmm(bias_of(direction), features, weight_of(direction));
+      at::Tensor direction_logits = to_logit_type(
+          at::addmm(bias_of(direction), features, weight_of(direction)));
       const at::Tensor w = weight_of(theta), dw = weight_of(direction);
       LineFunction phi(logits, direction_logits, label_column, l2, Dot(w, w),
                        Dot(w, dw), Dot(dw, dw));
@@ -315,15 +325,18 @@ absl::StatusOr<LinearFit> FitLogisticRegression(
       logits.add_(direction_logits, step.t);
       at::Tensor new_grad = gradient_from_logits(logits, theta);
       at::Tensor y = new_grad - grad;
-      const double ys = Dot(y, s);
-      if (ys > 1e-10) {
+      // Keep the pair only with clear positive curvature, judged relative to
+      // |y| |s| so that the test means the same at every loss scale (an
+      // absolute threshold starves the history as the loss gets small).
+      const double ys = Dot(y, s), yy = Dot(y, y);
+      if (ys > 1e-10 * std::sqrt(yy * Dot(s, s))) {
         if (static_cast<int>(history.size()) == options.history) {
           history.pop_front();
           rho.pop_front();
         }
         history.emplace_back(s, y);
         rho.push_back(1.0 / ys);
-        gamma = ys / Dot(y, y);
+        gamma = ys / yy;
       }
       const double previous_loss = loss;
       loss = step.f;
@@ -337,7 +350,8 @@ absl::StatusOr<LinearFit> FitLogisticRegression(
       }
     }
     // Exact loss at the final point (the running one accumulates logits).
-    logits = at::addmm(bias_of(theta), features, weight_of(theta));
+    logits =
+        to_logit_type(at::addmm(bias_of(theta), features, weight_of(theta)));
     fit.loss = loss_from_logits(logits, theta);
     fit.gradient_max = grad_max;
     fit.iterations = iter;
