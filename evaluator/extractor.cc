@@ -99,6 +99,9 @@ absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
   try {
     model.to(options.device);
     model.eval();
+    if (options.fold_batch_norm) {
+      SSLAB_RETURN_IF_ERROR(models::FoldBatchNormForInference(model));
+    }
     c10::InferenceMode inference;
     while (true) {
       SSLAB_ASSIGN_OR_RETURN(std::optional<ExampleBatch> batch, source.Next());

@@ -92,6 +92,10 @@ struct ExtractionOptions {
   ShardDtype dtype = ShardDtype::kFloat32;
   // Where the network runs; the model is moved there.
   c10::Device device = c10::kCPU;
+  // Fold BatchNorm into the convolutions first (models::
+  // FoldBatchNormForInference): same features, fewer passes over the
+  // activations (docs/benchmarks.md). Leaves the model inference-only.
+  bool fold_batch_norm = true;
 };
 
 struct LayerShard {
@@ -102,7 +106,8 @@ struct LayerShard {
 
 // Extracts the split `split` (a path component: "train", "val", "test") from
 // `source` into out_dir/split/. Puts the model in eval mode (BatchNorm uses
-// its running statistics) and runs it under inference mode. Returns the
+// its running statistics), folds its BatchNorm when asked, and runs it under
+// inference mode. Returns the
 // shards, layers first (in network order) then labels.
 // Errors: INVALID_ARGUMENT naming "layers" for an endpoint the architecture
 // does not have, "split" for an empty name or an empty source, "images" /

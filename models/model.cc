@@ -154,4 +154,24 @@ absl::StatusOr<std::map<std::string, std::vector<int64_t>>> EndpointShapes(
   return shapes;
 }
 
+absl::Status FoldBatchNormForInference(BackboneImpl& model) {
+  if (model.is_training()) {
+    return absl::FailedPreconditionError(
+        "BatchNorm folding needs the model in eval mode (running statistics)");
+  }
+  if (auto* resnet = model.as<internal::ResNetImpl>()) {
+    resnet->FoldRootBatchNorm();
+  }
+  for (const auto& module : model.modules(/*include_self=*/false)) {
+    if (auto* unit = module->as<internal::BottleneckV1Impl>()) {
+      unit->FoldBatchNorm();
+    } else if (auto* unit = module->as<internal::BottleneckV2Impl>()) {
+      unit->FoldBatchNorm();
+    } else if (auto* block = module->as<internal::ConvBnReluImpl>()) {
+      block->FoldBatchNorm();
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace sslab::models

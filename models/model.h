@@ -115,6 +115,16 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
 absl::StatusOr<std::map<std::string, std::vector<int64_t>>> EndpointShapes(
     BackboneImpl& model, int channels, int height, int width);
 
+// Folds every BatchNorm that directly follows a convolution into it (w' = w
+// * s, b' = beta - mean * s with s = gamma / sqrt(var + eps)): the same
+// endpoints up to float rounding, one pass over each such activation fewer.
+// Which ones fold: all in ResNet50 v1 and VGG19-BN; the two inner ones of
+// each pre-activation unit in ResNet50 v2 / RevNet50 (the others act on sums).
+// For feature extraction. FAILED_PRECONDITION when `model` is in training
+// mode; afterwards it is inference-only (a training-mode forward throws),
+// and clone() does not carry the folding. Idempotent.
+absl::Status FoldBatchNormForInference(BackboneImpl& model);
+
 }  // namespace sslab::models
 
 #endif  // SSLAB_MODELS_MODEL_H_

@@ -252,6 +252,46 @@ TEST_F(ModelTest, ChannelsLastMatchesAndStaysChannelsLast) {
   }
 }
 
+// Folded BatchNorm gives the same endpoints as the unfolded network, with
+// non-trivial running statistics and affine parameters; training a folded
+// model is refused.
+TEST_F(ModelTest, FoldingBatchNormKeepsEveryEndpoint) {
+  for (Architecture a : {Architecture::kResNet50V1, Architecture::kResNet50V2,
+                         Architecture::kRevNet50, Architecture::kVgg19Bn}) {
+    SCOPED_TRACE(ArchitectureName(a));
+    ModelOptions o = Options(a);
+    o.small_input = true;
+    ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& m : model->modules()) {
+        if (auto* bn = m->as<torch::nn::BatchNorm2dImpl>()) {
+          bn->running_mean.normal_(0, 0.5);
+          bn->running_var.uniform_(0.5, 2.0);
+          bn->weight.uniform_(0.5, 1.5);
+          bn->bias.normal_(0, 0.5);
+        }
+      }
+    }
+    auto folded = std::dynamic_pointer_cast<BackboneImpl>(model->clone());
+    EXPECT_THAT(FoldBatchNormForInference(*folded),
+                StatusIs(absl::StatusCode::kFailedPrecondition));
+    model->eval();
+    folded->eval();
+    ASSERT_OK(FoldBatchNormForInference(*folded));
+    ASSERT_OK(FoldBatchNormForInference(*folded));  // idempotent
+    torch::NoGradGuard no_grad;
+    torch::Tensor images = torch::randn({2, 3, 32, 32});
+    auto expected = model->ForwardEndpoints(images);
+    auto actual = folded->ForwardEndpoints(images);
+    for (const auto& [name, value] : expected) {
+      EXPECT_LT(RelativeMaxDiff(actual.at(name), value), 1e-4) << name;
+    }
+    folded->train();
+    EXPECT_THROW(folded->ForwardEndpoints(images), c10::Error);
+  }
+}
+
 TEST_F(ModelTest, ForwardStopsAtTheDeepestWantedEndpoint) {
   ModelOptions o = Options(Architecture::kResNet50V2);
   o.small_input = true;

@@ -62,6 +62,7 @@ int main(int argc, char** argv) {
   at::Tensor x = at::randn({images + batch, 3, size, size}, gen);
   at::Tensor y = at::zeros({images + batch}, at::kLong);
   evaluator::ExtractionOptions options;
+  options.fold_batch_norm = Flag(argc, argv, "fold", "1") == "1";
 
   // Warm-up (allocator, oneDNN primitive caches).
   {
@@ -91,10 +92,12 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(out);
   std::printf(
       "{\"impl\": \"sslab\", \"width\": %d, \"size\": %d, \"images\": %lld, "
-      "\"batch\": %lld, \"threads\": %d, \"feature_dims\": %lld, "
+      "\"batch\": %lld, \"threads\": %d, \"fold_batch_norm\": %s, "
+      "\"feature_dims\": %lld, "
       "\"seconds\": %.3f, \"images_per_s\": %.2f}\n",
       width, size, static_cast<long long>(images),
       static_cast<long long>(batch), at::get_num_threads(),
-      static_cast<long long>(dims), s, images / s);
+      options.fold_batch_norm ? "true" : "false", static_cast<long long>(dims),
+      s, images / s);
   return 0;
 }

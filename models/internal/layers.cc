@@ -33,6 +33,37 @@ torch::nn::BatchNorm2d MakeBatchNorm(int64_t channels, double momentum) {
                                     .momentum(momentum));
 }
 
+torch::nn::Conv2d FoldedConv(const torch::nn::Conv2dImpl& conv,
+                             const torch::nn::BatchNorm2dImpl& bn) {
+  torch::NoGradGuard no_grad;
+  const torch::Tensor scale =
+      bn.weight / (bn.running_var + bn.options.eps()).sqrt();
+  torch::Tensor bias = bn.bias - bn.running_mean * scale;
+  if (conv.bias.defined()) bias = bias + conv.bias * scale;
+  const auto& o = conv.options;
+  torch::nn::Conv2d folded(torch::nn::Conv2dOptions(o.in_channels(),
+                                                    o.out_channels(),
+                                                    o.kernel_size())
+                               .stride(o.stride())
+                               .padding(o.padding())
+                               .dilation(o.dilation())
+                               .groups(o.groups())
+                               .padding_mode(o.padding_mode())
+                               .bias(true));
+  folded->weight.set_data(conv.weight * scale.reshape({-1, 1, 1, 1}));
+  folded->bias.set_data(bias.contiguous());
+  folded->train(conv.is_training());
+  return folded;
+}
+
+torch::Tensor BatchNormUnlessFolded(torch::nn::BatchNorm2d& bn,
+                                    const torch::Tensor& x, bool folded) {
+  if (!folded) return bn(x);
+  TORCH_CHECK(!bn->is_training(),
+              "BatchNorm was folded for inference; this model cannot train");
+  return x;
+}
+
 void InitializeWeights(torch::nn::Module& module) {
   torch::NoGradGuard no_grad;
   for (auto& child : module.modules(/*include_self=*/false)) {
@@ -97,16 +128,28 @@ void BottleneckV1Impl::reset() {
 }
 
 torch::Tensor BottleneckV1Impl::forward(const torch::Tensor& x) {
-  torch::Tensor h = bn1(conv1(x)).relu_();
-  h = bn2(conv2(h)).relu_();
-  h = bn3(conv3(h));
+  torch::Tensor h = BatchNormUnlessFolded(bn1, conv1(x), folded).relu_();
+  h = BatchNormUnlessFolded(bn2, conv2(h), folded).relu_();
+  h = BatchNormUnlessFolded(bn3, conv3(h), folded);
   // BatchNorm's backward needs its input, not its output: in-place is safe.
   if (shortcut_conv) {
-    h.add_(shortcut_bn(shortcut_conv(x)));
+    h.add_(BatchNormUnlessFolded(shortcut_bn, shortcut_conv(x), folded));
   } else {
     h.add_(x);
   }
   return h.relu_();
+}
+
+void BottleneckV1Impl::FoldBatchNorm() {
+  if (folded) return;
+  conv1 = replace_module("conv1", FoldedConv(*conv1, *bn1));
+  conv2 = replace_module("conv2", FoldedConv(*conv2, *bn2));
+  conv3 = replace_module("conv3", FoldedConv(*conv3, *bn3));
+  if (shortcut_conv) {
+    shortcut_conv = replace_module("shortcut_conv",
+                                   FoldedConv(*shortcut_conv, *shortcut_bn));
+  }
+  folded = true;
 }
 
 BottleneckV2Impl::BottleneckV2Impl(const BottleneckOptions& options_)
@@ -134,11 +177,18 @@ void BottleneckV2Impl::reset() {
 torch::Tensor BottleneckV2Impl::forward(const torch::Tensor& x) {
   torch::Tensor pre = bn1(x).relu_();
   torch::Tensor h = conv1(pre);
-  h = conv2(bn2(h).relu_());
-  h = conv3(bn3(h).relu_());
+  h = conv2(BatchNormUnlessFolded(bn2, h, folded).relu_());
+  h = conv3(BatchNormUnlessFolded(bn3, h, folded).relu_());
   if (!options.shortcut()) return h;
   // Convolution's backward does not need its output: in-place add is safe.
   return h.add_(shortcut_conv ? shortcut_conv(pre) : x);
+}
+
+void BottleneckV2Impl::FoldBatchNorm() {
+  if (folded) return;
+  conv1 = replace_module("conv1", FoldedConv(*conv1, *bn2));
+  conv2 = replace_module("conv2", FoldedConv(*conv2, *bn3));
+  folded = true;
 }
 
 EndpointPlan::EndpointPlan(const std::vector<std::string>& names,

@@ -38,6 +38,16 @@ torch::nn::Conv2d MakeConv(int64_t in_channels, int64_t out_channels,
                            int64_t kernel, int64_t stride, int64_t padding);
 torch::nn::BatchNorm2d MakeBatchNorm(int64_t channels, double momentum);
 
+// A convolution (with bias, on conv's device) computing the eval-mode
+// bn(conv(x)). Callers swap it in with replace_module.
+torch::nn::Conv2d FoldedConv(const torch::nn::Conv2dImpl& conv,
+                             const torch::nn::BatchNorm2dImpl& bn);
+
+// bn(x), or x when bn has been folded into the preceding convolution. A
+// folded module is inference-only: calling it in training mode throws.
+torch::Tensor BatchNormUnlessFolded(torch::nn::BatchNorm2d& bn,
+                                    const torch::Tensor& x, bool folded);
+
 // He-normal (fan-in, ReLU gain) conv weights, BatchNorm scale 1 / shift 0,
 // zero biases; linear weights He-normal without gain. Applied to the
 // children of `module` (callable from a constructor).
@@ -73,12 +83,15 @@ class BottleneckV1Impl : public torch::nn::Cloneable<BottleneckV1Impl> {
   explicit BottleneckV1Impl(const BottleneckOptions& options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  // Folds all four BatchNorms into their convolutions (inference only).
+  void FoldBatchNorm();
 
   BottleneckOptions options;
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d shortcut_conv{nullptr};
   torch::nn::BatchNorm2d shortcut_bn{nullptr};
+  bool folded = false;
 };
 TORCH_MODULE(BottleneckV1);
 
@@ -90,11 +103,15 @@ class BottleneckV2Impl : public torch::nn::Cloneable<BottleneckV2Impl> {
   explicit BottleneckV2Impl(const BottleneckOptions& options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  // Folds bn2 into conv1 and bn3 into conv2 (inference only); bn1 acts on
+  // the unit's input (a sum) and stays.
+  void FoldBatchNorm();
 
   BottleneckOptions options;
   torch::nn::BatchNorm2d bn1{nullptr}, bn2{nullptr}, bn3{nullptr};
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr};
   torch::nn::Conv2d shortcut_conv{nullptr};
+  bool folded = false;
 };
 TORCH_MODULE(BottleneckV2);
 

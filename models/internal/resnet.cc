@@ -55,6 +55,12 @@ ResNetImpl::ResNetImpl(const NetworkConfig& config)
   InitializeWeights(*this);
 }
 
+void ResNetImpl::FoldRootBatchNorm() {
+  if (!root_bn_ || root_folded_) return;
+  root_conv_ = replace_module("root_conv", FoldedConv(*root_conv_, *root_bn_));
+  root_folded_ = true;
+}
+
 bool ResNetImpl::v2() const {
   return config_.options.architecture != Architecture::kResNet50V1;
 }
@@ -77,7 +83,7 @@ std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
   };
 
   torch::Tensor x = root_conv_(images);
-  if (root_bn_) x = root_bn_(x).relu_();
+  if (root_bn_) x = BatchNormUnlessFolded(root_bn_, x, root_folded_).relu_();
   if (!config_.options.small_input) x = RootMaxPool(x);
   if (emit(x)) return endpoints;
 

@@ -31,6 +31,8 @@ class ResNetImpl : public BackboneImpl {
   std::vector<std::string> EndpointNames() const override;
   std::shared_ptr<torch::nn::Module> clone(
       const c10::optional<torch::Device>& device = c10::nullopt) const override;
+  // v1: folds root_bn into root_conv (the units fold themselves).
+  void FoldRootBatchNorm();
 
  private:
   bool v2() const;
@@ -38,6 +40,7 @@ class ResNetImpl : public BackboneImpl {
   NetworkConfig config_;
   torch::nn::Conv2d root_conv_{nullptr};
   torch::nn::BatchNorm2d root_bn_{nullptr};
+  bool root_folded_ = false;
   // Typed handles to the units registered in the block{1..4} ModuleLists.
   std::vector<std::vector<BottleneckV1>> v1_units_;
   std::vector<std::vector<BottleneckV2>> v2_units_;

@@ -29,7 +29,13 @@ void ConvBnReluImpl::reset() {
 }
 
 torch::Tensor ConvBnReluImpl::forward(const torch::Tensor& x) {
-  return bn(conv(x)).relu_();
+  return BatchNormUnlessFolded(bn, conv(x), folded).relu_();
+}
+
+void ConvBnReluImpl::FoldBatchNorm() {
+  if (folded) return;
+  conv = replace_module("conv", FoldedConv(*conv, *bn));
+  folded = true;
 }
 
 int ResolvedImageSize(const ModelOptions& options) {

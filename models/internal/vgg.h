@@ -35,10 +35,13 @@ class ConvBnReluImpl : public torch::nn::Cloneable<ConvBnReluImpl> {
   explicit ConvBnReluImpl(const ConvBnReluOptions& options);
   void reset() override;
   torch::Tensor forward(const torch::Tensor& x);
+  // Folds bn into conv (inference only).
+  void FoldBatchNorm();
 
   ConvBnReluOptions options;
   torch::nn::Conv2d conv{nullptr};
   torch::nn::BatchNorm2d bn{nullptr};
+  bool folded = false;
 };
 TORCH_MODULE(ConvBnRelu);
 
