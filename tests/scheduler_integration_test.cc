@@ -21,6 +21,7 @@
 #include "absl/strings/strip.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
+#include "tests/cluster.h"
 #include "tests/process.h"
 
 namespace sslab::testing {
@@ -164,49 +165,33 @@ class SchedulerIntegrationTest : public ::testing::Test {
            absl::StrCat(
                "sslab_it_", getpid(), "_",
                ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    StartScheduler();
+    cluster_ = std::make_unique<Cluster>(
+        ClusterBinaries{.scheduler = SSLAB_SCHEDULER_BIN, .cli = SSLAB_CLI_BIN},
+        dir_);
+    ASSERT_NO_FATAL_FAILURE(StartScheduler());
   }
 
   void TearDown() override {
-    if (scheduler_) {
-      // Clean shutdown on SIGTERM.
-      EXPECT_EQ(scheduler_->Stop(SIGTERM), 0) << scheduler_->Stderr();
-      EXPECT_THAT(scheduler_->Stderr(), HasSubstr("stopped"));
-    }
+    // Clean shutdown on SIGTERM.
+    EXPECT_EQ(cluster_->StopScheduler(SIGTERM), 0)
+        << cluster_->scheduler().Stderr();
+    EXPECT_THAT(cluster_->scheduler().Stderr(), HasSubstr("stopped"));
+    cluster_.reset();
     std::filesystem::remove_all(dir_);
   }
 
-  // Starts sslab-scheduler on port 0 with the test's database and waits for
-  // it to log its port; checks the port file says the same.
+  // Starts sslab-scheduler on port 0 (a fresh port after a restart) and
+  // checks that it logs the port its port file names.
   void StartScheduler() {
-    const std::string port_file = (dir_ / "port").string();
-    std::filesystem::remove(port_file);
-    scheduler_ = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(
-        scheduler_->Start({SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
-                           "--db=" + (dir_ / "var/sslab.db").string(),
-                           "--data-dir=" + (dir_ / "var/artifacts").string(),
-                           "--port-file=" + port_file}));
-    ASSERT_TRUE(scheduler_->WaitForStderr([](const std::string& err) {
-      return err.find(" listening on ") != std::string::npos;
-    })) << scheduler_->Stderr();
-    std::ifstream in(port_file);
-    std::string text;
-    std::getline(in, text);
-    ASSERT_TRUE(absl::SimpleAtoi(text, &port_)) << "port file: " << text;
-    ASSERT_GT(port_, 0);
-    EXPECT_THAT(scheduler_->Stderr(),
-                HasSubstr(absl::StrCat("127.0.0.1:", port_)));
-    addr_ = absl::StrCat("127.0.0.1:", port_);
-    channel_ = grpc::CreateChannel(addr_, grpc::InsecureChannelCredentials());
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler());
+    EXPECT_THAT(cluster_->scheduler().Stderr(), HasSubstr(cluster_->address()));
+    channel_ = grpc::CreateChannel(cluster_->address(),
+                                   grpc::InsecureChannelCredentials());
     experiments_ = v1::ExperimentService::NewStub(channel_);
   }
 
   CommandResult Cli(std::vector<std::string> args) {
-    args.insert(args.begin(), {SSLAB_CLI_BIN, "--addr=" + addr_});
-    return RunCommand(args, dir_.string());
+    return cluster_->Cli(std::move(args));
   }
 
   // Submits the small default experiment with the CLI; returns its run id.
@@ -225,9 +210,7 @@ class SchedulerIntegrationTest : public ::testing::Test {
   }
 
   std::filesystem::path dir_;
-  std::unique_ptr<ChildProcess> scheduler_;
-  int port_ = 0;
-  std::string addr_;
+  std::unique_ptr<Cluster> cluster_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<v1::ExperimentService::Stub> experiments_;
 };
@@ -379,8 +362,8 @@ TEST_F(SchedulerIntegrationTest, RunSurvivesKillAndRestart) {
   ASSERT_TRUE(worker.Register("fake-restart").ok());
   ASSERT_EQ(worker.RunOne(), v1::JOB_KIND_TRAIN);
 
-  EXPECT_EQ(scheduler_->Stop(SIGKILL), 128 + SIGKILL);
-  StartScheduler();
+  EXPECT_EQ(cluster_->StopScheduler(SIGKILL), 128 + SIGKILL);
+  ASSERT_NO_FATAL_FAILURE(StartScheduler());
 
   CommandResult show = Cli({"show", absl::StrCat(run), "--format=json"});
   ASSERT_EQ(show.exit_code, 0) << show.err;
