@@ -16,22 +16,11 @@
 #include <filesystem>
 #include <string>
 
+#include "bench/flags.h"
 #include "evaluator/extractor.h"
 #include "models/model.h"
 
-namespace {
-
-std::string Flag(int argc, char** argv, const std::string& name,
-                 const std::string& def) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-  }
-  return def;
-}
-
-}  // namespace
+using sslab::bench::Flag;
 
 int main(int argc, char** argv) {
   using namespace sslab;

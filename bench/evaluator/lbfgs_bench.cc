@@ -19,24 +19,16 @@
 #include <limits>
 #include <string>
 
+#include "bench/flags.h"
 #include "evaluator/logistic_regression.h"
 #include "evaluator/testing/fashion_mnist.h"
 
 namespace {
 
+using sslab::bench::Flag;
 using sslab::evaluator::FitLogisticRegression;
 using sslab::evaluator::LbfgsOptions;
 using sslab::evaluator::LinearFit;
-
-std::string Flag(int argc, char** argv, const std::string& name,
-                 const std::string& def) {
-  const std::string prefix = "--" + name + "=";
-  for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    if (a.rfind(prefix, 0) == 0) return a.substr(prefix.size());
-  }
-  return def;
-}
 
 at::Tensor ReadRaw(const std::string& path, std::vector<int64_t> shape,
                    at::ScalarType type) {

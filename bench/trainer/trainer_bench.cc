@@ -12,40 +12,19 @@
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
-#include <map>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "bench/flags.h"
 #include "trainer/batch_source.h"
 #include "trainer/options.h"
 #include "trainer/trainer.h"
 
-namespace {
-
-std::map<std::string, std::string> ParseFlags(int argc, char** argv) {
-  std::map<std::string, std::string> flags;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    if (arg.rfind("--", 0) != 0) continue;
-    arg = arg.substr(2);
-    const size_t eq = arg.find('=');
-    if (eq == std::string::npos) {
-      flags[arg] = "true";
-    } else {
-      flags[arg.substr(0, eq)] = arg.substr(eq + 1);
-    }
-  }
-  return flags;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
   using namespace sslab::trainer;
-  auto flags = ParseFlags(argc, argv);
-  auto get = [&](const std::string& key, const std::string& fallback) {
-    auto it = flags.find(key);
-    return it == flags.end() ? fallback : it->second;
+  auto get = [&](std::string_view key, std::string_view fallback) {
+    return sslab::bench::Flag(argc, argv, key, fallback);
   };
   auto method = ParseMethod(get("method", "rotation"));
   if (!method.ok()) {
