@@ -17,6 +17,7 @@ import json
 import math
 import os
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -31,64 +32,11 @@ parser.add_argument("--threads", type=int, default=2)
 args = parser.parse_args()
 
 import torch  # noqa: E402
-import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 torch.set_num_threads(args.threads)
-EPS = 1e-3
-
-
-def conv(i, o, k, s, p):
-    return nn.Conv2d(i, o, k, stride=s, padding=p, bias=False)
-
-
-class UnitV2(nn.Module):
-    def __init__(self, i, o, stride):
-        super().__init__()
-        inner = o // 4
-        self.bn1 = nn.BatchNorm2d(i, eps=EPS)
-        self.conv1 = conv(i, inner, 1, 1, 0)
-        self.bn2 = nn.BatchNorm2d(inner, eps=EPS)
-        self.conv2 = conv(inner, inner, 3, stride, 1)
-        self.bn3 = nn.BatchNorm2d(inner, eps=EPS)
-        self.conv3 = conv(inner, o, 1, 1, 0)
-        self.shortcut = conv(i, o, 1, stride, 0) if (stride > 1 or i != o) else None
-
-    def forward(self, x):
-        pre = F.relu(self.bn1(x))
-        h = self.conv1(pre)
-        h = self.conv2(F.relu(self.bn2(h)))
-        h = self.conv3(F.relu(self.bn3(h)))
-        return h + (self.shortcut(pre) if self.shortcut is not None else x)
-
-
-class ResNet50V2(nn.Module):
-    def __init__(self, k, small):
-        super().__init__()
-        self.small = small
-        root = 16 * k
-        self.root = conv(3, root, 3, 1, 1) if small else conv(3, root, 7, 2, 3)
-        blocks, i, o = [], root, 4 * root
-        for stage, units in enumerate((3, 4, 6, 3)):
-            layers = []
-            for u in range(units):
-                layers.append(UnitV2(i, o, (1 if stage == 0 else 2) if u == 0 else 1))
-                i = o
-            blocks.append(nn.Sequential(*layers))
-            o *= 2
-        self.blocks = nn.ModuleList(blocks)
-        self.final_bn = nn.BatchNorm2d(i, eps=EPS)
-
-    def forward(self, x):
-        x = self.root(x)
-        if not self.small:
-            x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
-        out = {"after_root": x}
-        for n, b in enumerate(self.blocks):
-            x = b(x)
-            out[f"block{n + 1}"] = x
-        out["pre_logits"] = F.relu(self.final_bn(x)).mean((2, 3))
-        return out
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from resnet50_v2 import ResNet50V2  # noqa: E402
 
 
 def pool(x, cap=9000):
@@ -102,7 +50,7 @@ def pool(x, cap=9000):
 
 
 torch.manual_seed(0)
-model = ResNet50V2(args.width, bool(args.small_input)).eval()
+model = ResNet50V2(args.width, small_input=bool(args.small_input)).eval()
 g = torch.Generator().manual_seed(0)
 x = torch.randn(args.images + args.batch, 3, args.size, args.size, generator=g)
 out_dir = tempfile.mkdtemp(prefix="sslab-extract-py-")
@@ -112,7 +60,7 @@ def extract(images):
     files = {}
     with torch.inference_mode():
         for s in range(0, len(images), args.batch):
-            eps = model(images[s:s + args.batch])
+            eps = model.endpoints(images[s:s + args.batch])
             for name, v in eps.items():
                 f = pool(v).contiguous().numpy()
                 if name not in files:

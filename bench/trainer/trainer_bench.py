@@ -1,8 +1,7 @@
 #!/usr/bin/python3
 """Python PyTorch eager peer of bench/trainer/trainer_bench.cc.
 
-The same networks (ResNet50 v2 as models/ builds it: 16k-channel root conv,
-pre-activation bottlenecks (3, 4, 6, 3), final BN-ReLU, global mean, linear),
+The same networks (ResNet50 v2 as models/ builds it, bench/resnet50_v2.py),
 the same pretext losses, the same SGD (momentum 0.9, weight decay 1e-4), on
 random tensors of the same shapes, same thread count. Prints one JSON line.
 
@@ -10,69 +9,16 @@ Run with Debian's torch: /usr/bin/python3 trainer_bench.py --method rotation
 """
 import argparse
 import json
+import os
+import sys
 import time
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-EPS = 1e-3
-
-
-def bn(c):
-    return nn.BatchNorm2d(c, eps=EPS, momentum=0.1)
-
-
-class BottleneckV2(nn.Module):
-    def __init__(self, cin, cout, stride):
-        super().__init__()
-        inner = cout // 4
-        self.bn1 = bn(cin)
-        self.conv1 = nn.Conv2d(cin, inner, 1, bias=False)
-        self.bn2 = bn(inner)
-        self.conv2 = nn.Conv2d(inner, inner, 3, stride, 1, bias=False)
-        self.bn3 = bn(inner)
-        self.conv3 = nn.Conv2d(inner, cout, 1, bias=False)
-        self.shortcut = (nn.Conv2d(cin, cout, 1, stride, bias=False)
-                         if stride > 1 or cin != cout else None)
-
-    def forward(self, x):
-        pre = F.relu(self.bn1(x))
-        h = self.conv1(pre)
-        h = self.conv2(F.relu(self.bn2(h)))
-        h = self.conv3(F.relu(self.bn3(h)))
-        return h + (self.shortcut(pre) if self.shortcut is not None else x)
-
-
-class ResNet50V2(nn.Module):
-    def __init__(self, k, in_ch, num_outputs, small_input, patch_strides):
-        super().__init__()
-        root = 16 * k
-        self.small_input = small_input
-        if small_input:
-            self.root = nn.Conv2d(in_ch, root, 3, 1, 1, bias=False)
-        else:
-            self.root = nn.Conv2d(in_ch, root, 7, 1 if patch_strides else 2, 3,
-                                  bias=False)
-        strides = [1, 2, 2, 1 if patch_strides else 2]
-        units = []
-        cin, cout = root, 4 * root
-        for stage, n in enumerate([3, 4, 6, 3]):
-            for u in range(n):
-                units.append(BottleneckV2(cin, cout, strides[stage] if u == 0 else 1))
-                cin = cout
-            cout *= 2
-        self.units = nn.Sequential(*units)
-        self.final_bn = bn(cin)
-        self.logits = nn.Linear(cin, num_outputs)
-
-    def forward(self, x):
-        x = self.root(x)
-        if not self.small_input:
-            x = F.max_pool2d(F.pad(x, (1, 1, 1, 1)), 3, 2)
-        x = self.units(x)
-        x = F.relu(self.final_bn(x)).mean((2, 3))
-        return self.logits(x)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from resnet50_v2 import ResNet50V2  # noqa: E402
 
 
 class PatchHead(nn.Module):
