@@ -193,9 +193,7 @@ v1::Run ToProto(const storage::Run& run) {
   return out;
 }
 
-v1::Run ToProto(const scheduler::RunStatus& status,
-                const std::vector<storage::Job>& jobs,
-                const std::vector<storage::Metric>& metrics) {
+v1::Run ToProto(const scheduler::RunStatus& status, bool with_jobs) {
   v1::Run out = ToProto(status.run);
   v1::Progress* p = out.mutable_progress();
   p->set_train_fraction(status.train_progress);
@@ -207,23 +205,15 @@ v1::Run ToProto(const scheduler::RunStatus& status,
   p->set_jobs_succeeded(n.succeeded);
   p->set_jobs_failed(n.failed);
   p->set_jobs_cancelled(n.cancelled);
-  // Latest value per name: the largest step wins, later rows break ties.
-  std::map<std::string, std::pair<int64_t, double>> latest;
-  for (const storage::Metric& m : metrics) {
-    auto it = latest.find(m.name);
-    if (it == latest.end() || m.step >= it->second.first) {
-      latest[m.name] = {m.step, m.value};
-    }
-    p->set_step(std::max(p->step(), m.step));
+  p->set_epoch(std::max<int64_t>(status.epoch, 0));
+  p->set_step(std::max<int64_t>(status.step, 0));
+  for (const auto& [name, value] : status.latest_metrics) {
+    (*p->mutable_metrics())[name] = value;
   }
-  for (const auto& [name, value] : latest) {
-    if (name == "epoch") {
-      p->set_epoch(static_cast<int64_t>(value.second));
-    } else {
-      (*p->mutable_metrics())[name] = value.second;
-    }
+  if (with_jobs) {
+    for (const storage::Job& job : status.job_list)
+      *out.add_jobs() = ToProto(job);
   }
-  for (const storage::Job& job : jobs) *out.add_jobs() = ToProto(job);
   return out;
 }
 

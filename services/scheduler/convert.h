@@ -34,11 +34,10 @@ v1::JobState ToProto(storage::JobState state);
 scheduler::RunSpec ToRunSpec(const v1::RunConfig& expanded,
                              const std::string& name, int priority);
 
-// A run with its counts and, when given, its jobs and metrics (the latest
-// value of each name becomes progress; "epoch" sets progress.epoch).
-v1::Run ToProto(const scheduler::RunStatus& status,
-                const std::vector<storage::Job>& jobs,
-                const std::vector<storage::Metric>& metrics);
+// A run with its counts and progress (training position and the latest
+// value of each metric, as the scheduler reads them), and its jobs when
+// `with_jobs`.
+v1::Run ToProto(const scheduler::RunStatus& status, bool with_jobs);
 // A run as listed (no counts, jobs or metrics).
 v1::Run ToProto(const storage::Run& run);
 v1::Job ToProto(const storage::Job& job);

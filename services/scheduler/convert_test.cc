@@ -124,7 +124,7 @@ TEST(ConvertTest, MalformedStoredJsonLeavesFieldsUnset) {
   EXPECT_EQ(out.versions().at("sslab"), "3");
 }
 
-TEST(ConvertTest, RunProgressTakesTheLatestMetrics) {
+TEST(ConvertTest, RunCarriesProgressAndJobsWhenAsked) {
   scheduler::RunStatus status;
   status.run.id = 3;
   status.run.state = storage::RunState::kRunning;
@@ -132,9 +132,15 @@ TEST(ConvertTest, RunProgressTakesTheLatestMetrics) {
   status.jobs.total = 2;
   status.jobs.running = 1;
   status.jobs.succeeded = 1;
-  const std::vector<storage::Metric> metrics = {
-      {10, "epoch", 1}, {20, "epoch", 2}, {10, "loss", 2.0}, {20, "loss", 1.0}};
-  const v1::Run out = ToProto(status, {}, metrics);
+  status.epoch = 2;
+  status.step = 20;
+  status.latest_metrics = {{"loss", 1.0}};
+  status.job_list.resize(2);
+  status.job_list[0].id = 7;
+  EXPECT_EQ(ToProto(status, /*with_jobs=*/false).jobs_size(), 0);
+  const v1::Run out = ToProto(status, /*with_jobs=*/true);
+  ASSERT_EQ(out.jobs_size(), 2);
+  EXPECT_EQ(out.jobs(0).job_id(), 7);
   EXPECT_EQ(out.state(), v1::RUN_STATE_RUNNING);
   EXPECT_DOUBLE_EQ(out.progress().train_fraction(), 0.25);
   EXPECT_EQ(out.progress().epoch(), 2);

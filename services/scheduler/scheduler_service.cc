@@ -64,18 +64,11 @@ absl::Status CheckName(const std::string& name, absl::string_view field) {
   return absl::OkStatus();
 }
 
-// A run with its job counts and, for a detailed view, its jobs and latest
-// metrics (a listing skips those: metrics are a run's whole history).
+// A run with its job counts and progress and, for a detailed view, its jobs.
 absl::StatusOr<v1::Run> LoadRun(scheduler::Scheduler& s, int64_t run_id,
                                 bool detailed) {
   SSLAB_ASSIGN_OR_RETURN(scheduler::RunStatus status, s.GetRun(run_id));
-  std::vector<storage::Job> jobs;
-  std::vector<storage::Metric> metrics;
-  if (detailed) {
-    SSLAB_ASSIGN_OR_RETURN(jobs, s.ListJobs(run_id));
-    SSLAB_ASSIGN_OR_RETURN(metrics, s.ListMetrics(run_id));
-  }
-  return ToProto(status, jobs, metrics);
+  return ToProto(status, detailed);
 }
 
 bool IsFinal(v1::RunState state) {
@@ -313,7 +306,8 @@ grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
                                               v1::CancelRunResponse* resp) {
   return Guard("CancelRun", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
-    SSLAB_RETURN_IF_ERROR(scheduler_->Cancel(req->run_id()));
+    SSLAB_RETURN_IF_ERROR(scheduler_->Cancel(
+        req->run_id(), Truncate(req->reason(), kMaxErrorLength)));
     SSLAB_LOG(INFO) << "cancelled run " << req->run_id()
                     << (req->reason().empty() ? "" : ": ")
                     << Truncate(req->reason(), kMaxErrorLength);

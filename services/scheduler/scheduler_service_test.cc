@@ -191,9 +191,11 @@ TEST_F(SchedulerServiceTest, UnknownIdsAndWrongStates) {
   ASSERT_OK_AND_ASSIGN(v1::Run run, Submit(SmallConfig()));
   v1::CancelRunRequest cancel;
   cancel.set_run_id(run.run_id());
+  cancel.set_reason("wrong learning rate");
   v1::CancelRunResponse cancelled;
   ASSERT_TRUE(experiments_->CancelRun(Ctx().get(), cancel, &cancelled).ok());
   EXPECT_EQ(cancelled.run().state(), v1::RUN_STATE_CANCELLED);
+  EXPECT_EQ(cancelled.run().error(), "cancelled: wrong learning rate");
   EXPECT_THAT(
       FromGrpcStatus(experiments_->CancelRun(Ctx().get(), cancel, &cancelled)),
       StatusIs(absl::StatusCode::kFailedPrecondition));
