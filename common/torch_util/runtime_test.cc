@@ -2,9 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
-#include <malloc.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <malloc.h>
 
 #include "common/testing/status_matchers.h"
 
@@ -43,8 +43,8 @@ TEST(RuntimeTest, ResolvesCpuAndAuto) {
 }
 
 TEST(RuntimeTest, RejectsUnknownDeviceNamingTheField) {
-  EXPECT_THAT(ResolveDevice("tpu"),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("device")));
+  EXPECT_THAT(ResolveDevice("tpu"), StatusIs(absl::StatusCode::kInvalidArgument,
+                                             HasSubstr("device")));
   EXPECT_THAT(ResolveDevice("cuda:x"),
               StatusIs(absl::StatusCode::kInvalidArgument));
   if (!CudaAvailable()) {
