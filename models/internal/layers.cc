@@ -191,21 +191,29 @@ void BottleneckV2Impl::FoldBatchNorm() {
   folded = true;
 }
 
-EndpointPlan::EndpointPlan(const std::vector<std::string>& names,
-                           const std::vector<std::string>& wanted)
-    : wanted_(names.size(), wanted.empty()) {
+EndpointCollector::EndpointCollector(std::vector<std::string> names,
+                                     bool has_logits,
+                                     const std::vector<std::string>& wanted)
+    : names_(std::move(names)) {
+  if (has_logits) names_.push_back("logits");
+  wanted_.assign(names_.size(), wanted.empty());
   if (wanted.empty()) {
-    last_ = static_cast<int>(names.size()) - 1;
+    last_ = static_cast<int>(names_.size()) - 1;
     return;
   }
   for (const std::string& name : wanted) {
-    auto it = std::find(names.begin(), names.end(), name);
-    TORCH_CHECK(it != names.end(), "unknown endpoint '", name,
-                "'; this network has: ", absl::StrJoin(names, ", "));
-    const int index = static_cast<int>(it - names.begin());
+    auto it = std::find(names_.begin(), names_.end(), name);
+    TORCH_CHECK(it != names_.end(), "unknown endpoint '", name,
+                "'; this network has: ", absl::StrJoin(names_, ", "));
+    const int index = static_cast<int>(it - names_.begin());
     wanted_[index] = true;
     last_ = std::max(last_, index);
   }
+}
+
+bool EndpointCollector::Emit(const torch::Tensor& value) {
+  if (wanted_[next_]) endpoints_.emplace(names_[next_], value);
+  return next_++ == last_;
 }
 
 std::vector<std::string> ResNetEndpointNames() {

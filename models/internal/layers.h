@@ -115,23 +115,29 @@ class BottleneckV2Impl : public torch::nn::Cloneable<BottleneckV2Impl> {
 };
 TORCH_MODULE(BottleneckV2);
 
-// Which endpoints a ForwardEndpoints call must produce. `names` are the
-// network's endpoints in order, "logits" last when the model has a head.
-// Throws c10::Error for a wanted name the network does not have.
-class EndpointPlan {
+// Gathers what a ForwardEndpoints call returns. `names` are the network's
+// endpoints in order; with `has_logits` "logits" follows them. The forward
+// pass hands every endpoint to Emit in that order and stops as soon as Emit
+// says the deepest wanted one is in. Throws c10::Error for a wanted name the
+// network does not have.
+class EndpointCollector {
  public:
-  EndpointPlan(const std::vector<std::string>& names,
-               const std::vector<std::string>& wanted);
-  // Index in `names` of the deepest endpoint to compute.
-  int last() const { return last_; }
-  bool Wants(int index) const { return wanted_[index]; }
+  EndpointCollector(std::vector<std::string> names, bool has_logits,
+                    const std::vector<std::string>& wanted);
+  // Keeps `value` if the next endpoint is wanted; true when it was the
+  // deepest wanted one (the caller then returns Take()).
+  bool Emit(const torch::Tensor& value);
+  std::map<std::string, torch::Tensor> Take() { return std::move(endpoints_); }
 
  private:
+  std::vector<std::string> names_;
   std::vector<bool> wanted_;
   int last_ = -1;
+  int next_ = 0;
+  std::map<std::string, torch::Tensor> endpoints_;
 };
 
-// The endpoint list of ResNet/RevNet plus "logits" when num_outputs > 0.
+// The endpoint list of ResNet/RevNet (without "logits").
 std::vector<std::string> ResNetEndpointNames();
 
 }  // namespace sslab::models::internal

@@ -71,21 +71,13 @@ std::vector<std::string> ResNetImpl::EndpointNames() const {
 
 std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
     const torch::Tensor& images, const std::vector<std::string>& wanted) {
-  std::vector<std::string> names = ResNetEndpointNames();
-  if (logits_) names.push_back("logits");
-  const EndpointPlan plan(names, wanted);
-  std::map<std::string, torch::Tensor> endpoints;
-  int index = 0;
-  // Records endpoint `index`; true when the deepest wanted one is reached.
-  auto emit = [&](const torch::Tensor& value) {
-    if (plan.Wants(index)) endpoints.emplace(names[index], value);
-    return index++ == plan.last();
-  };
+  EndpointCollector endpoints(ResNetEndpointNames(), !logits_.is_empty(),
+                              wanted);
 
   torch::Tensor x = root_conv_(images);
   if (root_bn_) x = BatchNormUnlessFolded(root_bn_, x, root_folded_).relu_();
   if (!config_.options.small_input) x = RootMaxPool(x);
-  if (emit(x)) return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
 
   for (int stage = 0; stage < 4; ++stage) {
     if (v2()) {
@@ -93,7 +85,7 @@ std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
     } else {
       for (auto& unit : v1_units_[stage]) x = unit(x);
     }
-    if (emit(x)) return endpoints;
+    if (endpoints.Emit(x)) return endpoints.Take();
   }
 
   if (final_bn_) {
@@ -101,9 +93,9 @@ std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
     if (config_.options.last_relu) x = x.relu_();
   }
   x = x.mean({2, 3});
-  if (emit(x)) return endpoints;
-  emit(logits_(x));
-  return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
+  endpoints.Emit(logits_(x));
+  return endpoints.Take();
 }
 
 std::shared_ptr<torch::nn::Module> ResNetImpl::clone(

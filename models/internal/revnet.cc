@@ -200,19 +200,12 @@ void RevNetImpl::set_memory_saving(bool on) {
 std::map<std::string, torch::Tensor> RevNetImpl::ForwardEndpoints(
     const torch::Tensor& images, const std::vector<std::string>& wanted) {
   namespace F = torch::nn::functional;
-  std::vector<std::string> names = ResNetEndpointNames();
-  if (logits_) names.push_back("logits");
-  const EndpointPlan plan(names, wanted);
-  std::map<std::string, torch::Tensor> endpoints;
-  int index = 0;
-  auto emit = [&](const torch::Tensor& value) {
-    if (plan.Wants(index)) endpoints.emplace(names[index], value);
-    return index++ == plan.last();
-  };
+  EndpointCollector endpoints(ResNetEndpointNames(), !logits_.is_empty(),
+                              wanted);
 
   torch::Tensor x = root_conv_(images);
   if (!config_.options.small_input) x = RootMaxPool(x);
-  if (emit(x)) return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
 
   const std::array<int64_t, 4> strides = StageStrides(config_.options);
   for (int stage = 0; stage < 4; ++stage) {
@@ -229,15 +222,15 @@ std::map<std::string, torch::Tensor> RevNetImpl::ForwardEndpoints(
       x = F::pad(x, F::PadFuncOptions({0, 0, 0, 0, pad, pad}));
     }
     x = stages_[stage](x);
-    if (emit(x)) return endpoints;
+    if (endpoints.Emit(x)) return endpoints.Take();
   }
 
   x = final_bn_(x);
   if (config_.options.last_relu) x = x.relu_();
   x = x.mean({2, 3});
-  if (emit(x)) return endpoints;
-  emit(logits_(x));
-  return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
+  endpoints.Emit(logits_(x));
+  return endpoints.Take();
 }
 
 std::shared_ptr<torch::nn::Module> RevNetImpl::clone(

@@ -95,15 +95,7 @@ std::vector<std::string> VggImpl::EndpointNames() const {
 std::map<std::string, torch::Tensor> VggImpl::ForwardEndpoints(
     const torch::Tensor& images, const std::vector<std::string>& wanted) {
   namespace F = torch::nn::functional;
-  std::vector<std::string> names = VggEndpointNames();
-  if (logits_) names.push_back("logits");
-  const EndpointPlan plan(names, wanted);
-  std::map<std::string, torch::Tensor> endpoints;
-  int index = 0;
-  auto emit = [&](const torch::Tensor& value) {
-    if (plan.Wants(index)) endpoints.emplace(names[index], value);
-    return index++ == plan.last();
-  };
+  EndpointCollector endpoints(VggEndpointNames(), !logits_.is_empty(), wanted);
   auto pool = [](const torch::Tensor& t) {
     return F::max_pool2d(t, F::MaxPool2dFuncOptions(2).stride(2));
   };
@@ -111,15 +103,15 @@ std::map<std::string, torch::Tensor> VggImpl::ForwardEndpoints(
   torch::Tensor x = images;
   for (size_t s = 0; s < stages_.size(); ++s) {
     for (auto& unit : stages_[s]) x = unit(x);
-    if (s > 0 && emit(x)) return endpoints;
+    if (s > 0 && endpoints.Emit(x)) return endpoints.Take();
     if (s > 0 || !config_.options.small_input) x = pool(x);
   }
   x = fc6_(x);
-  if (emit(x)) return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
   x = fc7_(x).mean({2, 3});
-  if (emit(x)) return endpoints;
-  emit(logits_(x));
-  return endpoints;
+  if (endpoints.Emit(x)) return endpoints.Take();
+  endpoints.Emit(logits_(x));
+  return endpoints.Take();
 }
 
 std::shared_ptr<torch::nn::Module> VggImpl::clone(
