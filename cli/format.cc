@@ -13,17 +13,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
-#include "services/common/run_config.h"
+#include "experiment/vocabulary.h"
+#include "services/common/experiment_proto.h"
 
 namespace sslab::cli {
 namespace {
 
-using services::ArchitectureName;
-using services::JobKindName;
-using services::JobStateName;
-using services::MethodName;
-using services::ProbeKindName;
-using services::RunStateName;
+using services::ShortName;
 
 std::string CsvCell(const std::string& cell) {
   if (cell.find_first_of(",\"\n\r") == std::string::npos) return cell;
@@ -57,8 +53,10 @@ int JobsDone(const v1::Progress& p) {
 
 // Index of `layer` in the network order of `architecture` (unknown last).
 int LayerRank(v1::Architecture architecture, const std::string& layer) {
-  const std::vector<std::string> layers =
-      services::RepresentationLayers(architecture);
+  const std::optional<experiment::Architecture> a =
+      services::FromProto<experiment::Architecture>(architecture);
+  if (!a) return 0;
+  const std::vector<std::string>& layers = experiment::RepresentationLayers(*a);
   const auto it = std::find(layers.begin(), layers.end(), layer);
   return static_cast<int>(it - layers.begin());
 }
@@ -152,10 +150,9 @@ Table RunsTable(const std::vector<v1::Run>& runs) {
   for (const v1::Run& r : runs) {
     const v1::Progress& p = r.progress();
     t.rows.push_back(
-        {absl::StrCat(r.run_id()), r.name(),
-         std::string(RunStateName(r.state())),
-         std::string(MethodName(r.config().method())),
-         std::string(ArchitectureName(r.config().architecture())),
+        {absl::StrCat(r.run_id()), r.name(), std::string(ShortName(r.state())),
+         std::string(ShortName(r.config().method())),
+         std::string(ShortName(r.config().architecture())),
          absl::StrCat(r.config().width()),
          absl::StrCat(static_cast<int>(p.train_fraction() * 100 + 1e-9), "%"),
          absl::StrCat(JobsDone(p), "/", p.jobs_total()),
@@ -171,13 +168,13 @@ Table JobsTable(const std::vector<v1::Job>& jobs) {
   for (const v1::Job& j : jobs) {
     std::string probe;
     if (j.kind() == v1::JOB_KIND_PROBE) {
-      probe = std::string(ProbeKindName(j.probe_kind()));
+      probe = std::string(ShortName(j.probe_kind()));
       if (j.label_fraction() != 1)
         absl::StrAppend(&probe, "@", Fraction(j.label_fraction()));
     }
     t.rows.push_back(
-        {absl::StrCat(j.job_id()), std::string(JobKindName(j.kind())),
-         std::string(JobStateName(j.state())), absl::StrCat(j.attempts()),
+        {absl::StrCat(j.job_id()), std::string(ShortName(j.kind())),
+         std::string(ShortName(j.state())), absl::StrCat(j.attempts()),
          j.checkpoint_id() ? absl::StrCat(j.checkpoint_id()) : "", j.layer(),
          probe, absl::StrCat(static_cast<int>(j.progress() * 100 + 1e-9), "%"),
          j.worker_id() ? absl::StrCat(j.worker_id()) : "", j.error()});
@@ -190,7 +187,7 @@ std::string RunDetails(const v1::Run& run) {
   const v1::Progress& p = run.progress();
   std::vector<std::string> probes;
   for (int k : c.evaluation().probe_kinds()) {
-    probes.emplace_back(ProbeKindName(static_cast<v1::ProbeKind>(k)));
+    probes.emplace_back(ShortName(static_cast<v1::ProbeKind>(k)));
   }
   std::vector<std::string> fractions;
   for (double f : c.evaluation().label_fractions())
@@ -211,14 +208,14 @@ std::string RunDetails(const v1::Run& run) {
   kv("run", absl::StrCat(run.run_id()));
   kv("name", run.name());
   if (run.sweep_id()) kv("sweep", absl::StrCat(run.sweep_id()));
-  kv("state", std::string(RunStateName(run.state())));
+  kv("state", std::string(ShortName(run.state())));
   if (!run.error().empty()) kv("error", run.error());
-  kv("method", std::string(MethodName(c.method())));
-  kv("architecture", absl::StrCat(ArchitectureName(c.architecture()), " k=",
-                                  c.width(), c.last_relu() ? "" : " (-)"));
+  kv("method", std::string(ShortName(c.method())));
+  kv("architecture", absl::StrCat(ShortName(c.architecture()), " k=", c.width(),
+                                  c.last_relu() ? "" : " (-)"));
   kv("dataset",
      absl::StrCat(
-         services::DatasetKindName(c.dataset().kind()), ":", c.dataset().path(),
+         ShortName(c.dataset().kind()), ":", c.dataset().path(),
          " image_size=", c.dataset().image_size(),
          " val_fraction=", Fraction(c.dataset().val_fraction()),
          c.dataset().max_examples()
@@ -240,7 +237,7 @@ std::string RunDetails(const v1::Run& run) {
              : "final only"));
   kv("device",
      absl::StrCat(
-         services::DeviceKindName(c.device()),
+         ShortName(c.device()),
          c.threads() ? absl::StrCat(", ", c.threads(), " threads") : ""));
   kv("progress",
      absl::StrCat(ProgressBar(p.train_fraction(), 20), " epoch ", p.epoch(),
@@ -309,7 +306,7 @@ Table ResultsTable(const std::vector<v1::Result>& results) {
   t.columns = {"EPOCH", "LAYER"};
   for (const auto& [kind, fraction] : column_keys) {
     std::string name =
-        absl::AsciiStrToUpper(ProbeKindName(static_cast<v1::ProbeKind>(kind)));
+        absl::AsciiStrToUpper(ShortName(static_cast<v1::ProbeKind>(kind)));
     if (show_fraction) absl::StrAppend(&name, "@", Fraction(fraction));
     t.columns.push_back(name);
   }
@@ -345,30 +342,37 @@ Table SweepGrid(const std::vector<v1::Result>& results,
   for (const auto& r : results) widths.insert(r.width());
   const bool show_width = widths.size() > 1;
 
+  // A layer's accuracies on the two splits. The best layer is chosen on val
+  // (the study's protocol); its test accuracy is what the cell shows. A run
+  // without a val split is chosen on test.
+  struct Scores {
+    std::optional<double> val;
+    std::optional<double> test;
+    double choice() const { return val ? *val : test.value_or(-1); }
+    double shown() const { return test ? *test : val.value_or(-1); }
+  };
   struct Best {
-    double top1 = -1;
-    bool is_test = false;
+    double choice = -2;
+    double shown = -1;
     std::string layer;
   };
   std::vector<int> methods;
   std::vector<std::pair<int, int>> columns;  // (architecture, width)
   std::map<std::pair<int, std::pair<int, int>>, Best> best;
-  // Per (run, layer): the test top-1, else val.
-  std::map<std::pair<int64_t, std::string>, std::pair<bool, double>> per_layer;
+  std::map<std::pair<int64_t, std::string>, Scores> per_layer;
   std::map<int64_t, const v1::Result*> run_of;
   for (const auto& r : results) {
     // The raw-pixel baseline is not a learned representation.
     if (r.probe_kind() != probe_kind || r.label_fraction() != 1 ||
         r.epoch() != last_epoch[r.run_id()] ||
-        r.layer() == services::kPixelsLayer) {
+        r.layer() == experiment::kPixelsLayer) {
       continue;
     }
-    auto& cell = per_layer[{r.run_id(), r.layer()}];
-    const bool is_test = r.split() == "test";
-    if (is_test || !cell.first) cell = {is_test, r.top1()};
+    Scores& scores = per_layer[{r.run_id(), r.layer()}];
+    (r.split() == "val" ? scores.val : scores.test) = r.top1();
     run_of[r.run_id()] = &r;
   }
-  for (const auto& [key, value] : per_layer) {
+  for (const auto& [key, scores] : per_layer) {
     const v1::Result& r = *run_of[key.first];
     const std::pair<int, int> column{r.architecture(),
                                      show_width ? r.width() : 0};
@@ -380,25 +384,27 @@ Table SweepGrid(const std::vector<v1::Result>& results,
       columns.push_back(column);
     }
     Best& b = best[{r.method(), column}];
-    if (value.second > b.top1) b = {value.second, value.first, key.second};
+    if (scores.choice() > b.choice) {
+      b = {scores.choice(), scores.shown(), key.second};
+    }
   }
   std::sort(methods.begin(), methods.end());
   std::sort(columns.begin(), columns.end());
   Table t;
   t.columns = {"METHOD"};
   for (const auto& [arch, width] : columns) {
-    std::string name(ArchitectureName(static_cast<v1::Architecture>(arch)));
+    std::string name(ShortName(static_cast<v1::Architecture>(arch)));
     if (show_width) absl::StrAppend(&name, " k=", width);
     t.columns.push_back(name);
   }
   for (int m : methods) {
     std::vector<std::string> row = {
-        std::string(MethodName(static_cast<v1::Method>(m)))};
+        std::string(ShortName(static_cast<v1::Method>(m)))};
     for (const auto& column : columns) {
       const auto it = best.find({m, column});
       row.push_back(it == best.end()
                         ? "-"
-                        : absl::StrCat(Percent(it->second.top1), " (",
+                        : absl::StrCat(Percent(it->second.shown), " (",
                                        it->second.layer, ")"));
     }
     t.rows.push_back(std::move(row));
@@ -418,7 +424,7 @@ std::string ProgressBar(double fraction, int width) {
 std::string ProgressLine(const v1::Run& run) {
   const v1::Progress& p = run.progress();
   std::string line =
-      absl::StrCat("run ", run.run_id(), " ", RunStateName(run.state()), " ",
+      absl::StrCat("run ", run.run_id(), " ", ShortName(run.state()), " ",
                    ProgressBar(p.train_fraction(), 20));
   if (p.epoch() || p.step())
     absl::StrAppend(&line, " epoch ", p.epoch(), " step ", p.step());

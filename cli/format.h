@@ -59,10 +59,12 @@ Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints);
 Table ResultsTable(const std::vector<v1::Result>& results);
 
 // Results of a sweep as the paper's grid: one row per method, one column per
-// architecture (with k when several widths occur), each cell the best
-// layer's top-1 % and that layer, e.g. "55.4 (block3)". Uses only results of
-// `probe_kind` with label fraction 1 from the last evaluated epoch of each
-// run; unset probe_kind picks LBFGS when present, else the first one seen.
+// architecture (with k when several widths occur). Each cell is the layer
+// with the best val top-1 (the study's protocol; test when a run has no val
+// split), shown as its test top-1 % and its name, e.g. "55.4 (block3)".
+// Uses only results of `probe_kind` with label fraction 1 from the last
+// evaluated epoch of each run; unset probe_kind picks LBFGS when present,
+// else the first one seen.
 Table SweepGrid(const std::vector<v1::Result>& results,
                 v1::ProbeKind probe_kind = v1::PROBE_KIND_UNSPECIFIED);
 

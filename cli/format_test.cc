@@ -124,6 +124,24 @@ TEST(SweepGridTest, BestLayerPerMethodAndArchitecture) {
   EXPECT_EQ(mlp.rows[0][1], "95.0 (block1)");
 }
 
+TEST(SweepGridTest, ChoosesTheLayerOnValAndShowsItsTestAccuracy) {
+  const auto r = [](const char* layer, const char* split, double top1) {
+    return MakeResult(1, v1::METHOD_ROTATION, v1::ARCHITECTURE_RESNET50_V2, 4,
+                      layer, v1::PROBE_KIND_LBFGS, split, top1);
+  };
+  // block4 wins on test, but block3 wins on val: the grid reports block3
+  // with its test accuracy (choosing on test would overstate it).
+  const std::vector<v1::Result> results = {
+      r("block3", "val", 0.70),
+      r("block3", "test", 0.60),
+      r("block4", "val", 0.65),
+      r("block4", "test", 0.64),
+  };
+  const Table t = SweepGrid(results);
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][1], "60.0 (block3)");
+}
+
 TEST(SweepGridTest, WidthsAppearWhenSeveral) {
   const std::vector<v1::Result> results = {
       MakeResult(1, v1::METHOD_ROTATION, v1::ARCHITECTURE_REVNET50, 4, "block3",

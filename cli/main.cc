@@ -26,9 +26,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/format.h"
+#include "experiment/vocabulary.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "services/common/experiment_proto.h"
 #include "services/common/grpc_status.h"
-#include "services/common/run_config.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
 
 #ifndef SSLAB_VERSION
@@ -82,20 +83,22 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
                   "RunConfig as JSON (proto3 JSON mapping, e.g. the \"config\" "
                   "of `sslab show RUN --format json`); flags override it");
   if (!sweep) {
-    Last(Remember(f, app->add_option("--method", f->method,
-                                     "rotation|exemplar|jigsaw|"
-                                     "relative_patch_location|supervised")));
+    Last(Remember(f,
+                  app->add_option("--method", f->method,
+                                  experiment::Choices<experiment::Method>())));
     Last(Remember(
         f, app->add_option("--arch", f->arch,
-                           "resnet50_v1|resnet50_v2|revnet50|vgg19_bn")));
+                           experiment::Choices<experiment::Architecture>())));
     Last(Remember(
         f, app->add_option("--width,-k", f->width, "widening factor k")));
   }
   Last(Remember(f, app->add_option("--last-relu", f->last_relu,
                                    "false for the (-) variants")));
   Last(Remember(
-      f, app->add_option("--dataset", f->dataset,
-                         "KIND:PATH, KIND one of idx|cifar|imagefolder")));
+      f, app->add_option(
+             "--dataset", f->dataset,
+             absl::StrCat("KIND:PATH, KIND one of ",
+                          experiment::Choices<experiment::DatasetKind>()))));
   Last(Remember(f, app->add_option("--val-fraction", f->val_fraction)));
   Last(Remember(f, app->add_option("--max-examples", f->max_examples)));
   Last(Remember(f, app->add_option("--image-size", f->image_size)));
@@ -109,16 +112,20 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   Remember(
       f, app->add_option("--layers", f->layers, "comma-separated; default all")
              ->delimiter(','));
-  Remember(
-      f,
-      app->add_option("--probes", f->probes, "lbfgs,sgd,mlp")->delimiter(','));
+  Remember(f, app->add_option(
+                     "--probes", f->probes,
+                     absl::StrCat("comma-separated, of ",
+                                  experiment::Choices<experiment::ProbeKind>()))
+                  ->delimiter(','));
   Remember(
       f,
       app->add_option("--label-fractions", f->label_fractions)->delimiter(','));
   Last(Remember(f, app->add_option("--eval-every", f->eval_every,
                                    "evaluate every N epochs; 0 = final only")));
   Last(Remember(f, app->add_option("--seed", f->seed)));
-  Last(Remember(f, app->add_option("--device", f->device, "cpu|cuda|auto")));
+  Last(Remember(
+      f, app->add_option("--device", f->device,
+                         experiment::Choices<experiment::DeviceRequest>())));
   Last(Remember(f, app->add_option("--threads", f->threads)));
 }
 
@@ -129,12 +136,13 @@ bool Given(const ConfigFlags& f, const std::string& name) {
   return false;
 }
 
-template <typename T>
-T ParseOrThrow(std::optional<T> value, const std::string& flag,
-               const std::string& text) {
-  if (!value)
-    throw UsageError(absl::StrCat(flag, ": unknown value \"", text, "\""));
-  return *value;
+// The protocol value of a name from the command line ("rotation" for
+// --method), or a usage error naming the flag and listing the choices.
+template <typename Proto, typename Domain>
+Proto ParseOrThrow(const std::string& text, const std::string& flag) {
+  absl::StatusOr<Domain> value = experiment::ParseName<Domain>(text, flag);
+  if (!value.ok()) throw UsageError(std::string(value.status().message()));
+  return services::ToProto<Proto>(*value);
 }
 
 // Builds the config from --config and the flags given.
@@ -155,11 +163,11 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
   }
   if (Given(f, "--method")) {
     c.set_method(
-        ParseOrThrow(services::ParseMethod(f.method), "--method", f.method));
+        ParseOrThrow<v1::Method, experiment::Method>(f.method, "--method"));
   }
   if (Given(f, "--arch")) {
-    c.set_architecture(
-        ParseOrThrow(services::ParseArchitecture(f.arch), "--arch", f.arch));
+    c.set_architecture(ParseOrThrow<v1::Architecture, experiment::Architecture>(
+        f.arch, "--arch"));
   }
   if (Given(f, "--width")) c.set_width(f.width);
   if (Given(f, "--last-relu")) c.set_last_relu(f.last_relu);
@@ -170,7 +178,8 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
     }
     const std::string kind = f.dataset.substr(0, colon);
     c.mutable_dataset()->set_kind(
-        ParseOrThrow(services::ParseDatasetKind(kind), "--dataset", kind));
+        ParseOrThrow<v1::DatasetKind, experiment::DatasetKind>(kind,
+                                                               "--dataset"));
     c.mutable_dataset()->set_path(f.dataset.substr(colon + 1));
   }
   if (Given(f, "--val-fraction"))
@@ -199,7 +208,7 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
     c.mutable_evaluation()->clear_probe_kinds();
     for (const auto& p : f.probes) {
       c.mutable_evaluation()->add_probe_kinds(
-          ParseOrThrow(services::ParseProbeKind(p), "--probes", p));
+          ParseOrThrow<v1::ProbeKind, experiment::ProbeKind>(p, "--probes"));
     }
   }
   if (Given(f, "--label-fractions")) {
@@ -211,8 +220,8 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
     c.mutable_evaluation()->set_every_epochs(f.eval_every);
   if (Given(f, "--seed")) c.set_seed(f.seed);
   if (Given(f, "--device")) {
-    c.set_device(ParseOrThrow(services::ParseDeviceKind(f.device), "--device",
-                              f.device));
+    c.set_device(ParseOrThrow<v1::DeviceKind, experiment::DeviceRequest>(
+        f.device, "--device"));
   }
   if (Given(f, "--threads")) c.set_threads(f.threads);
   return c;
@@ -296,11 +305,12 @@ int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
   req.set_name(s.name);
   req.set_priority(s.priority);
   for (const auto& m : s.methods) {
-    req.add_methods(ParseOrThrow(services::ParseMethod(m), "--methods", m));
+    req.add_methods(
+        ParseOrThrow<v1::Method, experiment::Method>(m, "--methods"));
   }
   for (const auto& a : s.archs) {
     req.add_architectures(
-        ParseOrThrow(services::ParseArchitecture(a), "--archs", a));
+        ParseOrThrow<v1::Architecture, experiment::Architecture>(a, "--archs"));
   }
   for (int w : s.widths) req.add_widths(w);
   for (int e : s.epochs) req.add_epochs_values(e);
@@ -343,15 +353,16 @@ int CmdList(Client& client, const Globals& g, const ListFlags& l) {
   v1::ListRunsRequest req;
   if (!l.state.empty()) {
     req.set_state(
-        ParseOrThrow(services::ParseRunState(l.state), "--state", l.state));
+        ParseOrThrow<v1::RunState, experiment::RunState>(l.state, "--state"));
   }
   if (!l.method.empty()) {
     req.set_method(
-        ParseOrThrow(services::ParseMethod(l.method), "--method", l.method));
+        ParseOrThrow<v1::Method, experiment::Method>(l.method, "--method"));
   }
   if (!l.arch.empty()) {
     req.set_architecture(
-        ParseOrThrow(services::ParseArchitecture(l.arch), "--arch", l.arch));
+        ParseOrThrow<v1::Architecture, experiment::Architecture>(l.arch,
+                                                                 "--arch"));
   }
   req.set_sweep_id(l.sweep);
   req.set_page_size(l.limit);
@@ -426,7 +437,7 @@ int CmdWatch(Client& client, const Globals& g, int64_t run_id, double max_s) {
   Check(reader->Finish());
   if (last.state() == v1::RUN_STATE_SUCCEEDED) return 0;
   std::cerr << "sslab: run " << run_id << " "
-            << services::RunStateName(last.state())
+            << services::ShortName(last.state())
             << (last.error().empty() ? "" : ": " + last.error()) << "\n";
   return kExitServerError;
 }
@@ -458,7 +469,7 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
   req.set_layer(layer);
   if (!probe.empty()) {
     req.set_probe_kind(
-        ParseOrThrow(services::ParseProbeKind(probe), "--probe", probe));
+        ParseOrThrow<v1::ProbeKind, experiment::ProbeKind>(probe, "--probe"));
   }
   v1::QueryResultsResponse resp;
   Check(client.stub().QueryResults(client.Context().get(), req, &resp));
@@ -589,7 +600,8 @@ int Main(int argc, char** argv) {
   auto* results_sweep = results->add_option("--sweep", sweep_id);
   results_run->excludes(results_sweep);
   results->add_option("--layer", layer);
-  results->add_option("--probe", probe, "lbfgs|sgd|mlp");
+  results->add_option("--probe", probe,
+                      experiment::Choices<experiment::ProbeKind>());
 
   auto* checkpoints =
       app.add_subcommand("checkpoints", "list a run's checkpoints");

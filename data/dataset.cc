@@ -115,11 +115,8 @@ std::vector<int64_t> BalancedQuota(
 }
 
 absl::Status ValidateSpec(const DatasetSpec& spec) {
-  if (spec.kind != "idx" && spec.kind != "cifar" &&
-      spec.kind != "imagefolder") {
-    return absl::InvalidArgumentError(
-        absl::StrCat("dataset.kind: '", spec.kind,
-                     "' is not one of idx, cifar, imagefolder"));
+  if (experiment::Name(spec.kind).empty()) {
+    return absl::InvalidArgumentError("dataset.kind: unknown value");
   }
   if (spec.path.empty())
     return absl::InvalidArgumentError("dataset.path: empty");
@@ -144,26 +141,6 @@ absl::Status ValidateSpec(const DatasetSpec& spec) {
 
 }  // namespace
 
-absl::StatusOr<Split> ParseSplit(absl::string_view name) {
-  if (name == "train") return Split::kTrain;
-  if (name == "val") return Split::kVal;
-  if (name == "test") return Split::kTest;
-  return absl::InvalidArgumentError(
-      absl::StrCat("split: '", name, "' is not one of train, val, test"));
-}
-
-std::string_view SplitName(Split split) {
-  switch (split) {
-    case Split::kTrain:
-      return "train";
-    case Split::kVal:
-      return "val";
-    case Split::kTest:
-      return "test";
-  }
-  return "unknown";
-}
-
 Dataset::~Dataset() = default;
 
 absl::StatusOr<Example> Dataset::GetScaled(
@@ -182,10 +159,10 @@ absl::StatusOr<std::shared_ptr<const Dataset>> OpenDataset(
   SSLAB_RETURN_IF_ERROR(ValidateSpec(spec));
   const bool test = split == Split::kTest;
   std::shared_ptr<const Dataset> base;
-  if (spec.kind == "idx") {
+  if (spec.kind == DatasetKind::kIdx) {
     SSLAB_ASSIGN_OR_RETURN(base,
                            internal::OpenIdx(spec.path, test, spec.channels));
-  } else if (spec.kind == "cifar") {
+  } else if (spec.kind == DatasetKind::kCifar) {
     SSLAB_ASSIGN_OR_RETURN(base,
                            internal::OpenCifar(spec.path, test, spec.channels));
   } else {

@@ -37,20 +37,17 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "experiment/vocabulary.h"
 
 namespace sslab::data {
 
-enum class Split { kTrain, kVal, kTest };
-
-// Parses "train", "val", "test". Returns INVALID_ARGUMENT naming the field
-// "split" otherwise.
-absl::StatusOr<Split> ParseSplit(absl::string_view name);
-std::string_view SplitName(Split split);
+// Dataset splits and formats, as named in experiment/vocabulary.h.
+using Split = experiment::Split;
+using DatasetKind = experiment::DatasetKind;
 
 // A dataset as named in a run's config.
 struct DatasetSpec {
-  // "idx" | "cifar" | "imagefolder".
-  std::string kind;
+  DatasetKind kind = DatasetKind::kIdx;
   // A directory (see the layouts above).
   std::string path;
   // Fraction of each class of the training files held out as kVal; in [0, 1).

@@ -22,6 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "data/batch_source.h"
 #include "data/dataset.h"
 #include "data/transforms.h"
 
@@ -45,15 +46,6 @@ struct LoaderOptions {
   bool pin_memory = false;
 };
 
-// On CPU the memory of `views` is recycled for a later batch once no tensor
-// refers to it any more (hold the tensor, not a raw pointer, while using it).
-struct Batch {
-  at::Tensor views;    // float [B, V, C, S, S]
-  at::Tensor labels;   // int64 [B, V], the transform's labels
-  at::Tensor indices;  // int64 [B], dataset indices
-  at::Tensor classes;  // int64 [B], class labels
-};
-
 // Counts for the current epoch, over the batches handed out so far.
 struct EpochStats {
   int64_t epoch = -1;
@@ -65,26 +57,26 @@ struct EpochStats {
 };
 
 // One epoch at a time. StartEpoch / Next / stats from one consumer thread.
-class Loader {
+class Loader final : public BatchSource {
  public:
   // Invalid options (batch_size < 1, threads < 0, ...) are reported by
   // StartEpoch as INVALID_ARGUMENT naming the field.
   Loader(std::shared_ptr<const Dataset> dataset,
          std::shared_ptr<const Transform> transform, LoaderOptions options);
   // Stops and joins the workers, also mid-epoch.
-  ~Loader();
+  ~Loader() override;
   Loader(const Loader&) = delete;
   Loader& operator=(const Loader&) = delete;
 
   // Starts epoch `epoch` (>= 0), abandoning any unfinished one.
-  absl::Status StartEpoch(int64_t epoch);
+  absl::Status StartEpoch(int64_t epoch) override;
 
   // The next batch of the epoch, nullopt at its end. Returns
   // FAILED_PRECONDITION before StartEpoch, or the error that ended the epoch
   // (then again on every call until the next StartEpoch).
-  absl::StatusOr<std::optional<Batch>> Next();
+  absl::StatusOr<std::optional<Batch>> Next() override;
 
-  int64_t batches_per_epoch() const;
+  int64_t batches_per_epoch() const override;
   EpochStats stats() const;
 
  private:

@@ -22,7 +22,7 @@ std::shared_ptr<const Dataset> SmallIdx(int n) {
   for (int i = 0; i < n; ++i) labels[i] = i % 5;
   testing::WriteIdx(dir, "train", n, 12, 12, labels, false);
   DatasetSpec spec;
-  spec.kind = "idx";
+  spec.kind = DatasetKind::kIdx;
   spec.path = dir;
   spec.val_fraction = 0;
   auto d = OpenDataset(spec, Split::kTrain);
@@ -132,7 +132,7 @@ TEST(LoaderTest, CorruptImagesAreSkippedAndCountedUnlessStrict) {
   testing::WriteBytes(root + "/a/img2.jpg", "");
   testing::WriteBytes(root + "/b/img4.jpg", "\xff\xd8\xff garbage");
   DatasetSpec spec;
-  spec.kind = "imagefolder";
+  spec.kind = DatasetKind::kImageFolder;
   spec.path = root;
   spec.val_fraction = 0;
   TransformOptions to;

@@ -42,7 +42,7 @@ absl::StatusOr<std::vector<std::string>> ResolveLayers(
     if (std::find(known.begin(), known.end(), name) == known.end()) {
       return absl::InvalidArgumentError(absl::StrCat(
           "layers: '", name, "' is not an endpoint of ",
-          std::string(models::ArchitectureName(model.options().architecture)),
+          std::string(experiment::Name(model.options().architecture)),
           " (one of ", absl::StrJoin(known, ", "), ")"));
     }
     if (name == "labels") {
@@ -54,23 +54,6 @@ absl::StatusOr<std::vector<std::string>> ResolveLayers(
 
 }  // namespace
 
-TensorBatchSource::TensorBatchSource(at::Tensor images, at::Tensor labels,
-                                     int64_t batch_size)
-    : images_(std::move(images)),
-      labels_(std::move(labels)),
-      batch_size_(std::max<int64_t>(1, batch_size)) {}
-
-absl::StatusOr<std::optional<ExampleBatch>> TensorBatchSource::Next() {
-  if (!images_.defined() || next_ >= images_.size(0)) return std::nullopt;
-  const int64_t len = std::min(batch_size_, images_.size(0) - next_);
-  ExampleBatch batch{images_.narrow(0, next_, len),
-                     labels_.defined() && labels_.size(0) >= next_ + len
-                         ? labels_.narrow(0, next_, len)
-                         : labels_};
-  next_ += len;
-  return batch;
-}
-
 std::filesystem::path ShardPath(const std::filesystem::path& out_dir,
                                 const std::string& split,
                                 const std::string& layer) {
@@ -78,7 +61,7 @@ std::filesystem::path ShardPath(const std::filesystem::path& out_dir,
 }
 
 absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
-    models::BackboneImpl& model, BatchSource& source,
+    models::BackboneImpl& model, data::BatchSource& source,
     const ExtractionOptions& options, const std::filesystem::path& out_dir,
     const std::string& split) {
   if (split.empty() || split.find('/') != std::string::npos || split == "." ||
@@ -94,7 +77,7 @@ absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
 
   std::vector<std::unique_ptr<ShardWriter>> writers(layers.size());
   std::unique_ptr<ShardWriter> label_writer;
-  int64_t patches = -1;  // per-example patch count; 0 for plain images
+  int64_t patches = -1;  // views per example: 1, or a patch grid's count
   int64_t rows = 0;
   try {
     model.to(options.device);
@@ -103,34 +86,34 @@ absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
       SSLAB_RETURN_IF_ERROR(models::FoldBatchNormForInference(model));
     }
     c10::InferenceMode inference;
+    SSLAB_RETURN_IF_ERROR(source.StartEpoch(0));
     while (true) {
-      SSLAB_ASSIGN_OR_RETURN(std::optional<ExampleBatch> batch, source.Next());
+      SSLAB_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, source.Next());
       if (!batch.has_value()) break;
-      const at::Tensor& images = batch->images;
-      if (!images.defined() || (images.dim() != 4 && images.dim() != 5) ||
-          images.size(0) == 0) {
+      const at::Tensor& views = batch->views;
+      if (!views.defined() || views.dim() != 5 || views.size(0) == 0 ||
+          views.size(1) == 0) {
         return absl::InvalidArgumentError(
-            "images: expected a non-empty [B, C, H, W] or [B, P, C, H, W] "
-            "batch");
+            "views: expected a non-empty [B, V, C, H, W] batch");
       }
-      const int64_t b = images.size(0);
-      if (!batch->labels.defined() || batch->labels.dim() != 1 ||
-          batch->labels.size(0) != b ||
-          batch->labels.scalar_type() != at::kLong) {
+      const int64_t b = views.size(0);
+      const at::Tensor& classes = batch->classes;
+      if (!classes.defined() || classes.dim() != 1 || classes.size(0) != b ||
+          classes.scalar_type() != at::kLong) {
         return absl::InvalidArgumentError(
-            absl::StrCat("labels: expected ", b,
+            absl::StrCat("classes: expected ", b,
                          " int64 class labels for the batch at row ", rows));
       }
-      const int64_t p = images.dim() == 5 ? images.size(1) : 0;
-      if (patches >= 0 && p != patches) {
+      // Whole images (V = 1) or patch grids (V > 1), the same for a split.
+      const int64_t v = views.size(1);
+      if (patches >= 0 && v != patches) {
         return absl::InvalidArgumentError(
-            "images: the patch count changed between batches");
+            "views: the view count changed between batches");
       }
-      patches = p;
-      at::Tensor x = images.to(options.device, at::kFloat);
-      if (p > 0) {
-        x = x.reshape({b * p, images.size(2), images.size(3), images.size(4)});
-      }
+      patches = v;
+      at::Tensor x =
+          views.to(options.device, at::kFloat)
+              .reshape({b * v, views.size(2), views.size(3), views.size(4)});
       std::map<std::string, at::Tensor> endpoints =
           model.ForwardEndpoints(x, layers);
       for (size_t i = 0; i < layers.size(); ++i) {
@@ -141,7 +124,7 @@ absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
         }
         at::Tensor f =
             PoolAndFlatten(it->second, options.pool_cap, options.pooling);
-        if (p > 0) f = f.view({b, p, f.size(1)}).mean(1);
+        if (v > 1) f = f.view({b, v, f.size(1)}).mean(1);
         if (!at::isfinite(f).all().item<bool>()) {
           return absl::InvalidArgumentError(
               absl::StrCat("model: produced NaN or Inf at layer ", layers[i]));
@@ -160,13 +143,13 @@ absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
             ShardWriter::Create(ShardPath(out_dir, split, "labels"), "labels",
                                 1, ShardDtype::kInt64));
       }
-      SSLAB_RETURN_IF_ERROR(label_writer->Append(batch->labels.unsqueeze(1)));
+      SSLAB_RETURN_IF_ERROR(label_writer->Append(classes.unsqueeze(1)));
       rows += b;
     }
   } catch (const std::bad_alloc&) {
     return absl::ResourceExhaustedError("feature extraction: out of memory");
   } catch (const c10::Error& e) {
-    return TorchError(e, "images");
+    return TorchError(e, "views");
   }
   if (rows == 0) {
     return absl::InvalidArgumentError(

@@ -25,62 +25,12 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "data/batch_source.h"
 #include "evaluator/feature_shard.h"
 #include "evaluator/pooling.h"
 #include "models/model.h"
 
 namespace sslab::evaluator {
-
-// One batch of images and their class labels. `images` is float [B, C, H, W],
-// or [B, P, C, H, W] for patch models (Jigsaw / Relative Patch Location:
-// P = 9 grid patches), whose per-patch features are averaged.
-struct ExampleBatch {
-  at::Tensor images;
-  at::Tensor labels;  // int64 [B]
-};
-
-// The seam between extraction and data loading: tests feed generated
-// tensors; services adapt data::Loader (see LoaderBatchSource).
-class BatchSource {
- public:
-  virtual ~BatchSource() = default;
-  // The next batch, nullopt at the end of the split, or the error that
-  // stopped reading (returned as is by ExtractFeatures).
-  virtual absl::StatusOr<std::optional<ExampleBatch>> Next() = 0;
-};
-
-// Serves slices of in-memory tensors, in order.
-class TensorBatchSource : public BatchSource {
- public:
-  TensorBatchSource(at::Tensor images, at::Tensor labels, int64_t batch_size);
-  absl::StatusOr<std::optional<ExampleBatch>> Next() override;
-
- private:
-  at::Tensor images_, labels_;
-  int64_t batch_size_;
-  int64_t next_ = 0;
-};
-
-// Adapts any callable with data::Loader::Next()'s shape. A data::Batch has
-// views [B, V, C, H, W] and classes [B]: V = 1 becomes [B, C, H, W], V = 9
-// (patch transforms) stays 5-D and is averaged over patches.
-template <typename Loader>
-class LoaderBatchSource : public BatchSource {
- public:
-  explicit LoaderBatchSource(Loader* loader) : loader_(loader) {}
-  absl::StatusOr<std::optional<ExampleBatch>> Next() override {
-    auto next = loader_->Next();
-    if (!next.ok()) return next.status();
-    if (!next->has_value()) return std::nullopt;
-    auto& batch = **next;
-    at::Tensor images = batch.views;
-    if (images.dim() == 5 && images.size(1) == 1) images = images.select(1, 0);
-    return ExampleBatch{images, batch.classes};
-  }
-
- private:
-  Loader* loader_;
-};
 
 struct ExtractionOptions {
   // Endpoints to extract; empty = all of model.EndpointNames(). "logits" is
@@ -105,17 +55,19 @@ struct LayerShard {
 };
 
 // Extracts the split `split` (a path component: "train", "val", "test") from
-// `source` into out_dir/split/. Puts the model in eval mode (BatchNorm uses
-// its running statistics), folds its BatchNorm when asked, and runs it under
-// inference mode. Returns the
-// shards, layers first (in network order) then labels.
+// one epoch (epoch 0) of `source` into out_dir/split/. A batch's views are
+// [B, V, C, H, W]: V = 1 for whole images, V > 1 for patch grids, whose
+// per-patch features are averaged (REFERENCE.md). Puts the model in eval mode
+// (BatchNorm uses its running statistics), folds its BatchNorm when asked,
+// and runs it under inference mode. Returns the shards, layers first (in
+// network order) then labels.
 // Errors: INVALID_ARGUMENT naming "layers" for an endpoint the architecture
-// does not have, "split" for an empty name or an empty source, "images" /
-// "labels" for malformed batches (wrong rank, label count, patch count
+// does not have, "split" for an empty name or an empty source, "views" /
+// "classes" for malformed batches (wrong rank, label count, view count
 // changing between batches), "model" when it produces NaN/Inf; the source's
 // own errors as is; RESOURCE_EXHAUSTED for out of memory; INTERNAL for I/O.
 absl::StatusOr<std::vector<LayerShard>> ExtractFeatures(
-    models::BackboneImpl& model, BatchSource& source,
+    models::BackboneImpl& model, data::BatchSource& source,
     const ExtractionOptions& options, const std::filesystem::path& out_dir,
     const std::string& split);
 

@@ -60,6 +60,14 @@ class ExtractorTest : public ::testing::Test {
     return n;
   }
 
+  // `images` [N, C, H, W] as one view each, in order, all of them.
+  static data::TensorBatchSource Source(const at::Tensor& images,
+                                        const at::Tensor& labels,
+                                        int64_t batch) {
+    return data::TensorBatchSource(images.unsqueeze(1), labels, batch,
+                                   /*shuffle=*/false, 0, /*drop_last=*/false);
+  }
+
   // The reference: all images at once, eval mode, pooled.
   at::Tensor Expected(const at::Tensor& images, const std::string& layer) {
     model_->eval();
@@ -74,7 +82,7 @@ class ExtractorTest : public ::testing::Test {
 };
 
 TEST_F(ExtractorTest, StreamsEveryLayerInBatchesAndMatchesOnePass) {
-  TensorBatchSource source(images_, labels_, 4);  // batches of 4, 4, 2
+  data::TensorBatchSource source = Source(images_, labels_, 4);  // 4, 4, 2
   ExtractionOptions options;
   options.pool_cap = kCap;
   ASSERT_OK_AND_ASSIGN(
@@ -101,7 +109,7 @@ TEST_F(ExtractorTest, AveragesPatchFeaturesAndWritesFloat16) {
   at::Tensor patches = images_.narrow(0, 0, 9)
                            .view({1, 9, 3, 16, 16})
                            .repeat({2, 1, 1, 1, 1});  // 2 examples x 9 patches
-  TensorBatchSource source(patches, at::tensor({0, 1}, at::kLong), 1);
+  data::TensorBatchSource source(patches, at::tensor({0, 1}, at::kLong), 1);
   ExtractionOptions options;
   options.pool_cap = kCap;
   options.layers = {"block2", "after_root"};
@@ -131,14 +139,20 @@ TEST_F(ExtractorTest, AveragesPatchFeaturesAndWritesFloat16) {
 }
 
 // Serves one good batch, then fails.
-class FailingSource : public BatchSource {
+class FailingSource : public data::BatchSource {
  public:
   explicit FailingSource(at::Tensor images) : images_(std::move(images)) {}
-  absl::StatusOr<std::optional<ExampleBatch>> Next() override {
-    if (calls_++ == 0)
-      return ExampleBatch{images_, at::zeros({images_.size(0)}, at::kLong)};
+  absl::Status StartEpoch(int64_t) override { return absl::OkStatus(); }
+  absl::StatusOr<std::optional<data::Batch>> Next() override {
+    if (calls_++ == 0) {
+      data::Batch batch;
+      batch.views = images_.unsqueeze(1);
+      batch.classes = at::zeros({images_.size(0)}, at::kLong);
+      return batch;
+    }
     return absl::DataLossError("image 7: corrupt JPEG");
   }
+  int64_t batches_per_epoch() const override { return 2; }
 
  private:
   at::Tensor images_;
@@ -150,7 +164,7 @@ TEST_F(ExtractorTest, BadInputFailsCleanlyAndWritesNothing) {
   options.pool_cap = kCap;
   {
     options.layers = {"block3", "fc6"};
-    TensorBatchSource source(images_, labels_, 4);
+    data::TensorBatchSource source = Source(images_, labels_, 4);
     EXPECT_THAT(ExtractFeatures(*model_, source, options, dir_, "train"),
                 StatusIs(absl::StatusCode::kInvalidArgument,
                          AllOf(HasSubstr("layers"), HasSubstr("fc6"))));
@@ -162,25 +176,28 @@ TEST_F(ExtractorTest, BadInputFailsCleanlyAndWritesNothing) {
                 StatusIs(absl::StatusCode::kDataLoss, HasSubstr("image 7")));
   }
   {
-    TensorBatchSource source(images_.narrow(0, 0, 0), labels_, 4);
+    data::TensorBatchSource source =
+        Source(images_.narrow(0, 0, 0), labels_, 4);
     EXPECT_THAT(
         ExtractFeatures(*model_, source, options, dir_, "test"),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("no examples")));
   }
   {
-    TensorBatchSource source(images_, labels_.narrow(0, 0, 3), 4);
+    data::TensorBatchSource source =
+        Source(images_, labels_.narrow(0, 0, 3), 4);
     EXPECT_THAT(
         ExtractFeatures(*model_, source, options, dir_, "test"),
-        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("labels")));
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("classes")));
   }
   {
-    TensorBatchSource source(images_.view({10, 3, 256}), labels_, 4);
+    data::TensorBatchSource source =
+        Source(images_.view({10, 3, 256}), labels_, 4);
     EXPECT_THAT(
         ExtractFeatures(*model_, source, options, dir_, "test"),
-        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("images")));
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("views")));
   }
   {
-    TensorBatchSource source(images_, labels_, 4);
+    data::TensorBatchSource source = Source(images_, labels_, 4);
     EXPECT_THAT(
         ExtractFeatures(*model_, source, options, dir_, "../x"),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("split")));
@@ -192,7 +209,7 @@ TEST_F(ExtractorTest, BadInputFailsCleanlyAndWritesNothing) {
       p.fill_(std::numeric_limits<float>::quiet_NaN());
       break;
     }
-    TensorBatchSource source(images_, labels_, 4);
+    data::TensorBatchSource source = Source(images_, labels_, 4);
     EXPECT_THAT(
         ExtractFeatures(*model_, source, options, dir_, "test"),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("NaN or Inf")));

@@ -90,8 +90,8 @@ TEST(PoolingTest, EveryEndpointOfEveryArchitectureFitsTheCap) {
     cases.push_back({"small32", o, 32});
   }
   for (const ArchCase& c : cases) {
-    SCOPED_TRACE(std::string(models::ArchitectureName(c.options.architecture)) +
-                 " " + c.name);
+    SCOPED_TRACE(std::string(experiment::Name(c.options.architecture)) + " " +
+                 c.name);
     ASSERT_OK_AND_ASSIGN(auto model, models::CreateModel(c.options));
     ASSERT_OK_AND_ASSIGN(auto shapes,
                          models::EndpointShapes(*model, 3, c.size, c.size));

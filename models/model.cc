@@ -60,30 +60,6 @@ absl::Status ValidateOptions(const ModelOptions& o) {
 
 }  // namespace
 
-absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name) {
-  if (name == "resnet50_v1") return Architecture::kResNet50V1;
-  if (name == "resnet50_v2") return Architecture::kResNet50V2;
-  if (name == "revnet50") return Architecture::kRevNet50;
-  if (name == "vgg19_bn") return Architecture::kVgg19Bn;
-  return absl::InvalidArgumentError(absl::StrCat(
-      "architecture: unknown '", name,
-      "' (expected resnet50_v1, resnet50_v2, revnet50 or vgg19_bn)"));
-}
-
-std::string_view ArchitectureName(Architecture architecture) {
-  switch (architecture) {
-    case Architecture::kResNet50V1:
-      return "resnet50_v1";
-    case Architecture::kResNet50V2:
-      return "resnet50_v2";
-    case Architecture::kRevNet50:
-      return "revnet50";
-    case Architecture::kVgg19Bn:
-      return "vgg19_bn";
-  }
-  return "unknown";
-}
-
 torch::Tensor BackboneImpl::forward(const torch::Tensor& images) {
   TORCH_CHECK(options_.num_outputs > 0,
               "forward() needs a head: num_outputs is 0");
@@ -109,10 +85,9 @@ absl::StatusOr<std::shared_ptr<BackboneImpl>> CreateModel(
             std::make_shared<internal::VggImpl>(config));
     }
   } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError(
-        absl::StrCat("out of memory building ",
-                     std::string(ArchitectureName(options.architecture)),
-                     " k=", options.width));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "out of memory building ", experiment::Name(options.architecture),
+        " k=", options.width));
   } catch (const c10::Error& e) {
     return absl::InternalError(e.what_without_backtrace());
   }

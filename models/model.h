@@ -21,20 +21,12 @@
 
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "experiment/vocabulary.h"
 
 namespace sslab::models {
 
-enum class Architecture {
-  kResNet50V1,
-  kResNet50V2,
-  kRevNet50,
-  kVgg19Bn,
-};
-
-// Parses "resnet50_v1", "resnet50_v2", "revnet50", "vgg19_bn". Returns
-// INVALID_ARGUMENT naming the field "architecture" otherwise.
-absl::StatusOr<Architecture> ParseArchitecture(absl::string_view name);
-std::string_view ArchitectureName(Architecture architecture);
+// The study's networks, as named in experiment/vocabulary.h.
+using Architecture = experiment::Architecture;
 
 struct ModelOptions {
   Architecture architecture = Architecture::kResNet50V2;

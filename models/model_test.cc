@@ -64,7 +64,7 @@ Shapes ResNetShapes(int64_t root_side, int64_t s, int64_t last_side,
 TEST_F(ModelTest, ResNetEndpointShapes) {
   for (Architecture a :
        {Architecture::kResNet50V1, Architecture::kResNet50V2}) {
-    SCOPED_TRACE(ArchitectureName(a));
+    SCOPED_TRACE(experiment::Name(a));
     ModelOptions o = Options(a);
     o.small_input = true;
     ASSERT_OK_AND_ASSIGN(auto small, CreateModel(o));
@@ -165,7 +165,7 @@ TEST_F(ModelTest, GradientsReachEveryParameter) {
     for (bool last_relu : {true, false}) {
       if (a == Architecture::kResNet50V1 && !last_relu) continue;
       SCOPED_TRACE(::testing::Message()
-                   << ArchitectureName(a) << " last_relu=" << last_relu);
+                   << experiment::Name(a) << " last_relu=" << last_relu);
       ModelOptions o = Options(a);
       o.small_input = true;
       o.last_relu = last_relu;
@@ -195,7 +195,7 @@ double RelativeMaxDiff(const torch::Tensor& a, const torch::Tensor& b,
 TEST_F(ModelTest, ChannelsLastMatchesAndStaysChannelsLast) {
   for (Architecture a : {Architecture::kResNet50V1, Architecture::kResNet50V2,
                          Architecture::kRevNet50, Architecture::kVgg19Bn}) {
-    SCOPED_TRACE(ArchitectureName(a));
+    SCOPED_TRACE(experiment::Name(a));
     ModelOptions o = Options(a);
     o.small_input = a == Architecture::kVgg19Bn;
     o.patch_strides = a != Architecture::kVgg19Bn;  // root pool, 3x3/2 convs
@@ -258,7 +258,7 @@ TEST_F(ModelTest, ChannelsLastMatchesAndStaysChannelsLast) {
 TEST_F(ModelTest, FoldingBatchNormKeepsEveryEndpoint) {
   for (Architecture a : {Architecture::kResNet50V1, Architecture::kResNet50V2,
                          Architecture::kRevNet50, Architecture::kVgg19Bn}) {
-    SCOPED_TRACE(ArchitectureName(a));
+    SCOPED_TRACE(experiment::Name(a));
     ModelOptions o = Options(a);
     o.small_input = true;
     ASSERT_OK_AND_ASSIGN(auto model, CreateModel(o));
@@ -412,14 +412,6 @@ TEST_F(ModelTest, EndpointShapesMatchesAForwardAndLeavesTheModelAlone) {
 }
 
 TEST_F(ModelTest, BadOptionsNameTheField) {
-  EXPECT_THAT(
-      ParseArchitecture("resnet101"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("architecture")));
-  for (const char* name :
-       {"resnet50_v1", "resnet50_v2", "revnet50", "vgg19_bn"}) {
-    ASSERT_OK_AND_ASSIGN(Architecture a, ParseArchitecture(name));
-    EXPECT_EQ(ArchitectureName(a), name);
-  }
   ModelOptions o = Options(Architecture::kResNet50V2);
   o.width = 0;
   EXPECT_THAT(CreateModel(o),

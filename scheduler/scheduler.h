@@ -1,20 +1,24 @@
 // The sslab scheduler's domain logic: runs and their job graphs, the job
-// queue, worker leases, artifact registration and queries. The gRPC service
-// (services/) is a thin adapter over this class; nothing here knows gRPC.
+// queue, worker leases, artifact registration and queries, over the typed
+// experiment model (experiment/) and the store (storage/). The gRPC services
+// (services/scheduler) are thin adapters over this class; nothing here
+// knows gRPC.
 //
-// A run's job graph: one TRAIN job; for every checkpoint to evaluate (the
-// final one, plus every `evaluation.every_epochs` epochs when set) one EXTRACT
-// job, created RUNNABLE when TRAIN registers that checkpoint; when an EXTRACT
-// job completes, one PROBE job per layer x probe kind x label fraction.
-// A run is PENDING until one of its jobs is leased, then RUNNING, and ends
-// SUCCEEDED (every job succeeded and TRAIN is done), FAILED (a job failed for
-// good; its last error becomes the run's error and the run's other jobs are
-// cancelled) or CANCELLED.
+// A run's job graph (experiment/job_graph.h): one TRAIN job; for every
+// checkpoint to evaluate (the final one, plus every
+// `evaluation.every_epochs`-th when set) one EXTRACT job, created RUNNABLE
+// when TRAIN registers that checkpoint; when an EXTRACT job completes, one
+// PROBE job per layer x probe kind x label fraction. A run is PENDING until
+// one of its jobs is leased, then RUNNING, and ends SUCCEEDED (every job
+// succeeded and TRAIN is done), FAILED (a job failed for good; its last error
+// becomes the run's error and the run's other jobs are cancelled) or
+// CANCELLED.
 //
 // Queue: priority (larger first), then FIFO (older job first). A worker gets
 // only job kinds it serves and only a job that fits one of the free devices
-// it reports: a GPU job needs a free "cuda:N" of that worker that no live
-// lease holds; a CPU job needs "cpu" among the free devices.
+// it reports: a CUDA job (a run with device "cuda") needs a free "cuda:N" of
+// that worker that no live lease holds; every other job needs the CPU among
+// the free devices.
 //
 // Leases expire `lease_duration` after the lease or the last heartbeat. An
 // expired lease puts the job back in the queue (each lease counts one
@@ -24,19 +28,6 @@
 // should also call from a timer so that watchers see expiries promptly), so a
 // restarted scheduler recovers by time alone: leases from before the restart
 // stay valid until they expire, then their jobs are requeued.
-//
-// Job payloads (Job::payload_json, written when the job is leased) are JSON
-// objects with "run_id", "job_id", "kind", "attempt", "config" (the run's
-// config_json as an object) and:
-//   TRAIN:   "resume_checkpoint": {"id","epoch","step","path","sha256"} of the
-//            run's latest checkpoint, or null; "evaluate_every_epochs": N.
-//   EXTRACT: "checkpoint": {"id","epoch","step","path","sha256"},
-//            "layers": [...], "splits": [...].
-//   PROBE:   "checkpoint": {...}, "layer", "probe_kind", "label_fraction",
-//            "features": {split: {"path","sha256","rows","dims"}} (the
-//            features the EXTRACT job registered for this layer).
-// A PROBE job's payload_json has "layer", "probe_kind" and "label_fraction"
-// from its creation on, before it is leased too.
 //
 // Thread-safety: thread-safe; calls are serialised by one mutex (the store
 // is the only shared state), except WaitForChange, which waits without it.
@@ -60,64 +51,34 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "experiment/device.h"
+#include "experiment/job_graph.h"
+#include "experiment/run_config.h"
+#include "experiment/sweep.h"
 #include "scheduler/clock.h"
 #include "storage/store.h"
 #include "storage/types.h"
 
 namespace sslab::scheduler {
 
-struct EvaluationPlan {
-  // Representation layers to probe ("block1".."block4", "pre_logits", ...).
-  // Empty: the run only trains.
-  std::vector<std::string> layers;
-  // Probe kinds ("linear", "mlp", ...). Empty: {"linear"}.
-  std::vector<std::string> probe_kinds;
-  // Fractions of the training labels each probe sees, each in (0, 1].
-  // Empty: {1.0}.
-  std::vector<double> label_fractions;
-  // Also evaluate the checkpoint of every N-th epoch; 0: final only. >= 0.
-  int every_epochs = 0;
-  // Splits each EXTRACT job computes. Empty: {"train", "val", "test"}.
-  std::vector<std::string> splits;
-};
-
-// Everything the scheduler needs to know about a run. The config itself is
-// opaque: services expand and validate it; the scheduler stores it and hands
-// it to workers.
-struct RunSpec {
-  // Empty: "<method>-<architecture>-k<width>".
+struct RunRequest {
+  // Empty: experiment::DefaultRunName. At most experiment::kMaxNameLength.
   std::string name;
-  std::string method;        // non-empty
-  std::string architecture;  // non-empty
-  int width = 1;             // k >= 1
-  // The full expanded config: a JSON object.
-  std::string config_json = "{}";
-  // Versions of what created the run: a JSON object.
-  std::string versions_json = "{}";
-  EvaluationPlan evaluation;
-  // Larger first. Every job of the run inherits it.
+  // Expanded with the study's defaults on submit; errors name "config.*".
+  experiment::RunSpec config;
+  // Larger first; every job of the run inherits it.
   int priority = 0;
-  // Where TRAIN and EXTRACT jobs run.
-  storage::DeviceKind device = storage::DeviceKind::kCpu;
-  // Where PROBE jobs run.
-  storage::DeviceKind probe_device = storage::DeviceKind::kCpu;
-  // Leases per job before it fails for good; >= 1.
-  int max_attempts = 3;
 };
 
-// A sweep is a named set of runs submitted atomically. Callers (services)
-// expand the grid (methods x architectures x widths x other fields) into one
-// RunSpec per point, config_json included.
-struct SweepSpec {
-  std::string name;  // non-empty
-  // Description of the grid, for display: a JSON object.
-  std::string grid_json = "{}";
-  std::vector<RunSpec> runs;  // non-empty
+struct SweepRequest {
+  // Expanded on submit (experiment::ExpandSweep); errors name its fields.
+  experiment::SweepSpec sweep;
+  int priority = 0;
 };
 
 struct SweepSubmission {
   int64_t sweep_id = 0;
-  std::vector<int64_t> run_ids;  // in the order of SweepSpec::runs
+  std::vector<int64_t> run_ids;  // in grid order
 };
 
 struct JobCounts {
@@ -133,7 +94,6 @@ struct JobCounts {
 // A run with what a watcher shows.
 struct RunStatus {
   storage::Run run;
-  EvaluationPlan evaluation;
   JobCounts jobs;
   // The TRAIN job's last reported progress, 0..1.
   double train_progress = 0;
@@ -158,28 +118,29 @@ struct WorkerSpec {
   // expired): the earlier process with that name is taken to be gone.
   std::string name;
   // Job kinds it serves; empty: all.
-  std::vector<storage::JobKind> kinds;
-  // "cpu" and/or "cuda:N"; non-empty, no duplicates.
-  std::vector<std::string> devices;
+  std::vector<experiment::JobKind> kinds;
+  // Non-empty, no duplicates.
+  std::vector<experiment::DeviceId> devices;
 };
 
 struct Lease {
-  // The job as leased: state RUNNING, attempts counted, payload_json set.
+  // The job as leased: state RUNNING, attempts counted.
   storage::Job job;
-  // The device the job must run on ("cpu" or "cuda:N").
-  std::string device;
+  // What the worker runs: the run's config, the device, inputs.
+  experiment::JobAssignment assignment;
   absl::Time expiry;
 };
 
 struct HeartbeatInfo {
   // Progress of the job, clamped to [0, 1] (NaN keeps the previous value).
   double progress = 0;
-  // Training position, when known (-1: not reported).
-  int64_t epoch = -1;
-  int64_t step = -1;
-  // Recorded at `step` (0 when step is not reported) unless a metric carries
-  // its own step. Non-finite values are dropped.
-  std::vector<storage::Metric> metrics;
+  // Training position, when known; the epoch is recorded as the metric
+  // "epoch" (RunStatus::epoch reads it back).
+  std::optional<int64_t> epoch;
+  std::optional<int64_t> step;
+  // Recorded at `step` (0 when unknown). Non-finite values are dropped: a NaN
+  // loss must not fail the heartbeat that keeps the lease.
+  std::map<std::string, double> metrics;
 };
 
 struct HeartbeatReply {
@@ -189,42 +150,17 @@ struct HeartbeatReply {
   absl::Time lease_expiry;
 };
 
-struct CheckpointInfo {
-  int epoch = 0;     // >= 0
-  int64_t step = 0;  // >= 0
-  std::string path;  // non-empty
-  std::string sha256;
-  int64_t bytes = 0;  // >= 0
-  // Pretext metrics: a JSON object.
-  std::string metrics_json = "{}";
-  // The last checkpoint of training (always evaluated).
-  bool is_final = false;
-};
-
-struct FeatureInfo {
-  std::string layer;  // non-empty
-  std::string split;  // non-empty
-  std::string path;   // non-empty
-  std::string sha256;
-  int64_t rows = 0;  // >= 0
-  int64_t dims = 0;  // >= 0
-};
-
-struct ResultInfo {
-  std::string split;  // non-empty, e.g. "val", "test"
-  double top1 = 0;    // [0, 1]
-  double top5 = 0;    // [0, 1]
-  // Chosen hyper-parameters: a JSON object.
-  std::string hyperparameters_json = "{}";
-};
-
 struct SchedulerOptions {
   // How long a lease lasts without a heartbeat. Default: 30 s.
   absl::Duration lease_duration = absl::Seconds(30);
+  // Leases per job before it fails for good. Default: 3.
+  int max_attempts = 3;
   // ListRuns page size when the request says 0. Default: 50.
   int default_page_size = 50;
   // Larger page sizes are clamped to this. Default: 1000.
   int max_page_size = 1000;
+  // Recorded with every run submitted (e.g. "sslab" -> "0.1.0").
+  std::map<std::string, std::string> versions;
 };
 
 class Scheduler {
@@ -240,13 +176,16 @@ class Scheduler {
   Scheduler(const Scheduler&) = delete;
   Scheduler& operator=(const Scheduler&) = delete;
 
+  const SchedulerOptions& options() const;
+
   // ---- Experiments (the CLI's side) ----
 
-  // Stores the run and its TRAIN job (RUNNABLE). Returns the run id.
-  absl::StatusOr<int64_t> SubmitRun(const RunSpec& spec);
-  // Stores the sweep and all its runs in one transaction (all or nothing).
-  // Invalid runs are reported as "runs[i].<field>".
-  absl::StatusOr<SweepSubmission> SubmitSweep(const SweepSpec& spec);
+  // Expands and stores the run and its TRAIN job (RUNNABLE). Returns the run
+  // id.
+  absl::StatusOr<int64_t> SubmitRun(const RunRequest& request);
+  // Expands the grid and stores the sweep and all its runs in one
+  // transaction (all or nothing).
+  absl::StatusOr<SweepSubmission> SubmitSweep(const SweepRequest& request);
 
   absl::StatusOr<RunStatus> GetRun(int64_t run_id);
   absl::StatusOr<storage::Sweep> GetSweep(int64_t sweep_id);
@@ -284,8 +223,8 @@ class Scheduler {
 
   // ---- Workers ----
 
-  // Returns the worker id. INVALID_ARGUMENT for an empty name, no devices, or
-  // a device that is not "cpu" / "cuda:N".
+  // Returns the worker id. INVALID_ARGUMENT for an empty name, no devices or
+  // a duplicate device.
   absl::StatusOr<int64_t> RegisterWorker(const WorkerSpec& spec);
 
   // Leases the first job in queue order that the worker serves and that fits
@@ -293,25 +232,19 @@ class Scheduler {
   // naming "free_devices" otherwise). Returns nullopt when nothing fits.
   // NOT_FOUND naming the worker if it is not registered.
   absl::StatusOr<std::optional<Lease>> LeaseJob(
-      int64_t worker_id, const std::vector<std::string>& free_devices);
+      int64_t worker_id, const std::vector<experiment::DeviceId>& free_devices);
 
-  // Renews the lease, records progress (clamped to 0..1) and metrics.
-  // FAILED_PRECONDITION if the worker does not hold the job's lease (it
-  // expired and the job was requeued, or the job finished).
-  // Metrics are stored as given; the epoch, when reported, as a metric named
-  // "epoch" (RunStatus::epoch reads it back).
+  // Renews the lease, records progress and metrics. FAILED_PRECONDITION if
+  // the worker does not hold the job's lease (it expired and the job was
+  // requeued, or the job finished).
   absl::StatusOr<HeartbeatReply> Heartbeat(int64_t worker_id, int64_t job_id,
                                            const HeartbeatInfo& info);
-  // Shorthand for the above without epoch and step.
-  absl::StatusOr<HeartbeatReply> Heartbeat(
-      int64_t worker_id, int64_t job_id, double progress,
-      const std::vector<storage::Metric>& metrics);
 
   // Marks the job SUCCEEDED, releases the lease and advances the graph
   // (EXTRACT -> PROBE jobs; last job -> run SUCCEEDED). An EXTRACT job must
-  // have registered features for every planned layer (FAILED_PRECONDITION
-  // otherwise). Repeating the call for a job this worker completed is OK; on
-  // a cancelled job it only releases the lease.
+  // have registered features for every planned layer and split
+  // (FAILED_PRECONDITION otherwise). Repeating the call for a job this worker
+  // completed is OK; on a cancelled job it only releases the lease.
   absl::Status CompleteJob(int64_t worker_id, int64_t job_id);
 
   // Releases the lease. A retryable failure requeues the job unless it used
@@ -323,16 +256,18 @@ class Scheduler {
   // From the TRAIN job holding the lease. Idempotent per epoch: returns the
   // checkpoint id. Creates the EXTRACT job when the checkpoint is to be
   // evaluated (once per checkpoint).
-  absl::StatusOr<int64_t> RegisterCheckpoint(int64_t worker_id, int64_t job_id,
-                                             const CheckpointInfo& info);
+  absl::StatusOr<int64_t> RegisterCheckpoint(
+      int64_t worker_id, int64_t job_id,
+      const experiment::CheckpointReport& checkpoint);
   // From the EXTRACT job holding the lease; for its checkpoint. Idempotent
   // per (layer, split).
-  absl::Status RegisterFeatures(int64_t worker_id, int64_t job_id,
-                                const std::vector<FeatureInfo>& features);
-  // From the PROBE job holding the lease; for its checkpoint, layer, probe
-  // kind and label fraction. Idempotent per split.
+  absl::Status RegisterFeatures(
+      int64_t worker_id, int64_t job_id,
+      const std::vector<experiment::FeatureRef>& features);
+  // From the PROBE job holding the lease; for its checkpoint and target.
+  // Idempotent per split.
   absl::Status RecordResult(int64_t worker_id, int64_t job_id,
-                            const ResultInfo& result);
+                            const experiment::ProbeResult& result);
 
   // ---- Maintenance ----
 

@@ -6,7 +6,6 @@
 #include <cmath>
 #include <filesystem>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 
@@ -17,16 +16,23 @@
 namespace sslab::scheduler {
 namespace {
 
+using experiment::DeviceId;
+using experiment::DeviceRequest;
+using experiment::JobKind;
+using experiment::JobState;
+using experiment::ProbeKind;
+using experiment::ProbeTarget;
+using experiment::RunState;
+using experiment::Split;
 using ::sslab::testing::StatusIs;
-using storage::DeviceKind;
 using storage::Job;
-using storage::JobKind;
-using storage::JobState;
-using storage::RunState;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
-using json = nlohmann::json;
+
+const DeviceId kCpu = DeviceId::Cpu();
+const DeviceId kGpu0 = DeviceId::Cuda(0);
+const DeviceId kGpu1 = DeviceId::Cuda(1);
 
 constexpr absl::Duration kLease = absl::Seconds(30);
 
@@ -54,29 +60,35 @@ class SchedulerTest : public ::testing::Test {
     SchedulerOptions options;
     options.lease_duration = kLease;
     options.default_page_size = 2;
+    options.max_attempts = max_attempts_;
+    options.versions = {{"sslab", "test"}};
     auto scheduler = Scheduler::Create(std::move(*store), &clock_, options);
     ASSERT_OK(scheduler.status());
     scheduler_ = std::move(*scheduler);
   }
 
-  static RunSpec Spec(int priority = 0, DeviceKind device = DeviceKind::kCpu) {
-    RunSpec spec;
-    spec.method = "rotation";
-    spec.architecture = "resnet50_v2";
-    spec.width = 4;
-    spec.config_json = R"({"dataset":{"kind":"idx","path":"/d"},"epochs":2})";
-    spec.priority = priority;
+  static RunRequest Spec(int priority = 0,
+                         DeviceRequest device = DeviceRequest::kCpu) {
+    RunRequest request;
+    experiment::RunSpec& spec = request.config;
+    spec.method = experiment::Method::kRotation;
+    spec.architecture = experiment::Architecture::kResNet50V2;
+    spec.dataset.kind = experiment::DatasetKind::kIdx;
+    spec.dataset.path = "/d";
+    spec.epochs = 2;
+    spec.evaluation.layers = {"block4"};
     spec.device = device;
-    return spec;
+    request.priority = priority;
+    return request;
   }
 
-  int64_t Submit(const RunSpec& spec) {
+  int64_t Submit(const RunRequest& spec) {
     auto id = scheduler_->SubmitRun(spec);
     EXPECT_OK(id.status());
     return id.value_or(0);
   }
 
-  int64_t Worker(const std::string& name, std::vector<std::string> devices,
+  int64_t Worker(const std::string& name, std::vector<DeviceId> devices,
                  std::vector<JobKind> kinds = {
                      JobKind::kTrain, JobKind::kExtract, JobKind::kProbe}) {
     auto id = scheduler_->RegisterWorker(
@@ -86,7 +98,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   // Leases a job that must exist.
-  Lease MustLease(int64_t worker, std::vector<std::string> free) {
+  Lease MustLease(int64_t worker, std::vector<DeviceId> free) {
     auto lease = scheduler_->LeaseJob(worker, free);
     EXPECT_OK(lease.status());
     if (!lease.ok() || !lease->has_value()) {
@@ -96,7 +108,7 @@ class SchedulerTest : public ::testing::Test {
     return **lease;
   }
 
-  void ExpectNoLease(int64_t worker, std::vector<std::string> free) {
+  void ExpectNoLease(int64_t worker, std::vector<DeviceId> free) {
     auto lease = scheduler_->LeaseJob(worker, free);
     ASSERT_OK(lease.status());
     EXPECT_FALSE(lease->has_value()) << "leased job " << (*lease)->job.id;
@@ -114,12 +126,12 @@ class SchedulerTest : public ::testing::Test {
     for (const Job& j : *jobs) {
       if (j.kind == kind) return j;
     }
-    ADD_FAILURE() << "run " << run << " has no " << storage::JobKindName(kind);
+    ADD_FAILURE() << "run " << run << " has no " << experiment::Name(kind);
     return Job{};
   }
 
-  CheckpointInfo Ckpt(int epoch, bool is_final) {
-    CheckpointInfo c;
+  experiment::CheckpointReport Ckpt(int epoch, bool is_final) {
+    experiment::CheckpointReport c;
     c.epoch = epoch;
     c.step = epoch * 100;
     c.path = "/var/artifacts/ckpt-" + std::to_string(epoch);
@@ -129,169 +141,213 @@ class SchedulerTest : public ::testing::Test {
     return c;
   }
 
+  // Registers `features` of every split for `layers`.
+  void RegisterAllFeatures(int64_t worker, int64_t job,
+                           const std::vector<std::string>& layers) {
+    std::vector<experiment::FeatureRef> features;
+    for (const std::string& layer : layers) {
+      for (Split split : experiment::kEvaluationSplits) {
+        features.push_back(
+            {layer, split,
+             "/f/" + layer + "-" + std::string(experiment::Name(split)), "cd",
+             5, 8});
+      }
+    }
+    ASSERT_OK(scheduler_->RegisterFeatures(worker, job, features));
+  }
+
   std::filesystem::path dir_;
+  int max_attempts_ = 3;
   FakeClock clock_;
   std::unique_ptr<Scheduler> scheduler_;
 };
 
-TEST_F(SchedulerTest, RejectsBadSpecsNamingTheField) {
-  RunSpec spec = Spec();
-  spec.width = 0;
-  EXPECT_THAT(scheduler_->SubmitRun(spec),
-              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("width")));
-  spec = Spec();
-  spec.method = "";
+TEST_F(SchedulerTest, RejectsBadRequestsNamingTheField) {
+  RunRequest spec = Spec();
+  spec.config.width = 0;
   EXPECT_THAT(
       scheduler_->SubmitRun(spec),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("method")));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config.width")));
   spec = Spec();
-  spec.evaluation.every_epochs = -1;
-  EXPECT_THAT(scheduler_->SubmitRun(spec),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("evaluation.every_epochs")));
+  spec.config.method.reset();
+  EXPECT_THAT(
+      scheduler_->SubmitRun(spec),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config.method")));
   spec = Spec();
-  spec.evaluation.label_fractions = {0.1, 1.5};
+  spec.config.evaluation.every_epochs = -1;
   EXPECT_THAT(scheduler_->SubmitRun(spec),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("evaluation.label_fractions[1]")));
+                       HasSubstr("config.evaluation.every_epochs")));
   spec = Spec();
-  spec.config_json = "[1, 2";
-  EXPECT_THAT(
-      scheduler_->SubmitRun(spec),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config_json")));
+  spec.config.evaluation.label_fractions = {0.1, 1.5};
+  EXPECT_THAT(scheduler_->SubmitRun(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.evaluation.label_fractions[1]")));
   spec = Spec();
-  spec.max_attempts = 0;
-  EXPECT_THAT(
-      scheduler_->SubmitRun(spec),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_attempts")));
+  spec.name = std::string(201, 'x');
+  EXPECT_THAT(scheduler_->SubmitRun(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
 
   // A sweep is all or nothing.
-  SweepSpec sweep;
-  sweep.name = "grid";
-  sweep.runs = {Spec(), Spec()};
-  sweep.runs[1].width = -2;
+  SweepRequest sweep;
+  sweep.sweep.name = "grid";
+  sweep.sweep.base = Spec().config;
+  sweep.sweep.grid.widths = {2, 0};
   EXPECT_THAT(
       scheduler_->SubmitSweep(sweep),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("runs[1].width")));
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("widths[1]")));
+  sweep.sweep.grid.widths = {2};
+  sweep.sweep.base.dataset.path.clear();
+  EXPECT_THAT(scheduler_->SubmitSweep(sweep),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("base.dataset.path")));
   ASSERT_OK_AND_ASSIGN(RunPage page, scheduler_->ListRuns({}, 10, ""));
   EXPECT_THAT(page.runs, SizeIs(0));
 
   EXPECT_THAT(
-      scheduler_->RegisterWorker({"w", {JobKind::kTrain}, {"gpu0"}}),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices[0]")));
+      scheduler_->RegisterWorker({"w", {JobKind::kTrain}, {}}),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices")));
+  EXPECT_THAT(scheduler_->RegisterWorker({"w", {}, {kGpu0, kGpu0}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("'cuda:0' appears twice")));
+}
+
+TEST_F(SchedulerTest, StoresTheExpandedConfigWithVersions) {
+  RunRequest request = Spec();
+  request.config.width.reset();
+  int64_t run = Submit(request);
+  ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.run.name, "rotation-resnet50_v2-k4");
+  EXPECT_EQ(status.run.config.width, 4);
+  EXPECT_EQ(status.run.config.batch_size, 64);
+  EXPECT_THAT(status.run.config.evaluation.probe_kinds,
+              ElementsAre(ProbeKind::kLbfgs));
+  EXPECT_EQ(status.run.versions.at("sslab"), "test");
+  EXPECT_EQ(status.run.max_attempts, 3);
 }
 
 TEST_F(SchedulerTest, LeasesByPriorityThenFifo) {
   int64_t low = Submit(Spec(/*priority=*/0));
   int64_t high1 = Submit(Spec(/*priority=*/5));
   int64_t high2 = Submit(Spec(/*priority=*/5));
-  int64_t w = Worker("cpu-worker", {"cpu"});
-  EXPECT_EQ(MustLease(w, {"cpu"}).job.run_id, high1);
-  EXPECT_EQ(MustLease(w, {"cpu"}).job.run_id, high2);
-  EXPECT_EQ(MustLease(w, {"cpu"}).job.run_id, low);
-  ExpectNoLease(w, {"cpu"});
+  int64_t w = Worker("cpu-worker", {kCpu});
+  EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, high1);
+  EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, high2);
+  EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, low);
+  ExpectNoLease(w, {kCpu});
   EXPECT_EQ(StateOf(low), RunState::kRunning);
 }
 
 TEST_F(SchedulerTest, GpuJobsFitOnlyFreeGpusAndNeverShareOne) {
-  int64_t gpu_run1 = Submit(Spec(0, DeviceKind::kGpu));
-  int64_t gpu_run2 = Submit(Spec(0, DeviceKind::kGpu));
-  Submit(Spec(0, DeviceKind::kGpu));
-  int64_t cpu_only = Worker("cpu-only", {"cpu"});
-  int64_t gpu_box = Worker("gpu-box", {"cpu", "cuda:0", "cuda:1"});
+  int64_t gpu_run1 = Submit(Spec(0, DeviceRequest::kCuda));
+  int64_t gpu_run2 = Submit(Spec(0, DeviceRequest::kCuda));
+  Submit(Spec(0, DeviceRequest::kCuda));
+  int64_t cpu_only = Worker("cpu-only", {kCpu});
+  int64_t gpu_box = Worker("gpu-box", {kCpu, kGpu0, kGpu1});
 
-  ExpectNoLease(cpu_only, {"cpu"});  // CPU-only workers get CPU jobs only
-  ExpectNoLease(gpu_box, {"cpu"});   // no free GPU reported
+  ExpectNoLease(cpu_only, {kCpu});  // CPU-only workers get CPU jobs only
+  ExpectNoLease(gpu_box, {kCpu});   // no free GPU reported
 
-  Lease first = MustLease(gpu_box, {"cuda:0", "cuda:1"});
+  Lease first = MustLease(gpu_box, {kGpu0, kGpu1});
   EXPECT_EQ(first.job.run_id, gpu_run1);
-  EXPECT_EQ(first.device, "cuda:0");
+  EXPECT_EQ(first.assignment.device, kGpu0);
   // The worker wrongly reports cuda:0 free: the live lease still holds it.
-  Lease second = MustLease(gpu_box, {"cuda:0", "cuda:1"});
+  Lease second = MustLease(gpu_box, {kGpu0, kGpu1});
   EXPECT_EQ(second.job.run_id, gpu_run2);
-  EXPECT_EQ(second.device, "cuda:1");
-  ExpectNoLease(gpu_box, {"cpu", "cuda:0", "cuda:1"});
+  EXPECT_EQ(second.assignment.device, kGpu1);
+  EXPECT_EQ(second.job.lease_device, kGpu1);
+  ExpectNoLease(gpu_box, {kCpu, kGpu0, kGpu1});
 
   // Once a lease is released its GPU is free again.
   ASSERT_OK(scheduler_->FailJob(gpu_box, first.job.id, "boom", false));
-  Lease third = MustLease(gpu_box, {"cuda:0"});
-  EXPECT_EQ(third.device, "cuda:0");
+  Lease third = MustLease(gpu_box, {kGpu0});
+  EXPECT_EQ(third.assignment.device, kGpu0);
 
   // CPU job on the GPU box needs "cpu" free.
-  int64_t cpu_run = Submit(Spec(9, DeviceKind::kCpu));
-  ExpectNoLease(gpu_box, {"cuda:0", "cuda:1"});
-  EXPECT_EQ(MustLease(cpu_only, {"cpu"}).job.run_id, cpu_run);
+  int64_t cpu_run = Submit(Spec(9, DeviceRequest::kCpu));
+  ExpectNoLease(gpu_box, {kGpu0, kGpu1});
+  EXPECT_EQ(MustLease(cpu_only, {kCpu}).job.run_id, cpu_run);
+}
+
+TEST_F(SchedulerTest, AutoRunsTakeACpuSlot) {
+  int64_t run = Submit(Spec(0, DeviceRequest::kAuto));
+  int64_t gpu_only = Worker("gpu-only", {kGpu0});
+  ExpectNoLease(gpu_only, {kGpu0});
+  int64_t box = Worker("box", {kCpu, kGpu0});
+  Lease lease = MustLease(box, {kCpu, kGpu0});
+  EXPECT_EQ(lease.job.run_id, run);
+  EXPECT_EQ(lease.assignment.device, kCpu);
 }
 
 TEST_F(SchedulerTest, ConcurrentLeasesNeverShareAGpu) {
-  for (int i = 0; i < 8; ++i) Submit(Spec(0, DeviceKind::kGpu));
-  int64_t w = Worker("gpu-box", {"cuda:0", "cuda:1"});
+  for (int i = 0; i < 8; ++i) Submit(Spec(0, DeviceRequest::kCuda));
+  int64_t w = Worker("gpu-box", {kGpu0, kGpu1});
   std::vector<std::thread> threads;
   std::mutex mu;
-  std::vector<std::string> leased_on;
+  std::vector<DeviceId> leased_on;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 5; ++i) {
-        auto lease = scheduler_->LeaseJob(w, {"cuda:0", "cuda:1"});
+        auto lease = scheduler_->LeaseJob(w, {kGpu0, kGpu1});
         ASSERT_OK(lease.status());
         if (lease->has_value()) {
           std::lock_guard<std::mutex> lock(mu);
-          leased_on.push_back((*lease)->device);
+          leased_on.push_back((*lease)->assignment.device);
         }
       }
     });
   }
   for (auto& t : threads) t.join();
   std::sort(leased_on.begin(), leased_on.end());
-  EXPECT_THAT(leased_on, ElementsAre("cuda:0", "cuda:1"));
+  EXPECT_THAT(leased_on, ElementsAre(kGpu0, kGpu1));
 }
 
 TEST_F(SchedulerTest, WorkersGetOnlyKindsTheyServe) {
   Submit(Spec());
-  int64_t prober = Worker("prober", {"cpu"}, {JobKind::kProbe});
-  ExpectNoLease(prober, {"cpu"});
-  int64_t trainer = Worker("trainer", {"cpu"}, {JobKind::kTrain});
-  EXPECT_EQ(MustLease(trainer, {"cpu"}).job.kind, JobKind::kTrain);
+  int64_t prober = Worker("prober", {kCpu}, {JobKind::kProbe});
+  ExpectNoLease(prober, {kCpu});
+  int64_t trainer = Worker("trainer", {kCpu}, {JobKind::kTrain});
+  EXPECT_EQ(MustLease(trainer, {kCpu}).job.kind, JobKind::kTrain);
 }
 
 TEST_F(SchedulerTest, UnknownWorkerAndForeignDevicesAreRejected) {
-  EXPECT_THAT(scheduler_->LeaseJob(999, {"cpu"}),
+  EXPECT_THAT(scheduler_->LeaseJob(999, {kCpu}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker 999")));
-  EXPECT_THAT(scheduler_->Heartbeat(999, 1, 0.5, {}),
+  EXPECT_THAT(scheduler_->Heartbeat(999, 1, {}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker 999")));
-  int64_t w = Worker("w", {"cpu"});
-  EXPECT_THAT(scheduler_->LeaseJob(w, {"cuda:0"}),
+  int64_t w = Worker("w", {kCpu});
+  EXPECT_THAT(scheduler_->LeaseJob(w, {kGpu0}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("free_devices[0]")));
   EXPECT_THAT(scheduler_->CompleteJob(w, 4242),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("job 4242")));
   // Registering the same name again keeps the id.
-  EXPECT_EQ(Worker("w", {"cpu", "cuda:0"}), w);
+  EXPECT_EQ(Worker("w", {kCpu, kGpu0}), w);
 }
 
 TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   int64_t run = Submit(Spec());
-  int64_t a = Worker("a", {"cpu"});
-  int64_t b = Worker("b", {"cpu"});
-  Lease lease = MustLease(a, {"cpu"});
+  int64_t a = Worker("a", {kCpu});
+  int64_t b = Worker("b", {kCpu});
+  Lease lease = MustLease(a, {kCpu});
   EXPECT_EQ(lease.expiry, clock_.Now() + kLease);
 
   // Heartbeats renew the lease past its first expiry.
   clock_.Advance(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(
       HeartbeatReply beat,
-      scheduler_->Heartbeat(a, lease.job.id, 0.25, {{10, "loss", 1.5}}));
+      scheduler_->Heartbeat(a, lease.job.id,
+                            {0.25, std::nullopt, 10, {{"loss", 1.5}}}));
   EXPECT_FALSE(beat.cancelled);
   clock_.Advance(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(int expired, scheduler_->ExpireLeases());
   EXPECT_EQ(expired, 0);
   ASSERT_OK_AND_ASSIGN(
-      beat, scheduler_->Heartbeat(
-                a, lease.job.id,
-                HeartbeatInfo{0.25,
-                              /*epoch=*/1,
-                              /*step=*/20,
-                              {{0, "loss", 1.25}, {0, "grad_norm", NAN}}}));
+      beat, scheduler_->Heartbeat(a, lease.job.id,
+                                  {0.25,
+                                   /*epoch=*/1,
+                                   /*step=*/20,
+                                   {{"loss", 1.25}, {"grad_norm", NAN}}}));
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
   EXPECT_DOUBLE_EQ(status.train_progress, 0.25);
   EXPECT_EQ(status.epoch, 1);
@@ -313,46 +369,47 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   EXPECT_EQ(job.attempts, 1);
   EXPECT_THAT(job.last_error, HasSubstr("lease expired"));
   EXPECT_EQ(StateOf(run), RunState::kRunning);
-  EXPECT_THAT(scheduler_->Heartbeat(a, lease.job.id, 0.5, {}),
+  EXPECT_THAT(scheduler_->Heartbeat(a, lease.job.id, {0.5}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("not leased by worker")));
 
-  Lease again = MustLease(b, {"cpu"});
+  Lease again = MustLease(b, {kCpu});
   EXPECT_EQ(again.job.id, lease.job.id);
   EXPECT_EQ(again.job.attempts, 2);
+  EXPECT_EQ(again.assignment.attempt, 2);
   // The late worker cannot complete a job it lost.
   EXPECT_THAT(scheduler_->CompleteJob(a, lease.job.id),
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
 TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
-  int64_t run = Submit(Spec(0, DeviceKind::kGpu));
-  int64_t w = Worker("trainer@host", {"cuda:0"});
-  Lease old = MustLease(w, {"cuda:0"});
+  int64_t run = Submit(Spec(0, DeviceRequest::kCuda));
+  int64_t w = Worker("trainer@host", {kGpu0});
+  Lease old = MustLease(w, {kGpu0});
   // The worker process restarts: same name, same id, old lease released.
-  EXPECT_EQ(Worker("trainer@host", {"cuda:0"}), w);
+  EXPECT_EQ(Worker("trainer@host", {kGpu0}), w);
   Job job = JobOf(run, JobKind::kTrain);
   EXPECT_EQ(job.state, JobState::kRunnable);
   EXPECT_THAT(job.last_error, HasSubstr("registered again"));
-  EXPECT_THAT(scheduler_->Heartbeat(w, old.job.id, 0.1, {}),
+  EXPECT_THAT(scheduler_->Heartbeat(w, old.job.id, {0.1}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
-  Lease again = MustLease(w, {"cuda:0"});  // its GPU is free at once
+  Lease again = MustLease(w, {kGpu0});  // its GPU is free at once
   EXPECT_EQ(again.job.id, old.job.id);
   EXPECT_EQ(again.job.attempts, 2);
 }
 
 TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
-  RunSpec spec = Spec();
-  spec.max_attempts = 2;
-  int64_t run = Submit(spec);
-  int64_t w = Worker("w", {"cpu"});
+  max_attempts_ = 2;
+  Start();
+  int64_t run = Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
 
-  Lease first = MustLease(w, {"cpu"});
+  Lease first = MustLease(w, {kCpu});
   ASSERT_OK(
       scheduler_->FailJob(w, first.job.id, "NaN loss", /*retryable=*/true));
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kRunnable);
 
-  MustLease(w, {"cpu"});
+  MustLease(w, {kCpu});
   clock_.Advance(kLease + absl::Seconds(1));
   ASSERT_OK_AND_ASSIGN(int expired, scheduler_->ExpireLeases());
   EXPECT_EQ(expired, 1);
@@ -362,12 +419,13 @@ TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
   EXPECT_EQ(job.attempts, 2);
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
   EXPECT_EQ(status.run.state, RunState::kFailed);
+  EXPECT_THAT(status.run.error, HasSubstr("TRAIN job"));
   EXPECT_THAT(status.run.error, HasSubstr("lease expired"));
-  ExpectNoLease(w, {"cpu"});
+  ExpectNoLease(w, {kCpu});
 
   // A non-retryable failure ends the run at once, keeping its message.
   int64_t run2 = Submit(Spec());
-  Lease lease = MustLease(w, {"cpu"});
+  Lease lease = MustLease(w, {kCpu});
   ASSERT_OK(scheduler_->FailJob(w, lease.job.id, "CUDA out of memory", false));
   ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run2));
   EXPECT_EQ(status.run.state, RunState::kFailed);
@@ -380,12 +438,11 @@ TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
 }
 
 TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
-  RunSpec spec = Spec(0, DeviceKind::kGpu);
-  spec.evaluation.layers = {"block4"};
-  spec.evaluation.every_epochs = 1;
+  RunRequest spec = Spec(0, DeviceRequest::kCuda);
+  spec.config.evaluation.every_epochs = 1;
   int64_t run = Submit(spec);
-  int64_t w = Worker("w", {"cpu", "cuda:0"});
-  Lease train = MustLease(w, {"cuda:0"});
+  int64_t w = Worker("w", {kCpu, kGpu0});
+  Lease train = MustLease(w, {kGpu0});
   // An interim checkpoint queues an EXTRACT job.
   ASSERT_OK(
       scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(1, false)).status());
@@ -399,17 +456,17 @@ TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kCancelled);
 
   ASSERT_OK_AND_ASSIGN(HeartbeatReply beat,
-                       scheduler_->Heartbeat(w, train.job.id, 0.5, {}));
+                       scheduler_->Heartbeat(w, train.job.id, {0.5}));
   EXPECT_TRUE(beat.cancelled);
   EXPECT_THAT(
       scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(2, false)),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cancelled")));
   // Until the worker lets go, its GPU stays busy.
-  Submit(Spec(0, DeviceKind::kGpu));
-  ExpectNoLease(w, {"cuda:0"});
+  Submit(Spec(0, DeviceRequest::kCuda));
+  ExpectNoLease(w, {kGpu0});
   ASSERT_OK(scheduler_->CompleteJob(w, train.job.id));
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kCancelled);
-  EXPECT_EQ(MustLease(w, {"cuda:0"}).device, "cuda:0");
+  EXPECT_EQ(MustLease(w, {kGpu0}).assignment.device, kGpu0);
 
   EXPECT_THAT(scheduler_->Cancel(run),
               StatusIs(absl::StatusCode::kFailedPrecondition));
@@ -418,25 +475,29 @@ TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
 }
 
 TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
-  RunSpec spec = Spec();
-  spec.evaluation.layers = {"block4", "pre_logits"};
-  spec.evaluation.probe_kinds = {"linear"};
-  spec.evaluation.label_fractions = {1.0, 0.1};
+  RunRequest spec = Spec();
+  spec.config.evaluation.layers = {"block4", "pixels"};
+  spec.config.evaluation.probe_kinds = {ProbeKind::kSgd};
+  spec.config.evaluation.label_fractions = {1.0, 0.1};
   int64_t run = Submit(spec);
-  int64_t w = Worker("w", {"cpu"});
+  int64_t w = Worker("w", {kCpu});
   uint64_t seen = scheduler_->version();
 
-  Lease train = MustLease(w, {"cpu"});
+  Lease train = MustLease(w, {kCpu});
   EXPECT_NE(scheduler_->WaitForChange(seen, absl::Now()), seen);
-  json payload = json::parse(train.job.payload_json);
-  EXPECT_EQ(payload["kind"], "TRAIN");
-  EXPECT_TRUE(payload["resume_checkpoint"].is_null());
-  EXPECT_EQ(payload["config"]["epochs"], 2);
+  const experiment::JobAssignment& t = train.assignment;
+  EXPECT_EQ(t.kind, JobKind::kTrain);
+  EXPECT_EQ(t.run_id, run);
+  EXPECT_EQ(t.job_id, train.job.id);
+  EXPECT_EQ(t.attempt, 1);
+  EXPECT_EQ(t.checkpoint, std::nullopt);
+  EXPECT_EQ(t.config.epochs, 2);
+  EXPECT_EQ(t.device, kCpu);
 
   // Only the final checkpoint is evaluated by default.
   ASSERT_OK(
       scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(1, false)).status());
-  ExpectNoLease(w, {"cpu"});
+  ExpectNoLease(w, {kCpu});
   ASSERT_OK_AND_ASSIGN(int64_t final_ckpt, scheduler_->RegisterCheckpoint(
                                                w, train.job.id, Ckpt(2, true)));
   // A retried registration is idempotent.
@@ -447,46 +508,54 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   ASSERT_OK(scheduler_->CompleteJob(w, train.job.id));  // retried call
   EXPECT_EQ(StateOf(run), RunState::kRunning);
 
-  Lease extract = MustLease(w, {"cpu"});
+  Lease extract = MustLease(w, {kCpu});
   ASSERT_EQ(extract.job.kind, JobKind::kExtract);
-  payload = json::parse(extract.job.payload_json);
-  EXPECT_EQ(payload["checkpoint"]["path"], "/var/artifacts/ckpt-2");
-  EXPECT_EQ(payload["layers"], json({"block4", "pre_logits"}));
-  std::vector<FeatureInfo> features;
-  for (const std::string layer : {"block4", "pre_logits"}) {
-    for (const std::string split : {"train", "val"}) {
-      features.push_back(
-          {layer, split, "/f/" + layer + "-" + split, "cd", 10, 8});
+  const experiment::JobAssignment& e = extract.assignment;
+  ASSERT_TRUE(e.checkpoint.has_value());
+  EXPECT_EQ(e.checkpoint->id, final_ckpt);
+  EXPECT_EQ(e.checkpoint->path, "/var/artifacts/ckpt-2");
+  EXPECT_THAT(e.layers, ElementsAre("block4", "pixels"));
+  EXPECT_THAT(e.splits, ElementsAre(Split::kTrain, Split::kVal, Split::kTest));
+  // Without the test split the EXTRACT job cannot complete.
+  std::vector<experiment::FeatureRef> partial;
+  for (const std::string layer : {"block4", "pixels"}) {
+    for (Split split : {Split::kTrain, Split::kVal}) {
+      partial.push_back({layer, split, "/f/x", "cd", 10, 8});
     }
   }
-  ASSERT_OK(scheduler_->RegisterFeatures(w, extract.job.id, features));
-  // The test split is missing.
+  ASSERT_OK(scheduler_->RegisterFeatures(w, extract.job.id, partial));
   EXPECT_THAT(scheduler_->CompleteJob(w, extract.job.id),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("split 'test'")));
-  for (const std::string layer : {"block4", "pre_logits"}) {
-    features.push_back({layer, "test", "/f/" + layer + "-test", "cd", 5, 8});
-  }
-  ASSERT_OK(scheduler_->RegisterFeatures(w, extract.job.id, features));
+  RegisterAllFeatures(w, extract.job.id, {"block4", "pixels"});
   ASSERT_OK(scheduler_->CompleteJob(w, extract.job.id));
 
   ASSERT_OK_AND_ASSIGN(std::vector<Job> jobs, scheduler_->ListJobs(run));
   ASSERT_THAT(jobs, SizeIs(2 + 4));  // TRAIN, EXTRACT, 2 layers x 2 fractions
+  EXPECT_EQ(jobs[2].probe, (ProbeTarget{"block4", ProbeKind::kSgd, 1.0}));
+  EXPECT_EQ(jobs[5].probe, (ProbeTarget{"pixels", ProbeKind::kSgd, 0.1}));
   for (int i = 0; i < 4; ++i) {
-    Lease probe = MustLease(w, {"cpu"});
+    Lease probe = MustLease(w, {kCpu});
     ASSERT_EQ(probe.job.kind, JobKind::kProbe);
-    payload = json::parse(probe.job.payload_json);
-    std::string layer = payload["layer"];
-    EXPECT_EQ(payload["features"]["train"]["path"], "/f/" + layer + "-train");
-    EXPECT_EQ(payload["features"]["test"]["rows"], 5);
+    const experiment::JobAssignment& p = probe.assignment;
+    ASSERT_TRUE(p.probe.has_value());
+    EXPECT_EQ(p.probe, probe.job.probe);
+    EXPECT_EQ(p.checkpoint->id, final_ckpt);
+    ASSERT_THAT(p.features, SizeIs(3));
+    for (const experiment::FeatureRef& f : p.features) {
+      EXPECT_EQ(f.layer, p.probe->layer);
+      EXPECT_EQ(f.path, "/f/" + p.probe->layer + "-" +
+                            std::string(experiment::Name(f.split)));
+      EXPECT_EQ(f.rows, 5);
+    }
     EXPECT_THAT(scheduler_->CompleteJob(w, probe.job.id),
                 StatusIs(absl::StatusCode::kFailedPrecondition,
                          HasSubstr("no result")));
-    ASSERT_OK(scheduler_->RecordResult(w, probe.job.id,
-                                       {"test", 0.5 + 0.1 * i, 0.9, "{}"}));
+    ASSERT_OK(scheduler_->RecordResult(
+        w, probe.job.id, {Split::kTest, 0.5 + 0.1 * i, 0.9, {{"l2", "0.1"}}}));
     ASSERT_OK(scheduler_->CompleteJob(w, probe.job.id));
   }
-  ExpectNoLease(w, {"cpu"});
+  ExpectNoLease(w, {kCpu});
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
   EXPECT_EQ(status.run.state, RunState::kSucceeded);
   EXPECT_EQ(status.jobs.succeeded, 6);
@@ -496,7 +565,8 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   ASSERT_OK_AND_ASSIGN(auto results, scheduler_->QueryResults(filter));
   ASSERT_THAT(results, SizeIs(4));
   EXPECT_EQ(results[0].epoch, 2);
-  filter.layer = "pre_logits";
+  EXPECT_EQ(results[0].result.hyperparameters.at("l2"), "0.1");
+  filter.layer = "pixels";
   ASSERT_OK_AND_ASSIGN(results, scheduler_->QueryResults(filter));
   EXPECT_THAT(results, SizeIs(2));
   ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run));
@@ -505,32 +575,39 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
 
 TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   int64_t run = Submit(Spec());
-  int64_t w = Worker("w", {"cpu"});
-  Lease first = MustLease(w, {"cpu"});
-  ASSERT_OK(
-      scheduler_->RegisterCheckpoint(w, first.job.id, Ckpt(1, false)).status());
+  int64_t w = Worker("w", {kCpu});
+  Lease first = MustLease(w, {kCpu});
+  experiment::CheckpointReport ckpt = Ckpt(1, false);
+  ckpt.metrics = {{"loss", 0.5}, {"pretext_top1", NAN}};
+  ASSERT_OK(scheduler_->RegisterCheckpoint(w, first.job.id, ckpt).status());
   ASSERT_OK(scheduler_->FailJob(w, first.job.id, "preempted", true));
-  Lease second = MustLease(w, {"cpu"});
-  json payload = json::parse(second.job.payload_json);
-  EXPECT_EQ(payload["resume_checkpoint"]["epoch"], 1);
-  EXPECT_EQ(payload["attempt"], 2);
-  // Without evaluation layers, TRAIN completing finishes the run.
+  Lease second = MustLease(w, {kCpu});
+  ASSERT_TRUE(second.assignment.checkpoint.has_value());
+  EXPECT_EQ(second.assignment.checkpoint->epoch, 1);
+  EXPECT_EQ(second.assignment.checkpoint->path, "/var/artifacts/ckpt-1");
+  EXPECT_EQ(second.assignment.attempt, 2);
+  ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run));
+  ASSERT_THAT(ckpts, SizeIs(1));
+  EXPECT_EQ(ckpts[0].metrics, (std::map<std::string, double>{{"loss", 0.5}}));
+  // Completing TRAIN marks its last checkpoint final and queues its EXTRACT.
   ASSERT_OK(scheduler_->CompleteJob(w, second.job.id));
-  EXPECT_EQ(StateOf(run), RunState::kSucceeded);
+  ASSERT_OK_AND_ASSIGN(ckpts, scheduler_->ListCheckpoints(run));
+  EXPECT_TRUE(ckpts[0].is_final);
+  EXPECT_EQ(JobOf(run, JobKind::kExtract).checkpoint_id, ckpts[0].id);
 }
 
 TEST_F(SchedulerTest, RestartRecoversFromTheSameFile) {
   int64_t run = Submit(Spec());
   int64_t queued = Submit(Spec());
-  int64_t w = Worker("w", {"cpu"});
-  Lease lease = MustLease(w, {"cpu"});
+  int64_t w = Worker("w", {kCpu});
+  Lease lease = MustLease(w, {kCpu});
   ASSERT_EQ(lease.job.run_id, run);
 
   // A quick restart: the lease is still live and the worker carries on.
   clock_.Advance(absl::Seconds(10));
   Start();
   EXPECT_EQ(StateOf(run), RunState::kRunning);
-  ASSERT_OK(scheduler_->Heartbeat(w, lease.job.id, 0.5, {}).status());
+  ASSERT_OK(scheduler_->Heartbeat(w, lease.job.id, {0.5}).status());
 
   // A long outage: the lease ran out meanwhile and the job is requeued.
   scheduler_.reset();
@@ -542,11 +619,11 @@ TEST_F(SchedulerTest, RestartRecoversFromTheSameFile) {
   EXPECT_EQ(StateOf(run), RunState::kRunning);
   EXPECT_EQ(StateOf(queued), RunState::kPending);
   // Nothing lost: both runs' jobs come back in queue order.
-  EXPECT_EQ(MustLease(w, {"cpu"}).job.run_id, run);
-  EXPECT_EQ(MustLease(w, {"cpu"}).job.run_id, queued);
+  EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, run);
+  EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, queued);
 }
 
-TEST_F(SchedulerTest, ListRunsPagesWithTokens) {
+TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(Submit(Spec()));
   std::vector<int64_t> seen;
@@ -567,20 +644,26 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokens) {
       scheduler_->ListRuns({}, -1, ""),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_size")));
 
-  SweepSpec sweep;
-  sweep.name = "widths";
-  for (int k : {4, 8}) {
-    RunSpec s = Spec();
-    s.width = k;
-    sweep.runs.push_back(s);
-  }
+  SweepRequest sweep;
+  sweep.sweep.name = "widths";
+  sweep.sweep.base = Spec().config;
+  sweep.sweep.grid.widths = {4, 8};
+  sweep.priority = 3;
   ASSERT_OK_AND_ASSIGN(SweepSubmission sub, scheduler_->SubmitSweep(sweep));
+  ASSERT_THAT(sub.run_ids, SizeIs(2));
   storage::RunFilter filter;
   filter.sweep_id = sub.sweep_id;
   ASSERT_OK_AND_ASSIGN(RunPage page, scheduler_->ListRuns(filter, 10, ""));
   ASSERT_THAT(page.runs, SizeIs(2));
-  EXPECT_EQ(page.runs[0].name, "rotation-resnet50_v2-k8");
+  EXPECT_EQ(page.runs[0].name, "widths/rotation-resnet50_v2-k8");
+  EXPECT_EQ(page.runs[0].config.width, 8);
+  EXPECT_EQ(page.runs[0].priority, 3);
   EXPECT_TRUE(page.next_page_token.empty());
+  ASSERT_OK_AND_ASSIGN(storage::Sweep stored,
+                       scheduler_->GetSweep(sub.sweep_id));
+  EXPECT_EQ(stored.grid, sweep.sweep.grid);
+  EXPECT_THAT(scheduler_->GetSweep(sub.sweep_id + 1),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(SchedulerTest, WaitForChangeReturnsOnChangeOrShutdown) {

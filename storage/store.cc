@@ -8,12 +8,12 @@
 #include <cerrno>
 #include <cstring>
 #include <mutex>
-#include <nlohmann/json.hpp>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_macros.h"
+#include "storage/internal/columns.h"
 #include "storage/internal/sqlite.h"
 
 namespace sslab::storage {
@@ -143,6 +143,127 @@ CREATE TABLE metrics (
 );
 CREATE INDEX metrics_by_run ON metrics(run_id, name, step);
 )sql",
+    // 2: the typed experiment model. A run's configuration moves from
+    // config_json / plan_json into typed columns (lists as JSON arrays);
+    // PROBE jobs keep their target in typed columns instead of payload_json;
+    // jobs need a 'CUDA' (was 'GPU') or 'CPU' device.
+    R"sql(
+ALTER TABLE runs ADD COLUMN last_relu INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE runs ADD COLUMN dataset_kind TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN dataset_path TEXT NOT NULL DEFAULT '';
+ALTER TABLE runs ADD COLUMN val_fraction REAL NOT NULL DEFAULT 0.1;
+ALTER TABLE runs ADD COLUMN max_examples INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN image_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN epochs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN batch_size INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN base_lr REAL NOT NULL DEFAULT 0.1;
+ALTER TABLE runs ADD COLUMN warmup_epochs REAL NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN decay_epochs TEXT NOT NULL DEFAULT '[]'
+  CONSTRAINT run_decay_epochs_list CHECK (json_type(decay_epochs) = 'array');
+ALTER TABLE runs ADD COLUMN decay_factor REAL NOT NULL DEFAULT 0.1;
+ALTER TABLE runs ADD COLUMN eval_layers TEXT NOT NULL DEFAULT '[]'
+  CONSTRAINT run_eval_layers_list CHECK (json_type(eval_layers) = 'array');
+ALTER TABLE runs ADD COLUMN eval_probe_kinds TEXT NOT NULL DEFAULT '[]'
+  CONSTRAINT run_eval_probe_kinds_list
+  CHECK (json_type(eval_probe_kinds) = 'array');
+ALTER TABLE runs ADD COLUMN eval_label_fractions TEXT NOT NULL DEFAULT '[]'
+  CONSTRAINT run_eval_label_fractions_list
+  CHECK (json_type(eval_label_fractions) = 'array');
+ALTER TABLE runs ADD COLUMN eval_every_epochs INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN seed INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN device TEXT NOT NULL DEFAULT 'auto';
+ALTER TABLE runs ADD COLUMN threads INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3
+  CONSTRAINT run_max_attempts_positive CHECK (max_attempts >= 1);
+-- config_json is the proto3 JSON mapping of the expanded sslab.v1.RunConfig:
+-- enums by their proto names (METHOD_ROTATION), int64 values as strings.
+UPDATE runs SET
+  last_relu = coalesce(json_extract(config_json, '$.last_relu'), 1),
+  dataset_kind =
+    lower(substr(coalesce(json_extract(config_json, '$.dataset.kind'), ''),
+                 length('DATASET_KIND_') + 1)),
+  dataset_path = coalesce(json_extract(config_json, '$.dataset.path'), ''),
+  val_fraction =
+    coalesce(json_extract(config_json, '$.dataset.val_fraction'), 0.1),
+  max_examples = CAST(coalesce(json_extract(config_json,
+                                            '$.dataset.max_examples'), 0)
+                      AS INTEGER),
+  image_size = coalesce(json_extract(config_json, '$.dataset.image_size'), 0),
+  epochs = coalesce(json_extract(config_json, '$.epochs'), 0),
+  batch_size = coalesce(json_extract(config_json, '$.batch_size'), 0),
+  base_lr = coalesce(json_extract(config_json, '$.lr_schedule.base_lr'), 0.1),
+  warmup_epochs =
+    coalesce(json_extract(config_json, '$.lr_schedule.warmup_epochs'), 0),
+  decay_epochs =
+    coalesce(json_extract(config_json, '$.lr_schedule.decay_epochs'), '[]'),
+  decay_factor =
+    coalesce(json_extract(config_json, '$.lr_schedule.decay_factor'), 0.1),
+  eval_layers =
+    coalesce(json_extract(config_json, '$.evaluation.layers'), '[]'),
+  eval_probe_kinds = (
+    SELECT json_group_array(lower(substr(value, length('PROBE_KIND_') + 1)))
+    FROM json_each(runs.config_json, '$.evaluation.probe_kinds')),
+  eval_label_fractions =
+    coalesce(json_extract(config_json, '$.evaluation.label_fractions'), '[]'),
+  eval_every_epochs =
+    coalesce(json_extract(config_json, '$.evaluation.every_epochs'), 0),
+  seed = CAST(coalesce(json_extract(config_json, '$.seed'), 0) AS INTEGER),
+  device = lower(substr(coalesce(json_extract(config_json, '$.device'),
+                                 'DEVICE_KIND_AUTO'),
+                        length('DEVICE_KIND_') + 1)),
+  threads = coalesce(json_extract(config_json, '$.threads'), 0),
+  max_attempts = coalesce(json_extract(plan_json, '$.max_attempts'), 3);
+ALTER TABLE runs DROP COLUMN config_json;
+ALTER TABLE runs DROP COLUMN plan_json;
+
+CREATE TABLE jobs_v2 (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  kind TEXT NOT NULL CONSTRAINT job_kind_valid
+    CHECK (kind IN ('TRAIN','EXTRACT','PROBE')),
+  state TEXT NOT NULL CONSTRAINT job_state_valid CHECK (state IN
+    ('PENDING','RUNNABLE','RUNNING','SUCCEEDED','FAILED','CANCELLED')),
+  checkpoint_id INTEGER REFERENCES checkpoints(id),
+  layer TEXT,
+  probe_kind TEXT,
+  label_fraction REAL,
+  priority INTEGER NOT NULL,
+  attempts INTEGER NOT NULL CONSTRAINT job_attempts_nonnegative
+    CHECK (attempts >= 0),
+  max_attempts INTEGER NOT NULL CONSTRAINT job_max_attempts_positive
+    CHECK (max_attempts >= 1),
+  device TEXT NOT NULL CONSTRAINT job_device_valid
+    CHECK (device IN ('CPU','CUDA')),
+  lease_worker_id INTEGER REFERENCES workers(id),
+  lease_device TEXT NOT NULL DEFAULT '',
+  lease_expiry_ms INTEGER,
+  progress REAL NOT NULL DEFAULT 0,
+  last_error TEXT NOT NULL DEFAULT '',
+  created_ms INTEGER NOT NULL,
+  updated_ms INTEGER NOT NULL,
+  CONSTRAINT job_probe_target CHECK ((kind = 'PROBE') = (layer IS NOT NULL
+    AND probe_kind IS NOT NULL AND label_fraction IS NOT NULL))
+);
+INSERT INTO jobs_v2 (id, run_id, kind, state, checkpoint_id, layer,
+  probe_kind, label_fraction, priority, attempts, max_attempts, device,
+  lease_worker_id, lease_device, lease_expiry_ms, progress, last_error,
+  created_ms, updated_ms)
+SELECT id, run_id, kind, state, checkpoint_id,
+  CASE kind WHEN 'PROBE' THEN json_extract(payload_json, '$.layer') END,
+  CASE kind WHEN 'PROBE' THEN json_extract(payload_json, '$.probe_kind') END,
+  CASE kind WHEN 'PROBE' THEN json_extract(payload_json, '$.label_fraction')
+  END,
+  priority, attempts, max_attempts,
+  CASE device WHEN 'GPU' THEN 'CUDA' ELSE device END,
+  lease_worker_id, lease_device, lease_expiry_ms, progress, last_error,
+  created_ms, updated_ms
+FROM jobs;
+DROP TABLE jobs;
+ALTER TABLE jobs_v2 RENAME TO jobs;
+CREATE INDEX jobs_queue ON jobs(state, priority DESC, id);
+CREATE INDEX jobs_by_run ON jobs(run_id);
+CREATE INDEX jobs_by_lease ON jobs(lease_expiry_ms) WHERE lease_expiry_ms IS NOT NULL;
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -151,75 +272,114 @@ static_assert(std::size(kMigrations) == Store::kSchemaVersion,
 // values ever written, fixed at compile time.
 constexpr const char* kSetUserVersion[] = {
     "PRAGMA user_version = 1",
+    "PRAGMA user_version = 2",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
-absl::Status Corrupt(absl::string_view what, absl::string_view value) {
-  return absl::DataLossError(
-      absl::StrCat("database holds an unknown ", what, " '", value, "'"));
-}
-
 // ---- Row mapping ----
 
+using experiment::ProbeKind;
+using experiment::Split;
+using internal::Corrupt;
+using internal::EnumText;
+using internal::ParseEnumText;
+
 constexpr const char* kRunColumns =
-    "id, name, sweep_id, state, method, architecture, width, config_json, "
-    "plan_json, versions_json, priority, created_ms, updated_ms, error";
+    "id, name, sweep_id, state, method, architecture, width, last_relu, "
+    "dataset_kind, dataset_path, val_fraction, max_examples, image_size, "
+    "epochs, batch_size, base_lr, warmup_epochs, decay_epochs, decay_factor, "
+    "eval_layers, eval_probe_kinds, eval_label_fractions, eval_every_epochs, "
+    "seed, device, threads, max_attempts, versions_json, priority, "
+    "created_ms, updated_ms, error";
 
 absl::StatusOr<Run> ReadRun(const Statement& s) {
   Run run;
   run.id = s.Int(0);
   run.name = s.Text(1);
   run.sweep_id = s.OptionalInt(2);
-  std::string state = s.Text(3);
-  std::optional<RunState> parsed = ParseRunState(state);
-  if (!parsed) return Corrupt("run state", state);
-  run.state = *parsed;
-  run.method = s.Text(4);
-  run.architecture = s.Text(5);
-  run.width = static_cast<int>(s.Int(6));
-  run.config_json = s.Text(7);
-  run.plan_json = s.Text(8);
-  run.versions_json = s.Text(9);
-  run.priority = static_cast<int>(s.Int(10));
-  run.created_at = s.Time(11);
-  run.updated_at = s.Time(12);
-  run.error = s.Text(13);
+  SSLAB_ASSIGN_OR_RETURN(run.state,
+                         ParseEnumText<RunState>(s.Text(3), "run state"));
+  experiment::RunConfig& c = run.config;
+  SSLAB_ASSIGN_OR_RETURN(
+      c.method, ParseEnumText<experiment::Method>(s.Text(4), "method"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.architecture,
+      ParseEnumText<experiment::Architecture>(s.Text(5), "architecture"));
+  c.width = static_cast<int>(s.Int(6));
+  c.last_relu = s.Int(7) != 0;
+  SSLAB_ASSIGN_OR_RETURN(c.dataset.kind, ParseEnumText<experiment::DatasetKind>(
+                                             s.Text(8), "dataset kind"));
+  c.dataset.path = s.Text(9);
+  c.dataset.val_fraction = s.Double(10);
+  c.dataset.max_examples = s.Int(11);
+  c.dataset.image_size = static_cast<int>(s.Int(12));
+  c.epochs = static_cast<int>(s.Int(13));
+  c.batch_size = static_cast<int>(s.Int(14));
+  c.lr_schedule.base_lr = s.Double(15);
+  c.lr_schedule.warmup_epochs = s.Double(16);
+  SSLAB_ASSIGN_OR_RETURN(c.lr_schedule.decay_epochs,
+                         internal::DecodeNumbers(s.Text(17), "decay epochs"));
+  c.lr_schedule.decay_factor = s.Double(18);
+  SSLAB_ASSIGN_OR_RETURN(
+      c.evaluation.layers,
+      internal::DecodeStrings(s.Text(19), "evaluation layer list"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.evaluation.probe_kinds,
+      internal::DecodeEnums<ProbeKind>(s.Text(20), "evaluation probe kind"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.evaluation.label_fractions,
+      internal::DecodeNumbers(s.Text(21), "evaluation label fractions"));
+  c.evaluation.every_epochs = static_cast<int>(s.Int(22));
+  c.seed = s.Int(23);
+  SSLAB_ASSIGN_OR_RETURN(c.device, ParseEnumText<experiment::DeviceRequest>(
+                                       s.Text(24), "run device"));
+  c.threads = static_cast<int>(s.Int(25));
+  run.max_attempts = static_cast<int>(s.Int(26));
+  SSLAB_ASSIGN_OR_RETURN(run.versions,
+                         internal::DecodeStringMap(s.Text(27), "versions"));
+  run.priority = static_cast<int>(s.Int(28));
+  run.created_at = s.Time(29);
+  run.updated_at = s.Time(30);
+  run.error = s.Text(31);
   return run;
 }
 
 constexpr const char* kJobColumns =
-    "id, run_id, kind, state, checkpoint_id, priority, attempts, "
-    "max_attempts, device, lease_worker_id, lease_device, lease_expiry_ms, "
-    "payload_json, progress, last_error, created_ms, updated_ms";
+    "id, run_id, kind, state, checkpoint_id, layer, probe_kind, "
+    "label_fraction, priority, attempts, max_attempts, device, "
+    "lease_worker_id, lease_device, lease_expiry_ms, progress, last_error, "
+    "created_ms, updated_ms";
 
 absl::StatusOr<Job> ReadJob(const Statement& s) {
   Job job;
   job.id = s.Int(0);
   job.run_id = s.Int(1);
-  std::string kind = s.Text(2);
-  std::optional<JobKind> parsed_kind = ParseJobKind(kind);
-  if (!parsed_kind) return Corrupt("job kind", kind);
-  job.kind = *parsed_kind;
-  std::string state = s.Text(3);
-  std::optional<JobState> parsed_state = ParseJobState(state);
-  if (!parsed_state) return Corrupt("job state", state);
-  job.state = *parsed_state;
+  SSLAB_ASSIGN_OR_RETURN(job.kind,
+                         ParseEnumText<JobKind>(s.Text(2), "job kind"));
+  SSLAB_ASSIGN_OR_RETURN(job.state,
+                         ParseEnumText<JobState>(s.Text(3), "job state"));
   job.checkpoint_id = s.OptionalInt(4);
-  job.priority = static_cast<int>(s.Int(5));
-  job.attempts = static_cast<int>(s.Int(6));
-  job.max_attempts = static_cast<int>(s.Int(7));
-  std::string device = s.Text(8);
-  std::optional<DeviceKind> parsed_device = ParseDeviceKind(device);
-  if (!parsed_device) return Corrupt("job device", device);
-  job.device = *parsed_device;
-  job.lease_worker_id = s.OptionalInt(9);
-  job.lease_device = s.Text(10);
-  job.lease_expiry = s.OptionalTime(11);
-  job.payload_json = s.Text(12);
-  job.progress = s.Double(13);
-  job.last_error = s.Text(14);
-  job.created_at = s.Time(15);
-  job.updated_at = s.Time(16);
+  if (!s.IsNull(5)) {
+    experiment::ProbeTarget target;
+    target.layer = s.Text(5);
+    SSLAB_ASSIGN_OR_RETURN(target.probe_kind,
+                           ParseEnumText<ProbeKind>(s.Text(6), "probe kind"));
+    target.label_fraction = s.Double(7);
+    job.probe = std::move(target);
+  }
+  job.priority = static_cast<int>(s.Int(8));
+  job.attempts = static_cast<int>(s.Int(9));
+  job.max_attempts = static_cast<int>(s.Int(10));
+  SSLAB_ASSIGN_OR_RETURN(job.device,
+                         ParseEnumText<DeviceKind>(s.Text(11), "job device"));
+  job.lease_worker_id = s.OptionalInt(12);
+  SSLAB_ASSIGN_OR_RETURN(job.lease_device,
+                         internal::ParseDeviceText(s.Text(13), "lease device"));
+  job.lease_expiry = s.OptionalTime(14);
+  job.progress = s.Double(15);
+  job.last_error = s.Text(16);
+  job.created_at = s.Time(17);
+  job.updated_at = s.Time(18);
   return job;
 }
 
@@ -227,7 +387,7 @@ constexpr const char* kCheckpointColumns =
     "id, run_id, epoch, step, path, sha256, bytes, metrics_json, is_final, "
     "created_ms";
 
-Checkpoint ReadCheckpoint(const Statement& s) {
+absl::StatusOr<Checkpoint> ReadCheckpoint(const Statement& s) {
   Checkpoint c;
   c.id = s.Int(0);
   c.run_id = s.Int(1);
@@ -236,18 +396,20 @@ Checkpoint ReadCheckpoint(const Statement& s) {
   c.path = s.Text(4);
   c.sha256 = s.Text(5);
   c.bytes = s.Int(6);
-  c.metrics_json = s.Text(7);
+  SSLAB_ASSIGN_OR_RETURN(
+      c.metrics, internal::DecodeNumberMap(s.Text(7), "checkpoint metrics"));
   c.is_final = s.Int(8) != 0;
   c.created_at = s.Time(9);
   return c;
 }
 
-Feature ReadFeature(const Statement& s) {
+absl::StatusOr<Feature> ReadFeature(const Statement& s) {
   Feature f;
   f.id = s.Int(0);
   f.checkpoint_id = s.Int(1);
   f.layer = s.Text(2);
-  f.split = s.Text(3);
+  SSLAB_ASSIGN_OR_RETURN(f.split,
+                         ParseEnumText<Split>(s.Text(3), "feature split"));
   f.path = s.Text(4);
   f.sha256 = s.Text(5);
   f.rows = s.Int(6);
@@ -260,18 +422,15 @@ absl::StatusOr<Worker> ReadWorker(const Statement& s) {
   Worker w;
   w.id = s.Int(0);
   w.name = s.Text(1);
-  try {
-    for (const auto& kind : nlohmann::json::parse(s.Text(2))) {
-      std::string text = kind.get<std::string>();
-      std::optional<JobKind> parsed = ParseJobKind(text);
-      if (!parsed) return Corrupt("worker job kind", text);
-      w.kinds.push_back(*parsed);
-    }
-    w.devices =
-        nlohmann::json::parse(s.Text(3)).get<std::vector<std::string>>();
-  } catch (const nlohmann::json::exception& e) {
-    return absl::DataLossError(
-        absl::StrCat("database holds a malformed worker record ", w.id));
+  SSLAB_ASSIGN_OR_RETURN(
+      w.kinds, internal::DecodeEnums<JobKind>(s.Text(2), "worker job kind"));
+  SSLAB_ASSIGN_OR_RETURN(std::vector<std::string> devices,
+                         internal::DecodeStrings(s.Text(3), "worker devices"));
+  for (const std::string& text : devices) {
+    SSLAB_ASSIGN_OR_RETURN(std::optional<experiment::DeviceId> device,
+                           internal::ParseDeviceText(text, "worker device"));
+    if (!device) return Corrupt("worker device", text);
+    w.devices.push_back(*device);
   }
   w.registered_at = s.Time(4);
   w.last_heartbeat = s.Time(5);
@@ -292,6 +451,33 @@ absl::StatusOr<std::vector<T>> ReadAll(Statement& s, ReadFn read) {
       out.push_back(std::move(value));
     }
   }
+}
+
+// Binds a job's probe target at `first` .. first + 2 (NULL for non-PROBE).
+Statement& BindJobTarget(Statement& s, const Job& job, int first) {
+  if (job.probe) {
+    s.Bind(first, job.probe->layer)
+        .Bind(first + 1, EnumText(job.probe->probe_kind))
+        .Bind(first + 2, job.probe->label_fraction);
+  } else {
+    s.BindNull(first).BindNull(first + 1).BindNull(first + 2);
+  }
+  return s;
+}
+
+// Binds priority .. updated_ms (kJobColumns from "priority" on) at `first`..
+Statement& BindJobState(Statement& s, const Job& job, int first) {
+  return s.Bind(first, job.priority)
+      .Bind(first + 1, job.attempts)
+      .Bind(first + 2, job.max_attempts)
+      .Bind(first + 3, EnumText(job.device))
+      .Bind(first + 4, job.lease_worker_id)
+      .Bind(first + 5, internal::DeviceText(job.lease_device))
+      .Bind(first + 6, job.lease_expiry)
+      .Bind(first + 7, job.progress)
+      .Bind(first + 8, job.last_error)
+      .Bind(first + 9, job.created_at)
+      .Bind(first + 10, job.updated_at);
 }
 
 }  // namespace
@@ -460,7 +646,9 @@ absl::StatusOr<int64_t> Store::CreateSweep(const Sweep& sweep) {
         Statement s,
         impl_->Prepare("INSERT INTO sweeps (name, grid_json, created_ms) "
                        "VALUES (?1, ?2, ?3)"));
-    s.Bind(1, sweep.name).Bind(2, sweep.grid_json).Bind(3, sweep.created_at);
+    s.Bind(1, sweep.name)
+        .Bind(2, internal::EncodeGrid(sweep.grid))
+        .Bind(3, sweep.created_at);
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -476,11 +664,12 @@ absl::StatusOr<Sweep> Store::GetSweep(int64_t id) {
   s.Bind(1, id);
   return impl_->One<Sweep>(
       s,
-      [](const Statement& r) {
+      [](const Statement& r) -> absl::StatusOr<Sweep> {
         Sweep sweep;
         sweep.id = r.Int(0);
         sweep.name = r.Text(1);
-        sweep.grid_json = r.Text(2);
+        SSLAB_ASSIGN_OR_RETURN(sweep.grid,
+                               internal::DecodeGrid(r.Text(2), "sweep grid"));
         sweep.created_at = r.Time(3);
         return sweep;
       },
@@ -490,28 +679,47 @@ absl::StatusOr<Sweep> Store::GetSweep(int64_t id) {
 // ---- Runs ----
 
 absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
+  const experiment::RunConfig& c = run.config;
   int64_t id = 0;
   SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
         Statement s,
-        impl_->Prepare(
-            "INSERT INTO runs (name, sweep_id, state, method, architecture, "
-            "width, config_json, plan_json, versions_json, priority, "
-            "created_ms, updated_ms, error) "
-            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"));
+        impl_->Prepare(absl::StrCat(
+            "INSERT INTO runs (", kRunColumns,
+            ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
+            "?25, ?26, ?27, ?28, ?29, ?30, ?31)")));
     s.Bind(1, run.name)
         .Bind(2, run.sweep_id)
-        .Bind(3, RunStateName(run.state))
-        .Bind(4, run.method)
-        .Bind(5, run.architecture)
-        .Bind(6, run.width)
-        .Bind(7, run.config_json)
-        .Bind(8, run.plan_json)
-        .Bind(9, run.versions_json)
-        .Bind(10, run.priority)
-        .Bind(11, run.created_at)
-        .Bind(12, run.updated_at)
-        .Bind(13, run.error);
+        .Bind(3, EnumText(run.state))
+        .Bind(4, EnumText(c.method))
+        .Bind(5, EnumText(c.architecture))
+        .Bind(6, c.width)
+        .Bind(7, c.last_relu)
+        .Bind(8, EnumText(c.dataset.kind))
+        .Bind(9, c.dataset.path)
+        .Bind(10, c.dataset.val_fraction)
+        .Bind(11, c.dataset.max_examples)
+        .Bind(12, c.dataset.image_size)
+        .Bind(13, c.epochs)
+        .Bind(14, c.batch_size)
+        .Bind(15, c.lr_schedule.base_lr)
+        .Bind(16, c.lr_schedule.warmup_epochs)
+        .Bind(17, internal::EncodeList(c.lr_schedule.decay_epochs))
+        .Bind(18, c.lr_schedule.decay_factor)
+        .Bind(19, internal::EncodeList(c.evaluation.layers))
+        .Bind(20, internal::EncodeEnums(c.evaluation.probe_kinds))
+        .Bind(21, internal::EncodeList(c.evaluation.label_fractions))
+        .Bind(22, c.evaluation.every_epochs)
+        .Bind(23, c.seed)
+        .Bind(24, EnumText(c.device))
+        .Bind(25, c.threads)
+        .Bind(26, run.max_attempts)
+        .Bind(27, internal::EncodeMap(run.versions))
+        .Bind(28, run.priority)
+        .Bind(29, run.created_at)
+        .Bind(30, run.updated_at)
+        .Bind(31, run.error);
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -535,7 +743,7 @@ absl::Status Store::UpdateRun(const Run& run) {
         impl_->Prepare("UPDATE runs SET state = ?2, error = ?3, priority = ?4, "
                        "updated_ms = ?5 WHERE id = ?1"));
     s.Bind(1, run.id)
-        .Bind(2, RunStateName(run.state))
+        .Bind(2, EnumText(run.state))
         .Bind(3, run.error)
         .Bind(4, run.priority)
         .Bind(5, run.updated_at);
@@ -559,13 +767,13 @@ absl::StatusOr<std::vector<Run>> Store::ListRuns(
           "AND (?3 IS NULL OR architecture = ?3) "
           "AND (?4 IS NULL OR sweep_id = ?4) "
           "AND (?5 IS NULL OR id < ?5) ORDER BY id DESC LIMIT ?6")));
-  if (filter.state) {
-    s.Bind(1, RunStateName(*filter.state));
-  } else {
-    s.BindNull(1);
-  }
-  s.Bind(2, filter.method)
-      .Bind(3, filter.architecture)
+  auto text = [](auto value) -> std::optional<std::string> {
+    if (!value) return std::nullopt;
+    return EnumText(*value);
+  };
+  s.Bind(1, text(filter.state))
+      .Bind(2, text(filter.method))
+      .Bind(3, text(filter.architecture))
       .Bind(4, filter.sweep_id)
       .Bind(5, before_id)
       .Bind(6, limit);
@@ -588,28 +796,16 @@ absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
   SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
         Statement s,
-        impl_->Prepare(
-            "INSERT INTO jobs (run_id, kind, state, checkpoint_id, priority, "
-            "attempts, max_attempts, device, lease_worker_id, lease_device, "
-            "lease_expiry_ms, payload_json, progress, last_error, created_ms, "
-            "updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-            "?12, ?13, ?14, ?15, ?16)"));
+        impl_->Prepare(absl::StrCat(
+            "INSERT INTO jobs (", kJobColumns,
+            ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
+            "?12, ?13, ?14, ?15, ?16, ?17, ?18)")));
     s.Bind(1, job.run_id)
-        .Bind(2, JobKindName(job.kind))
-        .Bind(3, JobStateName(job.state))
-        .Bind(4, job.checkpoint_id)
-        .Bind(5, job.priority)
-        .Bind(6, job.attempts)
-        .Bind(7, job.max_attempts)
-        .Bind(8, DeviceKindName(job.device))
-        .Bind(9, job.lease_worker_id)
-        .Bind(10, job.lease_device)
-        .Bind(11, job.lease_expiry)
-        .Bind(12, job.payload_json)
-        .Bind(13, job.progress)
-        .Bind(14, job.last_error)
-        .Bind(15, job.created_at)
-        .Bind(16, job.updated_at);
+        .Bind(2, EnumText(job.kind))
+        .Bind(3, EnumText(job.state))
+        .Bind(4, job.checkpoint_id);
+    BindJobTarget(s, job, 5);
+    BindJobState(s, job, 8);
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -628,25 +824,17 @@ absl::StatusOr<Job> Store::GetJob(int64_t id) {
 
 absl::Status Store::UpdateJob(const Job& job) {
   return InTransaction([&]() -> absl::Status {
+    // Parameters are numbered as in CreateJob, so BindJobState serves both;
+    // kind, checkpoint, target, device and created_ms never change.
     SSLAB_ASSIGN_OR_RETURN(
         Statement s,
         impl_->Prepare(
-            "UPDATE jobs SET state = ?2, priority = ?3, attempts = ?4, "
-            "max_attempts = ?5, lease_worker_id = ?6, lease_device = ?7, "
-            "lease_expiry_ms = ?8, payload_json = ?9, progress = ?10, "
-            "last_error = ?11, updated_ms = ?12 WHERE id = ?1"));
-    s.Bind(1, job.id)
-        .Bind(2, JobStateName(job.state))
-        .Bind(3, job.priority)
-        .Bind(4, job.attempts)
-        .Bind(5, job.max_attempts)
-        .Bind(6, job.lease_worker_id)
-        .Bind(7, job.lease_device)
-        .Bind(8, job.lease_expiry)
-        .Bind(9, job.payload_json)
-        .Bind(10, job.progress)
-        .Bind(11, job.last_error)
-        .Bind(12, job.updated_at);
+            "UPDATE jobs SET state = ?2, priority = ?8, attempts = ?9, "
+            "max_attempts = ?10, lease_worker_id = ?12, lease_device = ?13, "
+            "lease_expiry_ms = ?14, progress = ?15, last_error = ?16, "
+            "updated_ms = ?18 WHERE id = ?1"));
+    s.Bind(1, job.id).Bind(2, EnumText(job.state));
+    BindJobState(s, job, 8);
     SSLAB_RETURN_IF_ERROR(s.Run());
     if (impl_->db.Changes() == 0) {
       return absl::NotFoundError(absl::StrCat("job ", job.id, " not found"));
@@ -682,13 +870,13 @@ absl::StatusOr<std::vector<Job>> Store::ListRunnableJobs(
           " FROM jobs WHERE state = 'RUNNABLE' "
           "AND ((kind = 'TRAIN' AND ?1) OR (kind = 'EXTRACT' AND ?2) "
           "OR (kind = 'PROBE' AND ?3)) "
-          "AND ((device = 'CPU' AND ?4) OR (device = 'GPU' AND ?5)) "
+          "AND ((device = 'CPU' AND ?4) OR (device = 'CUDA' AND ?5)) "
           "ORDER BY priority DESC, id ASC LIMIT ?6")));
   s.Bind(1, has_kind(JobKind::kTrain))
       .Bind(2, has_kind(JobKind::kExtract))
       .Bind(3, has_kind(JobKind::kProbe))
       .Bind(4, has_device(DeviceKind::kCpu))
-      .Bind(5, has_device(DeviceKind::kGpu))
+      .Bind(5, has_device(DeviceKind::kCuda))
       .Bind(6, limit);
   return ReadAll<Job>(s, ReadJob);
 }
@@ -727,7 +915,7 @@ absl::StatusOr<int64_t> Store::UpsertCheckpoint(const Checkpoint& c) {
         .Bind(4, c.path)
         .Bind(5, c.sha256)
         .Bind(6, c.bytes)
-        .Bind(7, c.metrics_json)
+        .Bind(7, internal::EncodeMap(c.metrics))
         .Bind(8, c.is_final)
         .Bind(9, c.created_at);
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
@@ -772,7 +960,7 @@ absl::StatusOr<int64_t> Store::UpsertFeature(const Feature& f) {
             "rows = excluded.rows, dims = excluded.dims RETURNING id"));
     s.Bind(1, f.checkpoint_id)
         .Bind(2, f.layer)
-        .Bind(3, f.split)
+        .Bind(3, EnumText(f.split))
         .Bind(4, f.path)
         .Bind(5, f.sha256)
         .Bind(6, f.rows)
@@ -815,13 +1003,13 @@ absl::StatusOr<int64_t> Store::UpsertResult(const Result& r) {
             "hyperparameters_json = excluded.hyperparameters_json "
             "RETURNING id"));
     s.Bind(1, r.checkpoint_id)
-        .Bind(2, r.layer)
-        .Bind(3, r.probe_kind)
-        .Bind(4, r.label_fraction)
-        .Bind(5, r.split)
+        .Bind(2, r.target.layer)
+        .Bind(3, EnumText(r.target.probe_kind))
+        .Bind(4, r.target.label_fraction)
+        .Bind(5, EnumText(r.split))
         .Bind(6, r.top1)
         .Bind(7, r.top5)
-        .Bind(8, r.hyperparameters_json)
+        .Bind(8, internal::EncodeMap(r.hyperparameters))
         .Bind(9, r.created_at);
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::InternalError("result upsert returned no id");
@@ -848,31 +1036,43 @@ absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
           "AND (?4 IS NULL OR r.probe_kind = ?4) "
           "ORDER BY u.id, c.epoch, r.layer, r.probe_kind, r.label_fraction, "
           "r.split"));
-  s.Bind(1, filter.run_id)
-      .Bind(2, filter.sweep_id)
-      .Bind(3, filter.layer)
-      .Bind(4, filter.probe_kind);
-  return ReadAll<ResultRow>(s, [](const Statement& q) {
-    ResultRow row;
-    row.result.id = q.Int(0);
-    row.result.checkpoint_id = q.Int(1);
-    row.result.layer = q.Text(2);
-    row.result.probe_kind = q.Text(3);
-    row.result.label_fraction = q.Double(4);
-    row.result.split = q.Text(5);
-    row.result.top1 = q.Double(6);
-    row.result.top5 = q.Double(7);
-    row.result.hyperparameters_json = q.Text(8);
-    row.result.created_at = q.Time(9);
-    row.run_id = q.Int(10);
-    row.run_name = q.Text(11);
-    row.sweep_id = q.OptionalInt(12);
-    row.method = q.Text(13);
-    row.architecture = q.Text(14);
-    row.width = static_cast<int>(q.Int(15));
-    row.epoch = static_cast<int>(q.Int(16));
-    return row;
-  });
+  s.Bind(1, filter.run_id).Bind(2, filter.sweep_id).Bind(3, filter.layer);
+  if (filter.probe_kind) {
+    s.Bind(4, EnumText(*filter.probe_kind));
+  } else {
+    s.BindNull(4);
+  }
+  return ReadAll<ResultRow>(
+      s, [](const Statement& q) -> absl::StatusOr<ResultRow> {
+        ResultRow row;
+        Result& r = row.result;
+        r.id = q.Int(0);
+        r.checkpoint_id = q.Int(1);
+        r.target.layer = q.Text(2);
+        SSLAB_ASSIGN_OR_RETURN(
+            r.target.probe_kind,
+            ParseEnumText<ProbeKind>(q.Text(3), "probe kind"));
+        r.target.label_fraction = q.Double(4);
+        SSLAB_ASSIGN_OR_RETURN(r.split,
+                               ParseEnumText<Split>(q.Text(5), "result split"));
+        r.top1 = q.Double(6);
+        r.top5 = q.Double(7);
+        SSLAB_ASSIGN_OR_RETURN(
+            r.hyperparameters,
+            internal::DecodeStringMap(q.Text(8), "hyperparameters"));
+        r.created_at = q.Time(9);
+        row.run_id = q.Int(10);
+        row.run_name = q.Text(11);
+        row.sweep_id = q.OptionalInt(12);
+        SSLAB_ASSIGN_OR_RETURN(row.method, ParseEnumText<experiment::Method>(
+                                               q.Text(13), "method"));
+        SSLAB_ASSIGN_OR_RETURN(row.architecture,
+                               ParseEnumText<experiment::Architecture>(
+                                   q.Text(14), "architecture"));
+        row.width = static_cast<int>(q.Int(15));
+        row.epoch = static_cast<int>(q.Int(16));
+        return row;
+      });
 }
 
 // ---- Metrics ----
@@ -939,9 +1139,10 @@ absl::StatusOr<std::vector<Metric>> Store::LatestMetrics(int64_t run_id) {
 // ---- Workers ----
 
 absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
-  nlohmann::json kinds = nlohmann::json::array();
-  for (JobKind k : worker.kinds) kinds.push_back(std::string(JobKindName(k)));
-  nlohmann::json devices = worker.devices;
+  std::vector<std::string> devices;
+  for (const experiment::DeviceId& d : worker.devices) {
+    devices.push_back(d.ToString());
+  }
   Worker out = worker;
   SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
@@ -955,8 +1156,8 @@ absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
             "last_heartbeat_ms = excluded.last_heartbeat_ms "
             "RETURNING id, registered_ms"));
     s.Bind(1, worker.name)
-        .Bind(2, kinds.dump())
-        .Bind(3, devices.dump())
+        .Bind(2, internal::EncodeEnums(worker.kinds))
+        .Bind(3, internal::EncodeList(devices))
         .Bind(4, worker.registered_at)
         .Bind(5, worker.last_heartbeat);
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -16,7 +16,8 @@
 // Failure contract of every method: NOT_FOUND for an unknown id (the message
 // names the kind of record and the id); FAILED_PRECONDITION when a referenced
 // row is missing (foreign key) or a unique key is taken; INVALID_ARGUMENT when
-// a value breaks a CHECK constraint (bad enum text, width < 1, ...);
+// a value breaks a CHECK constraint (width < 1, a PROBE job without its
+// target, ...); DATA_LOSS for a row holding a value this code cannot read;
 // UNAVAILABLE when the file stayed locked past busy_timeout; DATA_LOSS for a
 // corrupt file; INTERNAL otherwise. Messages never contain SQL text.
 #ifndef SSLAB_STORAGE_STORE_H_
@@ -49,7 +50,7 @@ struct StoreOptions {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 1;
+  static constexpr int kSchemaVersion = 2;
 
   // Opens (creating if missing) the database at `path` and migrates it to
   // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -14,6 +15,11 @@
 namespace sslab::storage {
 namespace {
 
+using experiment::DeviceId;
+using experiment::Method;
+using experiment::ProbeKind;
+using experiment::ProbeTarget;
+using experiment::Split;
 using ::sslab::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
@@ -61,15 +67,15 @@ class StoreTest : public ::testing::Test {
   }
 
   static storage::Run MakeRun(const std::string& name,
-                              const std::string& method = "rotation",
+                              Method method = Method::kRotation,
                               std::optional<int64_t> sweep = std::nullopt) {
     storage::Run run;
     run.name = name;
-    run.method = method;
-    run.architecture = "resnet50_v2";
-    run.width = 4;
+    run.config.method = method;
+    run.config.dataset.path = "/data/fmnist";
+    run.config.epochs = 1;
+    run.config.evaluation.layers = {"block3", "pixels"};
     run.sweep_id = sweep;
-    run.config_json = R"({"epochs":1})";
     run.created_at = run.updated_at = kT0;
     return run;
   }
@@ -119,7 +125,7 @@ TEST_F(StoreTest, ReopenKeepsData) {
   auto store = OpenOrDie();
   ASSERT_OK_AND_ASSIGN(storage::Run run, store->GetRun(run_id));
   EXPECT_EQ(run.name, "first");
-  EXPECT_EQ(run.config_json, R"({"epochs":1})");
+  EXPECT_EQ(run.config, MakeRun("first").config);
   EXPECT_EQ(run.created_at, kT0);
   ASSERT_OK_AND_ASSIGN(std::vector<Job> jobs, store->ListJobs(run_id));
   ASSERT_THAT(jobs, SizeIs(1));
@@ -162,16 +168,14 @@ TEST_F(StoreTest, EnforcesForeignKeysAndChecks) {
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("FOREIGN KEY")));
   storage::Run bad = MakeRun("bad");
-  bad.width = 0;
+  bad.config.width = 0;
   EXPECT_THAT(store->CreateRun(bad),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("run_width_positive")));
   ASSERT_OK_AND_ASSIGN(int64_t run_id, store->CreateRun(MakeRun("ok")));
   Result result;
   result.checkpoint_id = 999;  // no such checkpoint
-  result.layer = "block4";
-  result.probe_kind = "linear";
-  result.split = "test";
+  result.target = {"block4", ProbeKind::kLbfgs, 1.0};
   EXPECT_THAT(store->UpsertResult(result),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   EXPECT_THAT(store->GetRun(run_id + 1),
@@ -223,7 +227,8 @@ TEST_F(StoreTest, ListRunsFiltersAndPagesNewestFirst) {
     ASSERT_OK_AND_ASSIGN(
         int64_t id,
         store->CreateRun(
-            MakeRun("r" + std::to_string(i), i % 2 == 0 ? "rotation" : "jigsaw",
+            MakeRun("r" + std::to_string(i),
+                    i % 2 == 0 ? Method::kRotation : Method::kJigsaw,
                     i < 3 ? std::optional<int64_t>(sweep_id) : std::nullopt)));
     ids.push_back(id);
   }
@@ -236,7 +241,7 @@ TEST_F(StoreTest, ListRunsFiltersAndPagesNewestFirst) {
   EXPECT_EQ(page2[0].id, ids[2]);
 
   RunFilter filter;
-  filter.method = "rotation";
+  filter.method = Method::kRotation;
   filter.sweep_id = sweep_id;
   ASSERT_OK_AND_ASSIGN(auto filtered,
                        store->ListRuns(filter, std::nullopt, 10));
@@ -261,7 +266,7 @@ TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
   ASSERT_OK_AND_ASSIGN(int64_t high1, store->CreateJob(MakeJob(run_id, 5)));
   ASSERT_OK_AND_ASSIGN(int64_t high2, store->CreateJob(MakeJob(run_id, 5)));
   Job gpu = MakeJob(run_id, 9, JobKind::kExtract);
-  gpu.device = DeviceKind::kGpu;
+  gpu.device = DeviceKind::kCuda;
   ASSERT_OK_AND_ASSIGN(int64_t gpu_id, store->CreateJob(gpu));
 
   ASSERT_OK_AND_ASSIGN(auto cpu_jobs, store->ListRunnableJobs(
@@ -273,24 +278,25 @@ TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
 
   ASSERT_OK_AND_ASSIGN(auto all, store->ListRunnableJobs(
                                      {JobKind::kTrain, JobKind::kExtract},
-                                     {DeviceKind::kCpu, DeviceKind::kGpu}, 1));
+                                     {DeviceKind::kCpu, DeviceKind::kCuda}, 1));
   ASSERT_THAT(all, SizeIs(1));
   EXPECT_EQ(all[0].id, gpu_id);
   ASSERT_OK_AND_ASSIGN(
       auto probes,
       store->ListRunnableJobs({JobKind::kProbe},
-                              {DeviceKind::kCpu, DeviceKind::kGpu}, 10));
+                              {DeviceKind::kCpu, DeviceKind::kCuda}, 10));
   EXPECT_THAT(probes, SizeIs(0));
 
   Job leased = cpu_jobs[0];
   leased.state = JobState::kRunning;
   leased.lease_expiry = kT0 + absl::Seconds(30);
-  leased.lease_device = "cpu";
+  leased.lease_device = DeviceId::Cpu();
   ASSERT_OK(store->UpdateJob(leased));
   ASSERT_OK_AND_ASSIGN(auto held, store->ListLeasedJobs());
   ASSERT_THAT(held, SizeIs(1));
   EXPECT_EQ(held[0].id, high1);
   EXPECT_EQ(held[0].lease_expiry, kT0 + absl::Seconds(30));
+  EXPECT_EQ(held[0].lease_device, DeviceId::Cpu());
 }
 
 TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
@@ -303,6 +309,7 @@ TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
   c.path = "/a/ckpt-3";
   c.sha256 = "aa";
   c.bytes = 10;
+  c.metrics = {{"loss", 0.25}, {"pretext_top1", 0.9}};
   c.created_at = kT0;
   ASSERT_OK_AND_ASSIGN(int64_t ckpt, store->UpsertCheckpoint(c));
   c.sha256 = "bb";
@@ -313,11 +320,12 @@ TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
   ASSERT_THAT(ckpts, SizeIs(1));
   EXPECT_EQ(ckpts[0].sha256, "bb");
   EXPECT_TRUE(ckpts[0].is_final);
+  EXPECT_EQ(ckpts[0].metrics, c.metrics);
 
   Feature f;
   f.checkpoint_id = ckpt;
   f.layer = "block4";
-  f.split = "train";
+  f.split = Split::kTrain;
   f.path = "/a/f";
   f.rows = 5;
   f.dims = 7;
@@ -325,32 +333,38 @@ TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
   ASSERT_OK_AND_ASSIGN(int64_t f2, store->UpsertFeature(f));
   EXPECT_EQ(f1, f2);
   ASSERT_OK_AND_ASSIGN(auto features, store->ListFeatures(ckpt));
-  EXPECT_THAT(features, SizeIs(1));
+  ASSERT_THAT(features, SizeIs(1));
+  EXPECT_EQ(features[0].split, Split::kTrain);
 
   Result r;
   r.checkpoint_id = ckpt;
-  r.layer = "block4";
-  r.probe_kind = "linear";
-  r.label_fraction = 0.1;
-  r.split = "test";
+  r.target = {"block4", ProbeKind::kMlp, 0.1};
+  r.split = Split::kTest;
   r.top1 = 0.5;
+  r.hyperparameters = {{"l2", "0.001"}};
   ASSERT_OK(store->UpsertResult(r).status());
   r.top1 = 0.6;
   ASSERT_OK(store->UpsertResult(r).status());
-  r.layer = "pre_logits";
+  r.target.layer = "pre_logits";
   ASSERT_OK(store->UpsertResult(r).status());
 
   ResultFilter filter;
   filter.run_id = run_id;
   ASSERT_OK_AND_ASSIGN(auto rows, store->QueryResults(filter));
   ASSERT_THAT(rows, SizeIs(2));
-  EXPECT_EQ(rows[0].result.layer, "block4");
+  EXPECT_EQ(rows[0].result.target,
+            (ProbeTarget{"block4", ProbeKind::kMlp, 0.1}));
+  EXPECT_EQ(rows[0].result.split, Split::kTest);
   EXPECT_DOUBLE_EQ(rows[0].result.top1, 0.6);
-  EXPECT_EQ(rows[0].method, "rotation");
+  EXPECT_EQ(rows[0].result.hyperparameters.at("l2"), "0.001");
+  EXPECT_EQ(rows[0].method, Method::kRotation);
   EXPECT_EQ(rows[0].epoch, 3);
   filter.layer = "pre_logits";
   ASSERT_OK_AND_ASSIGN(rows, store->QueryResults(filter));
   ASSERT_THAT(rows, SizeIs(1));
+  filter.probe_kind = ProbeKind::kLbfgs;
+  ASSERT_OK_AND_ASSIGN(rows, store->QueryResults(filter));
+  EXPECT_THAT(rows, SizeIs(0));
 
   ASSERT_OK(
       store->AppendMetrics(run_id, {{1, "loss", 2.0}, {2, "loss", 1.5}}, kT0));
@@ -359,21 +373,224 @@ TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
   EXPECT_DOUBLE_EQ(metrics[1].value, 1.5);
 }
 
+TEST_F(StoreTest, KeepsEveryFieldOfARunsConfigInTypedColumns) {
+  auto store = OpenOrDie();
+  storage::Run run = MakeRun("full");
+  experiment::RunConfig& c = run.config;
+  c.method = Method::kRelativePatchLocation;
+  c.architecture = experiment::Architecture::kVgg19Bn;
+  c.width = 3;
+  c.last_relu = false;
+  c.dataset = {experiment::DatasetKind::kCifar, "/data/cifar", 0.25, 5000, 32};
+  c.epochs = 9;
+  c.batch_size = 96;
+  c.lr_schedule = {0.4, 1.5, {4.5, 7.25}, 0.5};
+  c.evaluation.layers = {"fc6", "pixels"};
+  c.evaluation.probe_kinds = {ProbeKind::kMlp, ProbeKind::kLbfgs};
+  c.evaluation.label_fractions = {1.0, 0.1};
+  c.evaluation.every_epochs = 3;
+  c.seed = int64_t{1} << 40;
+  c.device = experiment::DeviceRequest::kCuda;
+  c.threads = 7;
+  run.max_attempts = 5;
+  run.versions = {{"sslab", "0.1.0"}, {"api", "sslab.v1"}};
+  ASSERT_OK_AND_ASSIGN(int64_t id, store->CreateRun(run));
+  ASSERT_OK_AND_ASSIGN(storage::Run read, store->GetRun(id));
+  EXPECT_EQ(read.config, c);
+  EXPECT_EQ(read.max_attempts, 5);
+  EXPECT_EQ(read.versions, run.versions);
+  // The columns are plain SQL: a dashboard can filter on them.
+  EXPECT_EQ(RawQueryInt("SELECT count(*) FROM runs WHERE dataset_kind = "
+                        "'cifar' AND epochs = 9 AND device = 'cuda' AND "
+                        "json_array_length(eval_probe_kinds) = 2"),
+            1);
+
+  Sweep sweep;
+  sweep.name = "grid";
+  sweep.grid.methods = {Method::kJigsaw};
+  sweep.grid.widths = {1, 2};
+  sweep.grid.last_relu_values = {false, true};
+  sweep.created_at = kT0;
+  ASSERT_OK_AND_ASSIGN(int64_t sweep_id, store->CreateSweep(sweep));
+  ASSERT_OK_AND_ASSIGN(Sweep read_sweep, store->GetSweep(sweep_id));
+  EXPECT_EQ(read_sweep.grid, sweep.grid);
+}
+
+TEST_F(StoreTest, ProbeJobsKeepTheirTargetAndOnlyThem) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t run_id, store->CreateRun(MakeRun("r")));
+  Job probe = MakeJob(run_id, 0, JobKind::kProbe);
+  probe.probe = ProbeTarget{"pixels", ProbeKind::kSgd, 0.05};
+  ASSERT_OK_AND_ASSIGN(int64_t id, store->CreateJob(probe));
+  ASSERT_OK_AND_ASSIGN(Job read, store->GetJob(id));
+  EXPECT_EQ(read.probe, probe.probe);
+  EXPECT_EQ(read.lease_device, std::nullopt);
+
+  Job untargeted = MakeJob(run_id, 0, JobKind::kProbe);
+  EXPECT_THAT(store->CreateJob(untargeted),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("job_probe_target")));
+  Job targeted_train = MakeJob(run_id, 0, JobKind::kTrain);
+  targeted_train.probe = probe.probe;
+  EXPECT_THAT(store->CreateJob(targeted_train),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+}
+
+TEST_F(StoreTest, ValuesThisCodeDidNotWriteAreDataLoss) {
+  int64_t run_id = 0;
+  {
+    auto store = OpenOrDie();
+    ASSERT_OK_AND_ASSIGN(run_id, store->CreateRun(MakeRun("r")));
+  }
+  RawExec("UPDATE runs SET method = 'dancing'");
+  auto store = OpenOrDie();
+  EXPECT_THAT(store->GetRun(run_id),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("'dancing'")));
+  store.reset();
+  RawExec("UPDATE runs SET method = 'rotation', eval_probe_kinds = '[\"x\"]'");
+  store = OpenOrDie();
+  EXPECT_THAT(store->GetRun(run_id),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("probe kind")));
+}
+
+// The file a schema-1 build wrote (storage/testdata/make_schema_v1_db.sh),
+// copied so that the migration runs on a scratch copy.
+std::string CopyOfSchemaV1(const std::filesystem::path& dir) {
+  const char* source = std::getenv("SSLAB_SOURCE_DIR");
+  const std::filesystem::path from =
+      std::filesystem::path(source ? source : ".") / "storage" / "testdata" /
+      "schema_v1.db";
+  const std::filesystem::path to = dir / "migrated.db";
+  std::filesystem::copy_file(from, to,
+                             std::filesystem::copy_options::overwrite_existing);
+  return to.string();
+}
+
+TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
+  path_ = CopyOfSchemaV1(dir_);
+  EXPECT_EQ(RawQueryInt("PRAGMA user_version"), 1);
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ(store->schema_version(), 2);
+
+  // Every run is kept, its config now in typed columns.
+  ASSERT_OK_AND_ASSIGN(auto runs, store->ListRuns({}, std::nullopt, 100));
+  ASSERT_THAT(runs, SizeIs(6));
+  ASSERT_OK_AND_ASSIGN(storage::Run tiny, store->GetRun(1));
+  EXPECT_EQ(tiny.name, "tiny");
+  EXPECT_EQ(tiny.state, RunState::kSucceeded);
+  const experiment::RunConfig& c = tiny.config;
+  EXPECT_EQ(c.method, Method::kRotation);
+  EXPECT_EQ(c.architecture, experiment::Architecture::kResNet50V2);
+  EXPECT_EQ(c.width, 1);
+  EXPECT_TRUE(c.last_relu);
+  EXPECT_EQ(c.dataset.kind, experiment::DatasetKind::kIdx);
+  EXPECT_EQ(c.dataset.path, "/usr/share/datasets/fashion-mnist");
+  EXPECT_DOUBLE_EQ(c.dataset.val_fraction, 0.1);
+  EXPECT_EQ(c.dataset.max_examples, 64);
+  EXPECT_EQ(c.dataset.image_size, 28);
+  EXPECT_EQ(c.epochs, 1);
+  EXPECT_EQ(c.batch_size, 64);
+  EXPECT_DOUBLE_EQ(c.lr_schedule.base_lr, 0.1);
+  EXPECT_DOUBLE_EQ(c.lr_schedule.warmup_epochs, 5.0 / 35);
+  EXPECT_THAT(c.lr_schedule.decay_epochs, ElementsAre(15.0 / 35, 25.0 / 35));
+  EXPECT_DOUBLE_EQ(c.lr_schedule.decay_factor, 0.1);
+  EXPECT_THAT(c.evaluation.layers, ElementsAre("block3", "pixels"));
+  EXPECT_THAT(c.evaluation.probe_kinds,
+              ElementsAre(ProbeKind::kLbfgs, ProbeKind::kSgd));
+  EXPECT_THAT(c.evaluation.label_fractions, ElementsAre(1.0, 0.5));
+  EXPECT_EQ(c.evaluation.every_epochs, 0);
+  EXPECT_EQ(c.seed, 7);
+  EXPECT_EQ(c.device, experiment::DeviceRequest::kAuto);
+  EXPECT_EQ(tiny.max_attempts, 3);
+  EXPECT_EQ(tiny.versions.at("api"), "sslab.v1");
+  EXPECT_OK(experiment::ValidateRunConfig(c));
+
+  ASSERT_OK_AND_ASSIGN(storage::Run queued, store->GetRun(6));
+  EXPECT_EQ(queued.state, RunState::kPending);
+  EXPECT_EQ(queued.config.method, Method::kSupervised);
+  EXPECT_EQ(queued.config.device, experiment::DeviceRequest::kCuda);
+  EXPECT_EQ(queued.config.evaluation.every_epochs, 5);
+  EXPECT_EQ(queued.config.batch_size, 256);
+  EXPECT_DOUBLE_EQ(queued.config.lr_schedule.base_lr, 0.2);
+  EXPECT_THAT(queued.config.lr_schedule.decay_epochs, ElementsAre(10, 20));
+  EXPECT_EQ(queued.config.evaluation.layers,
+            experiment::RepresentationLayers(queued.config.architecture));
+  ASSERT_OK_AND_ASSIGN(storage::Run cancelled, store->GetRun(5));
+  EXPECT_EQ(cancelled.state, RunState::kCancelled);
+  EXPECT_EQ(cancelled.error, "cancelled: no GPU here");
+  EXPECT_EQ(cancelled.priority, 3);
+  for (const storage::Run& run : runs) {
+    EXPECT_OK(experiment::ValidateRunConfig(run.config)) << run.name;
+  }
+
+  // Jobs: PROBE targets typed, GPU jobs need CUDA, leases kept.
+  ASSERT_OK_AND_ASSIGN(auto jobs, store->ListJobs(1));
+  ASSERT_THAT(jobs, SizeIs(10));
+  EXPECT_EQ(jobs[0].kind, JobKind::kTrain);
+  EXPECT_EQ(jobs[0].probe, std::nullopt);
+  EXPECT_EQ(jobs[0].lease_device, DeviceId::Cpu());
+  EXPECT_EQ(jobs[2].probe, (ProbeTarget{"block3", ProbeKind::kLbfgs, 1.0}));
+  int probes = 0;
+  for (const Job& job : jobs) probes += job.probe.has_value();
+  EXPECT_EQ(probes, 8);
+  ASSERT_OK_AND_ASSIGN(auto queued_jobs, store->ListJobs(6));
+  ASSERT_THAT(queued_jobs, SizeIs(1));
+  EXPECT_EQ(queued_jobs[0].device, DeviceKind::kCuda);
+  EXPECT_EQ(queued_jobs[0].state, JobState::kRunnable);
+  ASSERT_OK_AND_ASSIGN(
+      auto runnable,
+      store->ListRunnableJobs({JobKind::kTrain}, {DeviceKind::kCuda}, 10));
+  ASSERT_THAT(runnable, SizeIs(1));
+  EXPECT_EQ(runnable[0].run_id, 6);
+
+  // Checkpoints, features and results are all there.
+  ASSERT_OK_AND_ASSIGN(auto ckpts, store->ListCheckpoints(1));
+  ASSERT_THAT(ckpts, SizeIs(1));
+  EXPECT_TRUE(ckpts[0].is_final);
+  EXPECT_TRUE(ckpts[0].metrics.count("pretext_top1"));
+  ASSERT_OK_AND_ASSIGN(auto features, store->ListFeatures(ckpts[0].id));
+  EXPECT_THAT(features, SizeIs(6));
+  ResultFilter filter;
+  filter.run_id = 1;
+  ASSERT_OK_AND_ASSIGN(auto results, store->QueryResults(filter));
+  EXPECT_THAT(results, SizeIs(16));  // 2 layers x 2 probes x 2 fractions x 2
+  ResultFilter sweep_filter;
+  sweep_filter.sweep_id = 1;
+  ASSERT_OK_AND_ASSIGN(auto sweep_results, store->QueryResults(sweep_filter));
+  EXPECT_THAT(sweep_results, SizeIs(4));
+  EXPECT_EQ(sweep_results[0].result.target.probe_kind, ProbeKind::kMlp);
+  EXPECT_EQ(RawQueryInt("SELECT count(*) FROM results"), 20);
+  ASSERT_OK_AND_ASSIGN(Sweep sweep, store->GetSweep(1));
+  EXPECT_EQ(sweep.name, "widths");
+  EXPECT_THAT(sweep.grid.widths, ElementsAre(1, 2));
+  EXPECT_THAT(sweep.grid.architectures,
+              ElementsAre(experiment::Architecture::kVgg19Bn));
+  EXPECT_EQ(RawQueryInt("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+  // New rows continue the ids of the old ones.
+  ASSERT_OK_AND_ASSIGN(int64_t next, store->CreateRun(MakeRun("after")));
+  EXPECT_EQ(next, 7);
+  Job job = MakeJob(next, 0);
+  ASSERT_OK_AND_ASSIGN(int64_t job_id, store->CreateJob(job));
+  EXPECT_EQ(job_id, 20);
+}
+
 TEST_F(StoreTest, WorkerUpsertKeepsIdByName) {
   auto store = OpenOrDie();
   Worker w;
   w.name = "trainer-1";
   w.kinds = {JobKind::kTrain};
-  w.devices = {"cpu"};
+  w.devices = {DeviceId::Cpu()};
   w.registered_at = w.last_heartbeat = kT0;
   ASSERT_OK_AND_ASSIGN(Worker first, store->UpsertWorker(w));
-  w.devices = {"cpu", "cuda:0"};
+  w.devices = {DeviceId::Cpu(), DeviceId::Cuda(0)};
   w.registered_at = w.last_heartbeat = kT0 + absl::Minutes(1);
   ASSERT_OK_AND_ASSIGN(Worker second, store->UpsertWorker(w));
   EXPECT_EQ(second.id, first.id);
   EXPECT_EQ(second.registered_at, kT0);
   ASSERT_OK_AND_ASSIGN(Worker read, store->GetWorker(first.id));
-  EXPECT_THAT(read.devices, ElementsAre("cpu", "cuda:0"));
+  EXPECT_THAT(read.devices, ElementsAre(DeviceId::Cpu(), DeviceId::Cuda(0)));
   EXPECT_THAT(read.kinds, ElementsAre(JobKind::kTrain));
   EXPECT_THAT(store->GetWorker(first.id + 7),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker")));

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "common/torch_util/runtime.h"
@@ -178,6 +179,10 @@ absl::Status LoadModuleState(torch::nn::Module& module,
 
 }  // namespace internal
 
+std::string CheckpointFileName(int64_t epoch) {
+  return absl::StrFormat("epoch-%04d.ckpt", epoch);
+}
+
 absl::StatusOr<LoadedModel> LoadModelFromCheckpoint(
     const std::filesystem::path& path, c10::Device device) {
   if (device.is_cuda() && !CudaAvailable()) {
@@ -195,7 +200,7 @@ absl::StatusOr<LoadedModel> LoadModelFromCheckpoint(
   }
   LoadedModel loaded;
   loaded.model_options = PretextModelImpl::BackboneOptions(*options);
-  loaded.method = std::string(MethodName(options->method));
+  loaded.method = options->method;
   loaded.epoch = contents.epoch;
   loaded.step = contents.step;
   loaded.config_json = contents.config_json;

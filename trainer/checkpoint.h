@@ -19,6 +19,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "experiment/vocabulary.h"
 #include "models/model.h"
 
 namespace sslab::trainer {
@@ -30,16 +31,19 @@ struct LoadedModel {
   // (model_options.num_outputs > 0).
   std::shared_ptr<models::BackboneImpl> backbone;
   models::ModelOptions model_options;
-  // The pretext method that trained it: "rotation", "exemplar", "jigsaw",
-  // "relative_patch_location" or "supervised". Patch methods ("jigsaw",
-  // "relative_patch_location") expect 3x3 grids of patches: average the 9
+  // The pretext method that trained it. Patch methods
+  // (experiment::IsPatchMethod) expect 3x3 grids of patches: average the 9
   // patch features as REFERENCE.md says.
-  std::string method;
+  experiment::Method method = experiment::Method::kRotation;
   int64_t epoch = 0;  // Completed epochs when the checkpoint was written.
   int64_t step = 0;   // Optimizer steps taken.
   // The run's full trainer config, JSON (see TrainerOptionsToJson).
   std::string config_json;
 };
+
+// The file name of the checkpoint written after `epoch` epochs:
+// "epoch-0007.ckpt".
+std::string CheckpointFileName(int64_t epoch);
 
 // Reads the backbone stored in the checkpoint at `path` onto `device`.
 // Returns NOT_FOUND if the file does not exist, DATA_LOSS naming the file if

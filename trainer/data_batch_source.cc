@@ -6,27 +6,6 @@
 
 namespace sslab::trainer {
 
-LoaderBatchSource::LoaderBatchSource(std::unique_ptr<data::Loader> loader)
-    : loader_(std::move(loader)) {}
-
-absl::Status LoaderBatchSource::StartEpoch(int64_t epoch) {
-  return loader_->StartEpoch(epoch);
-}
-
-absl::StatusOr<std::optional<TrainingBatch>> LoaderBatchSource::Next() {
-  SSLAB_ASSIGN_OR_RETURN(std::optional<data::Batch> batch, loader_->Next());
-  if (!batch.has_value()) return std::nullopt;
-  TrainingBatch out;
-  out.views = std::move(batch->views);
-  out.labels = std::move(batch->labels);
-  out.classes = std::move(batch->classes);
-  return out;
-}
-
-int64_t LoaderBatchSource::batches_per_epoch() const {
-  return loader_->batches_per_epoch();
-}
-
 std::string TrainingTransformKind(Method method) {
   switch (method) {
     case Method::kRotation:
@@ -42,7 +21,7 @@ std::string TrainingTransformKind(Method method) {
   return "supervised";
 }
 
-absl::StatusOr<std::unique_ptr<BatchSource>> MakeDatasetBatchSource(
+absl::StatusOr<std::unique_ptr<data::BatchSource>> MakeDatasetBatchSource(
     const data::DatasetSpec& dataset, data::Split split,
     const TrainerOptions& options, data::LoaderOptions loader) {
   SSLAB_RETURN_IF_ERROR(ValidateTrainerOptions(options));
@@ -57,9 +36,8 @@ absl::StatusOr<std::unique_ptr<BatchSource>> MakeDatasetBatchSource(
                          data::MakeTransform(transform));
   loader.batch_size = static_cast<int>(options.batch_size);
   loader.drop_last = true;
-  auto l = std::make_unique<data::Loader>(std::move(ds), std::move(t), loader);
-  return std::unique_ptr<BatchSource>(
-      std::make_unique<LoaderBatchSource>(std::move(l)));
+  return std::unique_ptr<data::BatchSource>(
+      std::make_unique<data::Loader>(std::move(ds), std::move(t), loader));
 }
 
 }  // namespace sslab::trainer

@@ -1,5 +1,5 @@
-// BatchSource over the data pipeline (data/): a dataset split, the method's
-// transform and a threaded data::Loader.
+// Training batches from the data pipeline (data/): a dataset split, the
+// method's training transform and a threaded data::Loader.
 #ifndef SSLAB_TRAINER_DATA_BATCH_SOURCE_H_
 #define SSLAB_TRAINER_DATA_BATCH_SOURCE_H_
 
@@ -7,26 +7,12 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "data/batch_source.h"
 #include "data/dataset.h"
 #include "data/loader.h"
-#include "data/transforms.h"
-#include "trainer/batch_source.h"
 #include "trainer/options.h"
 
 namespace sslab::trainer {
-
-// Adapts a data::Loader (which already yields per-(seed, epoch) determinstic
-// batches). Not thread-safe, as the loader's consumer side.
-class LoaderBatchSource final : public BatchSource {
- public:
-  explicit LoaderBatchSource(std::unique_ptr<data::Loader> loader);
-  absl::Status StartEpoch(int64_t epoch) override;
-  absl::StatusOr<std::optional<TrainingBatch>> Next() override;
-  int64_t batches_per_epoch() const override;
-
- private:
-  std::unique_ptr<data::Loader> loader_;
-};
 
 // The transform kind a method trains on: "rotation", "exemplar", "patches"
 // (Jigsaw, Relative Patch Location) or "supervised".
@@ -38,7 +24,7 @@ std::string TrainingTransformKind(Method method);
 // drop_last forced so every step has the configured batch). Errors from
 // data/ are passed through (INVALID_ARGUMENT naming the field, NOT_FOUND,
 // DATA_LOSS naming the file).
-absl::StatusOr<std::unique_ptr<BatchSource>> MakeDatasetBatchSource(
+absl::StatusOr<std::unique_ptr<data::BatchSource>> MakeDatasetBatchSource(
     const data::DatasetSpec& dataset, data::Split split,
     const TrainerOptions& options, data::LoaderOptions loader = {});
 

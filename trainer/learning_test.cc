@@ -20,7 +20,7 @@ constexpr char kFashionMnist[] = "/usr/share/datasets/fashion-mnist";
 
 // Rotation accuracy of the trained network, in inference mode, over every
 // batch `source` yields for one epoch.
-double HeldOutAccuracy(PretextModelImpl& model, BatchSource& source) {
+double HeldOutAccuracy(PretextModelImpl& model, data::BatchSource& source) {
   torch::NoGradGuard no_grad;
   model.eval();
   at::Generator generator = at::detail::getDefaultCPUGenerator();
@@ -28,7 +28,7 @@ double HeldOutAccuracy(PretextModelImpl& model, BatchSource& source) {
   int64_t total = 0;
   EXPECT_OK(source.StartEpoch(0));
   while (true) {
-    absl::StatusOr<std::optional<TrainingBatch>> batch = source.Next();
+    absl::StatusOr<std::optional<data::Batch>> batch = source.Next();
     EXPECT_OK(batch.status());
     if (!batch.ok() || !batch->has_value()) break;
     StepOutput out = model.Compute(**batch, generator, false);
@@ -63,7 +63,7 @@ TEST(LearningTest, RotationOnFashionMnistLearns) {
   o.progress_every_steps = 1000;
 
   data::DatasetSpec spec;
-  spec.kind = "idx";
+  spec.kind = data::DatasetKind::kIdx;
   spec.path = kFashionMnist;
   spec.max_examples = 512;
   data::LoaderOptions loader;

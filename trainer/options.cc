@@ -18,40 +18,6 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<Method> ParseMethod(absl::string_view name) {
-  if (name == "rotation") return Method::kRotation;
-  if (name == "exemplar") return Method::kExemplar;
-  if (name == "jigsaw") return Method::kJigsaw;
-  if (name == "relative_patch_location" || name == "rpl") {
-    return Method::kRelativePatchLocation;
-  }
-  if (name == "supervised") return Method::kSupervised;
-  return Invalid("method",
-                 absl::StrCat("unknown method \"", name,
-                              "\" (expected rotation, exemplar, jigsaw, "
-                              "relative_patch_location or supervised)"));
-}
-
-std::string_view MethodName(Method method) {
-  switch (method) {
-    case Method::kRotation:
-      return "rotation";
-    case Method::kExemplar:
-      return "exemplar";
-    case Method::kJigsaw:
-      return "jigsaw";
-    case Method::kRelativePatchLocation:
-      return "relative_patch_location";
-    case Method::kSupervised:
-      return "supervised";
-  }
-  return "unknown";
-}
-
-bool IsPatchMethod(Method method) {
-  return method == Method::kJigsaw || method == Method::kRelativePatchLocation;
-}
-
 int ViewSize(const TrainerOptions& options) {
   if (!IsPatchMethod(options.method)) return options.image_size;
   const int cell = options.image_size / 3;
@@ -109,8 +75,7 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
 
 std::string TrainerOptionsToJson(const TrainerOptions& o) {
   nlohmann::json model = {
-      {"architecture",
-       std::string(models::ArchitectureName(o.model.architecture))},
+      {"architecture", std::string(experiment::Name(o.model.architecture))},
       {"width", o.model.width},
       {"last_relu", o.model.last_relu},
       {"in_channels", o.model.in_channels},
@@ -121,7 +86,7 @@ std::string TrainerOptionsToJson(const TrainerOptions& o) {
       {"image_size", o.model.image_size},
   };
   nlohmann::json j = {
-      {"method", std::string(MethodName(o.method))},
+      {"method", std::string(experiment::Name(o.method))},
       {"model", model},
       {"batch_size", o.batch_size},
       {"image_size", o.image_size},
@@ -178,16 +143,18 @@ absl::StatusOr<TrainerOptions> TrainerOptionsFromJson(absl::string_view json) {
   }
   if (!j.is_object()) return Invalid("config", "not a JSON object");
   TrainerOptions o;
-  std::string method(MethodName(o.method));
+  std::string method(experiment::Name(o.method));
   SSLAB_RETURN_IF_ERROR(Get(j, "method", "", &method));
-  SSLAB_ASSIGN_OR_RETURN(o.method, ParseMethod(method));
+  SSLAB_ASSIGN_OR_RETURN(o.method,
+                         experiment::ParseName<Method>(method, "method"));
   if (auto it = j.find("model"); it != j.end()) {
     if (!it->is_object()) return Invalid("model", "not a JSON object");
     const nlohmann::json& m = *it;
-    std::string arch(models::ArchitectureName(o.model.architecture));
+    std::string arch(experiment::Name(o.model.architecture));
     SSLAB_RETURN_IF_ERROR(Get(m, "architecture", "model.", &arch));
     SSLAB_ASSIGN_OR_RETURN(o.model.architecture,
-                           models::ParseArchitecture(arch));
+                           experiment::ParseName<models::Architecture>(
+                               arch, "model.architecture"));
     SSLAB_RETURN_IF_ERROR(Get(m, "width", "model.", &o.model.width));
     SSLAB_RETURN_IF_ERROR(Get(m, "last_relu", "model.", &o.model.last_relu));
     SSLAB_RETURN_IF_ERROR(

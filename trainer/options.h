@@ -12,24 +12,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "experiment/vocabulary.h"
 #include "models/model.h"
 
 namespace sslab::trainer {
 
-enum class Method {
-  kRotation,
-  kExemplar,
-  kJigsaw,
-  kRelativePatchLocation,
-  kSupervised,
-};
-
-// Parses "rotation", "exemplar", "jigsaw", "relative_patch_location" (also
-// "rpl") and "supervised". Returns INVALID_ARGUMENT naming "method" otherwise.
-absl::StatusOr<Method> ParseMethod(absl::string_view name);
-std::string_view MethodName(Method method);
-// Jigsaw and Relative Patch Location work on 3x3 grids of patches.
-bool IsPatchMethod(Method method);
+// The pretext tasks, as named in experiment/vocabulary.h (which also says
+// which are patch methods: experiment::IsPatchMethod).
+using Method = experiment::Method;
 
 struct TrainerOptions {
   Method method = Method::kRotation;

@@ -11,18 +11,6 @@ namespace {
 using ::sslab::testing::StatusIs;
 using ::testing::HasSubstr;
 
-TEST(OptionsTest, ParsesEveryMethodAndRejectsUnknownOnes) {
-  for (Method m : {Method::kRotation, Method::kExemplar, Method::kJigsaw,
-                   Method::kRelativePatchLocation, Method::kSupervised}) {
-    ASSERT_OK_AND_ASSIGN(Method parsed,
-                         ParseMethod(std::string(MethodName(m))));
-    EXPECT_EQ(parsed, m);
-  }
-  EXPECT_THAT(
-      ParseMethod("colorization"),
-      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("method")));
-}
-
 TEST(OptionsTest, DefaultsAreThePapersSchedule) {
   TrainerOptions o;
   EXPECT_EQ(o.epochs, 35);

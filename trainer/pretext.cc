@@ -107,7 +107,7 @@ PretextModelImpl::PretextModelImpl(
   }
 }
 
-absl::Status PretextModelImpl::CheckBatch(const TrainingBatch& batch) const {
+absl::Status PretextModelImpl::CheckBatch(const data::Batch& batch) const {
   const torch::Tensor& v = batch.views;
   if (!v.defined() || v.dim() != 5) {
     return absl::InvalidArgumentError(
@@ -166,7 +166,7 @@ torch::Tensor PretextModelImpl::Embed(const torch::Tensor& views,
       ToNetworkLayout(views.flatten(0, 1), channels_last));
 }
 
-StepOutput PretextModelImpl::Compute(const TrainingBatch& batch,
+StepOutput PretextModelImpl::Compute(const data::Batch& batch,
                                      at::Generator& generator,
                                      bool channels_last) {
   const torch::Tensor& views = batch.views;

@@ -16,8 +16,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "data/batch_source.h"
 #include "models/model.h"
-#include "trainer/batch_source.h"
 #include "trainer/options.h"
 
 namespace sslab::trainer {
@@ -58,12 +58,12 @@ class PretextModelImpl : public torch::nn::Module {
 
   // Returns INVALID_ARGUMENT naming the field if `batch` does not have the
   // shape the method needs.
-  absl::Status CheckBatch(const TrainingBatch& batch) const;
+  absl::Status CheckBatch(const data::Batch& batch) const;
 
   // Forward pass and loss for a batch already on the model's device.
   // `generator` draws the per-image Jigsaw permutations (CPU generator).
   // May throw c10::Error (the trainer converts it).
-  StepOutput Compute(const TrainingBatch& batch, at::Generator& generator,
+  StepOutput Compute(const data::Batch& batch, at::Generator& generator,
                      bool channels_last);
 
   const std::shared_ptr<models::BackboneImpl>& backbone() const {

@@ -56,7 +56,7 @@ TEST(PretextTest, RotationBuildsFourRotatedViewsWithLabels) {
   TrainerOptions o = Tiny(Method::kRotation);
   auto model = Build(o);
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  TrainingBatch batch;
+  data::Batch batch;
   batch.views = torch::randn({3, 1, 1, 12, 12});
   ASSERT_OK(model->CheckBatch(batch));
   StepOutput out = model->Compute(batch, gen, false);
@@ -81,12 +81,12 @@ TEST(PretextTest, SupervisedAndExemplarTrainTheBackbone) {
     TrainerOptions o = Tiny(m);
     auto model = Build(o);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
-    TrainingBatch batch;
+    data::Batch batch;
     batch.views = torch::randn({3, 2, 1, 12, 12});
     batch.classes = torch::tensor({0, 2, 1}, torch::kLong);
     ASSERT_OK(model->CheckBatch(batch));
     StepOutput out = model->Compute(batch, gen, false);
-    EXPECT_EQ(out.total, 6) << MethodName(m);
+    EXPECT_EQ(out.total, 6) << experiment::Name(m);
     EXPECT_TRUE(std::isfinite(out.loss.item<double>()));
     out.loss.backward();
     ExpectGradientsEverywhere(*model);
@@ -98,12 +98,12 @@ TEST(PretextTest, PatchMethodsTrainBackboneAndHead) {
     TrainerOptions o = Tiny(m);
     auto model = Build(o);
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
-    TrainingBatch batch;
+    data::Batch batch;
     batch.views = torch::randn({2, 9, 1, 8, 8});
     ASSERT_OK(model->CheckBatch(batch));
     StepOutput out = model->Compute(batch, gen, false);
     // Jigsaw: one example per image; RPL: 8 (neighbour, centre) pairs.
-    EXPECT_EQ(out.total, m == Method::kJigsaw ? 2 : 16) << MethodName(m);
+    EXPECT_EQ(out.total, m == Method::kJigsaw ? 2 : 16) << experiment::Name(m);
     out.loss.backward();
     ExpectGradientsEverywhere(*model);
   }
@@ -116,7 +116,7 @@ TEST(PretextTest, JigsawLossDependsOnPatchOrder) {
   auto model = Build(o);
   model->eval();
   torch::NoGradGuard no_grad;
-  TrainingBatch batch;
+  data::Batch batch;
   batch.views = torch::randn({1, 9, 1, 8, 8});
   std::set<double> losses;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
@@ -128,7 +128,7 @@ TEST(PretextTest, JigsawLossDependsOnPatchOrder) {
 
 TEST(PretextTest, BadBatchesNameTheField) {
   auto rotation = Build(Tiny(Method::kRotation));
-  TrainingBatch batch;
+  data::Batch batch;
   batch.views = torch::randn({2, 3, 1, 8, 8});
   EXPECT_THAT(rotation->CheckBatch(batch),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("views")));

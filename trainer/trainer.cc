@@ -17,6 +17,7 @@
 #include "common/status_macros.h"
 #include "common/torch_util/runtime.h"
 #include "common/torch_util/torch_compat.h"
+#include "trainer/checkpoint.h"
 #include "trainer/internal/checkpoint_io.h"
 #include "trainer/permutations.h"
 #include "trainer/pretext.h"
@@ -50,13 +51,13 @@ void SetGeneratorState(at::Generator& generator, const at::Tensor& state) {
 // The options that fix the network's shapes and the meaning of its outputs:
 // a checkpoint must agree on them to be resumed.
 std::string ShapeDefiningOptions(const TrainerOptions& o) {
-  std::string s = absl::StrCat(
-      "method=", std::string(MethodName(o.method)), " architecture=",
-      std::string(models::ArchitectureName(o.model.architecture)),
-      " width=", o.model.width,
-      " last_relu=", o.model.last_relu ? "true" : "false",
-      " in_channels=", o.model.in_channels,
-      " small_input=", o.model.small_input ? "true" : "false");
+  std::string s =
+      absl::StrCat("method=", experiment::Name(o.method),
+                   " architecture=", experiment::Name(o.model.architecture),
+                   " width=", o.model.width,
+                   " last_relu=", o.model.last_relu ? "true" : "false",
+                   " in_channels=", o.model.in_channels,
+                   " small_input=", o.model.small_input ? "true" : "false");
   switch (o.method) {
     case Method::kSupervised:
       absl::StrAppend(&s, " num_classes=", o.num_classes);
@@ -213,7 +214,7 @@ absl::Status Trainer::RestoreCheckpoint(const std::filesystem::path& path) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<TrainSummary> Trainer::Train(BatchSource& source,
+absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
                                             const TrainHooks& hooks) {
   ConfigureTorchThreads(options_.threads);
   const int64_t steps_per_epoch = source.batches_per_epoch();
@@ -271,8 +272,7 @@ absl::StatusOr<TrainSummary> Trainer::Train(BatchSource& source,
       epoch_steps = 0;
       epoch_examples = 0;
       while (true) {
-        SSLAB_ASSIGN_OR_RETURN(std::optional<TrainingBatch> next,
-                               source.Next());
+        SSLAB_ASSIGN_OR_RETURN(std::optional<data::Batch> next, source.Next());
         if (!next.has_value()) break;
         // Polled once a batch is known to exist, so that a stop after an
         // epoch's last step still completes (and checkpoints) that epoch.
@@ -283,7 +283,7 @@ absl::StatusOr<TrainSummary> Trainer::Train(BatchSource& source,
           summary.steps = step_;
           return summary;
         }
-        TrainingBatch batch;
+        data::Batch batch;
         batch.views = next->views.to(device_, torch::kFloat,
                                      /*non_blocking=*/true);
         if (next->labels.defined()) {
@@ -351,11 +351,9 @@ absl::StatusOr<TrainSummary> Trainer::Train(BatchSource& source,
       const bool periodic = options_.checkpoint_every_epochs > 0 &&
                             epoch_ % options_.checkpoint_every_epochs == 0;
       if (!options_.checkpoint_dir.empty() && (at_end || periodic)) {
-        char name[32];
-        std::snprintf(name, sizeof(name), "epoch-%04lld.ckpt",
-                      static_cast<long long>(epoch_));
         const std::filesystem::path path =
-            std::filesystem::path(options_.checkpoint_dir) / name;
+            std::filesystem::path(options_.checkpoint_dir) /
+            CheckpointFileName(epoch_);
         SSLAB_RETURN_IF_ERROR(WriteCheckpoint(path));
         summary.last_checkpoint = path.string();
         if (hooks.on_checkpoint) {

@@ -25,7 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "trainer/batch_source.h"
+#include "data/batch_source.h"
 #include "trainer/options.h"
 
 namespace sslab::trainer {
@@ -90,7 +90,7 @@ class Trainer {
   // INVALID_ARGUMENT for batches of the wrong shape, the source's error if it
   // fails, RESOURCE_EXHAUSTED on out-of-memory, INTERNAL for other LibTorch
   // failures. Cancellation is not an error (summary.cancelled).
-  absl::StatusOr<TrainSummary> Train(BatchSource& source,
+  absl::StatusOr<TrainSummary> Train(data::BatchSource& source,
                                      const TrainHooks& hooks = {});
 
   // Writes a checkpoint of the current state to `path` atomically.

@@ -55,19 +55,19 @@ class TrainerTest : public ::testing::Test {
   }
 
   // 8 examples: 2 batches of 4 per epoch.
-  static TensorBatchSource Source(Method method) {
+  static data::TensorBatchSource Source(Method method) {
     // A private generator: the global one is part of the trainer's state.
     at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
     const bool patches = IsPatchMethod(method);
     at::Tensor views = patches ? torch::randn({8, 9, 1, 8, 8}, gen)
                                : torch::randn({8, 1, 1, 12, 12}, gen);
-    return TensorBatchSource(views, torch::arange(8) % 3, 4, true, 9);
+    return data::TensorBatchSource(views, torch::arange(8) % 3, 4, true, 9);
   }
 
   std::filesystem::path dir_;
 };
 
-std::vector<double> LossesOf(Trainer& trainer, BatchSource& source,
+std::vector<double> LossesOf(Trainer& trainer, data::BatchSource& source,
                              TrainHooks hooks = {}) {
   std::vector<double> losses;
   hooks.on_progress = [&](const Progress& p) { losses.push_back(p.loss); };
@@ -114,7 +114,8 @@ TEST_F(TrainerTest, RejectsBadOptionsByField) {
 
 TEST_F(TrainerTest, WrongBatchShapeIsInvalidArgument) {
   ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(Tiny(Method::kJigsaw)));
-  TensorBatchSource source(torch::randn({4, 1, 1, 8, 8}), {}, 4, false, 0);
+  data::TensorBatchSource source(torch::randn({4, 1, 1, 8, 8}), {}, 4, false,
+                                 0);
   EXPECT_THAT(trainer->Train(source),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("views")));
 }
@@ -124,19 +125,19 @@ TEST_F(TrainerTest, ResumeGivesTheSameLossesAsAnUninterruptedRun) {
   // generator), dropout (global generator), BatchNorm statistics and the
   // momentum buffers; Rotation the plain path.
   for (Method method : {Method::kJigsaw, Method::kRotation}) {
-    SCOPED_TRACE(std::string(MethodName(method)));
+    SCOPED_TRACE(std::string(experiment::Name(method)));
     const TrainerOptions o = Tiny(method);
     std::vector<double> straight;
     {
       ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
-      TensorBatchSource source = Source(method);
+      data::TensorBatchSource source = Source(method);
       straight = LossesOf(*trainer, source);
     }
     ASSERT_EQ(straight.size(), 4u);
     {
       // Interrupted after the first epoch (its checkpoint is written).
       ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
-      TensorBatchSource source = Source(method);
+      data::TensorBatchSource source = Source(method);
       TrainHooks hooks;
       hooks.should_stop = [&] { return trainer->step() == 2; };
       ASSERT_OK_AND_ASSIGN(TrainSummary s, trainer->Train(source, hooks));
@@ -150,7 +151,7 @@ TEST_F(TrainerTest, ResumeGivesTheSameLossesAsAnUninterruptedRun) {
     ASSERT_OK(resumed->RestoreCheckpoint(dir_ / "epoch-0001.ckpt"));
     EXPECT_EQ(resumed->epoch(), 1);
     EXPECT_EQ(resumed->step(), 2);
-    TensorBatchSource source = Source(method);
+    data::TensorBatchSource source = Source(method);
     std::vector<double> after = LossesOf(*resumed, source);
     ASSERT_EQ(after.size(), 2u);
     EXPECT_EQ(after[0], straight[2]);
@@ -163,7 +164,7 @@ TEST_F(TrainerTest, CheckpointRoundTripsTheBackbone) {
   o.epochs = 1;
   std::vector<CheckpointInfo> written;
   ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
-  TensorBatchSource source = Source(Method::kRotation);
+  data::TensorBatchSource source = Source(Method::kRotation);
   TrainHooks hooks;
   hooks.on_checkpoint = [&](const CheckpointInfo& c) { written.push_back(c); };
   ASSERT_OK_AND_ASSIGN(TrainSummary summary, trainer->Train(source, hooks));
@@ -174,7 +175,7 @@ TEST_F(TrainerTest, CheckpointRoundTripsTheBackbone) {
 
   ASSERT_OK_AND_ASSIGN(LoadedModel loaded,
                        LoadModelFromCheckpoint(written[0].path, torch::kCPU));
-  EXPECT_EQ(loaded.method, "rotation");
+  EXPECT_EQ(loaded.method, Method::kRotation);
   EXPECT_EQ(loaded.epoch, 1);
   EXPECT_EQ(loaded.step, 2);
   EXPECT_EQ(loaded.model_options.num_outputs, 4);
@@ -196,8 +197,8 @@ TEST_F(TrainerTest, Vgg19BnTrainsAndReloadsAtItsImageSize) {
   o.epochs = 1;
   ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(3);
-  TensorBatchSource source(torch::randn({4, 1, 1, 28, 28}, gen),
-                           torch::zeros({4}, torch::kLong), 4, true, 1);
+  data::TensorBatchSource source(torch::randn({4, 1, 1, 28, 28}, gen),
+                                 torch::zeros({4}, torch::kLong), 4, true, 1);
   ASSERT_OK_AND_ASSIGN(TrainSummary summary, trainer->Train(source));
   ASSERT_OK_AND_ASSIGN(
       LoadedModel loaded,
@@ -261,7 +262,7 @@ TEST_F(TrainerTest, ProgressAndCancellation) {
   TrainerOptions o = Tiny(Method::kRotation);
   o.checkpoint_dir.clear();
   ASSERT_OK_AND_ASSIGN(auto trainer, Trainer::Create(o));
-  TensorBatchSource source = Source(Method::kRotation);
+  data::TensorBatchSource source = Source(Method::kRotation);
   std::vector<Progress> reports;
   TrainHooks hooks;
   hooks.on_progress = [&](const Progress& p) { reports.push_back(p); };

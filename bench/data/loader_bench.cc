@@ -58,7 +58,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   sslab::data::DatasetSpec spec;
-  spec.kind = "imagefolder";
+  spec.kind = sslab::data::DatasetKind::kImageFolder;
   spec.path = flags["root"];
   spec.val_fraction = 0;
   auto dataset = sslab::data::OpenDataset(spec, sslab::data::Split::kTrain);

@@ -48,23 +48,25 @@ int main(int argc, char** argv) {
     return 1;
   }
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
-  at::Tensor x = at::randn({images + batch, 3, size, size}, gen);
+  at::Tensor x = at::randn({images + batch, 1, 3, size, size}, gen);
   at::Tensor y = at::zeros({images + batch}, at::kLong);
   evaluator::ExtractionOptions options;
   options.fold_batch_norm = Flag(argc, argv, "fold", "1") == "1";
 
   // Warm-up (allocator, oneDNN primitive caches).
   {
-    evaluator::TensorBatchSource warm(x.narrow(0, 0, batch),
-                                      y.narrow(0, 0, batch), batch);
+    data::TensorBatchSource warm(x.narrow(0, 0, batch), y.narrow(0, 0, batch),
+                                 batch, /*shuffle=*/false, 0,
+                                 /*drop_last=*/false);
     auto r = evaluator::ExtractFeatures(**model, warm, options, out, "warmup");
     if (!r.ok()) {
       std::fprintf(stderr, "%s\n", r.status().ToString().c_str());
       return 1;
     }
   }
-  evaluator::TensorBatchSource source(x.narrow(0, batch, images),
-                                      y.narrow(0, batch, images), batch);
+  data::TensorBatchSource source(x.narrow(0, batch, images),
+                                 y.narrow(0, batch, images), batch,
+                                 /*shuffle=*/false, 0, /*drop_last=*/false);
   const auto start = std::chrono::steady_clock::now();
   auto shards =
       evaluator::ExtractFeatures(**model, source, options, out, "bench");

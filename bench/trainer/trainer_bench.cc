@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "bench/flags.h"
-#include "trainer/batch_source.h"
+#include "data/batch_source.h"
 #include "trainer/options.h"
 #include "trainer/trainer.h"
 
@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
   auto get = [&](std::string_view key, std::string_view fallback) {
     return sslab::bench::Flag(argc, argv, key, fallback);
   };
-  auto method = ParseMethod(get("method", "rotation"));
+  auto method = sslab::experiment::ParseName<Method>(get("method", "rotation"),
+                                                     "--method");
   if (!method.ok()) {
     std::cerr << method.status() << "\n";
     return 2;
@@ -42,10 +43,10 @@ int main(int argc, char** argv) {
   o.method = *method;
   o.model.width = std::stoi(get("width", "1"));
   o.model.in_channels = channels;
-  o.model.small_input = !IsPatchMethod(*method);
+  o.model.small_input = !sslab::experiment::IsPatchMethod(*method);
   o.batch_size = batch;
   // Patch methods: the smallest grid whose patches are `image` px (ViewSize).
-  o.image_size = IsPatchMethod(*method)
+  o.image_size = sslab::experiment::IsPatchMethod(*method)
                      ? 3 * static_cast<int>(std::lround(image * 85.0 / 64.0))
                      : image;
   o.num_classes = 10;
@@ -71,12 +72,12 @@ int main(int argc, char** argv) {
   }
   int64_t v = 1;
   if (*method == Method::kExemplar) v = views;
-  if (IsPatchMethod(*method)) v = 9;
+  if (sslab::experiment::IsPatchMethod(*method)) v = 9;
   at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(0);
   const int64_t n = batch * (steps + warmup);
   at::Tensor data = at::randn({n, v, channels, image, image}, gen);
   at::Tensor classes = at::randint(10, {n}, gen);
-  TensorBatchSource source(data, classes, batch, /*shuffle=*/false, 0);
+  sslab::data::TensorBatchSource source(data, classes, batch);
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point measured_start;
@@ -101,7 +102,8 @@ int main(int argc, char** argv) {
       "{\"impl\": \"cpp\", \"method\": \"%s\", \"batch\": %lld, "
       "\"images_per_second\": %.3f, \"seconds_per_step\": %.4f, "
       "\"last_loss\": %.4f}\n",
-      std::string(MethodName(*method)).c_str(), static_cast<long long>(batch),
+      std::string(sslab::experiment::Name(*method)).c_str(),
+      static_cast<long long>(batch),
       static_cast<double>(batch * steps) / seconds, seconds / steps, last_loss);
   return 0;
 }

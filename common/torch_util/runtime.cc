@@ -7,9 +7,8 @@
 #include <mutex>
 #include <thread>
 
-#include "absl/strings/match.h"
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "experiment/device.h"
 
 namespace sslab {
 
@@ -39,26 +38,23 @@ absl::StatusOr<c10::Device> ResolveDevice(absl::string_view name) {
     return CudaAvailable() ? c10::Device(c10::kCUDA, 0)
                            : c10::Device(c10::kCPU);
   }
-  if (name == "cpu") return c10::Device(c10::kCPU);
-  if (name == "cuda" || absl::StartsWith(name, "cuda:")) {
-    int index = 0;
-    if (name.size() > 5 && !absl::SimpleAtoi(name.substr(5), &index)) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("device: bad CUDA index in '", name, "'"));
-    }
-    if (!CudaAvailable()) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "device: '", name, "' requested but CUDA is not available"));
-    }
-    if (index < 0 || index >= static_cast<int>(torch::cuda::device_count())) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "device: '", name, "' but only ", torch::cuda::device_count(),
-          " CUDA device(s) are visible"));
-    }
-    return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(index));
+  absl::StatusOr<experiment::DeviceId> id =
+      experiment::ParseDeviceId(name, "device");
+  if (!id.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "device: '", name, "' is not one of auto, cpu, cuda, cuda:N"));
   }
-  return absl::InvalidArgumentError(absl::StrCat(
-      "device: '", name, "' is not one of auto, cpu, cuda, cuda:N"));
+  if (!id->is_cuda()) return c10::Device(c10::kCPU);
+  if (!CudaAvailable()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device: '", name, "' requested but CUDA is not available"));
+  }
+  if (id->index >= static_cast<int>(torch::cuda::device_count())) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "device: '", name, "' but only ", torch::cuda::device_count(),
+        " CUDA device(s) are visible"));
+  }
+  return c10::Device(c10::kCUDA, static_cast<c10::DeviceIndex>(id->index));
 }
 
 }  // namespace sslab

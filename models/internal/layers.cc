@@ -217,7 +217,8 @@ bool EndpointCollector::Emit(const torch::Tensor& value) {
 }
 
 std::vector<std::string> ResNetEndpointNames() {
-  return {"after_root", "block1", "block2", "block3", "block4", "pre_logits"};
+  // ResNet v1/v2 and RevNet share their endpoints.
+  return experiment::RepresentationLayers(Architecture::kResNet50V2);
 }
 
 }  // namespace sslab::models::internal

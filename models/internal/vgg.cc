@@ -10,7 +10,7 @@ namespace sslab::models::internal {
 namespace {
 
 std::vector<std::string> VggEndpointNames() {
-  return {"block1", "block2", "block3", "block4", "fc6", "pre_logits"};
+  return experiment::RepresentationLayers(Architecture::kVgg19Bn);
 }
 
 }  // namespace

@@ -2,14 +2,13 @@
 // train / val / test splits, streamed into shards and registered.
 #include <filesystem>
 
-#include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 #include "common/torch_util/runtime.h"
 #include "data/loader.h"
 #include "evaluator/extractor.h"
-#include "services/common/run_config.h"
-#include "services/jobs/job_config.h"
+#include "services/jobs/artifacts.h"
+#include "services/jobs/job_options.h"
 #include "services/jobs/jobs.h"
 #include "trainer/checkpoint.h"
 
@@ -29,14 +28,14 @@ class WithPixelsImpl final : public models::BackboneImpl {
       const std::vector<std::string>& wanted) override {
     std::vector<std::string> layers;
     for (const std::string& layer : wanted) {
-      if (layer != kPixelsLayer) layers.push_back(layer);
+      if (layer != experiment::kPixelsLayer) layers.push_back(layer);
     }
     std::map<std::string, torch::Tensor> endpoints;
     if (wanted.empty() || !layers.empty()) {
       endpoints = backbone_->ForwardEndpoints(images, layers);
     }
     if (wanted.empty() || layers.size() < wanted.size()) {
-      endpoints[kPixelsLayer] = images;
+      endpoints[experiment::kPixelsLayer] = images;
     }
     return endpoints;
   }
@@ -49,7 +48,7 @@ class WithPixelsImpl final : public models::BackboneImpl {
   }
 
   std::vector<std::string> EndpointNames() const override {
-    std::vector<std::string> names = {kPixelsLayer};
+    std::vector<std::string> names = {experiment::kPixelsLayer};
     for (std::string& name : backbone_->EndpointNames()) {
       names.push_back(std::move(name));
     }
@@ -62,73 +61,63 @@ class WithPixelsImpl final : public models::BackboneImpl {
 
 }  // namespace
 
-absl::Status RunExtractJob(const v1::JobAssignment& assignment,
+absl::Status RunExtractJob(const experiment::JobAssignment& assignment,
                            JobContext& context, const WorkerOptions& worker) {
-  const v1::RunConfig& config = assignment.config();
-  const int threads = ThreadsFor(config, worker);
+  const experiment::RunConfig& config = assignment.config;
+  const std::filesystem::path& artifacts = context.artifact_dir();
+  if (!assignment.checkpoint) {
+    return absl::InvalidArgumentError("checkpoint: an EXTRACT job needs one");
+  }
+  const int threads = ThreadsFor(config, worker.threads);
   ConfigureTorchThreads(threads);
   SSLAB_ASSIGN_OR_RETURN(c10::Device device,
-                         ResolveDevice(DeviceName(assignment.device())));
+                         ResolveDevice(assignment.device.ToString()));
   const auto checkpoint_path =
-      ResolveArtifact(worker, assignment.checkpoint().path());
+      ResolveArtifact(artifacts, assignment.checkpoint->path);
   SSLAB_ASSIGN_OR_RETURN(
       trainer::LoadedModel loaded,
       trainer::LoadModelFromCheckpoint(checkpoint_path, device));
 
-  std::vector<std::string> splits(assignment.splits().begin(),
-                                  assignment.splits().end());
-  if (splits.empty()) splits = {"train", "val", "test"};
   evaluator::ExtractionOptions options;
-  options.layers.assign(assignment.layers().begin(), assignment.layers().end());
+  options.layers = assignment.layers;
   options.device = device;
   std::shared_ptr<models::BackboneImpl> model = loaded.backbone;
-  if (std::find(options.layers.begin(), options.layers.end(), kPixelsLayer) !=
-      options.layers.end()) {
+  if (std::find(options.layers.begin(), options.layers.end(),
+                experiment::kPixelsLayer) != options.layers.end()) {
     model = std::make_shared<WithPixelsImpl>(model);
   }
   const std::filesystem::path out_dir =
-      worker.artifact_dir / "runs" / std::to_string(assignment.job().run_id()) /
-      "features" /
-      absl::StrCat("ckpt-", assignment.checkpoint().checkpoint_id());
+      FeatureDir(artifacts, assignment.run_id, assignment.checkpoint->id);
 
-  v1::RegisterFeaturesRequest request;
-  for (size_t i = 0; i < splits.size(); ++i) {
+  std::vector<experiment::FeatureRef> features;
+  const size_t splits = assignment.splits.size();
+  for (size_t i = 0; i < splits; ++i) {
     if (context.cancelled()) return absl::CancelledError("extraction stopped");
-    SSLAB_ASSIGN_OR_RETURN(data::Split split, data::ParseSplit(splits[i]));
+    const experiment::Split split = assignment.splits[i];
+    const std::string split_name(experiment::Name(split));
     SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
                            data::OpenDataset(DatasetSpecFor(config), split));
     SSLAB_ASSIGN_OR_RETURN(
         std::shared_ptr<const data::Transform> transform,
         data::MakeTransform(EvalTransformFor(config, dataset->channels())));
-    data::LoaderOptions loader_options;
-    loader_options.batch_size = 256;
-    loader_options.threads = threads;
-    loader_options.shuffle = false;
-    loader_options.drop_last = false;
-    loader_options.pin_memory = device.is_cuda();
-    data::Loader loader(dataset, transform, loader_options);
-    SSLAB_RETURN_IF_ERROR(loader.StartEpoch(0));
-    evaluator::LoaderBatchSource<data::Loader> source(&loader);
+    data::Loader loader(dataset, transform,
+                        ExtractLoaderOptionsFor(device, threads));
     SSLAB_ASSIGN_OR_RETURN(std::vector<evaluator::LayerShard> shards,
-                           evaluator::ExtractFeatures(*model, source, options,
-                                                      out_dir, splits[i]));
+                           evaluator::ExtractFeatures(*model, loader, options,
+                                                      out_dir, split_name));
     for (const evaluator::LayerShard& shard : shards) {
       if (shard.layer == "labels") continue;  // beside every layer's shard
-      v1::FeatureShard* registered = request.add_features();
-      registered->set_layer(shard.layer);
-      registered->set_split(splits[i]);
-      registered->set_path(RelativeArtifact(worker, shard.path));
-      registered->set_sha256(shard.info.payload_sha256);
-      registered->set_rows(shard.info.rows);
-      registered->set_dims(shard.info.dims);
+      features.push_back(
+          {shard.layer, split, RelativeArtifact(artifacts, shard.path),
+           shard.info.payload_sha256, shard.info.rows, shard.info.dims});
     }
-    SSLAB_LOG(INFO) << "run " << assignment.job().run_id() << ": extracted "
-                    << splits[i] << " (" << dataset->size() << " images, "
+    SSLAB_LOG(INFO) << "run " << assignment.run_id << ": extracted "
+                    << split_name << " (" << dataset->size() << " images, "
                     << shards.size() - 1 << " layers)";
-    context.ReportProgress(static_cast<double>(i + 1) / splits.size(), 0, 0,
+    context.ReportProgress(static_cast<double>(i + 1) / splits, 0, 0,
                            {{"images", static_cast<double>(dataset->size())}});
   }
-  return context.RegisterFeatures(std::move(request));
+  return context.RegisterFeatures(features);
 }
 
 }  // namespace sslab::services

@@ -3,17 +3,17 @@
 namespace sslab::services {
 namespace {
 
-using RunJob = absl::Status (*)(const v1::JobAssignment&, JobContext&,
+using RunJob = absl::Status (*)(const experiment::JobAssignment&, JobContext&,
                                 const WorkerOptions&);
 
 WorkerProgram MakeProgram(std::string name, std::string description,
-                          v1::JobKind kind, RunJob run) {
+                          experiment::JobKind kind, RunJob run) {
   WorkerProgram program;
   program.name = std::move(name);
   program.description = std::move(description);
   program.job_kinds = {kind};
   program.make_runner = [run](const WorkerOptions& options) -> JobRunner {
-    return [run, options](const v1::JobAssignment& assignment,
+    return [run, options](const experiment::JobAssignment& assignment,
                           JobContext& context) {
       return run(assignment, context, options);
     };
@@ -25,17 +25,17 @@ WorkerProgram MakeProgram(std::string name, std::string description,
 
 WorkerProgram TrainerProgram() {
   return MakeProgram("sslab-trainer", "sslab pretext-training worker",
-                     v1::JOB_KIND_TRAIN, &RunTrainJob);
+                     experiment::JobKind::kTrain, &RunTrainJob);
 }
 
 WorkerProgram ExtractorProgram() {
   return MakeProgram("sslab-extractor", "sslab feature-extraction worker",
-                     v1::JOB_KIND_EXTRACT, &RunExtractJob);
+                     experiment::JobKind::kExtract, &RunExtractJob);
 }
 
 WorkerProgram EvaluatorProgram() {
   return MakeProgram("sslab-evaluator", "sslab probe-evaluation worker",
-                     v1::JOB_KIND_PROBE, &RunProbeJob);
+                     experiment::JobKind::kProbe, &RunProbeJob);
 }
 
 }  // namespace sslab::services

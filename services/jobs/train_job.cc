@@ -2,78 +2,71 @@
 // checkpoint when the scheduler hands one over (a retried job).
 #include <filesystem>
 
-#include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status_macros.h"
-#include "services/jobs/job_config.h"
+#include "services/jobs/artifacts.h"
+#include "services/jobs/job_options.h"
 #include "services/jobs/jobs.h"
+#include "trainer/checkpoint.h"
 #include "trainer/data_batch_source.h"
 #include "trainer/trainer.h"
 
 namespace sslab::services {
-absl::Status RunTrainJob(const v1::JobAssignment& assignment,
+
+absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
                          JobContext& context, const WorkerOptions& worker) {
-  const v1::RunConfig& config = assignment.config();
-  const int threads = ThreadsFor(config, worker);
-  SSLAB_ASSIGN_OR_RETURN(
-      std::shared_ptr<const data::Dataset> dataset,
-      data::OpenDataset(DatasetSpecFor(config), data::Split::kTrain));
-  SSLAB_ASSIGN_OR_RETURN(
-      trainer::TrainerOptions options,
-      TrainerOptionsFor(config, dataset->channels(),
-                        DeviceName(assignment.device()), threads));
-  options.num_classes = dataset->num_classes();
+  const experiment::RunConfig& config = assignment.config;
+  const std::filesystem::path& artifacts = context.artifact_dir();
+  const int threads = ThreadsFor(config, worker.threads);
+  const data::DatasetSpec dataset_spec = DatasetSpecFor(config);
+  SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
+                         data::OpenDataset(dataset_spec, data::Split::kTrain));
+  trainer::TrainerOptions options =
+      TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
+                        assignment.device, threads);
   const std::filesystem::path checkpoint_dir =
-      worker.artifact_dir / "runs" / std::to_string(assignment.job().run_id()) /
-      "checkpoints";
+      CheckpointDir(artifacts, assignment.run_id);
   options.checkpoint_dir = checkpoint_dir.string();
   SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                          trainer::Trainer::Create(options));
-  if (assignment.has_checkpoint() && !assignment.checkpoint().path().empty()) {
-    const auto path = ResolveArtifact(worker, assignment.checkpoint().path());
+  if (assignment.checkpoint) {
+    const auto path = ResolveArtifact(artifacts, assignment.checkpoint->path);
     SSLAB_RETURN_IF_ERROR(trainer->RestoreCheckpoint(path));
-    SSLAB_LOG(INFO) << "run " << assignment.job().run_id() << ": resuming from "
-                    << path << " (epoch " << trainer->epoch() << ")";
+    SSLAB_LOG(INFO) << "run " << assignment.run_id << ": resuming from " << path
+                    << " (epoch " << trainer->epoch() << ")";
   }
-
-  data::LoaderOptions loader_options;
-  loader_options.threads = threads;
-  loader_options.seed = static_cast<uint64_t>(config.seed());
-  loader_options.pin_memory =
-      assignment.device().kind() == v1::DEVICE_KIND_CUDA;
-  SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::BatchSource> source,
-                         trainer::MakeDatasetBatchSource(
-                             DatasetSpecFor(config), data::Split::kTrain,
-                             options, loader_options));
+  SSLAB_ASSIGN_OR_RETURN(
+      std::unique_ptr<data::BatchSource> source,
+      trainer::MakeDatasetBatchSource(
+          dataset_spec, data::Split::kTrain, options,
+          TrainLoaderOptionsFor(config, assignment.device, threads)));
 
   // Registers a checkpoint file with the scheduler (path + sha256).
   absl::Status register_error;
-  auto register_checkpoint = [&](const std::string& path, int64_t epoch,
-                                 int64_t step,
+  auto register_checkpoint = [&](const std::filesystem::path& path,
+                                 int64_t epoch, int64_t step,
                                  std::map<std::string, double> metrics) {
-    auto sha = Sha256OfFile(path);
+    absl::StatusOr<std::string> sha = Sha256OfFile(path);
     if (!sha.ok()) {
       register_error = sha.status();
       return;
     }
-    v1::RegisterCheckpointRequest request;
-    request.set_epoch(epoch);
-    request.set_step(step);
-    request.set_path(RelativeArtifact(worker, path));
-    request.set_sha256(*sha);
-    request.set_bytes(static_cast<int64_t>(std::filesystem::file_size(path)));
-    for (const auto& [name, value] : metrics)
-      (*request.mutable_metrics())[name] = value;
-    request.set_is_final(epoch >= options.epochs);
-    auto id = context.RegisterCheckpoint(request);
+    experiment::CheckpointReport report;
+    report.epoch = static_cast<int>(epoch);
+    report.step = step;
+    report.path = RelativeArtifact(artifacts, path);
+    report.sha256 = *sha;
+    report.bytes = static_cast<int64_t>(std::filesystem::file_size(path));
+    report.metrics = std::move(metrics);
+    report.is_final = epoch >= options.epochs;
+    absl::StatusOr<int64_t> id = context.RegisterCheckpoint(report);
     if (!id.ok()) {
       register_error = id.status();
       return;
     }
-    SSLAB_LOG(INFO) << "run " << assignment.job().run_id()
-                    << ": checkpoint epoch " << epoch << " registered ("
-                    << request.path() << ")";
+    SSLAB_LOG(INFO) << "run " << assignment.run_id << ": checkpoint epoch "
+                    << epoch << " registered (" << report.path << ")";
   };
 
   trainer::TrainHooks hooks;
@@ -103,9 +96,9 @@ absl::Status RunTrainJob(const v1::JobAssignment& assignment,
     // Nothing trained in this attempt (0 epochs, or resumed at the end):
     // (re-)write and register the final state so that it gets evaluated.
     const auto path =
-        checkpoint_dir / absl::StrCat("epoch-", trainer->epoch(), ".ckpt");
+        checkpoint_dir / trainer::CheckpointFileName(trainer->epoch());
     SSLAB_RETURN_IF_ERROR(trainer->WriteCheckpoint(path));
-    register_checkpoint(path.string(), trainer->epoch(), trainer->step(), {});
+    register_checkpoint(path, trainer->epoch(), trainer->step(), {});
     SSLAB_RETURN_IF_ERROR(register_error);
   }
   context.ReportProgress(1.0, trainer->epoch(), trainer->step(), {});

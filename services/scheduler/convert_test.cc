@@ -4,14 +4,12 @@
 #include <gtest/gtest.h>
 
 #include "common/testing/status_matchers.h"
-#include "services/common/run_config.h"
+#include "services/common/experiment_proto.h"
 
 namespace sslab::services {
 namespace {
 
-using ::sslab::testing::StatusIs;
 using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 
 TEST(ConvertTest, TimestampsRoundTripToTheMillisecond) {
   const absl::Time t = absl::FromUnixMillis(1767225600123);
@@ -24,110 +22,99 @@ TEST(ConvertTest, TimestampsRoundTripToTheMillisecond) {
   EXPECT_EQ(p.seconds(), 0);
 }
 
-TEST(ConvertTest, DeviceIds) {
-  v1::Device cuda;
-  cuda.set_kind(v1::DEVICE_KIND_CUDA);
-  cuda.set_index(3);
-  ASSERT_OK_AND_ASSIGN(std::string id, DeviceId(cuda, "devices[0]"));
-  EXPECT_EQ(id, "cuda:3");
-  EXPECT_EQ(DeviceFromId("cuda:3").index(), 3);
-  EXPECT_EQ(DeviceFromId("cpu").kind(), v1::DEVICE_KIND_CPU);
-  v1::Device auto_device;
-  auto_device.set_kind(v1::DEVICE_KIND_AUTO);
-  EXPECT_THAT(DeviceId(auto_device, "devices[1]"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("devices[1].kind")));
-  cuda.set_index(-1);
-  EXPECT_THAT(DeviceId(cuda, "free_devices[0]"),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("free_devices[0].index")));
+TEST(ConvertTest, RunCarriesItsTypedConfigAndVersions) {
+  storage::Run run;
+  run.id = 4;
+  run.name = "r";
+  run.state = experiment::RunState::kFailed;
+  run.config.method = experiment::Method::kExemplar;
+  run.config.dataset.path = "/d";
+  run.config.evaluation.layers = {"block1"};
+  run.versions = {{"sslab", "0.1.0"}};
+  run.error = "boom";
+  const v1::Run out = ToProto(run);
+  EXPECT_EQ(out.state(), v1::RUN_STATE_FAILED);
+  EXPECT_EQ(out.config().method(), v1::METHOD_EXEMPLAR);
+  EXPECT_EQ(out.config().dataset().path(), "/d");
+  EXPECT_THAT(out.config().evaluation().layers(), ElementsAre("block1"));
+  EXPECT_EQ(out.versions().at("sslab"), "0.1.0");
+  EXPECT_EQ(out.error(), "boom");
 }
 
-TEST(ConvertTest, RunSpecCarriesTheExpandedConfig) {
-  v1::RunConfig c;
-  c.set_method(v1::METHOD_JIGSAW);
-  c.set_architecture(v1::ARCHITECTURE_VGG19_BN);
-  c.set_device(v1::DEVICE_KIND_CUDA);
-  c.mutable_dataset()->set_kind(v1::DATASET_KIND_IMAGEFOLDER);
-  c.mutable_dataset()->set_path("/data/imagenet");
-  c.mutable_evaluation()->add_probe_kinds(v1::PROBE_KIND_MLP);
-  ASSERT_OK_AND_ASSIGN(v1::RunConfig expanded, ExpandRunConfig(c));
-  const scheduler::RunSpec spec = ToRunSpec(expanded, "x", 5);
-  EXPECT_EQ(spec.method, "jigsaw");
-  EXPECT_EQ(spec.architecture, "vgg19_bn");
-  EXPECT_EQ(spec.width, 4);
-  EXPECT_EQ(spec.priority, 5);
-  EXPECT_EQ(spec.device, storage::DeviceKind::kGpu);
-  EXPECT_THAT(
-      spec.evaluation.layers,
-      ElementsAre("block1", "block2", "block3", "block4", "fc6", "pre_logits"));
-  EXPECT_THAT(spec.evaluation.probe_kinds, ElementsAre("mlp"));
-  ASSERT_OK_AND_ASSIGN(v1::RunConfig stored,
-                       RunConfigFromJson(spec.config_json));
-  EXPECT_EQ(stored.SerializeAsString(), expanded.SerializeAsString());
-  EXPECT_THAT(spec.versions_json, HasSubstr("\"api\":\"sslab.v1\""));
+TEST(ConvertTest, ProbeJobsShowTheirTargetAndDevices) {
+  storage::Job job;
+  job.id = 9;
+  job.kind = experiment::JobKind::kProbe;
+  job.state = experiment::JobState::kRunning;
+  job.probe =
+      experiment::ProbeTarget{"block3", experiment::ProbeKind::kSgd, 0.1};
+  job.device = experiment::DeviceKind::kCuda;
+  job.lease_device = experiment::DeviceId::Cuda(1);
+  const v1::Job out = ToProto(job);
+  EXPECT_EQ(out.kind(), v1::JOB_KIND_PROBE);
+  EXPECT_EQ(out.state(), v1::JOB_STATE_RUNNING);
+  EXPECT_EQ(out.layer(), "block3");
+  EXPECT_EQ(out.probe_kind(), v1::PROBE_KIND_SGD);
+  EXPECT_DOUBLE_EQ(out.label_fraction(), 0.1);
+  EXPECT_EQ(out.device_kind(), "cuda");
+  EXPECT_EQ(out.lease_device(), "cuda:1");
 }
 
-TEST(ConvertTest, ProbeLeaseIsTyped) {
+TEST(ConvertTest, LeaseBecomesTheAssignmentTheWorkerReadsBack) {
   scheduler::Lease lease;
   lease.job.id = 9;
   lease.job.run_id = 2;
-  lease.job.kind = storage::JobKind::kProbe;
-  lease.job.state = storage::JobState::kRunning;
-  lease.job.checkpoint_id = 4;
-  lease.job.payload_json = R"({
-      "run_id": 2, "job_id": 9, "kind": "PROBE", "attempt": 1,
-      "config": {"method": "METHOD_ROTATION", "width": 2, "future_field": 1},
-      "checkpoint": {"id": 4, "epoch": 35, "step": 100, "path": "/a/b.pt",
-                     "sha256": "ff"},
-      "layer": "block3", "probe_kind": "sgd", "label_fraction": 0.1,
-      "features": {"train": {"path": "/f/train", "sha256": "1", "rows": 10,
-                             "dims": 8},
-                   "test": {"path": "/f/test", "sha256": "2", "rows": 5,
-                            "dims": 8}}})";
-  lease.device = "cuda:1";
+  lease.job.kind = experiment::JobKind::kProbe;
+  lease.job.attempts = 1;
+  lease.job.probe =
+      experiment::ProbeTarget{"block3", experiment::ProbeKind::kMlp, 1.0};
+  experiment::JobAssignment& a = lease.assignment;
+  a.run_id = 2;
+  a.job_id = 9;
+  a.kind = experiment::JobKind::kProbe;
+  a.attempt = 1;
+  a.config.dataset.path = "/d";
+  a.config.evaluation.layers = {"block3"};
+  a.device = experiment::DeviceId::Cuda(1);
+  a.checkpoint = experiment::CheckpointRef{4, 35, 100, "runs/2/ck", "ff"};
+  a.probe = lease.job.probe;
+  a.features = {{"block3", experiment::Split::kTrain, "f/t", "1", 10, 8}};
   lease.expiry = absl::FromUnixSeconds(1000);
-  const v1::JobAssignment a = ToAssignment(lease);
-  EXPECT_EQ(a.job().job_id(), 9);
-  EXPECT_EQ(a.job().kind(), v1::JOB_KIND_PROBE);
-  EXPECT_EQ(a.job().layer(), "block3");
-  EXPECT_EQ(a.job().probe_kind(), v1::PROBE_KIND_SGD);
-  EXPECT_DOUBLE_EQ(a.job().label_fraction(), 0.1);
-  EXPECT_EQ(a.config().method(), v1::METHOD_ROTATION);  // unknown keys ignored
-  EXPECT_EQ(a.config().width(), 2);
-  EXPECT_EQ(a.device().kind(), v1::DEVICE_KIND_CUDA);
-  EXPECT_EQ(a.device().index(), 1);
-  EXPECT_EQ(a.checkpoint().checkpoint_id(), 4);
-  EXPECT_EQ(a.checkpoint().path(), "/a/b.pt");
-  ASSERT_EQ(a.features_size(), 2);
-  EXPECT_EQ(a.features(0).layer(), "block3");
-  EXPECT_EQ(a.features(1).split(), "train");
-  EXPECT_EQ(a.features(1).rows(), 10);
-  EXPECT_EQ(a.lease_expire_time().seconds(), 1000);
+  const v1::JobAssignment out = ToProto(lease);
+  EXPECT_EQ(out.job().job_id(), 9);
+  EXPECT_EQ(out.lease_expire_time().seconds(), 1000);
+  EXPECT_EQ(out.checkpoint().run_id(), 2);
+  ASSERT_OK_AND_ASSIGN(experiment::JobAssignment back, FromProto(out));
+  EXPECT_EQ(back, a);
 }
 
-TEST(ConvertTest, MalformedStoredJsonLeavesFieldsUnset) {
-  scheduler::Lease lease;
-  lease.job.kind = storage::JobKind::kTrain;
-  lease.job.payload_json = "not json";
-  lease.device = "cpu";
-  const v1::JobAssignment a = ToAssignment(lease);
-  EXPECT_FALSE(a.has_checkpoint());
-  EXPECT_EQ(a.config().method(), v1::METHOD_UNSPECIFIED);
-
-  storage::Run run;
-  run.id = 1;
-  run.config_json = "[1,2]";
-  run.versions_json = "{\"sslab\": 3}";
-  const v1::Run out = ToProto(run);
-  EXPECT_EQ(out.config().method(), v1::METHOD_UNSPECIFIED);
-  EXPECT_EQ(out.versions().at("sslab"), "3");
+TEST(ConvertTest, ResultsCarryTheirRunAndTarget) {
+  storage::ResultRow row;
+  row.run_id = 3;
+  row.run_name = "grid/jigsaw";
+  row.sweep_id = 5;
+  row.method = experiment::Method::kJigsaw;
+  row.architecture = experiment::Architecture::kVgg19Bn;
+  row.width = 2;
+  row.epoch = 7;
+  row.result.target = {"fc6", experiment::ProbeKind::kLbfgs, 0.5};
+  row.result.split = experiment::Split::kVal;
+  row.result.top1 = 0.25;
+  row.result.hyperparameters = {{"l2", "0.01"}};
+  const v1::Result out = ToProto(row);
+  EXPECT_EQ(out.layer(), "fc6");
+  EXPECT_EQ(out.probe_kind(), v1::PROBE_KIND_LBFGS);
+  EXPECT_EQ(out.split(), "val");
+  EXPECT_EQ(out.method(), v1::METHOD_JIGSAW);
+  EXPECT_EQ(out.architecture(), v1::ARCHITECTURE_VGG19_BN);
+  EXPECT_EQ(out.sweep_id(), 5);
+  EXPECT_EQ(out.hyperparameters().at("l2"), "0.01");
 }
 
 TEST(ConvertTest, RunCarriesProgressAndJobsWhenAsked) {
   scheduler::RunStatus status;
   status.run.id = 3;
-  status.run.state = storage::RunState::kRunning;
+  status.run.state = experiment::RunState::kRunning;
   status.train_progress = 0.25;
   status.jobs.total = 2;
   status.jobs.running = 1;

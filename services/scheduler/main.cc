@@ -98,6 +98,7 @@ int Main(int argc, char** argv) {
   }
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.lease_duration = absl::Seconds(lease_seconds);
+  scheduler_options.versions = {{"sslab", SSLAB_VERSION}, {"api", "sslab.v1"}};
   absl::StatusOr<std::unique_ptr<scheduler::Scheduler>> sched =
       scheduler::Scheduler::Create(*std::move(store), scheduler::Clock::Real(),
                                    scheduler_options);
@@ -108,7 +109,6 @@ int Main(int argc, char** argv) {
 
   services::SchedulerServerOptions server_options;
   server_options.listen = listen;
-  server_options.lease_duration = scheduler_options.lease_duration;
   server_options.expire_interval = absl::Seconds(expire_seconds);
   absl::StatusOr<std::unique_ptr<services::SchedulerServer>> server =
       services::SchedulerServer::Start(sched->get(), server_options);

@@ -11,7 +11,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
-#include "services/scheduler/scheduler_service.h"
+#include "services/scheduler/experiment_service.h"
+#include "services/scheduler/worker_service.h"
 
 namespace sslab::services {
 
@@ -21,7 +22,7 @@ class SchedulerServer::Impl {
       : scheduler_(scheduler),
         options_(options),
         experiments_(scheduler),
-        workers_(scheduler, options.lease_duration) {}
+        workers_(scheduler) {}
 
   absl::Status Start() {
     grpc::EnableDefaultHealthCheckService(true);

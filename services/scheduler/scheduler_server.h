@@ -20,9 +20,6 @@ struct SchedulerServerOptions {
   // host:port to listen on; port 0 picks a free port (see port()).
   // Default: 127.0.0.1:50051.
   std::string listen = "127.0.0.1:50051";
-  // What RegisterWorker tells workers; should equal the scheduler's
-  // lease_duration. Default: 30 s.
-  absl::Duration lease_duration = absl::Seconds(30);
   // How often expired leases are requeued. Default: 2 s.
   absl::Duration expire_interval = absl::Seconds(2);
   // How long Shutdown() lets in-flight calls finish before cancelling them.

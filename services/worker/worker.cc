@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
 #include "common/status_macros.h"
+#include "services/common/experiment_proto.h"
 #include "services/common/grpc_status.h"
 
 namespace sslab::services {
@@ -57,7 +58,8 @@ class Worker::Context final : public JobContext {
   bool cancelled() const override { return cancelled_.load(); }
 
   absl::StatusOr<int64_t> RegisterCheckpoint(
-      v1::RegisterCheckpointRequest request) override {
+      const experiment::CheckpointReport& checkpoint) override {
+    v1::RegisterCheckpointRequest request = ToProto(checkpoint);
     request.set_worker_id(worker_id_);
     request.set_job_id(job_id_);
     v1::RegisterCheckpointResponse response;
@@ -67,16 +69,20 @@ class Worker::Context final : public JobContext {
     return response.checkpoint_id();
   }
 
-  absl::Status RegisterFeatures(v1::RegisterFeaturesRequest request) override {
+  absl::Status RegisterFeatures(
+      const std::vector<experiment::FeatureRef>& features) override {
+    v1::RegisterFeaturesRequest request;
     request.set_worker_id(worker_id_);
     request.set_job_id(job_id_);
+    for (const auto& f : features) *request.add_features() = ToProto(f);
     v1::RegisterFeaturesResponse response;
     return Call([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RegisterFeatures(ctx, request, &response);
     });
   }
 
-  absl::Status RecordResult(v1::RecordResultRequest request) override {
+  absl::Status RecordResult(const experiment::ProbeResult& result) override {
+    v1::RecordResultRequest request = ToProto(result);
     request.set_worker_id(worker_id_);
     request.set_job_id(job_id_);
     v1::RecordResultResponse response;
@@ -156,8 +162,10 @@ Worker::Worker(WorkerOptions options, JobRunner runner)
       options_.scheduler_address, grpc::InsecureChannelCredentials()));
   status_.set_name(options_.name);
   status_.set_scheduler_address(options_.scheduler_address);
-  *status_.add_devices() = options_.device;
-  for (v1::JobKind kind : options_.job_kinds) status_.add_job_kinds(kind);
+  *status_.add_devices() = ToProto(options_.device);
+  for (experiment::JobKind kind : options_.job_kinds) {
+    status_.add_job_kinds(ToProto<v1::JobKind>(kind));
+  }
   status_.set_phase(v1::WORKER_PHASE_CONNECTING);
   const auto now = std::chrono::system_clock::now().time_since_epoch();
   status_.mutable_start_time()->set_seconds(
@@ -185,8 +193,10 @@ v1::WorkerStatus Worker::Status() const {
 absl::Status Worker::Register() {
   v1::RegisterWorkerRequest request;
   request.set_name(options_.name);
-  *request.add_devices() = options_.device;
-  for (v1::JobKind kind : options_.job_kinds) request.add_job_kinds(kind);
+  *request.add_devices() = ToProto(options_.device);
+  for (experiment::JobKind kind : options_.job_kinds) {
+    request.add_job_kinds(ToProto<v1::JobKind>(kind));
+  }
   std::chrono::milliseconds backoff(200);
   while (!stopping_) {
     grpc::ClientContext ctx;
@@ -224,7 +234,7 @@ absl::Status Worker::Run() {
   while (!stopping_) {
     v1::LeaseJobRequest request;
     request.set_worker_id(Status().worker_id());
-    *request.add_free_devices() = options_.device;
+    *request.add_free_devices() = ToProto(options_.device);
     v1::LeaseJobResponse response;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
@@ -285,8 +295,8 @@ void Worker::HeartbeatLoop(Context& context) {
   }
 }
 
-void Worker::Execute(const v1::JobAssignment& assignment) {
-  const v1::Job& job = assignment.job();
+void Worker::Execute(const v1::JobAssignment& leased) {
+  const v1::Job& job = leased.job();
   const int64_t worker_id = Status().worker_id();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -302,10 +312,18 @@ void Worker::Execute(const v1::JobAssignment& assignment) {
   Context context(*this, worker_id, job.job_id());
   std::thread heartbeat([&] { HeartbeatLoop(context); });
   absl::Status result;
-  try {
-    result = runner_(assignment, context);
-  } catch (const std::exception& e) {
-    result = absl::InternalError(absl::StrCat("job raised: ", e.what()));
+  // A lease this build cannot read fails for good: retrying cannot fix it.
+  absl::StatusOr<experiment::JobAssignment> assignment = FromProto(leased);
+  if (!assignment.ok()) {
+    result = absl::InvalidArgumentError(
+        absl::StrCat("the scheduler's assignment is invalid: ",
+                     assignment.status().message()));
+  } else {
+    try {
+      result = runner_(*assignment, context);
+    } catch (const std::exception& e) {
+      result = absl::InternalError(absl::StrCat("job raised: ", e.what()));
+    }
   }
   context.Finish();
   heartbeat.join();

@@ -5,7 +5,9 @@
 // then complete or fail it. One job at a time per worker process: run one
 // worker per GPU.
 //
-// The job itself is a JobRunner; it reports through a JobContext.
+// The job itself is a JobRunner: it gets the typed assignment
+// (experiment/job_graph.h), mapped from the protocol here, and reports
+// through a JobContext.
 #ifndef SSLAB_SERVICES_WORKER_WORKER_H_
 #define SSLAB_SERVICES_WORKER_WORKER_H_
 
@@ -23,6 +25,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "experiment/device.h"
+#include "experiment/job_graph.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
 #include "sslab/v1/worker_status.pb.h"
 
@@ -34,9 +38,9 @@ struct WorkerOptions {
   // host:port of sslab-scheduler.
   std::string scheduler_address = "localhost:50051";
   // The one device this worker runs jobs on.
-  v1::Device device;
+  experiment::DeviceId device;
   // Job kinds served (TRAIN for the trainer, ...).
-  std::vector<v1::JobKind> job_kinds;
+  std::vector<experiment::JobKind> job_kinds;
   // Shared artifact directory (checkpoints, feature shards).
   std::filesystem::path artifact_dir = "var/artifacts";
   // Wait between lease attempts when no job fits.
@@ -59,13 +63,13 @@ class JobContext {
   // stop between steps and return CANCELLED.
   virtual bool cancelled() const = 0;
 
-  // Calls into WorkerService for the current job (worker and job ids filled
-  // in). Return the scheduler's status.
+  // Calls into WorkerService for the current job. Return the scheduler's
+  // status; RegisterCheckpoint returns the checkpoint id.
   virtual absl::StatusOr<int64_t> RegisterCheckpoint(
-      v1::RegisterCheckpointRequest request) = 0;
+      const experiment::CheckpointReport& checkpoint) = 0;
   virtual absl::Status RegisterFeatures(
-      v1::RegisterFeaturesRequest request) = 0;
-  virtual absl::Status RecordResult(v1::RecordResultRequest request) = 0;
+      const std::vector<experiment::FeatureRef>& features) = 0;
+  virtual absl::Status RecordResult(const experiment::ProbeResult& result) = 0;
 
   virtual const std::filesystem::path& artifact_dir() const = 0;
 };
@@ -74,7 +78,7 @@ class JobContext {
 // context said so; any other status fails it, retryable unless the code is
 // INVALID_ARGUMENT, FAILED_PRECONDITION, NOT_FOUND or UNIMPLEMENTED.
 using JobRunner =
-    std::function<absl::Status(const v1::JobAssignment&, JobContext&)>;
+    std::function<absl::Status(const experiment::JobAssignment&, JobContext&)>;
 
 // The lease / heartbeat loop. Thread-safe: Run on one thread, Stop and
 // Status from any.
@@ -99,7 +103,7 @@ class Worker {
   class Context;
   absl::Status Register();
   // Runs one leased job to its end, heartbeating meanwhile.
-  void Execute(const v1::JobAssignment& assignment);
+  void Execute(const v1::JobAssignment& leased);
   void HeartbeatLoop(Context& context);
   // Waits up to `timeout` or until Stop(); returns false when stopping.
   bool WaitOrStop(std::chrono::milliseconds timeout);

@@ -10,7 +10,6 @@
 #include <cstdlib>
 #include <thread>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
@@ -22,28 +21,6 @@ namespace {
 std::string EnvOr(const char* name, std::string fallback) {
   const char* value = std::getenv(name);
   return value != nullptr && *value != '\0' ? std::string(value) : fallback;
-}
-
-// Parses "cpu" or "cuda:N" (also "cuda" = cuda:0).
-bool ParseDevice(const std::string& text, v1::Device* device) {
-  if (text == "cpu") {
-    device->set_kind(v1::DEVICE_KIND_CPU);
-    device->set_index(0);
-    return true;
-  }
-  if (text == "cuda") {
-    device->set_kind(v1::DEVICE_KIND_CUDA);
-    device->set_index(0);
-    return true;
-  }
-  int index = 0;
-  if (text.rfind("cuda:", 0) == 0 && absl::SimpleAtoi(text.substr(5), &index) &&
-      index >= 0) {
-    device->set_kind(v1::DEVICE_KIND_CUDA);
-    device->set_index(index);
-    return true;
-  }
-  return false;
 }
 
 class WorkerStatusServiceImpl final : public v1::WorkerStatusService::Service {
@@ -67,7 +44,8 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   std::string listen = EnvOr("SSLAB_LISTEN", program.default_listen);
   std::string scheduler = EnvOr("SSLAB_SCHEDULER_ADDR", "localhost:50051");
   std::string artifacts = EnvOr("SSLAB_DATA_DIR", "var/artifacts");
-  std::string device_text = EnvOr("SSLAB_DEVICES", "cpu");
+  std::string device_text =
+      EnvOr("SSLAB_DEVICES", experiment::DeviceId::Cpu().ToString());
   int threads = std::atoi(EnvOr("SSLAB_THREADS", "0").c_str());
   char host[256] = "localhost";
   ::gethostname(host, sizeof(host) - 1);
@@ -88,11 +66,13 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   options.artifact_dir = artifacts;
   options.job_kinds = program.job_kinds;
   options.threads = threads;
-  if (!ParseDevice(device_text, &options.device)) {
-    std::cerr << program.name << ": --devices: '" << device_text
-              << "' is not cpu or cuda:N\n";
+  absl::StatusOr<experiment::DeviceId> device =
+      experiment::ParseDeviceId(device_text, "--devices");
+  if (!device.ok()) {
+    std::cerr << program.name << ": " << device.status().message() << "\n";
     return 2;
   }
+  options.device = *device;
 
   // Block the shutdown signals in every thread; one thread waits for them.
   sigset_t signals;

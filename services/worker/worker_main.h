@@ -26,7 +26,7 @@ namespace sslab::services {
 struct WorkerProgram {
   std::string name;  // "sslab-trainer"
   std::string description;
-  std::vector<v1::JobKind> job_kinds;
+  std::vector<experiment::JobKind> job_kinds;
   std::string default_listen = "127.0.0.1:0";
   // Builds the job runner once flags are parsed (threads configured).
   std::function<JobRunner(const WorkerOptions&)> make_runner;

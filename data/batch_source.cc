@@ -1,20 +1,22 @@
-#include "trainer/batch_source.h"
+#include "data/batch_source.h"
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
+#include <algorithm>
 #include <utility>
 
-namespace sslab::trainer {
+namespace sslab::data {
 
 TensorBatchSource::TensorBatchSource(at::Tensor views, at::Tensor classes,
                                      int64_t batch_size, bool shuffle,
-                                     uint64_t seed)
+                                     uint64_t seed, bool drop_last)
     : views_(std::move(views)),
       classes_(std::move(classes)),
       batch_size_(batch_size),
       shuffle_(shuffle),
-      seed_(seed) {}
+      seed_(seed),
+      drop_last_(drop_last) {}
 
 absl::Status TensorBatchSource::StartEpoch(int64_t epoch) {
   if (!views_.defined() || views_.dim() != 5) {
@@ -36,21 +38,30 @@ absl::Status TensorBatchSource::StartEpoch(int64_t epoch) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<TrainingBatch>> TensorBatchSource::Next() {
+absl::StatusOr<std::optional<Batch>> TensorBatchSource::Next() {
   if (!order_.defined()) {
     return absl::FailedPreconditionError("Next called before StartEpoch");
   }
-  if (next_ + batch_size_ > order_.size(0)) return std::nullopt;
-  at::Tensor index = order_.narrow(0, next_, batch_size_);
-  next_ += batch_size_;
-  TrainingBatch batch;
+  const int64_t left = order_.size(0) - next_;
+  const int64_t len = std::min(batch_size_, left);
+  if (len <= 0 || (drop_last_ && len < batch_size_)) return std::nullopt;
+  at::Tensor index = order_.narrow(0, next_, len);
+  next_ += len;
+  Batch batch;
   batch.views = views_.index_select(0, index);
-  if (classes_.defined()) batch.classes = classes_.index_select(0, index);
+  batch.indices = index;
+  if (classes_.defined()) {
+    batch.classes = classes_.numel() == views_.size(0)
+                        ? classes_.index_select(0, index)
+                        : classes_;  // a mismatch the consumer reports
+  }
   return batch;
 }
 
 int64_t TensorBatchSource::batches_per_epoch() const {
-  return views_.defined() && batch_size_ > 0 ? views_.size(0) / batch_size_ : 0;
+  if (!views_.defined() || batch_size_ < 1) return 0;
+  const int64_t n = views_.size(0);
+  return drop_last_ ? n / batch_size_ : (n + batch_size_ - 1) / batch_size_;
 }
 
-}  // namespace sslab::trainer
+}  // namespace sslab::data

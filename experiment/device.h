@@ -1,0 +1,39 @@
+// Device ids: the one type, parser and printer for "cpu" and "cuda:N".
+//
+// Thread-safe (value type and pure functions).
+#ifndef SSLAB_EXPERIMENT_DEVICE_H_
+#define SSLAB_EXPERIMENT_DEVICE_H_
+
+#include <compare>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "experiment/vocabulary.h"
+
+namespace sslab::experiment {
+
+// One device of a worker: the CPU, or the CUDA device with ordinal `index`.
+struct DeviceId {
+  DeviceKind kind = DeviceKind::kCpu;
+  // CUDA ordinal (>= 0); always 0 for the CPU.
+  int index = 0;
+
+  static DeviceId Cpu() { return {}; }
+  static DeviceId Cuda(int index) { return {DeviceKind::kCuda, index}; }
+  bool is_cuda() const { return kind == DeviceKind::kCuda; }
+
+  // "cpu" or "cuda:N".
+  std::string ToString() const;
+
+  friend auto operator<=>(const DeviceId&, const DeviceId&) = default;
+};
+
+// Parses "cpu", "cuda" (cuda:0) and "cuda:N" (N a decimal ordinal).
+// Returns INVALID_ARGUMENT naming `field` otherwise.
+absl::StatusOr<DeviceId> ParseDeviceId(absl::string_view text,
+                                       absl::string_view field = "device");
+
+}  // namespace sslab::experiment
+
+#endif  // SSLAB_EXPERIMENT_DEVICE_H_

@@ -1,0 +1,204 @@
+#include "scheduler/internal/job_graph.h"
+
+#include <algorithm>
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
+
+namespace sslab::scheduler::internal {
+
+using experiment::JobKind;
+using experiment::JobState;
+using experiment::RunState;
+using storage::Checkpoint;
+using storage::Job;
+using storage::Run;
+
+experiment::DeviceKind JobDevice(const experiment::RunConfig& config) {
+  return config.device == experiment::DeviceRequest::kCuda
+             ? experiment::DeviceKind::kCuda
+             : experiment::DeviceKind::kCpu;
+}
+
+JobCounts CountJobs(const std::vector<Job>& jobs) {
+  JobCounts c;
+  for (const Job& j : jobs) {
+    ++c.total;
+    switch (j.state) {
+      case JobState::kPending:
+        ++c.pending;
+        break;
+      case JobState::kRunnable:
+        ++c.runnable;
+        break;
+      case JobState::kRunning:
+        ++c.running;
+        break;
+      case JobState::kSucceeded:
+        ++c.succeeded;
+        break;
+      case JobState::kFailed:
+        ++c.failed;
+        break;
+      case JobState::kCancelled:
+        ++c.cancelled;
+        break;
+    }
+  }
+  return c;
+}
+
+RunState DeriveRunState(const std::vector<Job>& jobs) {
+  const bool all_succeeded =
+      !jobs.empty() && std::all_of(jobs.begin(), jobs.end(), [](const Job& j) {
+        return j.state == JobState::kSucceeded;
+      });
+  if (all_succeeded) return RunState::kSucceeded;
+  const bool started = std::any_of(jobs.begin(), jobs.end(),
+                                   [](const Job& j) { return j.attempts > 0; });
+  return started ? RunState::kRunning : RunState::kPending;
+}
+
+absl::StatusOr<int64_t> JobGraph::CreateRun(Run run) {
+  run.state = RunState::kPending;
+  run.created_at = run.updated_at = clock_->Now();
+  SSLAB_ASSIGN_OR_RETURN(run.id, store_->CreateRun(run));
+  SSLAB_RETURN_IF_ERROR(CreateJob(run, JobKind::kTrain, std::nullopt).status());
+  return run.id;
+}
+
+absl::StatusOr<int64_t> JobGraph::CreateJob(
+    const Run& run, JobKind kind, std::optional<int64_t> checkpoint_id,
+    std::optional<experiment::ProbeTarget> probe) {
+  Job job;
+  job.run_id = run.id;
+  job.kind = kind;
+  job.state = JobState::kRunnable;
+  job.checkpoint_id = checkpoint_id;
+  job.probe = std::move(probe);
+  job.priority = run.priority;
+  job.max_attempts = run.max_attempts;
+  job.device = JobDevice(run.config);
+  job.created_at = job.updated_at = clock_->Now();
+  return store_->CreateJob(job);
+}
+
+absl::Status JobGraph::EnsureExtractJob(const Run& run, int64_t checkpoint_id) {
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run.id));
+  for (const Job& j : jobs) {
+    if (j.kind == JobKind::kExtract && j.checkpoint_id == checkpoint_id) {
+      return absl::OkStatus();
+    }
+  }
+  return CreateJob(run, JobKind::kExtract, checkpoint_id).status();
+}
+
+absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
+  const experiment::EvaluationPlan& plan = run.config.evaluation;
+  switch (job.kind) {
+    case JobKind::kTrain: {
+      SSLAB_ASSIGN_OR_RETURN(std::vector<Checkpoint> ckpts,
+                             store_->ListCheckpoints(run.id));
+      if (ckpts.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "TRAIN job ", job.id,
+            " cannot complete: it registered no checkpoint to evaluate"));
+      }
+      // The last checkpoint is the final one even if not marked so.
+      Checkpoint last = ckpts.back();
+      if (!last.is_final) {
+        last.is_final = true;
+        SSLAB_RETURN_IF_ERROR(store_->UpsertCheckpoint(last).status());
+      }
+      return EnsureExtractJob(run, last.id);
+    }
+    case JobKind::kExtract: {
+      const int64_t ckpt = job.checkpoint_id.value_or(0);
+      SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Feature> features,
+                             store_->ListFeatures(ckpt));
+      std::set<std::pair<std::string, experiment::Split>> have;
+      for (const auto& f : features) have.insert({f.layer, f.split});
+      for (const std::string& layer : plan.layers) {
+        for (experiment::Split split : experiment::kEvaluationSplits) {
+          if (!have.count({layer, split})) {
+            return absl::FailedPreconditionError(
+                absl::StrCat("EXTRACT job ", job.id,
+                             " cannot complete: no features for "
+                             "layer '",
+                             layer, "' split '", experiment::Name(split),
+                             "' were registered"));
+          }
+        }
+      }
+      for (experiment::ProbeTarget& target : experiment::ProbeTargets(plan)) {
+        SSLAB_RETURN_IF_ERROR(
+            CreateJob(run, JobKind::kProbe, ckpt, std::move(target)).status());
+      }
+      return absl::OkStatus();
+    }
+    case JobKind::kProbe: {
+      storage::ResultFilter filter;
+      filter.run_id = run.id;
+      filter.layer = job.probe->layer;
+      filter.probe_kind = job.probe->probe_kind;
+      SSLAB_ASSIGN_OR_RETURN(std::vector<storage::ResultRow> rows,
+                             store_->QueryResults(filter));
+      const bool recorded =
+          std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
+            return r.result.checkpoint_id == job.checkpoint_id &&
+                   r.result.target == *job.probe;
+          });
+      if (!recorded) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "PROBE job ", job.id, " cannot complete: it recorded no result"));
+      }
+      return absl::OkStatus();
+    }
+  }
+  return absl::InternalError("unknown job kind");
+}
+
+absl::Status JobGraph::FailForGood(Job job, const std::string& error) {
+  const absl::Time now = clock_->Now();
+  job.state = JobState::kFailed;
+  job.last_error = error;
+  job.lease_expiry.reset();
+  job.updated_at = now;
+  SSLAB_RETURN_IF_ERROR(store_->UpdateJob(job));
+  SSLAB_ASSIGN_OR_RETURN(Run run, store_->GetRun(job.run_id));
+  if (experiment::IsFinal(run.state)) return absl::OkStatus();
+  SSLAB_RETURN_IF_ERROR(CancelUnfinishedJobs(run.id));
+  run.state = RunState::kFailed;
+  run.error =
+      absl::StrCat(absl::AsciiStrToUpper(experiment::Name(job.kind)), " job ",
+                   job.id, " failed after ", job.attempts, " attempt",
+                   job.attempts == 1 ? "" : "s", ": ", error);
+  run.updated_at = now;
+  return store_->UpdateRun(run);
+}
+
+absl::Status JobGraph::CancelUnfinishedJobs(int64_t run_id) {
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run_id));
+  for (Job& j : jobs) {
+    if (experiment::IsFinal(j.state)) continue;
+    j.state = JobState::kCancelled;
+    j.updated_at = clock_->Now();
+    SSLAB_RETURN_IF_ERROR(store_->UpdateJob(j));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status JobGraph::RecomputeRunState(int64_t run_id) {
+  SSLAB_ASSIGN_OR_RETURN(Run run, store_->GetRun(run_id));
+  if (experiment::IsFinal(run.state)) return absl::OkStatus();
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run_id));
+  const RunState next = DeriveRunState(jobs);
+  if (next == run.state) return absl::OkStatus();
+  run.state = next;
+  run.updated_at = clock_->Now();
+  return store_->UpdateRun(run);
+}
+
+}  // namespace sslab::scheduler::internal

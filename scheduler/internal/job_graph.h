@@ -1,0 +1,75 @@
+// The run side of the scheduler: creating runs and their jobs, advancing a
+// run's job graph as jobs complete, failing, cancelling and deriving a run's
+// state from its jobs. Private to scheduler/.
+//
+// Not thread-safe, and every method expects to run inside the caller's store
+// transaction: the Scheduler serialises calls and owns the transactions.
+#ifndef SSLAB_SCHEDULER_INTERNAL_JOB_GRAPH_H_
+#define SSLAB_SCHEDULER_INTERNAL_JOB_GRAPH_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "scheduler/clock.h"
+#include "scheduler/scheduler.h"
+#include "storage/store.h"
+#include "storage/types.h"
+
+namespace sslab::scheduler::internal {
+
+// The kind of device a run's jobs need: CUDA when the run asks for it, else
+// the CPU (an "auto" run takes whatever CPU slot is free; a worker that owns
+// a GPU uses it).
+experiment::DeviceKind JobDevice(const experiment::RunConfig& config);
+
+JobCounts CountJobs(const std::vector<storage::Job>& jobs);
+
+// The state an unfinished run is in given its jobs: SUCCEEDED when every job
+// did, RUNNING once any job was leased, else PENDING.
+experiment::RunState DeriveRunState(const std::vector<storage::Job>& jobs);
+
+class JobGraph {
+ public:
+  // Neither is owned.
+  JobGraph(storage::Store* store, Clock* clock)
+      : store_(store), clock_(clock) {}
+
+  // Stores `run` (PENDING) and its TRAIN job. Returns the run id.
+  absl::StatusOr<int64_t> CreateRun(storage::Run run);
+
+  // Creates the EXTRACT job of a checkpoint unless the run already has one.
+  absl::Status EnsureExtractJob(const storage::Run& run, int64_t checkpoint_id);
+
+  // Checks that `job` produced what its kind must produce and creates what
+  // follows it: the final EXTRACT job after TRAIN, the PROBE jobs after
+  // EXTRACT. FAILED_PRECONDITION naming what is missing otherwise. Does not
+  // change `job` itself.
+  absl::Status AdvancePast(const storage::Run& run, const storage::Job& job);
+
+  // Fails `job` for good with `error`; the run fails with it and its other
+  // unfinished jobs are cancelled (leased ones learn it at their heartbeat).
+  absl::Status FailForGood(storage::Job job, const std::string& error);
+
+  // Cancels every unfinished job of the run.
+  absl::Status CancelUnfinishedJobs(int64_t run_id);
+
+  // Re-derives the state of an unfinished run from its jobs.
+  absl::Status RecomputeRunState(int64_t run_id);
+
+ private:
+  absl::StatusOr<int64_t> CreateJob(
+      const storage::Run& run, experiment::JobKind kind,
+      std::optional<int64_t> checkpoint_id,
+      std::optional<experiment::ProbeTarget> probe = std::nullopt);
+
+  storage::Store* const store_;
+  Clock* const clock_;
+};
+
+}  // namespace sslab::scheduler::internal
+
+#endif  // SSLAB_SCHEDULER_INTERNAL_JOB_GRAPH_H_

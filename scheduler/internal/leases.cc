@@ -1,0 +1,191 @@
+#include "scheduler/internal/leases.h"
+
+#include <set>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "common/log.h"
+#include "common/status_macros.h"
+
+namespace sslab::scheduler::internal {
+namespace {
+
+using experiment::DeviceId;
+using experiment::DeviceKind;
+using experiment::JobKind;
+using experiment::JobState;
+using storage::Job;
+
+experiment::CheckpointRef RefOf(const storage::Checkpoint& c) {
+  return {c.id, c.epoch, c.step, c.path, c.sha256};
+}
+
+std::string Upper(JobKind kind) {
+  return absl::AsciiStrToUpper(experiment::Name(kind));
+}
+
+}  // namespace
+
+absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
+    const storage::Worker& worker, const std::vector<DeviceId>& free_devices) {
+  const absl::Time now = clock_->Now();
+  SSLAB_RETURN_IF_ERROR(store_->TouchWorker(worker.id, now));
+  // A GPU held by a live lease is busy whatever the worker reports.
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> held,
+                         store_->ListLeasedJobs(worker.id));
+  std::set<DeviceId> busy;
+  for (const Job& j : held) {
+    if (j.lease_device) busy.insert(*j.lease_device);
+  }
+  std::optional<DeviceId> cpu;
+  std::optional<DeviceId> gpu;
+  for (const DeviceId& d : free_devices) {
+    if (!d.is_cuda()) cpu = d;
+    if (d.is_cuda() && !gpu && !busy.count(d)) gpu = d;
+  }
+  std::vector<DeviceKind> fits;
+  if (cpu) fits.push_back(DeviceKind::kCpu);
+  if (gpu) fits.push_back(DeviceKind::kCuda);
+  if (fits.empty()) return std::nullopt;
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> candidates,
+                         store_->ListRunnableJobs(worker.kinds, fits, 1));
+  if (candidates.empty()) return std::nullopt;
+
+  Lease lease;
+  lease.job = std::move(candidates.front());
+  Job& job = lease.job;
+  const DeviceId device = job.device == DeviceKind::kCuda ? *gpu : *cpu;
+  job.state = JobState::kRunning;
+  job.attempts += 1;
+  job.lease_worker_id = worker.id;
+  job.lease_device = device;
+  job.updated_at = now;
+  Renew(job);
+  lease.expiry = *job.lease_expiry;
+  SSLAB_ASSIGN_OR_RETURN(storage::Run run, store_->GetRun(job.run_id));
+  SSLAB_ASSIGN_OR_RETURN(lease.assignment, Assign(run, job, device));
+  SSLAB_RETURN_IF_ERROR(store_->UpdateJob(job));
+  SSLAB_RETURN_IF_ERROR(graph_->RecomputeRunState(run.id));
+  return lease;
+}
+
+absl::StatusOr<experiment::JobAssignment> Leases::Assign(
+    const storage::Run& run, const Job& job, const DeviceId& device) {
+  experiment::JobAssignment a;
+  a.run_id = run.id;
+  a.job_id = job.id;
+  a.kind = job.kind;
+  a.attempt = job.attempts;
+  a.config = run.config;
+  a.device = device;
+  switch (job.kind) {
+    case JobKind::kTrain: {
+      SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> ckpts,
+                             store_->ListCheckpoints(run.id));
+      if (!ckpts.empty()) a.checkpoint = RefOf(ckpts.back());
+      break;
+    }
+    case JobKind::kExtract: {
+      SSLAB_ASSIGN_OR_RETURN(
+          storage::Checkpoint ckpt,
+          store_->GetCheckpoint(job.checkpoint_id.value_or(0)));
+      a.checkpoint = RefOf(ckpt);
+      a.layers = run.config.evaluation.layers;
+      a.splits.assign(std::begin(experiment::kEvaluationSplits),
+                      std::end(experiment::kEvaluationSplits));
+      break;
+    }
+    case JobKind::kProbe: {
+      SSLAB_ASSIGN_OR_RETURN(
+          storage::Checkpoint ckpt,
+          store_->GetCheckpoint(job.checkpoint_id.value_or(0)));
+      a.checkpoint = RefOf(ckpt);
+      a.probe = job.probe;
+      SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Feature> features,
+                             store_->ListFeatures(ckpt.id));
+      for (const storage::Feature& f : features) {
+        if (f.layer != job.probe->layer) continue;
+        a.features.push_back(
+            {f.layer, f.split, f.path, f.sha256, f.rows, f.dims});
+      }
+      break;
+    }
+  }
+  return a;
+}
+
+absl::StatusOr<Job> Leases::Held(int64_t worker_id, int64_t job_id) {
+  absl::StatusOr<storage::Worker> worker = store_->GetWorker(worker_id);
+  if (absl::IsNotFound(worker.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("worker_id: worker ", worker_id, " is not registered"));
+  }
+  SSLAB_RETURN_IF_ERROR(worker.status());
+  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  if (absl::IsNotFound(job.status())) {
+    return absl::NotFoundError(
+        absl::StrCat("job_id: job ", job_id, " not found"));
+  }
+  SSLAB_RETURN_IF_ERROR(job.status());
+  if (job->lease_worker_id != worker_id || !job->lease_expiry.has_value()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job->id, " is not leased by worker ", worker_id,
+                     " (the lease expired or the job finished; it is ",
+                     experiment::Name(job->state), ")"));
+  }
+  return job;
+}
+
+absl::StatusOr<Job> Leases::HeldRunning(int64_t worker_id, int64_t job_id,
+                                        JobKind kind) {
+  SSLAB_ASSIGN_OR_RETURN(Job job, Held(worker_id, job_id));
+  if (job.state == JobState::kCancelled) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id, " was cancelled"));
+  }
+  if (job.kind != kind) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("job ", job.id, " is a ", Upper(job.kind),
+                     " job; this call needs a ", Upper(kind), " job"));
+  }
+  return job;
+}
+
+void Leases::Renew(Job& job) const {
+  job.lease_expiry = clock_->Now() + lease_duration_;
+}
+
+absl::StatusOr<int> Leases::ExpireDue() {
+  const absl::Time now = clock_->Now();
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased, store_->ListLeasedJobs());
+  int expired = 0;
+  for (Job& job : leased) {
+    if (*job.lease_expiry > now) continue;
+    ++expired;
+    const std::string error =
+        absl::StrCat("lease expired: worker ", job.lease_worker_id.value_or(0),
+                     " stopped sending heartbeats");
+    SSLAB_RETURN_IF_ERROR(ReleaseLost(std::move(job), error));
+  }
+  return expired;
+}
+
+absl::Status Leases::ReleaseLost(Job job, const std::string& error) {
+  job.lease_expiry.reset();
+  job.updated_at = clock_->Now();
+  if (job.state != JobState::kRunning) {  // cancelled while leased
+    return store_->UpdateJob(job);
+  }
+  SSLAB_LOG(WARNING) << "job " << job.id << " (run " << job.run_id
+                     << "): " << error << " (attempt " << job.attempts << " of "
+                     << job.max_attempts << ")";
+  if (job.attempts >= job.max_attempts) {
+    return graph_->FailForGood(std::move(job), error);
+  }
+  job.state = JobState::kRunnable;
+  job.last_error = error;
+  SSLAB_RETURN_IF_ERROR(store_->UpdateJob(job));
+  return graph_->RecomputeRunState(job.run_id);
+}
+
+}  // namespace sslab::scheduler::internal

@@ -1,0 +1,73 @@
+// The worker side of the scheduler: which job a worker gets for its free
+// devices, what it is handed (the typed JobAssignment), which leases it
+// holds, and what happens to leases that run out or are lost. Private to
+// scheduler/.
+//
+// Not thread-safe, and every method expects to run inside the caller's store
+// transaction: the Scheduler serialises calls and owns the transactions.
+#ifndef SSLAB_SCHEDULER_INTERNAL_LEASES_H_
+#define SSLAB_SCHEDULER_INTERNAL_LEASES_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "scheduler/clock.h"
+#include "scheduler/internal/job_graph.h"
+#include "scheduler/scheduler.h"
+#include "storage/store.h"
+
+namespace sslab::scheduler::internal {
+
+class Leases {
+ public:
+  // None is owned.
+  Leases(storage::Store* store, Clock* clock, JobGraph* graph,
+         absl::Duration lease_duration)
+      : store_(store),
+        clock_(clock),
+        graph_(graph),
+        lease_duration_(lease_duration) {}
+
+  // Leases the first queued job `worker` serves that fits `free_devices`
+  // (already checked to be the worker's own), or nullopt.
+  absl::StatusOr<std::optional<Lease>> LeaseFor(
+      const storage::Worker& worker,
+      const std::vector<experiment::DeviceId>& free_devices);
+
+  // The job as held by `worker_id`: the worker must be registered (NOT_FOUND
+  // otherwise) and hold the job's live lease (FAILED_PRECONDITION).
+  absl::StatusOr<storage::Job> Held(int64_t worker_id, int64_t job_id);
+  // Held(), and also not cancelled and of `kind`: for registering artifacts.
+  absl::StatusOr<storage::Job> HeldRunning(int64_t worker_id, int64_t job_id,
+                                           experiment::JobKind kind);
+
+  // Renews the lease of a held job.
+  void Renew(storage::Job& job) const;
+
+  // Releases every lease whose time ran out; returns how many.
+  absl::StatusOr<int> ExpireDue();
+
+  // Takes a lease from a worker that lost it (expiry, restart): the job is
+  // requeued, or fails for good once it used max_attempts.
+  absl::Status ReleaseLost(storage::Job job, const std::string& error);
+
+ private:
+  // What the worker is handed, built at lease time so that a retried TRAIN
+  // job resumes from the newest checkpoint.
+  absl::StatusOr<experiment::JobAssignment> Assign(
+      const storage::Run& run, const storage::Job& job,
+      const experiment::DeviceId& device);
+
+  storage::Store* const store_;
+  Clock* const clock_;
+  JobGraph* const graph_;
+  const absl::Duration lease_duration_;
+};
+
+}  // namespace sslab::scheduler::internal
+
+#endif  // SSLAB_SCHEDULER_INTERNAL_LEASES_H_

@@ -1,0 +1,325 @@
+#include "services/common/experiment_proto.h"
+
+#include <google/protobuf/util/json_util.h>
+
+#include <algorithm>
+
+#include "common/status_macros.h"
+
+namespace sslab::services {
+namespace {
+
+using experiment::Architecture;
+using experiment::DatasetKind;
+using experiment::DeviceRequest;
+using experiment::JobKind;
+using experiment::Method;
+using experiment::ProbeKind;
+using experiment::Split;
+
+std::string Field(absl::string_view prefix, absl::string_view name) {
+  return absl::StrCat(prefix, name);
+}
+std::string Field(absl::string_view prefix, absl::string_view name, int i) {
+  return absl::StrCat(prefix, name, "[", i, "]");
+}
+
+absl::StatusOr<Split> SplitFromProto(const std::string& name,
+                                     absl::string_view field) {
+  return experiment::ParseName<Split>(name, field);
+}
+
+experiment::CheckpointRef CheckpointFromProto(const v1::Checkpoint& c) {
+  return {c.checkpoint_id(), static_cast<int>(c.epoch()), c.step(), c.path(),
+          c.sha256()};
+}
+
+}  // namespace
+
+v1::Device ToProto(const experiment::DeviceId& device) {
+  v1::Device out;
+  out.set_kind(ToProto<v1::DeviceKind>(device.kind));
+  out.set_index(device.index);
+  return out;
+}
+
+absl::StatusOr<experiment::DeviceId> FromProto(const v1::Device& device,
+                                               absl::string_view field) {
+  SSLAB_ASSIGN_OR_RETURN(experiment::DeviceKind kind,
+                         RequireFromProto<experiment::DeviceKind>(
+                             device.kind(), Field(field, ".kind")));
+  if (kind == experiment::DeviceKind::kCpu) return experiment::DeviceId::Cpu();
+  if (device.index() < 0) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(field, ".index: must be >= 0, got ", device.index()));
+  }
+  return experiment::DeviceId::Cuda(device.index());
+}
+
+v1::RunConfig ToProto(const experiment::RunConfig& c) {
+  v1::RunConfig out;
+  out.set_method(ToProto<v1::Method>(c.method));
+  out.set_architecture(ToProto<v1::Architecture>(c.architecture));
+  out.set_width(c.width);
+  out.set_last_relu(c.last_relu);
+  v1::DatasetSpec* d = out.mutable_dataset();
+  d->set_kind(ToProto<v1::DatasetKind>(c.dataset.kind));
+  d->set_path(c.dataset.path);
+  d->set_val_fraction(c.dataset.val_fraction);
+  d->set_max_examples(c.dataset.max_examples);
+  d->set_image_size(c.dataset.image_size);
+  out.set_epochs(c.epochs);
+  out.set_batch_size(c.batch_size);
+  v1::LrSchedule* lr = out.mutable_lr_schedule();
+  lr->set_base_lr(c.lr_schedule.base_lr);
+  lr->set_warmup_epochs(c.lr_schedule.warmup_epochs);
+  for (double e : c.lr_schedule.decay_epochs) lr->add_decay_epochs(e);
+  lr->set_decay_factor(c.lr_schedule.decay_factor);
+  v1::EvaluationPlan* e = out.mutable_evaluation();
+  for (const std::string& layer : c.evaluation.layers) e->add_layers(layer);
+  for (ProbeKind k : c.evaluation.probe_kinds) {
+    e->add_probe_kinds(ToProto<v1::ProbeKind>(k));
+  }
+  for (double f : c.evaluation.label_fractions) e->add_label_fractions(f);
+  e->set_every_epochs(c.evaluation.every_epochs);
+  out.set_seed(c.seed);
+  out.set_device(ToProto<v1::DeviceKind>(c.device));
+  out.set_threads(c.threads);
+  return out;
+}
+
+absl::StatusOr<experiment::RunSpec> FromProto(const v1::RunConfig& c,
+                                              absl::string_view p) {
+  experiment::RunSpec s;
+  // Enums: UNSPECIFIED is "not given"; an unknown number is an error.
+  if (c.method() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(
+        s.method, RequireFromProto<Method>(c.method(), Field(p, "method")));
+  }
+  if (c.architecture() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(s.architecture,
+                           RequireFromProto<Architecture>(
+                               c.architecture(), Field(p, "architecture")));
+  }
+  if (c.has_width()) s.width = c.width();
+  if (c.has_last_relu()) s.last_relu = c.last_relu();
+  const v1::DatasetSpec& d = c.dataset();
+  if (d.kind() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(
+        s.dataset.kind,
+        RequireFromProto<DatasetKind>(d.kind(), Field(p, "dataset.kind")));
+  }
+  s.dataset.path = d.path();
+  if (d.has_val_fraction()) s.dataset.val_fraction = d.val_fraction();
+  if (d.max_examples() != 0) s.dataset.max_examples = d.max_examples();
+  if (d.image_size() != 0) s.dataset.image_size = d.image_size();
+  if (c.has_epochs()) s.epochs = c.epochs();
+  if (c.batch_size() != 0) s.batch_size = c.batch_size();
+  const v1::LrSchedule& lr = c.lr_schedule();
+  if (lr.base_lr() != 0) s.lr_schedule.base_lr = lr.base_lr();
+  if (lr.has_warmup_epochs()) s.lr_schedule.warmup_epochs = lr.warmup_epochs();
+  s.lr_schedule.decay_epochs.assign(lr.decay_epochs().begin(),
+                                    lr.decay_epochs().end());
+  if (lr.decay_factor() != 0) s.lr_schedule.decay_factor = lr.decay_factor();
+  const v1::EvaluationPlan& e = c.evaluation();
+  s.evaluation.layers.assign(e.layers().begin(), e.layers().end());
+  for (int i = 0; i < e.probe_kinds_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(ProbeKind kind,
+                           RequireFromProto<ProbeKind>(
+                               static_cast<v1::ProbeKind>(e.probe_kinds(i)),
+                               Field(p, "evaluation.probe_kinds", i)));
+    s.evaluation.probe_kinds.push_back(kind);
+  }
+  s.evaluation.label_fractions.assign(e.label_fractions().begin(),
+                                      e.label_fractions().end());
+  if (e.every_epochs() != 0) s.evaluation.every_epochs = e.every_epochs();
+  if (c.seed() != 0) s.seed = c.seed();
+  if (c.device() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(s.device, RequireFromProto<DeviceRequest>(
+                                         c.device(), Field(p, "device")));
+  }
+  if (c.threads() != 0) s.threads = c.threads();
+  return s;
+}
+
+absl::StatusOr<experiment::RunConfig> CompleteConfigFromProto(
+    const v1::RunConfig& config, absl::string_view prefix) {
+  SSLAB_ASSIGN_OR_RETURN(experiment::RunSpec spec, FromProto(config, prefix));
+  // A complete config expands to itself; anything unset is a bad message.
+  return experiment::ExpandRunSpec(spec, prefix);
+}
+
+absl::StatusOr<experiment::SweepSpec> FromProto(
+    const v1::SubmitSweepRequest& r) {
+  experiment::SweepSpec s;
+  s.name = r.name();
+  SSLAB_ASSIGN_OR_RETURN(s.base, FromProto(r.base(), "base."));
+  experiment::SweepGrid& g = s.grid;
+  for (int i = 0; i < r.methods_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(Method m, RequireFromProto<Method>(
+                                         static_cast<v1::Method>(r.methods(i)),
+                                         Field("", "methods", i)));
+    g.methods.push_back(m);
+  }
+  for (int i = 0; i < r.architectures_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(
+        Architecture a, RequireFromProto<Architecture>(
+                            static_cast<v1::Architecture>(r.architectures(i)),
+                            Field("", "architectures", i)));
+    g.architectures.push_back(a);
+  }
+  g.widths.assign(r.widths().begin(), r.widths().end());
+  g.last_relu_values.assign(r.last_relu_values().begin(),
+                            r.last_relu_values().end());
+  g.seeds.assign(r.seeds().begin(), r.seeds().end());
+  g.epochs_values.assign(r.epochs_values().begin(), r.epochs_values().end());
+  return s;
+}
+
+void ToProto(const experiment::JobAssignment& a, v1::JobAssignment* out) {
+  v1::Job* job = out->mutable_job();
+  job->set_job_id(a.job_id);
+  job->set_run_id(a.run_id);
+  job->set_kind(ToProto<v1::JobKind>(a.kind));
+  job->set_attempts(a.attempt);
+  if (a.probe) {
+    job->set_layer(a.probe->layer);
+    job->set_probe_kind(ToProto<v1::ProbeKind>(a.probe->probe_kind));
+    job->set_label_fraction(a.probe->label_fraction);
+  }
+  *out->mutable_config() = ToProto(a.config);
+  *out->mutable_device() = ToProto(a.device);
+  if (a.checkpoint) {
+    v1::Checkpoint* c = out->mutable_checkpoint();
+    c->set_checkpoint_id(a.checkpoint->id);
+    c->set_run_id(a.run_id);
+    c->set_epoch(a.checkpoint->epoch);
+    c->set_step(a.checkpoint->step);
+    c->set_path(a.checkpoint->path);
+    c->set_sha256(a.checkpoint->sha256);
+  }
+  for (const std::string& layer : a.layers) out->add_layers(layer);
+  for (Split split : a.splits)
+    out->add_splits(std::string(experiment::Name(split)));
+  for (const experiment::FeatureRef& f : a.features) {
+    *out->add_features() = ToProto(f);
+  }
+}
+
+absl::StatusOr<experiment::JobAssignment> FromProto(
+    const v1::JobAssignment& in) {
+  experiment::JobAssignment a;
+  const v1::Job& job = in.job();
+  a.run_id = job.run_id();
+  a.job_id = job.job_id();
+  SSLAB_ASSIGN_OR_RETURN(a.kind,
+                         RequireFromProto<JobKind>(job.kind(), "job.kind"));
+  a.attempt = job.attempts();
+  SSLAB_ASSIGN_OR_RETURN(a.config,
+                         CompleteConfigFromProto(in.config(), "config."));
+  SSLAB_ASSIGN_OR_RETURN(a.device, FromProto(in.device(), "device"));
+  if (in.has_checkpoint()) a.checkpoint = CheckpointFromProto(in.checkpoint());
+  a.layers.assign(in.layers().begin(), in.layers().end());
+  for (int i = 0; i < in.splits_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(
+        Split split, SplitFromProto(in.splits(i), Field("", "splits", i)));
+    a.splits.push_back(split);
+  }
+  if (a.kind == JobKind::kProbe) {
+    experiment::ProbeTarget target;
+    target.layer = job.layer();
+    SSLAB_ASSIGN_OR_RETURN(
+        target.probe_kind,
+        RequireFromProto<ProbeKind>(job.probe_kind(), "job.probe_kind"));
+    target.label_fraction = job.label_fraction();
+    a.probe = std::move(target);
+  }
+  for (int i = 0; i < in.features_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(experiment::FeatureRef f,
+                           FromProto(in.features(i), Field("", "features", i)));
+    a.features.push_back(std::move(f));
+  }
+  return a;
+}
+
+v1::FeatureShard ToProto(const experiment::FeatureRef& f) {
+  v1::FeatureShard out;
+  out.set_layer(f.layer);
+  out.set_split(std::string(experiment::Name(f.split)));
+  out.set_path(f.path);
+  out.set_sha256(f.sha256);
+  out.set_rows(f.rows);
+  out.set_dims(f.dims);
+  return out;
+}
+
+absl::StatusOr<experiment::FeatureRef> FromProto(const v1::FeatureShard& f,
+                                                 absl::string_view field) {
+  SSLAB_ASSIGN_OR_RETURN(Split split,
+                         SplitFromProto(f.split(), Field(field, ".split")));
+  return experiment::FeatureRef{f.layer(),  split,    f.path(),
+                                f.sha256(), f.rows(), f.dims()};
+}
+
+v1::RegisterCheckpointRequest ToProto(const experiment::CheckpointReport& c) {
+  v1::RegisterCheckpointRequest out;
+  out.set_epoch(c.epoch);
+  out.set_step(c.step);
+  out.set_path(c.path);
+  out.set_sha256(c.sha256);
+  out.set_bytes(c.bytes);
+  for (const auto& [name, value] : c.metrics) {
+    (*out.mutable_metrics())[name] = value;
+  }
+  out.set_is_final(c.is_final);
+  return out;
+}
+
+experiment::CheckpointReport FromProto(const v1::RegisterCheckpointRequest& r) {
+  experiment::CheckpointReport c;
+  c.epoch = static_cast<int>(
+      std::clamp<int64_t>(r.epoch(), -1, experiment::kMaxEpochs + 1));
+  c.step = r.step();
+  c.path = r.path();
+  c.sha256 = r.sha256();
+  c.bytes = r.bytes();
+  for (const auto& [name, value] : r.metrics()) c.metrics[name] = value;
+  c.is_final = r.is_final();
+  return c;
+}
+
+v1::RecordResultRequest ToProto(const experiment::ProbeResult& r) {
+  v1::RecordResultRequest out;
+  out.set_split(std::string(experiment::Name(r.split)));
+  out.set_top1(r.top1);
+  out.set_top5(r.top5);
+  for (const auto& [name, value] : r.hyperparameters) {
+    (*out.mutable_hyperparameters())[name] = value;
+  }
+  return out;
+}
+
+absl::StatusOr<experiment::ProbeResult> FromProto(
+    const v1::RecordResultRequest& r) {
+  experiment::ProbeResult out;
+  SSLAB_ASSIGN_OR_RETURN(out.split, SplitFromProto(r.split(), "split"));
+  out.top1 = r.top1();
+  out.top5 = r.top5();
+  for (const auto& [name, value] : r.hyperparameters()) {
+    out.hyperparameters[name] = value;
+  }
+  return out;
+}
+
+absl::StatusOr<v1::RunConfig> RunConfigFromJson(absl::string_view json) {
+  v1::RunConfig config;
+  const auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), &config);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("config JSON: ", status.message().ToString()));
+  }
+  return config;
+}
+
+}  // namespace sslab::services

@@ -1,0 +1,100 @@
+#include "services/jobs/job_options.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+namespace sslab::services {
+namespace {
+
+using ::testing::ElementsAre;
+
+experiment::RunConfig Config() {
+  experiment::RunConfig c;
+  c.method = experiment::Method::kRotation;
+  c.architecture = experiment::Architecture::kRevNet50;
+  c.width = 2;
+  c.last_relu = false;
+  c.dataset = {experiment::DatasetKind::kCifar, "/data/cifar", 0.2, 500, 32};
+  c.epochs = 7;
+  c.batch_size = 48;
+  c.lr_schedule = {0.3, 1.0, {4, 6}, 0.5};
+  c.seed = 11;
+  c.threads = 0;
+  return c;
+}
+
+TEST(JobOptionsTest, TrainerOptionsCarryEveryRunField) {
+  const trainer::TrainerOptions o =
+      TrainerOptionsFor(Config(), /*channels=*/3, /*num_classes=*/10,
+                        experiment::DeviceId::Cuda(1), /*threads=*/5);
+  EXPECT_EQ(o.method, experiment::Method::kRotation);
+  EXPECT_EQ(o.model.architecture, experiment::Architecture::kRevNet50);
+  EXPECT_EQ(o.model.width, 2);
+  EXPECT_FALSE(o.model.last_relu);
+  EXPECT_EQ(o.model.in_channels, 3);
+  EXPECT_TRUE(o.model.small_input);  // 32 px, not a patch method
+  EXPECT_EQ(o.num_classes, 10);
+  EXPECT_EQ(o.batch_size, 48);
+  EXPECT_EQ(o.image_size, 32);
+  EXPECT_DOUBLE_EQ(o.base_learning_rate, 0.3);
+  EXPECT_EQ(o.epochs, 7);
+  EXPECT_DOUBLE_EQ(o.warmup_epochs, 1.0);
+  EXPECT_THAT(o.decay_epochs, ElementsAre(4, 6));
+  EXPECT_DOUBLE_EQ(o.decay_factor, 0.5);
+  EXPECT_EQ(o.seed, 11u);
+  EXPECT_EQ(o.threads, 5);
+  EXPECT_EQ(o.device, "cuda:1");
+  EXPECT_EQ(o.checkpoint_every_epochs, 1);
+  EXPECT_EQ(o.head_hidden, 512);  // small network and images
+}
+
+TEST(JobOptionsTest, PatchMethodsAndLargeImages) {
+  experiment::RunConfig c = Config();
+  c.method = experiment::Method::kJigsaw;
+  c.width = 4;
+  c.dataset.image_size = 224;
+  const trainer::TrainerOptions o =
+      TrainerOptionsFor(c, 3, 1000, experiment::DeviceId::Cpu(), 2);
+  EXPECT_FALSE(o.model.small_input);
+  EXPECT_EQ(o.head_hidden, trainer::TrainerOptions().head_hidden);
+  EXPECT_EQ(EvalTransformFor(c, 3).kind, "eval_patches");
+  EXPECT_EQ(EvalTransformFor(Config(), 1).kind, "eval");
+  EXPECT_EQ(EvalTransformFor(Config(), 1).channels, 1);
+}
+
+TEST(JobOptionsTest, DatasetAndThreads) {
+  const data::DatasetSpec d = DatasetSpecFor(Config());
+  EXPECT_EQ(d.kind, experiment::DatasetKind::kCifar);
+  EXPECT_EQ(d.path, "/data/cifar");
+  EXPECT_DOUBLE_EQ(d.val_fraction, 0.2);
+  EXPECT_EQ(d.max_examples, 500);
+  EXPECT_EQ(d.seed, 11u);
+  experiment::RunConfig c = Config();
+  EXPECT_EQ(ThreadsFor(c, 3), 3);  // the worker's setting
+  c.threads = 2;
+  EXPECT_EQ(ThreadsFor(c, 3), 2);  // the run's wins
+  c.threads = 0;
+  EXPECT_GE(ThreadsFor(c, 0), 1);  // all cores
+  EXPECT_TRUE(
+      TrainLoaderOptionsFor(c, experiment::DeviceId::Cuda(0), 2).pin_memory);
+  EXPECT_FALSE(
+      TrainLoaderOptionsFor(c, experiment::DeviceId::Cpu(), 2).pin_memory);
+  const data::LoaderOptions extract = ExtractLoaderOptionsFor(c10::kCPU, 4);
+  EXPECT_FALSE(extract.shuffle);
+  EXPECT_FALSE(extract.drop_last);
+}
+
+TEST(JobOptionsTest, ProbesUseTheStudysDefaults) {
+  const auto lbfgs = LbfgsOptionsFor(Config(), c10::kCPU, /*has_val=*/true);
+  EXPECT_GT(lbfgs.l2_grid.size(), 1u);
+  EXPECT_THAT(LbfgsOptionsFor(Config(), c10::kCPU, false).l2_grid,
+              ElementsAre(1e-4));
+  const auto sgd = SgdOptionsFor(Config(), c10::kCPU);
+  EXPECT_EQ(sgd.seed, 11u);
+  EXPECT_THAT(sgd.decay_epochs,
+              ElementsAre(sgd.epochs / 2, sgd.epochs * 3 / 4));
+  EXPECT_EQ(MlpOptionsFor(Config(), c10::kCPU).hidden_units, 1000);
+}
+
+}  // namespace
+}  // namespace sslab::services

@@ -1,0 +1,214 @@
+#include "services/scheduler/experiment_service.h"
+
+#include <string>
+#include <utility>
+
+#include "absl/time/clock.h"
+#include "common/status_macros.h"
+#include "services/common/experiment_proto.h"
+#include "services/scheduler/convert.h"
+#include "services/scheduler/handler.h"
+
+#ifndef SSLAB_VERSION
+#define SSLAB_VERSION "unknown"
+#endif
+
+namespace sslab::services {
+namespace {
+
+// A run with its job counts and progress and, for a detailed view, its jobs.
+absl::StatusOr<v1::Run> LoadRun(scheduler::Scheduler& s, int64_t run_id,
+                                bool detailed) {
+  SSLAB_ASSIGN_OR_RETURN(scheduler::RunStatus status, s.GetRun(run_id));
+  return ToProto(status, detailed);
+}
+
+// An optional filter field: UNSPECIFIED matches all, an unknown value is an
+// error naming `field`.
+template <typename Domain, typename Proto>
+absl::Status SetFilter(Proto value, const char* field,
+                       std::optional<Domain>* out) {
+  if (value == 0) return absl::OkStatus();
+  SSLAB_ASSIGN_OR_RETURN(*out, RequireFromProto<Domain>(value, field));
+  return absl::OkStatus();
+}
+
+bool IsFinished(v1::RunState state) {
+  const std::optional<experiment::RunState> s =
+      FromProto<experiment::RunState>(state);
+  return s && experiment::IsFinal(*s);
+}
+
+}  // namespace
+
+grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
+                                              const v1::SubmitRunRequest* req,
+                                              v1::SubmitRunResponse* resp) {
+  return Handle("SubmitRun", [&]() -> absl::Status {
+    scheduler::RunRequest request;
+    request.name = req->name();
+    SSLAB_ASSIGN_OR_RETURN(request.config, FromProto(req->config(), "config."));
+    request.priority = req->priority();
+    SSLAB_ASSIGN_OR_RETURN(int64_t run_id, scheduler_->SubmitRun(request));
+    SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
+                           LoadRun(*scheduler_, run_id, /*detailed=*/true));
+    SSLAB_LOG(INFO) << "submitted run " << run_id << " (" << resp->run().name()
+                    << ")";
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::SubmitSweep(
+    grpc::ServerContext*, const v1::SubmitSweepRequest* req,
+    v1::SubmitSweepResponse* resp) {
+  return Handle("SubmitSweep", [&]() -> absl::Status {
+    scheduler::SweepRequest request;
+    SSLAB_ASSIGN_OR_RETURN(request.sweep, FromProto(*req));
+    request.priority = req->priority();
+    SSLAB_ASSIGN_OR_RETURN(scheduler::SweepSubmission sub,
+                           scheduler_->SubmitSweep(request));
+    SSLAB_LOG(INFO) << "submitted sweep " << sub.sweep_id << " with "
+                    << sub.run_ids.size() << " runs";
+    resp->set_sweep_id(sub.sweep_id);
+    for (int64_t id : sub.run_ids) {
+      SSLAB_ASSIGN_OR_RETURN(*resp->add_runs(),
+                             LoadRun(*scheduler_, id, /*detailed=*/false));
+    }
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext*,
+                                           const v1::GetRunRequest* req,
+                                           v1::GetRunResponse* resp) {
+  return Handle("GetRun", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
+                           LoadRun(*scheduler_, req->run_id(), true));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext*,
+                                             const v1::ListRunsRequest* req,
+                                             v1::ListRunsResponse* resp) {
+  return Handle("ListRuns", [&]() -> absl::Status {
+    storage::RunFilter filter;
+    SSLAB_RETURN_IF_ERROR(SetFilter(req->state(), "state", &filter.state));
+    SSLAB_RETURN_IF_ERROR(SetFilter(req->method(), "method", &filter.method));
+    SSLAB_RETURN_IF_ERROR(
+        SetFilter(req->architecture(), "architecture", &filter.architecture));
+    if (req->sweep_id() < 0) {
+      return InvalidField(
+          "sweep_id", absl::StrCat("must be positive, got ", req->sweep_id()));
+    }
+    if (req->sweep_id() > 0) filter.sweep_id = req->sweep_id();
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::RunPage page,
+        scheduler_->ListRuns(filter, req->page_size(), req->page_token()));
+    for (const storage::Run& run : page.runs) {
+      // Counts and progress for the table; a run deleted in between is
+      // listed without them.
+      absl::StatusOr<v1::Run> full = LoadRun(*scheduler_, run.id, false);
+      *resp->add_runs() = full.ok() ? *std::move(full) : ToProto(run);
+    }
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
+                                              const v1::CancelRunRequest* req,
+                                              v1::CancelRunResponse* resp) {
+  return Handle("CancelRun", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    const std::string reason = Truncate(req->reason());
+    SSLAB_RETURN_IF_ERROR(scheduler_->Cancel(req->run_id(), reason));
+    SSLAB_LOG(INFO) << "cancelled run " << req->run_id()
+                    << (reason.empty() ? "" : ": ") << reason;
+    SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
+                           LoadRun(*scheduler_, req->run_id(), true));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::WatchRun(
+    grpc::ServerContext* context, const v1::WatchRunRequest* req,
+    grpc::ServerWriter<v1::WatchRunResponse>* writer) {
+  return Handle("WatchRun", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    std::string last_sent;
+    while (!context->IsCancelled()) {
+      if (stopping_) {
+        return absl::UnavailableError("the scheduler is shutting down");
+      }
+      // Read the version first so a change during LoadRun is not missed.
+      const uint64_t seen = scheduler_->version();
+      v1::WatchRunResponse update;
+      SSLAB_ASSIGN_OR_RETURN(*update.mutable_run(),
+                             LoadRun(*scheduler_, req->run_id(), true));
+      // Heartbeats bump update_time only; send when something shown changed.
+      v1::Run shown = update.run();
+      shown.clear_update_time();
+      for (auto& job : *shown.mutable_jobs()) job.clear_lease_expire_time();
+      std::string bytes = shown.SerializeAsString();
+      if (bytes != last_sent) {
+        if (!writer->Write(update)) return absl::OkStatus();  // client left
+        last_sent = std::move(bytes);
+      }
+      if (IsFinished(update.run().state())) return absl::OkStatus();
+      // Wake at least every second to notice a client that went away.
+      scheduler_->WaitForChange(seen, absl::Now() + absl::Seconds(1));
+    }
+    return absl::CancelledError("the client cancelled the watch");
+  });
+}
+
+grpc::Status ExperimentServiceImpl::ListCheckpoints(
+    grpc::ServerContext*, const v1::ListCheckpointsRequest* req,
+    v1::ListCheckpointsResponse* resp) {
+  return Handle("ListCheckpoints", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> checkpoints,
+                           scheduler_->ListCheckpoints(req->run_id()));
+    for (const auto& c : checkpoints) *resp->add_checkpoints() = ToProto(c);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::QueryResults(
+    grpc::ServerContext*, const v1::QueryResultsRequest* req,
+    v1::QueryResultsResponse* resp) {
+  return Handle("QueryResults", [&]() -> absl::Status {
+    storage::ResultFilter filter;
+    switch (req->scope_case()) {
+      case v1::QueryResultsRequest::kRunId:
+        SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+        filter.run_id = req->run_id();
+        break;
+      case v1::QueryResultsRequest::kSweepId:
+        SSLAB_RETURN_IF_ERROR(CheckId(req->sweep_id(), "sweep_id"));
+        filter.sweep_id = req->sweep_id();
+        break;
+      default:
+        return InvalidField("scope", "set run_id or sweep_id");
+    }
+    if (!req->layer().empty()) filter.layer = req->layer();
+    SSLAB_RETURN_IF_ERROR(
+        SetFilter(req->probe_kind(), "probe_kind", &filter.probe_kind));
+    SSLAB_ASSIGN_OR_RETURN(std::vector<storage::ResultRow> rows,
+                           scheduler_->QueryResults(filter));
+    for (const auto& row : rows) *resp->add_results() = ToProto(row);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::GetVersion(grpc::ServerContext*,
+                                               const v1::GetVersionRequest*,
+                                               v1::GetVersionResponse* resp) {
+  resp->set_version(SSLAB_VERSION);
+  resp->set_api("sslab.v1");
+  return grpc::Status::OK;
+}
+
+}  // namespace sslab::services

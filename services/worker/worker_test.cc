@@ -1,0 +1,211 @@
+// The worker runtime against a real scheduler server in this process (gRPC
+// on a loopback port): lease, heartbeats, completion, failures by status
+// code, cancellation, and the status snapshot.
+#include "services/worker/worker.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <thread>
+
+#include "common/testing/status_matchers.h"
+#include "scheduler/scheduler.h"
+#include "services/scheduler/scheduler_server.h"
+#include "storage/store.h"
+
+namespace sslab::services {
+namespace {
+
+using experiment::JobKind;
+using experiment::JobState;
+using experiment::RunState;
+using ::testing::HasSubstr;
+
+class WorkerTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(::testing::TempDir()) /
+           ("worker_test_" + std::to_string(getpid()) + "_" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(dir_);
+    std::filesystem::create_directories(dir_);
+    ASSERT_OK_AND_ASSIGN(auto store,
+                         storage::Store::Open((dir_ / "db").string()));
+    scheduler::SchedulerOptions options;
+    options.lease_duration = absl::Milliseconds(900);  // heartbeats every 0.3 s
+    options.max_attempts = 2;
+    ASSERT_OK_AND_ASSIGN(
+        scheduler_, scheduler::Scheduler::Create(
+                        std::move(store), scheduler::Clock::Real(), options));
+    SchedulerServerOptions server_options;
+    server_options.listen = "127.0.0.1:0";
+    server_options.expire_interval = absl::Milliseconds(100);
+    ASSERT_OK_AND_ASSIGN(
+        server_, SchedulerServer::Start(scheduler_.get(), server_options));
+  }
+
+  void TearDown() override {
+    StopWorker();
+    server_.reset();
+    scheduler_.reset();
+    std::filesystem::remove_all(dir_);
+  }
+
+  int64_t SubmitRun() {
+    scheduler::RunRequest request;
+    request.config.method = experiment::Method::kRotation;
+    request.config.architecture = experiment::Architecture::kResNet50V2;
+    request.config.dataset.kind = experiment::DatasetKind::kIdx;
+    request.config.dataset.path = "/d";
+    request.config.epochs = 1;
+    request.config.evaluation.layers = {"block1"};
+    absl::StatusOr<int64_t> id = scheduler_->SubmitRun(request);
+    EXPECT_OK(id.status());
+    return id.value_or(0);
+  }
+
+  void StartWorker(JobRunner runner) {
+    WorkerOptions options;
+    options.name = "test-trainer";
+    options.scheduler_address = "127.0.0.1:" + std::to_string(server_->port());
+    options.device = experiment::DeviceId::Cpu();
+    options.job_kinds = {JobKind::kTrain};
+    options.artifact_dir = dir_;
+    options.idle_poll = std::chrono::milliseconds(20);
+    worker_ = std::make_unique<Worker>(options, std::move(runner));
+    thread_ = std::thread([this] { run_status_ = worker_->Run(); });
+  }
+
+  void StopWorker() {
+    if (!worker_) return;
+    worker_->Stop();
+    thread_.join();
+    EXPECT_OK(run_status_);
+    worker_.reset();
+  }
+
+  // Polls the run's TRAIN job until `done` holds (up to 20 s).
+  storage::Job WaitForTrainJob(int64_t run,
+                               std::function<bool(const storage::Job&)> done) {
+    storage::Job job;
+    for (int i = 0; i < 2000; ++i) {
+      absl::StatusOr<std::vector<storage::Job>> jobs =
+          scheduler_->ListJobs(run);
+      EXPECT_OK(jobs.status());
+      job = jobs->front();
+      if (done(job)) return job;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "TRAIN job of run " << run << " never got there; state "
+                  << experiment::Name(job.state);
+    return job;
+  }
+
+  RunState StateOf(int64_t run) {
+    absl::StatusOr<scheduler::RunStatus> status = scheduler_->GetRun(run);
+    EXPECT_OK(status.status());
+    return status->run.state;
+  }
+
+  std::filesystem::path dir_;
+  std::unique_ptr<scheduler::Scheduler> scheduler_;
+  std::unique_ptr<SchedulerServer> server_;
+  std::unique_ptr<Worker> worker_;
+  std::thread thread_;
+  absl::Status run_status_;
+};
+
+TEST_F(WorkerTest, RunsAJobAndReportsWhatItProduced) {
+  const int64_t run = SubmitRun();
+  std::atomic<int> calls{0};
+  StartWorker([&](const experiment::JobAssignment& a, JobContext& context) {
+    ++calls;
+    EXPECT_EQ(a.kind, JobKind::kTrain);
+    EXPECT_EQ(a.run_id, run);
+    EXPECT_EQ(a.config.epochs, 1);
+    EXPECT_EQ(context.artifact_dir(), dir_);
+    context.ReportProgress(0.5, 1, 10, {{"loss", 0.25}});
+    // Long enough for a heartbeat to carry the progress.
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    experiment::CheckpointReport ckpt;
+    ckpt.epoch = 1;
+    ckpt.step = 10;
+    ckpt.path = "runs/1/checkpoints/epoch-0001.ckpt";
+    ckpt.is_final = true;
+    return context.RegisterCheckpoint(ckpt).status();
+  });
+  const storage::Job job = WaitForTrainJob(
+      run, [](const auto& j) { return j.state == JobState::kSucceeded; });
+  EXPECT_EQ(job.attempts, 1);
+  EXPECT_EQ(calls, 1);
+  ASSERT_OK_AND_ASSIGN(scheduler::RunStatus status, scheduler_->GetRun(run));
+  EXPECT_DOUBLE_EQ(status.latest_metrics["loss"], 0.25);
+  EXPECT_EQ(status.epoch, 1);
+  // Its checkpoint queued the EXTRACT job, which this worker does not serve.
+  EXPECT_EQ(status.jobs.runnable, 1);
+  const v1::WorkerStatus snapshot = worker_->Status();
+  EXPECT_EQ(snapshot.jobs_succeeded(), 1);
+  EXPECT_EQ(snapshot.phase(), v1::WORKER_PHASE_IDLE);
+}
+
+TEST_F(WorkerTest, FailuresAreRetriedOnlyWhenARetryCanHelp) {
+  const int64_t transient = SubmitRun();
+  std::atomic<int> calls{0};
+  StartWorker([&](const experiment::JobAssignment&, JobContext&) {
+    return ++calls == 1 ? absl::UnavailableError("disk hiccup")
+                        : absl::InvalidArgumentError("config: bad width");
+  });
+  // UNAVAILABLE is retried; the second attempt's INVALID_ARGUMENT is final.
+  const storage::Job job = WaitForTrainJob(
+      transient, [](const auto& j) { return j.state == JobState::kFailed; });
+  EXPECT_EQ(job.attempts, 2);
+  EXPECT_THAT(job.last_error, HasSubstr("config: bad width"));
+  EXPECT_EQ(StateOf(transient), RunState::kFailed);
+  EXPECT_EQ(worker_->Status().jobs_failed(), 2);
+  EXPECT_THAT(worker_->Status().last_error(), HasSubstr("bad width"));
+}
+
+TEST_F(WorkerTest, ACancelledRunStopsTheJobAtItsNextHeartbeat) {
+  const int64_t run = SubmitRun();
+  std::atomic<bool> started{false};
+  std::atomic<bool> saw_cancel{false};
+  StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
+    started = true;
+    for (int i = 0; i < 1000 && !context.cancelled(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    saw_cancel = context.cancelled();
+    return absl::CancelledError("stopped");
+  });
+  WaitForTrainJob(run, [](const auto& j) { return j.attempts > 0; });
+  ASSERT_OK(scheduler_->Cancel(run, "changed my mind"));
+  const storage::Job job = WaitForTrainJob(
+      run, [](const auto& j) { return !j.lease_expiry.has_value(); });
+  EXPECT_TRUE(started);
+  EXPECT_TRUE(saw_cancel);
+  EXPECT_EQ(job.state, JobState::kCancelled);
+  EXPECT_EQ(job.attempts, 1);  // not retried
+  EXPECT_EQ(StateOf(run), RunState::kCancelled);
+}
+
+TEST_F(WorkerTest, StoppingHandsARunningJobBackForAnotherAttempt) {
+  const int64_t run = SubmitRun();
+  StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
+    while (!context.cancelled()) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return absl::CancelledError("stopped");
+  });
+  WaitForTrainJob(run, [](const auto& j) { return j.attempts > 0; });
+  StopWorker();
+  const storage::Job job = WaitForTrainJob(
+      run, [](const auto& j) { return j.state == JobState::kRunnable; });
+  EXPECT_THAT(job.last_error, HasSubstr("lost its lease"));
+  EXPECT_EQ(StateOf(run), RunState::kRunning);
+}
+
+}  // namespace
+}  // namespace sslab::services
