@@ -104,6 +104,21 @@ class WorkerTest : public ::testing::Test {
     return job;
   }
 
+  // Polls the worker's own status until `done` holds (up to 20 s): it is
+  // updated just after the scheduler hears the job's outcome.
+  v1::WorkerStatus WaitForWorker(
+      std::function<bool(const v1::WorkerStatus&)> done) {
+    v1::WorkerStatus status;
+    for (int i = 0; i < 2000; ++i) {
+      status = worker_->Status();
+      if (done(status)) return status;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ADD_FAILURE() << "worker status never got there: "
+                  << status.ShortDebugString();
+    return status;
+  }
+
   RunState StateOf(int64_t run) {
     absl::StatusOr<scheduler::RunStatus> status = scheduler_->GetRun(run);
     EXPECT_OK(status.status());
@@ -146,9 +161,10 @@ TEST_F(WorkerTest, RunsAJobAndReportsWhatItProduced) {
   EXPECT_EQ(status.epoch, 1);
   // Its checkpoint queued the EXTRACT job, which this worker does not serve.
   EXPECT_EQ(status.jobs.runnable, 1);
-  const v1::WorkerStatus snapshot = worker_->Status();
-  EXPECT_EQ(snapshot.jobs_succeeded(), 1);
-  EXPECT_EQ(snapshot.phase(), v1::WORKER_PHASE_IDLE);
+  const v1::WorkerStatus snapshot = WaitForWorker([](const auto& s) {
+    return s.jobs_succeeded() == 1 && s.phase() == v1::WORKER_PHASE_IDLE;
+  });
+  EXPECT_FALSE(snapshot.has_current_job());
 }
 
 TEST_F(WorkerTest, FailuresAreRetriedOnlyWhenARetryCanHelp) {
@@ -164,8 +180,9 @@ TEST_F(WorkerTest, FailuresAreRetriedOnlyWhenARetryCanHelp) {
   EXPECT_EQ(job.attempts, 2);
   EXPECT_THAT(job.last_error, HasSubstr("config: bad width"));
   EXPECT_EQ(StateOf(transient), RunState::kFailed);
-  EXPECT_EQ(worker_->Status().jobs_failed(), 2);
-  EXPECT_THAT(worker_->Status().last_error(), HasSubstr("bad width"));
+  const v1::WorkerStatus status =
+      WaitForWorker([](const auto& s) { return s.jobs_failed() == 2; });
+  EXPECT_THAT(status.last_error(), HasSubstr("bad width"));
 }
 
 TEST_F(WorkerTest, ACancelledRunStopsTheJobAtItsNextHeartbeat) {
