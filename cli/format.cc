@@ -412,6 +412,86 @@ Table SweepGrid(const std::vector<v1::Result>& results,
   return t;
 }
 
+Table MetricsTable(const std::vector<v1::MetricSeries>& series) {
+  std::vector<const v1::MetricSeries*> sorted;
+  for (const auto& s : series) sorted.push_back(&s);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const auto* a, const auto* b) { return a->name() < b->name(); });
+  std::map<int64_t, std::vector<std::string>> rows;
+  for (size_t i = 0; i < sorted.size(); ++i) {
+    for (const v1::MetricPoint& p : sorted[i]->points()) {
+      auto& row = rows[p.step()];
+      row.resize(sorted.size());
+      row[i] = absl::StrFormat("%.6g", p.value());
+    }
+  }
+  Table t;
+  t.columns = {"STEP"};
+  for (const auto* s : sorted)
+    t.columns.push_back(absl::AsciiStrToUpper(s->name()));
+  for (auto& [step, cells] : rows) {
+    std::vector<std::string> row = {absl::StrCat(step)};
+    cells.resize(sorted.size());
+    row.insert(row.end(), cells.begin(), cells.end());
+    t.rows.push_back(std::move(row));
+  }
+  return t;
+}
+
+Table SweepsTable(const std::vector<v1::Sweep>& sweeps) {
+  Table t{{"ID", "NAME", "RUNS", "SUCCEEDED", "GRID", "CREATED"}, {}};
+  for (const v1::Sweep& s : sweeps) {
+    const v1::SweepGrid& g = s.grid();
+    std::vector<std::string> axes;
+    auto axis = [&](const char* name, std::vector<std::string> values) {
+      if (!values.empty()) {
+        axes.push_back(absl::StrCat(name, "=", absl::StrJoin(values, ",")));
+      }
+    };
+    std::vector<std::string> methods, archs, widths;
+    for (int m : g.methods()) {
+      methods.emplace_back(ShortName(static_cast<v1::Method>(m)));
+    }
+    for (int a : g.architectures()) {
+      archs.emplace_back(ShortName(static_cast<v1::Architecture>(a)));
+    }
+    for (int w : g.widths()) widths.push_back(absl::StrCat(w));
+    axis("methods", methods);
+    axis("archs", archs);
+    axis("widths", widths);
+    t.rows.push_back({absl::StrCat(s.sweep_id()), s.name(),
+                      absl::StrCat(s.runs_total()),
+                      absl::StrCat(s.runs_succeeded()),
+                      absl::StrJoin(axes, " "), Time(s.create_time())});
+  }
+  return t;
+}
+
+Table WorkersTable(const std::vector<v1::Worker>& workers) {
+  Table t{{"ID", "NAME", "STATUS", "DEVICES", "SERVES", "JOBS", "LAST_HEARD"},
+          {}};
+  for (const v1::Worker& w : workers) {
+    std::vector<std::string> devices, kinds, jobs;
+    for (const v1::Device& d : w.devices()) {
+      devices.push_back(d.kind() == v1::DEVICE_KIND_CUDA
+                            ? absl::StrCat(ShortName(d.kind()), ":", d.index())
+                            : std::string(ShortName(d.kind())));
+    }
+    for (int k : w.job_kinds()) {
+      kinds.emplace_back(ShortName(static_cast<v1::JobKind>(k)));
+    }
+    for (const v1::Job& j : w.jobs()) {
+      jobs.push_back(absl::StrCat(ShortName(j.kind()), " ", j.job_id(),
+                                  " (run ", j.run_id(), ")"));
+    }
+    t.rows.push_back(
+        {absl::StrCat(w.worker_id()), w.name(), w.alive() ? "alive" : "silent",
+         absl::StrJoin(devices, ","), absl::StrJoin(kinds, ","),
+         absl::StrJoin(jobs, ", "), Time(w.last_heartbeat_time())});
+  }
+  return t;
+}
+
 std::string ProgressBar(double fraction, int width) {
   fraction = std::clamp(fraction, 0.0, 1.0);
   if (!(fraction >= 0)) fraction = 0;  // NaN

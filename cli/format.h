@@ -68,6 +68,16 @@ Table ResultsTable(const std::vector<v1::Result>& results);
 Table SweepGrid(const std::vector<v1::Result>& results,
                 v1::ProbeKind probe_kind = v1::PROBE_KIND_UNSPECIFIED);
 
+// A run's training curves: one row per step, one column per series (sorted
+// by name), cells empty where a series has no point at that step.
+Table MetricsTable(const std::vector<v1::MetricSeries>& series);
+
+// ID NAME RUNS SUCCEEDED GRID CREATED.
+Table SweepsTable(const std::vector<v1::Sweep>& sweeps);
+
+// ID NAME STATUS DEVICES SERVES JOBS LAST_HEARD.
+Table WorkersTable(const std::vector<v1::Worker>& workers);
+
 // "[##########..........]  50%" with `width` cells inside the brackets;
 // fractions are clamped to [0, 1].
 std::string ProgressBar(double fraction, int width = 30);

@@ -504,6 +504,52 @@ int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
   return 0;
 }
 
+int CmdMetrics(Client& client, const Globals& g, int64_t run_id,
+               const std::vector<std::string>& names, int max_points) {
+  v1::GetMetricHistoryRequest req;
+  req.set_run_id(run_id);
+  for (const std::string& n : names) req.add_names(n);
+  req.set_max_points(max_points);
+  v1::GetMetricHistoryResponse resp;
+  Check(client.stub().GetMetricHistory(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else if (resp.series().empty() && g.output == OutputFormat::kTable) {
+    std::cout << "no metrics yet\n";
+  } else {
+    PrintTable(MetricsTable({resp.series().begin(), resp.series().end()}),
+               g.output);
+  }
+  return 0;
+}
+
+int CmdSweeps(Client& client, const Globals& g, int limit) {
+  v1::ListSweepsRequest req;
+  req.set_page_size(limit);
+  v1::ListSweepsResponse resp;
+  Check(client.stub().ListSweeps(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    PrintTable(SweepsTable({resp.sweeps().begin(), resp.sweeps().end()}),
+               g.output);
+  }
+  return 0;
+}
+
+int CmdWorkers(Client& client, const Globals& g) {
+  v1::ListWorkersResponse resp;
+  Check(client.stub().ListWorkers(client.Context().get(),
+                                  v1::ListWorkersRequest(), &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    PrintTable(WorkersTable({resp.workers().begin(), resp.workers().end()}),
+               g.output);
+  }
+  return 0;
+}
+
 int CmdVersion(Client& client, const Globals& g) {
   v1::GetVersionResponse resp;
   Check(client.stub().GetVersion(client.Context().get(),
@@ -607,6 +653,22 @@ int Main(int argc, char** argv) {
       app.add_subcommand("checkpoints", "list a run's checkpoints");
   checkpoints->add_option("RUN", run_id)->required();
 
+  std::vector<std::string> metric_names;
+  int max_points = 0;
+  auto* metrics = app.add_subcommand(
+      "metrics", "a run's training curves (loss, accuracy, lr, images/s)");
+  metrics->add_option("RUN", run_id)->required();
+  metrics->add_option("--name", metric_names, "only these series (repeatable)");
+  metrics->add_option("--max-points", max_points,
+                      "points per series at most (default 1000)");
+
+  int sweeps_limit = 0;
+  auto* sweeps = app.add_subcommand("sweeps", "list sweeps, newest first");
+  sweeps->add_option("--limit", sweeps_limit, "how many (default 50)");
+
+  auto* workers = app.add_subcommand(
+      "workers", "workers, their devices, jobs and last heartbeat");
+
   auto* version = app.add_subcommand("version", "client and server versions");
 
   std::string health_service;
@@ -642,6 +704,11 @@ int Main(int argc, char** argv) {
     if (results->parsed())
       return CmdResults(client, g, run_id, sweep_id, layer, probe);
     if (checkpoints->parsed()) return CmdCheckpoints(client, g, run_id);
+    if (metrics->parsed()) {
+      return CmdMetrics(client, g, run_id, metric_names, max_points);
+    }
+    if (sweeps->parsed()) return CmdSweeps(client, g, sweeps_limit);
+    if (workers->parsed()) return CmdWorkers(client, g);
     if (version->parsed()) return CmdVersion(client, g);
     if (health->parsed()) return CmdHealth(client, health_service);
   } catch (const UsageError& e) {

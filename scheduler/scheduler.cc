@@ -49,6 +49,62 @@ std::map<std::string, double> FiniteOnly(
   return out;
 }
 
+// A page request: at most `limit` rows with ids below `before` (when set).
+struct PageRequest {
+  int limit = 0;
+  std::optional<int64_t> before;
+};
+
+// page_size 0 means the default, larger sizes are clamped; a token is the id
+// the previous page ended at.
+absl::StatusOr<PageRequest> ParsePage(int page_size,
+                                      const std::string& page_token,
+                                      const SchedulerOptions& options) {
+  if (page_size < 0) {
+    return Invalid("page_size", absl::StrCat("must be >= 0, got ", page_size));
+  }
+  PageRequest request;
+  request.limit = page_size == 0 ? options.default_page_size
+                                 : std::min(page_size, options.max_page_size);
+  if (!page_token.empty()) {
+    int64_t id = 0;
+    if (!absl::SimpleAtoi(page_token, &id) || id < 1) {
+      return Invalid("page_token", "is not a token this list returned");
+    }
+    request.before = id;
+  }
+  return request;
+}
+
+// Cuts `rows` (read with one row to spare) to `limit`; returns the next
+// page's token, or "" when this was the last page.
+template <typename Row, typename IdOf>
+std::string TrimToPage(std::vector<Row>& rows, int limit, IdOf id_of) {
+  if (static_cast<int>(rows.size()) <= limit) return "";
+  rows.resize(limit);
+  return absl::StrCat(id_of(rows.back()));
+}
+
+// At most `max_points` points: each the mean of a run of consecutive
+// points, at the run's last step (so the last point stays the last).
+std::vector<storage::Metric> Downsample(std::vector<storage::Metric> points,
+                                        int max_points) {
+  const size_t n = points.size();
+  if (n <= static_cast<size_t>(max_points)) return points;
+  std::vector<storage::Metric> out;
+  out.reserve(max_points);
+  for (int b = 0; b < max_points; ++b) {
+    const size_t begin = n * b / max_points;
+    const size_t end = n * (b + 1) / max_points;
+    double sum = 0;
+    for (size_t i = begin; i < end; ++i) sum += points[i].value;
+    storage::Metric m = points[end - 1];
+    m.value = sum / static_cast<double>(end - begin);
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
 }  // namespace
 
 class Scheduler::Impl {
@@ -58,17 +114,19 @@ class Scheduler::Impl {
       : store(std::move(store)),
         clock(clock),
         options(options),
-        graph(this->store.get(), clock),
-        leases(this->store.get(), clock, &graph, options.lease_duration) {}
+        graph(this->store.get(), clock, &stats),
+        leases(this->store.get(), clock, &graph, options.lease_duration,
+               &stats) {}
 
   std::unique_ptr<storage::Store> store;
   Clock* const clock;
   const SchedulerOptions options;
+  SchedulerStats stats;  // guarded by mu
   internal::JobGraph graph;
   internal::Leases leases;
 
   // Serialises every call: each is read-check-write on the store.
-  std::mutex mu;
+  mutable std::mutex mu;
 
   std::mutex watch_mu;
   std::condition_variable watch_cv;
@@ -250,29 +308,61 @@ absl::StatusOr<storage::Sweep> Scheduler::GetSweep(int64_t sweep_id) {
 absl::StatusOr<RunPage> Scheduler::ListRuns(const storage::RunFilter& filter,
                                             int page_size,
                                             const std::string& page_token) {
-  if (page_size < 0) {
-    return Invalid("page_size", absl::StrCat("must be >= 0, got ", page_size));
-  }
-  const int limit = page_size == 0
-                        ? impl_->options.default_page_size
-                        : std::min(page_size, impl_->options.max_page_size);
-  std::optional<int64_t> before;
-  if (!page_token.empty()) {
-    int64_t id = 0;
-    if (!absl::SimpleAtoi(page_token, &id) || id < 1) {
-      return Invalid("page_token", "is not a token ListRuns returned");
-    }
-    before = id;
-  }
+  SSLAB_ASSIGN_OR_RETURN(PageRequest request,
+                         ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
   RunPage page;
-  SSLAB_ASSIGN_OR_RETURN(page.runs,
-                         impl_->store->ListRuns(filter, before, limit + 1));
-  if (static_cast<int>(page.runs.size()) > limit) {
-    page.runs.resize(limit);
-    page.next_page_token = absl::StrCat(page.runs.back().id);
-  }
+  SSLAB_ASSIGN_OR_RETURN(
+      page.runs,
+      impl_->store->ListRuns(filter, request.before, request.limit + 1));
+  page.next_page_token =
+      TrimToPage(page.runs, request.limit, [](const Run& r) { return r.id; });
   return page;
+}
+
+absl::StatusOr<SweepPage> Scheduler::ListSweeps(int page_size,
+                                                const std::string& page_token) {
+  SSLAB_ASSIGN_OR_RETURN(PageRequest request,
+                         ParsePage(page_size, page_token, impl_->options));
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SweepPage page;
+  SSLAB_ASSIGN_OR_RETURN(
+      page.sweeps, impl_->store->ListSweeps(request.before, request.limit + 1));
+  page.next_page_token =
+      TrimToPage(page.sweeps, request.limit,
+                 [](const storage::SweepSummary& s) { return s.sweep.id; });
+  return page;
+}
+
+absl::StatusOr<std::vector<MetricSeries>> Scheduler::GetMetricHistory(
+    int64_t run_id, const std::vector<std::string>& names, int max_points) {
+  if (max_points < 1) {
+    return Invalid("max_points",
+                   absl::StrCat("must be >= 1, got ", max_points));
+  }
+  std::vector<storage::Metric> all;
+  {
+    std::lock_guard<std::mutex> lock(impl_->mu);
+    SSLAB_RETURN_IF_ERROR(impl_->GetRun(run_id).status());
+    SSLAB_ASSIGN_OR_RETURN(all, impl_->store->ListMetrics(run_id));
+  }
+  // ListMetrics orders by name, then step: one series per run of names.
+  std::vector<MetricSeries> series;
+  for (storage::Metric& m : all) {
+    if (!names.empty() &&
+        std::find(names.begin(), names.end(), m.name) == names.end()) {
+      continue;
+    }
+    if (series.empty() || series.back().name != m.name) {
+      series.push_back({m.name, {}, 0});
+    }
+    series.back().points.push_back(std::move(m));
+  }
+  for (MetricSeries& s : series) {
+    s.total_points = static_cast<int64_t>(s.points.size());
+    s.points = Downsample(std::move(s.points), max_points);
+  }
+  return series;
 }
 
 absl::StatusOr<std::vector<Job>> Scheduler::ListJobs(int64_t run_id) {
@@ -477,6 +567,7 @@ absl::Status Scheduler::CompleteJob(int64_t worker_id, int64_t job_id) {
       return absl::OkStatus();  // a retried call
     }
     SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(worker_id, job_id));
+    impl_->leases.AttemptEnded(job);
     job.lease_expiry.reset();
     job.updated_at = impl_->clock->Now();
     if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
@@ -501,6 +592,7 @@ absl::Status Scheduler::FailJob(int64_t worker_id, int64_t job_id,
       return absl::OkStatus();  // a retried call
     }
     SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(worker_id, job_id));
+    impl_->leases.AttemptEnded(job);
     job.lease_expiry.reset();
     job.updated_at = impl_->clock->Now();
     if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
@@ -509,6 +601,7 @@ absl::Status Scheduler::FailJob(int64_t worker_id, int64_t job_id,
                        << worker_id << (retryable ? " (retryable)" : "") << ": "
                        << message;
     if (retryable && job.attempts < job.max_attempts) {
+      ++impl_->stats.retries[job.kind];
       job.state = JobState::kRunnable;
       job.last_error = message;
       SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
@@ -618,6 +711,68 @@ absl::Status Scheduler::RecordResult(int64_t worker_id, int64_t job_id,
     r.created_at = impl_->clock->Now();
     return impl_->store->UpsertResult(r).status();
   });
+}
+
+// ---- Monitoring ----
+
+absl::StatusOr<std::vector<WorkerInfo>> Scheduler::ListWorkers() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Worker> workers,
+                         impl_->store->ListWorkers());
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased,
+                         impl_->store->ListLeasedJobs());
+  const absl::Time alive_since =
+      impl_->clock->Now() - 2 * impl_->options.lease_duration;
+  std::vector<WorkerInfo> out;
+  for (storage::Worker& w : workers) {
+    WorkerInfo info;
+    info.alive = w.last_heartbeat >= alive_since;
+    for (const Job& job : leased) {
+      if (job.lease_worker_id == w.id) info.jobs.push_back(job);
+    }
+    info.worker = std::move(w);
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
+absl::StatusOr<Census> Scheduler::TakeCensus() {
+  SSLAB_ASSIGN_OR_RETURN(std::vector<WorkerInfo> workers, ListWorkers());
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  Census census;
+  SSLAB_ASSIGN_OR_RETURN(census.runs, impl_->store->CountRuns());
+  SSLAB_ASSIGN_OR_RETURN(census.jobs, impl_->store->CountJobs());
+  census.workers = static_cast<int>(workers.size());
+  for (const WorkerInfo& w : workers) {
+    census.workers_alive += w.alive ? 1 : 0;
+    census.devices_busy += static_cast<int>(w.jobs.size());
+  }
+  SSLAB_ASSIGN_OR_RETURN(std::vector<int64_t> active,
+                         impl_->store->ListActiveRunIds());
+  for (int64_t run : active) {
+    SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Metric> latest,
+                           impl_->store->LatestMetrics(run));
+    for (const storage::Metric& m : latest) {
+      if (m.name == "images_per_second")
+        census.images_per_second[run] = m.value;
+    }
+  }
+  return census;
+}
+
+SchedulerStats Scheduler::Stats() const {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  return impl_->stats;
+}
+
+void SchedulerStats::RecordQueueWait(JobKind kind, absl::Duration wait) {
+  queue_wait_seconds.try_emplace(kind, Histogram::JobBounds())
+      .first->second.Observe(absl::ToDoubleSeconds(wait));
+}
+
+void SchedulerStats::RecordDuration(JobKind kind, absl::Duration duration) {
+  job_duration_seconds.try_emplace(kind, Histogram::JobBounds())
+      .first->second.Observe(absl::ToDoubleSeconds(duration));
 }
 
 absl::Duration Scheduler::lease_duration() const {

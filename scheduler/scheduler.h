@@ -51,6 +51,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "common/histogram.h"
 #include "experiment/device.h"
 #include "experiment/job_graph.h"
 #include "experiment/run_config.h"
@@ -104,6 +105,59 @@ struct RunStatus {
   std::map<std::string, double> latest_metrics;
   // The run's jobs, ascending id.
   std::vector<storage::Job> job_list;
+};
+
+// One training curve of a run, downsampled: each point the mean of a run of
+// consecutive recorded points, at the last step of that run.
+struct MetricSeries {
+  std::string name;
+  std::vector<storage::Metric> points;
+  // Points recorded before downsampling.
+  int64_t total_points = 0;
+};
+
+struct SweepPage {
+  std::vector<storage::SweepSummary> sweeps;
+  // Empty on the last page.
+  std::string next_page_token;
+};
+
+// A registered worker as monitoring sees it.
+struct WorkerInfo {
+  storage::Worker worker;
+  // Heard from (a lease request or heartbeat) within two lease durations.
+  bool alive = false;
+  // The jobs it holds leases on.
+  std::vector<storage::Job> jobs;
+};
+
+// What the database holds now, for monitoring.
+struct Census {
+  // Counts by state (and kind); absent = none.
+  std::map<experiment::RunState, int64_t> runs;
+  std::map<std::pair<experiment::JobKind, experiment::JobState>, int64_t> jobs;
+  int workers = 0;
+  int workers_alive = 0;
+  // Devices held by live leases.
+  int devices_busy = 0;
+  // The latest images/s each running run's training reported.
+  std::map<int64_t, double> images_per_second;
+};
+
+// What the scheduler counted since it started (in memory, not persisted).
+struct SchedulerStats {
+  // Seconds a job waited in the queue before a lease, by kind.
+  std::map<experiment::JobKind, Histogram> queue_wait_seconds;
+  // Seconds from lease to CompleteJob or FailJob, by kind.
+  std::map<experiment::JobKind, Histogram> job_duration_seconds;
+  // Attempts requeued (retryable failures, expiries, lost workers).
+  std::map<experiment::JobKind, uint64_t> retries;
+  // Jobs that failed for good.
+  std::map<experiment::JobKind, uint64_t> failures;
+  uint64_t lease_expiries = 0;
+
+  void RecordQueueWait(experiment::JobKind kind, absl::Duration wait);
+  void RecordDuration(experiment::JobKind kind, absl::Duration duration);
 };
 
 struct RunPage {
@@ -203,6 +257,13 @@ class Scheduler {
       const storage::ResultFilter& filter);
   absl::StatusOr<std::vector<storage::Metric>> ListMetrics(
       int64_t run_id, std::optional<std::string> name = std::nullopt);
+  // The run's training curves by name (`names` empty: all), each
+  // downsampled to at most `max_points` (>= 1) points.
+  absl::StatusOr<std::vector<MetricSeries>> GetMetricHistory(
+      int64_t run_id, const std::vector<std::string>& names, int max_points);
+  // Sweeps newest first, paged like ListRuns.
+  absl::StatusOr<SweepPage> ListSweeps(int page_size,
+                                       const std::string& page_token);
 
   // Cancels the run and every unfinished job of it: queued jobs at once,
   // leased ones learn it at their next heartbeat. NOT_FOUND for an unknown
@@ -268,6 +329,12 @@ class Scheduler {
   // Idempotent per split.
   absl::Status RecordResult(int64_t worker_id, int64_t job_id,
                             const experiment::ProbeResult& result);
+
+  // ---- Monitoring ----
+
+  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers();
+  absl::StatusOr<Census> TakeCensus();
+  SchedulerStats Stats() const;
 
   // ---- Maintenance ----
 

@@ -666,6 +666,121 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(SchedulerTest, MetricHistoryIsDownsampledPerSeries) {
+  int64_t run = Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
+  Lease lease = MustLease(w, {kCpu});
+  for (int step = 1; step <= 10; ++step) {
+    ASSERT_OK(
+        scheduler_
+            ->Heartbeat(
+                w, lease.job.id,
+                {0.1 * step, 0, step, {{"loss", 10.0 - step}, {"lr", 0.5}}})
+            .status());
+  }
+  ASSERT_OK_AND_ASSIGN(std::vector<MetricSeries> all,
+                       scheduler_->GetMetricHistory(run, {}, 1000));
+  ASSERT_THAT(all, SizeIs(3));  // epoch, loss, lr (by name)
+  EXPECT_EQ(all[1].name, "loss");
+  EXPECT_EQ(all[1].total_points, 10);
+  EXPECT_THAT(all[1].points, SizeIs(10));
+  ASSERT_OK_AND_ASSIGN(std::vector<MetricSeries> loss,
+                       scheduler_->GetMetricHistory(run, {"loss"}, 4));
+  ASSERT_THAT(loss, SizeIs(1));
+  ASSERT_THAT(loss[0].points, SizeIs(4));
+  EXPECT_EQ(loss[0].total_points, 10);
+  // Runs of 2, 3, 2, 3 points: each the mean, at its last step.
+  EXPECT_EQ(loss[0].points[0].step, 2);
+  EXPECT_DOUBLE_EQ(loss[0].points[0].value, (9.0 + 8.0) / 2);
+  EXPECT_EQ(loss[0].points[3].step, 10);
+  EXPECT_DOUBLE_EQ(loss[0].points[3].value, (2.0 + 1.0 + 0.0) / 3);
+  EXPECT_THAT(
+      scheduler_->GetMetricHistory(run, {}, 0),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("max_points")));
+  EXPECT_THAT(scheduler_->GetMetricHistory(run + 100, {}, 10),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
+TEST_F(SchedulerTest, SweepsAreListedNewestFirstWithRunCounts) {
+  for (const char* name : {"first", "second", "third"}) {
+    SweepRequest sweep;
+    sweep.sweep.name = name;
+    sweep.sweep.base = Spec().config;
+    sweep.sweep.grid.widths = {1, 2};
+    ASSERT_OK(scheduler_->SubmitSweep(sweep).status());
+  }
+  ASSERT_OK_AND_ASSIGN(SweepPage page, scheduler_->ListSweeps(2, ""));
+  ASSERT_THAT(page.sweeps, SizeIs(2));
+  EXPECT_EQ(page.sweeps[0].sweep.name, "third");
+  EXPECT_EQ(page.sweeps[0].runs, 2);
+  EXPECT_EQ(page.sweeps[0].succeeded, 0);
+  ASSERT_FALSE(page.next_page_token.empty());
+  ASSERT_OK_AND_ASSIGN(page, scheduler_->ListSweeps(2, page.next_page_token));
+  ASSERT_THAT(page.sweeps, SizeIs(1));
+  EXPECT_EQ(page.sweeps[0].sweep.name, "first");
+  EXPECT_TRUE(page.next_page_token.empty());
+  EXPECT_THAT(
+      scheduler_->ListSweeps(0, "x"),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
+}
+
+TEST_F(SchedulerTest, MonitoringCountsWorkersJobsAndTheirTiming) {
+  int64_t run = Submit(Spec());
+  Submit(Spec());
+  int64_t busy = Worker("busy", {kCpu});
+  int64_t idle = Worker("idle", {kCpu, kGpu0});
+  clock_.Advance(absl::Seconds(5));
+  Lease lease = MustLease(busy, {kCpu});
+  ASSERT_OK(scheduler_
+                ->Heartbeat(busy, lease.job.id,
+                            {0.5, 1, 3, {{"images_per_second", 42.0}}})
+                .status());
+  // `busy` heartbeats within every lease; `idle` falls silent for longer
+  // than two leases (66 s).
+  for (int s : {25, 25, 11}) {
+    clock_.Advance(absl::Seconds(s));
+    ASSERT_OK(scheduler_->Heartbeat(busy, lease.job.id, {0.6}).status());
+  }
+
+  ASSERT_OK_AND_ASSIGN(std::vector<WorkerInfo> workers,
+                       scheduler_->ListWorkers());
+  ASSERT_THAT(workers, SizeIs(2));
+  EXPECT_EQ(workers[0].worker.id, busy);
+  EXPECT_TRUE(workers[0].alive);
+  ASSERT_THAT(workers[0].jobs, SizeIs(1));
+  EXPECT_EQ(workers[0].jobs[0].id, lease.job.id);
+  EXPECT_EQ(workers[1].worker.id, idle);
+  EXPECT_FALSE(workers[1].alive);
+  EXPECT_THAT(workers[1].worker.devices, ElementsAre(kCpu, kGpu0));
+
+  ASSERT_OK_AND_ASSIGN(Census census, scheduler_->TakeCensus());
+  EXPECT_EQ(census.runs[RunState::kRunning], 1);
+  EXPECT_EQ(census.runs[RunState::kPending], 1);
+  EXPECT_EQ((census.jobs[{JobKind::kTrain, JobState::kRunning}]), 1);
+  EXPECT_EQ((census.jobs[{JobKind::kTrain, JobState::kRunnable}]), 1);
+  EXPECT_EQ(census.workers, 2);
+  EXPECT_EQ(census.workers_alive, 1);
+  EXPECT_EQ(census.devices_busy, 1);
+  EXPECT_DOUBLE_EQ(census.images_per_second[run], 42.0);
+
+  // The job waited 5 s in the queue and its attempt lasted 61 s; requeued,
+  // it is leased again at once, then its lease runs out.
+  ASSERT_OK(scheduler_->FailJob(busy, lease.job.id, "flaky", true));
+  EXPECT_EQ(MustLease(busy, {kCpu}).job.id, lease.job.id);
+  clock_.Advance(kLease * 2);
+  ASSERT_OK(scheduler_->ExpireLeases().status());
+  const SchedulerStats stats = scheduler_->Stats();
+  const Histogram& wait = stats.queue_wait_seconds.at(JobKind::kTrain);
+  EXPECT_EQ(wait.count(), 2u);
+  EXPECT_DOUBLE_EQ(wait.sum(), 5.0);
+  const Histogram& duration = stats.job_duration_seconds.at(JobKind::kTrain);
+  EXPECT_EQ(duration.count(), 1u);
+  EXPECT_DOUBLE_EQ(duration.sum(), 61.0);
+  EXPECT_EQ(stats.retries.at(JobKind::kTrain), 2u);  // the failure, the expiry
+  EXPECT_EQ(stats.lease_expiries, 1u);
+  EXPECT_FALSE(stats.failures.count(JobKind::kTrain));
+}
+
 TEST_F(SchedulerTest, WaitForChangeReturnsOnChangeOrShutdown) {
   uint64_t v = scheduler_->version();
   // Nothing changed: returns at the (past) deadline with the same version.

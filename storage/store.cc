@@ -418,6 +418,9 @@ absl::StatusOr<Feature> ReadFeature(const Statement& s) {
   return f;
 }
 
+constexpr const char* kWorkerColumns =
+    "id, name, kinds_json, devices_json, registered_ms, last_heartbeat_ms";
+
 absl::StatusOr<Worker> ReadWorker(const Statement& s) {
   Worker w;
   w.id = s.Int(0);
@@ -676,6 +679,32 @@ absl::StatusOr<Sweep> Store::GetSweep(int64_t id) {
       "sweep", id);
 }
 
+absl::StatusOr<std::vector<SweepSummary>> Store::ListSweeps(
+    std::optional<int64_t> before_id, int limit) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(
+          "SELECT s.id, s.name, s.grid_json, s.created_ms, count(r.id), "
+          "coalesce(sum(r.state = 'SUCCEEDED'), 0) FROM sweeps s "
+          "LEFT JOIN runs r ON r.sweep_id = s.id "
+          "WHERE (?1 IS NULL OR s.id < ?1) GROUP BY s.id "
+          "ORDER BY s.id DESC LIMIT ?2"));
+  s.Bind(1, before_id).Bind(2, limit);
+  return ReadAll<SweepSummary>(
+      s, [](const Statement& r) -> absl::StatusOr<SweepSummary> {
+        SweepSummary out;
+        out.sweep.id = r.Int(0);
+        out.sweep.name = r.Text(1);
+        SSLAB_ASSIGN_OR_RETURN(out.sweep.grid,
+                               internal::DecodeGrid(r.Text(2), "sweep grid"));
+        out.sweep.created_at = r.Time(3);
+        out.runs = r.Int(4);
+        out.succeeded = r.Int(5);
+        return out;
+      });
+}
+
 // ---- Runs ----
 
 absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
@@ -789,6 +818,21 @@ absl::StatusOr<std::vector<int64_t>> Store::ListActiveRunIds() {
   return ReadAll<int64_t>(s, [](const Statement& r) { return r.Int(0); });
 }
 
+absl::StatusOr<std::map<RunState, int64_t>> Store::CountRuns() {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare("SELECT state, count(*) FROM runs GROUP BY state"));
+  std::map<RunState, int64_t> out;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    SSLAB_ASSIGN_OR_RETURN(RunState state,
+                           ParseEnumText<RunState>(s.Text(0), "run state"));
+    out[state] = s.Int(1);
+  }
+}
+
 // ---- Jobs ----
 
 absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
@@ -879,6 +923,24 @@ absl::StatusOr<std::vector<Job>> Store::ListRunnableJobs(
       .Bind(5, has_device(DeviceKind::kCuda))
       .Bind(6, limit);
   return ReadAll<Job>(s, ReadJob);
+}
+
+absl::StatusOr<std::map<std::pair<JobKind, JobState>, int64_t>>
+Store::CountJobs() {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare("SELECT kind, state, count(*) FROM jobs "
+                                  "GROUP BY kind, state"));
+  std::map<std::pair<JobKind, JobState>, int64_t> out;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return out;
+    SSLAB_ASSIGN_OR_RETURN(JobKind kind,
+                           ParseEnumText<JobKind>(s.Text(0), "job kind"));
+    SSLAB_ASSIGN_OR_RETURN(JobState state,
+                           ParseEnumText<JobState>(s.Text(1), "job state"));
+    out[{kind, state}] = s.Int(2);
+  }
 }
 
 absl::StatusOr<std::vector<Job>> Store::ListLeasedJobs(
@@ -1024,19 +1086,26 @@ absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
-      impl_->Prepare(
+      impl_->Prepare(absl::StrCat(
           "SELECT r.id, r.checkpoint_id, r.layer, r.probe_kind, "
           "r.label_fraction, r.split, r.top1, r.top5, r.hyperparameters_json, "
           "r.created_ms, u.id, u.name, u.sweep_id, u.method, u.architecture, "
           "u.width, c.epoch FROM results r "
           "JOIN checkpoints c ON c.id = r.checkpoint_id "
-          "JOIN runs u ON u.id = c.run_id "
-          "WHERE (?1 IS NULL OR u.id = ?1) AND (?2 IS NULL OR u.sweep_id = ?2) "
+          "JOIN runs u ON u.id = c.run_id WHERE ",
+          // The scope as a plain equality, so that the planner walks the
+          // run's (or sweep's) checkpoints by index instead of every result
+          // ("?1 IS NULL OR ..." defeats the indexes). Fixed text only.
+          filter.run_id     ? "c.run_id = ?1 "
+          : filter.sweep_id ? "u.sweep_id = ?2 "
+                            : "1 ",
           "AND (?3 IS NULL OR r.layer = ?3) "
           "AND (?4 IS NULL OR r.probe_kind = ?4) "
           "ORDER BY u.id, c.epoch, r.layer, r.probe_kind, r.label_fraction, "
-          "r.split"));
-  s.Bind(1, filter.run_id).Bind(2, filter.sweep_id).Bind(3, filter.layer);
+          "r.split")));
+  if (filter.run_id) s.Bind(1, *filter.run_id);
+  if (filter.sweep_id) s.Bind(2, *filter.sweep_id);
+  s.Bind(3, filter.layer);
   if (filter.probe_kind) {
     s.Bind(4, EnumText(*filter.probe_kind));
   } else {
@@ -1172,12 +1241,18 @@ absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
 absl::StatusOr<Worker> Store::GetWorker(int64_t id) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
-      Statement s,
-      impl_->Prepare("SELECT id, name, kinds_json, devices_json, "
-                     "registered_ms, last_heartbeat_ms FROM workers "
-                     "WHERE id = ?1"));
+      Statement s, impl_->Prepare(absl::StrCat("SELECT ", kWorkerColumns,
+                                               " FROM workers WHERE id = ?1")));
   s.Bind(1, id);
   return impl_->One<Worker>(s, ReadWorker, "worker", id);
+}
+
+absl::StatusOr<std::vector<Worker>> Store::ListWorkers() {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s, impl_->Prepare(absl::StrCat("SELECT ", kWorkerColumns,
+                                               " FROM workers ORDER BY id")));
+  return ReadAll<Worker>(s, ReadWorker);
 }
 
 absl::Status Store::TouchWorker(int64_t id, absl::Time now) {

@@ -24,9 +24,11 @@
 #define SSLAB_STORAGE_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/functional/function_ref.h"
@@ -78,6 +80,10 @@ class Store {
   // Sweeps.
   absl::StatusOr<int64_t> CreateSweep(const Sweep& sweep);
   absl::StatusOr<Sweep> GetSweep(int64_t id);
+  // Newest first (descending id), only ids below `before_id` when set, at
+  // most `limit`, with their run counts.
+  absl::StatusOr<std::vector<SweepSummary>> ListSweeps(
+      std::optional<int64_t> before_id, int limit);
 
   // Runs.
   absl::StatusOr<int64_t> CreateRun(const Run& run);
@@ -91,6 +97,8 @@ class Store {
                                             int limit);
   // Ids of runs not in a final state, ascending.
   absl::StatusOr<std::vector<int64_t>> ListActiveRunIds();
+  // How many runs are in each state (states without runs are absent).
+  absl::StatusOr<std::map<RunState, int64_t>> CountRuns();
 
   // Jobs.
   absl::StatusOr<int64_t> CreateJob(const Job& job);
@@ -105,6 +113,8 @@ class Store {
   absl::StatusOr<std::vector<Job>> ListRunnableJobs(
       const std::vector<JobKind>& kinds, const std::vector<DeviceKind>& devices,
       int limit);
+  // How many jobs there are of each kind in each state.
+  absl::StatusOr<std::map<std::pair<JobKind, JobState>, int64_t>> CountJobs();
   // Jobs holding a lease (lease_expiry set), optionally of one worker only.
   absl::StatusOr<std::vector<Job>> ListLeasedJobs(
       std::optional<int64_t> worker_id = std::nullopt);
@@ -142,6 +152,8 @@ class Store {
   // registered_at and gets the new kinds, devices and last_heartbeat.
   absl::StatusOr<Worker> UpsertWorker(const Worker& worker);
   absl::StatusOr<Worker> GetWorker(int64_t id);
+  // Every registered worker, ascending id.
+  absl::StatusOr<std::vector<Worker>> ListWorkers();
   absl::Status TouchWorker(int64_t id, absl::Time now);
 
  private:

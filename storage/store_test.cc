@@ -456,10 +456,8 @@ TEST_F(StoreTest, ValuesThisCodeDidNotWriteAreDataLoss) {
 // The file a schema-1 build wrote (storage/testdata/make_schema_v1_db.sh),
 // copied so that the migration runs on a scratch copy.
 std::string CopyOfSchemaV1(const std::filesystem::path& dir) {
-  const char* source = std::getenv("SSLAB_SOURCE_DIR");
   const std::filesystem::path from =
-      std::filesystem::path(source ? source : ".") / "storage" / "testdata" /
-      "schema_v1.db";
+      std::filesystem::path(SSLAB_STORAGE_TESTDATA) / "schema_v1.db";
   const std::filesystem::path to = dir / "migrated.db";
   std::filesystem::copy_file(from, to,
                              std::filesystem::copy_options::overwrite_existing);
@@ -574,6 +572,56 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   Job job = MakeJob(next, 0);
   ASSERT_OK_AND_ASSIGN(int64_t job_id, store->CreateJob(job));
   EXPECT_EQ(job_id, 20);
+}
+
+TEST_F(StoreTest, CountsAndListsForMonitoring) {
+  auto store = OpenOrDie();
+  Sweep sweep;
+  sweep.name = "grid";
+  sweep.created_at = kT0;
+  ASSERT_OK_AND_ASSIGN(int64_t first, store->CreateSweep(sweep));
+  ASSERT_OK_AND_ASSIGN(int64_t second, store->CreateSweep(sweep));
+  ASSERT_OK_AND_ASSIGN(
+      int64_t a, store->CreateRun(MakeRun("a", Method::kRotation, first)));
+  ASSERT_OK(store->CreateRun(MakeRun("b", Method::kRotation, first)).status());
+  ASSERT_OK(store->CreateRun(MakeRun("solo")).status());
+  storage::Run done = *store->GetRun(a);
+  done.state = RunState::kSucceeded;
+  ASSERT_OK(store->UpdateRun(done));
+
+  ASSERT_OK_AND_ASSIGN(auto sweeps, store->ListSweeps(std::nullopt, 10));
+  ASSERT_THAT(sweeps, SizeIs(2));
+  EXPECT_EQ(sweeps[0].sweep.id, second);  // newest first
+  EXPECT_EQ(sweeps[0].runs, 0);
+  EXPECT_EQ(sweeps[1].runs, 2);
+  EXPECT_EQ(sweeps[1].succeeded, 1);
+  ASSERT_OK_AND_ASSIGN(auto older, store->ListSweeps(second, 10));
+  ASSERT_THAT(older, SizeIs(1));
+  EXPECT_EQ(older[0].sweep.id, first);
+
+  ASSERT_OK_AND_ASSIGN(auto runs, store->CountRuns());
+  EXPECT_EQ(runs[RunState::kPending], 2);
+  EXPECT_EQ(runs[RunState::kSucceeded], 1);
+  EXPECT_FALSE(runs.count(RunState::kFailed));
+
+  ASSERT_OK(store->CreateJob(MakeJob(a, 0)).status());
+  ASSERT_OK(store->CreateJob(MakeJob(a, 0, JobKind::kExtract)).status());
+  ASSERT_OK(store->CreateJob(MakeJob(a, 0, JobKind::kExtract)).status());
+  ASSERT_OK_AND_ASSIGN(auto jobs, store->CountJobs());
+  EXPECT_EQ((jobs[{JobKind::kTrain, JobState::kRunnable}]), 1);
+  EXPECT_EQ((jobs[{JobKind::kExtract, JobState::kRunnable}]), 2);
+
+  Worker w;
+  w.name = "w1";
+  w.kinds = {JobKind::kProbe};
+  w.devices = {DeviceId::Cpu()};
+  ASSERT_OK(store->UpsertWorker(w).status());
+  w.name = "w2";
+  ASSERT_OK(store->UpsertWorker(w).status());
+  ASSERT_OK_AND_ASSIGN(auto workers, store->ListWorkers());
+  ASSERT_THAT(workers, SizeIs(2));
+  EXPECT_EQ(workers[1].name, "w2");
+  EXPECT_THAT(workers[1].kinds, ElementsAre(JobKind::kProbe));
 }
 
 TEST_F(StoreTest, WorkerUpsertKeepsIdByName) {

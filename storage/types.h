@@ -34,6 +34,13 @@ struct Sweep {
   absl::Time created_at;
 };
 
+// A sweep with how many of its runs there are and have succeeded.
+struct SweepSummary {
+  Sweep sweep;
+  int64_t runs = 0;
+  int64_t succeeded = 0;
+};
+
 struct Run {
   int64_t id = 0;
   std::string name;

@@ -34,12 +34,17 @@ int Cluster::ReadPort(const std::filesystem::path& port_file) {
 
 void Cluster::StartScheduler(int port, std::vector<std::string> extra_flags) {
   const auto port_file = dir_ / "scheduler.port";
+  const auto http_port_file = dir_ / "scheduler.http.port";
   std::filesystem::remove(port_file);
-  std::vector<std::string> argv = {binaries_.scheduler,
-                                   absl::StrCat("--listen=127.0.0.1:", port),
-                                   "--db=" + (dir_ / "var/sslab.db").string(),
-                                   "--data-dir=" + artifacts().string(),
-                                   "--port-file=" + port_file.string()};
+  std::filesystem::remove(http_port_file);
+  std::vector<std::string> argv = {
+      binaries_.scheduler,
+      absl::StrCat("--listen=127.0.0.1:", port),
+      "--db=" + (dir_ / "var/sslab.db").string(),
+      "--data-dir=" + artifacts().string(),
+      "--port-file=" + port_file.string(),
+      "--http-listen=127.0.0.1:0",
+      "--http-port-file=" + http_port_file.string()};
   argv.insert(argv.end(), extra_flags.begin(), extra_flags.end());
   scheduler_ = std::make_unique<ChildProcess>();
   ASSERT_TRUE(scheduler_->Start(argv));
@@ -49,6 +54,8 @@ void Cluster::StartScheduler(int port, std::vector<std::string> extra_flags) {
   port_ = ReadPort(port_file);
   ASSERT_GT(port_, 0);
   address_ = absl::StrCat("127.0.0.1:", port_);
+  http_port_ = ReadPort(http_port_file);
+  ASSERT_GT(http_port_, 0);
 }
 
 int Cluster::StopScheduler(int signal) { return scheduler_->Stop(signal); }

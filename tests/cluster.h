@@ -50,6 +50,8 @@ class Cluster {
   ChildProcess& scheduler() { return *scheduler_; }
   const std::string& address() const { return address_; }
   int port() const { return port_; }
+  // The scheduler's HTTP port (JSON API, /metrics, dashboard).
+  int http_port() const { return http_port_; }
   const std::filesystem::path& dir() const { return dir_; }
   std::filesystem::path artifacts() const { return dir_ / "var/artifacts"; }
 
@@ -62,6 +64,7 @@ class Cluster {
   std::unique_ptr<ChildProcess> scheduler_;
   std::map<std::string, std::unique_ptr<ChildProcess>> workers_;
   int port_ = 0;
+  int http_port_ = 0;
   std::string address_;
 };
 

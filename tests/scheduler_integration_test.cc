@@ -22,6 +22,7 @@
 #include "sslab/v1/experiment_service.grpc.pb.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
 #include "tests/cluster.h"
+#include "tests/fake_worker.h"
 #include "tests/process.h"
 
 namespace sslab::testing {
@@ -38,125 +39,6 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
                     std::chrono::seconds(20));
   return ctx;
 }
-
-// A worker that does no work: it reports what a real one would.
-class FakeWorker {
- public:
-  explicit FakeWorker(std::shared_ptr<grpc::Channel> channel)
-      : stub_(v1::WorkerService::NewStub(std::move(channel))) {}
-
-  grpc::Status Register(const std::string& name) {
-    v1::RegisterWorkerRequest req;
-    req.set_name(name);
-    req.add_devices()->set_kind(v1::DEVICE_KIND_CPU);
-    v1::RegisterWorkerResponse resp;
-    grpc::Status s = stub_->RegisterWorker(Ctx().get(), req, &resp);
-    id_ = resp.worker_id();
-    return s;
-  }
-
-  grpc::Status Lease(v1::LeaseJobResponse* resp, int64_t worker_id = 0) {
-    v1::LeaseJobRequest req;
-    req.set_worker_id(worker_id ? worker_id : id_);
-    req.add_free_devices()->set_kind(v1::DEVICE_KIND_CPU);
-    return stub_->LeaseJob(Ctx().get(), req, resp);
-  }
-
-  // Leases and runs one job; returns its kind, or UNSPECIFIED when the queue
-  // is empty. Any RPC failure fails the test.
-  v1::JobKind RunOne() {
-    v1::LeaseJobResponse lease;
-    grpc::Status s = Lease(&lease);
-    EXPECT_TRUE(s.ok()) << s.error_message();
-    if (!lease.has_assignment()) return v1::JOB_KIND_UNSPECIFIED;
-    const v1::JobAssignment& a = lease.assignment();
-    const int64_t job = a.job().job_id();
-    switch (a.job().kind()) {
-      case v1::JOB_KIND_TRAIN: {
-        v1::HeartbeatRequest hb;
-        hb.set_worker_id(id_);
-        hb.set_job_id(job);
-        hb.set_progress(0.5);
-        hb.set_epoch(1);
-        hb.set_step(7);
-        (*hb.mutable_metrics())["loss"] = 1.5;
-        v1::HeartbeatResponse hb_resp;
-        EXPECT_TRUE(stub_->Heartbeat(Ctx().get(), hb, &hb_resp).ok());
-        EXPECT_FALSE(hb_resp.cancelled());
-        v1::RegisterCheckpointRequest ck;
-        ck.set_worker_id(id_);
-        ck.set_job_id(job);
-        ck.set_epoch(a.config().epochs());
-        ck.set_step(14);
-        ck.set_path(absl::StrCat("/tmp/fake/run", a.job().run_id(), ".pt"));
-        ck.set_sha256("00ff");
-        ck.set_bytes(1234);
-        ck.set_is_final(true);
-        (*ck.mutable_metrics())["pretext_top1"] = 0.8;
-        v1::RegisterCheckpointResponse ck_resp;
-        EXPECT_TRUE(stub_->RegisterCheckpoint(Ctx().get(), ck, &ck_resp).ok());
-        break;
-      }
-      case v1::JOB_KIND_EXTRACT: {
-        v1::RegisterFeaturesRequest req;
-        req.set_worker_id(id_);
-        req.set_job_id(job);
-        for (const std::string& layer : a.layers()) {
-          for (const std::string& split : a.splits()) {
-            v1::FeatureShard* f = req.add_features();
-            f->set_layer(layer);
-            f->set_split(split);
-            f->set_path(absl::StrCat("/tmp/fake/", layer, ".", split));
-            f->set_rows(100);
-            f->set_dims(64);
-          }
-        }
-        v1::RegisterFeaturesResponse resp;
-        grpc::Status fs = stub_->RegisterFeatures(Ctx().get(), req, &resp);
-        EXPECT_TRUE(fs.ok()) << fs.error_message();
-        break;
-      }
-      case v1::JOB_KIND_PROBE: {
-        // Deeper layers do better; Rotation beats the others.
-        const double base =
-            a.config().method() == v1::METHOD_ROTATION ? 0.5 : 0.3;
-        const double top1 =
-            a.job().layer() == "pre_logits" ? base + 0.05 : base;
-        v1::RecordResultRequest req;
-        req.set_worker_id(id_);
-        req.set_job_id(job);
-        req.set_split("test");
-        req.set_top1(top1);
-        req.set_top5(0.9);
-        v1::RecordResultResponse resp;
-        EXPECT_TRUE(stub_->RecordResult(Ctx().get(), req, &resp).ok());
-        break;
-      }
-      default:
-        ADD_FAILURE() << "unexpected job kind " << a.job().kind();
-    }
-    v1::CompleteJobRequest done;
-    done.set_worker_id(id_);
-    done.set_job_id(job);
-    v1::CompleteJobResponse done_resp;
-    grpc::Status cs = stub_->CompleteJob(Ctx().get(), done, &done_resp);
-    EXPECT_TRUE(cs.ok()) << cs.error_message();
-    return a.job().kind();
-  }
-
-  // Runs jobs until the queue is empty; returns how many.
-  int Drain() {
-    int n = 0;
-    while (RunOne() != v1::JOB_KIND_UNSPECIFIED && n < 1000) ++n;
-    return n;
-  }
-
-  int64_t id() const { return id_; }
-
- private:
-  std::unique_ptr<v1::WorkerService::Stub> stub_;
-  int64_t id_ = 0;
-};
 
 class SchedulerIntegrationTest : public ::testing::Test {
  protected:
@@ -268,13 +150,22 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   ASSERT_EQ(results.exit_code, 0) << results.err;
   EXPECT_THAT(results.out, HasSubstr("LAYER"));
   EXPECT_THAT(results.out, HasSubstr("LBFGS"));
-  EXPECT_THAT(results.out, HasSubstr("block3      50.0"));
-  EXPECT_THAT(results.out, HasSubstr("pre_logits  55.0"));
+  EXPECT_THAT(results.out, HasSubstr("block3      57.0"));
+  EXPECT_THAT(results.out, HasSubstr("pre_logits  63.0"));
   CommandResult csv = Cli({"results", id, "--format=csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
   EXPECT_THAT(
       csv.out,
-      HasSubstr("EPOCH,LAYER,LBFGS\n2,block3,50.0\n2,pre_logits,55.0\n"));
+      HasSubstr("EPOCH,LAYER,LBFGS\n2,block3,57.0\n2,pre_logits,63.0\n"));
+
+  // The training curves the heartbeats carried.
+  CommandResult metrics = Cli({"metrics", id, "--name", "loss"});
+  ASSERT_EQ(metrics.exit_code, 0) << metrics.err;
+  EXPECT_THAT(metrics.out, HasSubstr("STEP  LOSS\n7     2\n14    1\n"));
+  CommandResult workers = Cli({"workers"});
+  ASSERT_EQ(workers.exit_code, 0) << workers.err;
+  EXPECT_THAT(workers.out, HasSubstr("fake-1"));
+  EXPECT_THAT(workers.out, HasSubstr("alive"));
 
   // watch on a finished run prints its final line and exits 0 (not a TTY).
   CommandResult watch = Cli({"watch", id});
@@ -284,7 +175,7 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
 
   CommandResult checkpoints = Cli({"checkpoints", id});
   ASSERT_EQ(checkpoints.exit_code, 0) << checkpoints.err;
-  EXPECT_THAT(checkpoints.out, HasSubstr("/tmp/fake/run" + id + ".pt"));
+  EXPECT_THAT(checkpoints.out, HasSubstr("runs/" + id + "/checkpoints/final"));
 
   CommandResult health = Cli({"health"});
   EXPECT_EQ(health.exit_code, 0) << health.err;
@@ -376,7 +267,7 @@ TEST_F(SchedulerIntegrationTest, RunSurvivesKillAndRestart) {
   ASSERT_TRUE(again.Register("fake-restart-2").ok());
   EXPECT_EQ(again.Drain(), 3);  // EXTRACT + 2 PROBE
   CommandResult results = Cli({"results", absl::StrCat(run)});
-  EXPECT_THAT(results.out, HasSubstr("pre_logits  55.0"));
+  EXPECT_THAT(results.out, HasSubstr("pre_logits  63.0"));
 }
 
 TEST_F(SchedulerIntegrationTest, SweepResultsShowThePaperGrid) {
@@ -398,13 +289,18 @@ TEST_F(SchedulerIntegrationTest, SweepResultsShowThePaperGrid) {
   ASSERT_EQ(grid.exit_code, 0) << grid.err;
   EXPECT_THAT(grid.out, HasSubstr("METHOD    resnet50_v1        revnet50"));
   EXPECT_THAT(grid.out,
-              HasSubstr("rotation  55.0 (pre_logits)  55.0 (pre_logits)"));
+              HasSubstr("rotation  63.0 (pre_logits)  63.0 (pre_logits)"));
   EXPECT_THAT(grid.out,
-              HasSubstr("jigsaw    35.0 (pre_logits)  35.0 (pre_logits)"));
+              HasSubstr("jigsaw    43.0 (pre_logits)  43.0 (pre_logits)"));
   CommandResult json =
       Cli({"results", "--sweep", sweep_id, "--format", "json"});
   ASSERT_EQ(json.exit_code, 0) << json.err;
-  EXPECT_EQ(nlohmann::json::parse(json.out)["results"].size(), 8u);
+  // 4 runs x 2 layers x (val, test).
+  EXPECT_EQ(nlohmann::json::parse(json.out)["results"].size(), 16u);
+  CommandResult sweeps = Cli({"sweeps"});
+  ASSERT_EQ(sweeps.exit_code, 0) << sweeps.err;
+  EXPECT_THAT(sweeps.out, HasSubstr("grid"));
+  EXPECT_THAT(sweeps.out, HasSubstr("methods=rotation,jigsaw"));
 }
 
 }  // namespace

@@ -162,6 +162,7 @@ absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
 
 absl::Status JobGraph::FailForGood(Job job, const std::string& error) {
   const absl::Time now = clock_->Now();
+  ++stats_->failures[job.kind];
   job.state = JobState::kFailed;
   job.last_error = error;
   job.lease_expiry.reset();

@@ -34,9 +34,9 @@ experiment::RunState DeriveRunState(const std::vector<storage::Job>& jobs);
 
 class JobGraph {
  public:
-  // Neither is owned.
-  JobGraph(storage::Store* store, Clock* clock)
-      : store_(store), clock_(clock) {}
+  // None is owned; `stats` is updated as jobs fail.
+  JobGraph(storage::Store* store, Clock* clock, SchedulerStats* stats)
+      : store_(store), clock_(clock), stats_(stats) {}
 
   // Stores `run` (PENDING) and its TRAIN job. Returns the run id.
   absl::StatusOr<int64_t> CreateRun(storage::Run run);
@@ -68,6 +68,7 @@ class JobGraph {
 
   storage::Store* const store_;
   Clock* const clock_;
+  SchedulerStats* const stats_;
 };
 
 }  // namespace sslab::scheduler::internal

@@ -54,6 +54,9 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   Lease lease;
   lease.job = std::move(candidates.front());
   Job& job = lease.job;
+  // A queued job was last updated when it became runnable.
+  stats_->RecordQueueWait(job.kind, now - job.updated_at);
+  lease_started_[job.id] = now;
   const DeviceId device = job.device == DeviceKind::kCuda ? *gpu : *cpu;
   job.state = JobState::kRunning;
   job.attempts += 1;
@@ -162,6 +165,7 @@ absl::StatusOr<int> Leases::ExpireDue() {
   for (Job& job : leased) {
     if (*job.lease_expiry > now) continue;
     ++expired;
+    ++stats_->lease_expiries;
     const std::string error =
         absl::StrCat("lease expired: worker ", job.lease_worker_id.value_or(0),
                      " stopped sending heartbeats");
@@ -170,7 +174,15 @@ absl::StatusOr<int> Leases::ExpireDue() {
   return expired;
 }
 
+void Leases::AttemptEnded(const Job& job) {
+  const auto it = lease_started_.find(job.id);
+  if (it == lease_started_.end()) return;
+  stats_->RecordDuration(job.kind, clock_->Now() - it->second);
+  lease_started_.erase(it);
+}
+
 absl::Status Leases::ReleaseLost(Job job, const std::string& error) {
+  lease_started_.erase(job.id);
   job.lease_expiry.reset();
   job.updated_at = clock_->Now();
   if (job.state != JobState::kRunning) {  // cancelled while leased
@@ -184,6 +196,7 @@ absl::Status Leases::ReleaseLost(Job job, const std::string& error) {
   }
   job.state = JobState::kRunnable;
   job.last_error = error;
+  ++stats_->retries[job.kind];
   SSLAB_RETURN_IF_ERROR(store_->UpdateJob(job));
   return graph_->RecomputeRunState(job.run_id);
 }

@@ -9,6 +9,7 @@
 #define SSLAB_SCHEDULER_INTERNAL_LEASES_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -24,13 +25,14 @@ namespace sslab::scheduler::internal {
 
 class Leases {
  public:
-  // None is owned.
+  // None is owned; `stats` records queue waits, durations and requeues.
   Leases(storage::Store* store, Clock* clock, JobGraph* graph,
-         absl::Duration lease_duration)
+         absl::Duration lease_duration, SchedulerStats* stats)
       : store_(store),
         clock_(clock),
         graph_(graph),
-        lease_duration_(lease_duration) {}
+        lease_duration_(lease_duration),
+        stats_(stats) {}
 
   // Leases the first queued job `worker` serves that fits `free_devices`
   // (already checked to be the worker's own), or nullopt.
@@ -55,6 +57,10 @@ class Leases {
   // requeued, or fails for good once it used max_attempts.
   absl::Status ReleaseLost(storage::Job job, const std::string& error);
 
+  // The worker ended an attempt (CompleteJob or FailJob): records how long
+  // the lease lasted, when this process saw it start.
+  void AttemptEnded(const storage::Job& job);
+
  private:
   // What the worker is handed, built at lease time so that a retried TRAIN
   // job resumes from the newest checkpoint.
@@ -66,6 +72,9 @@ class Leases {
   Clock* const clock_;
   JobGraph* const graph_;
   const absl::Duration lease_duration_;
+  SchedulerStats* const stats_;
+  // When each live lease began (leases from before a restart are absent).
+  std::map<int64_t, absl::Time> lease_started_;
 };
 
 }  // namespace sslab::scheduler::internal

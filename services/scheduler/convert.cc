@@ -132,4 +132,54 @@ v1::JobAssignment ToProto(const scheduler::Lease& lease) {
   return out;
 }
 
+v1::Sweep ToProto(const storage::SweepSummary& s) {
+  v1::Sweep out;
+  out.set_sweep_id(s.sweep.id);
+  out.set_name(s.sweep.name);
+  const experiment::SweepGrid& g = s.sweep.grid;
+  v1::SweepGrid* grid = out.mutable_grid();
+  for (auto m : g.methods) grid->add_methods(ToProto<v1::Method>(m));
+  for (auto a : g.architectures) {
+    grid->add_architectures(ToProto<v1::Architecture>(a));
+  }
+  for (int w : g.widths) grid->add_widths(w);
+  for (bool r : g.last_relu_values) grid->add_last_relu_values(r);
+  for (int64_t seed : g.seeds) grid->add_seeds(seed);
+  for (int e : g.epochs_values) grid->add_epochs_values(e);
+  ToProto(s.sweep.created_at, out.mutable_create_time());
+  out.set_runs_total(static_cast<int32_t>(s.runs));
+  out.set_runs_succeeded(static_cast<int32_t>(s.succeeded));
+  return out;
+}
+
+v1::Worker ToProto(const scheduler::WorkerInfo& info) {
+  const storage::Worker& w = info.worker;
+  v1::Worker out;
+  out.set_worker_id(w.id);
+  out.set_name(w.name);
+  for (const experiment::DeviceId& d : w.devices) {
+    *out.add_devices() = ToProto(d);
+  }
+  for (experiment::JobKind k : w.kinds) {
+    out.add_job_kinds(ToProto<v1::JobKind>(k));
+  }
+  ToProto(w.registered_at, out.mutable_register_time());
+  ToProto(w.last_heartbeat, out.mutable_last_heartbeat_time());
+  out.set_alive(info.alive);
+  for (const storage::Job& job : info.jobs) *out.add_jobs() = ToProto(job);
+  return out;
+}
+
+v1::MetricSeries ToProto(const scheduler::MetricSeries& series) {
+  v1::MetricSeries out;
+  out.set_name(series.name);
+  out.set_total_points(series.total_points);
+  for (const storage::Metric& m : series.points) {
+    v1::MetricPoint* p = out.add_points();
+    p->set_step(m.step);
+    p->set_value(m.value);
+  }
+  return out;
+}
+
 }  // namespace sslab::services

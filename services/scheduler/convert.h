@@ -32,6 +32,10 @@ v1::Result ToProto(const storage::ResultRow& row);
 // A lease -> everything the worker needs.
 v1::JobAssignment ToProto(const scheduler::Lease& lease);
 
+v1::Sweep ToProto(const storage::SweepSummary& sweep);
+v1::Worker ToProto(const scheduler::WorkerInfo& worker);
+v1::MetricSeries ToProto(const scheduler::MetricSeries& series);
+
 }  // namespace sslab::services
 
 #endif  // SSLAB_SERVICES_SCHEDULER_CONVERT_H_

@@ -1,5 +1,6 @@
 #include "services/scheduler/experiment_service.h"
 
+#include <algorithm>
 #include <string>
 #include <utility>
 
@@ -33,6 +34,10 @@ absl::Status SetFilter(Proto value, const char* field,
   return absl::OkStatus();
 }
 
+// GetMetricHistory's points per series when the request says 0, and the cap.
+constexpr int kDefaultMetricPoints = 1000;
+constexpr int kMaxMetricPoints = 10000;
+
 bool IsFinished(v1::RunState state) {
   const std::optional<experiment::RunState> s =
       FromProto<experiment::RunState>(state);
@@ -44,7 +49,7 @@ bool IsFinished(v1::RunState state) {
 grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
                                               const v1::SubmitRunRequest* req,
                                               v1::SubmitRunResponse* resp) {
-  return Handle("SubmitRun", [&]() -> absl::Status {
+  return Handle("SubmitRun", stats_, [&]() -> absl::Status {
     scheduler::RunRequest request;
     request.name = req->name();
     SSLAB_ASSIGN_OR_RETURN(request.config, FromProto(req->config(), "config."));
@@ -61,7 +66,7 @@ grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
 grpc::Status ExperimentServiceImpl::SubmitSweep(
     grpc::ServerContext*, const v1::SubmitSweepRequest* req,
     v1::SubmitSweepResponse* resp) {
-  return Handle("SubmitSweep", [&]() -> absl::Status {
+  return Handle("SubmitSweep", stats_, [&]() -> absl::Status {
     scheduler::SweepRequest request;
     SSLAB_ASSIGN_OR_RETURN(request.sweep, FromProto(*req));
     request.priority = req->priority();
@@ -81,7 +86,7 @@ grpc::Status ExperimentServiceImpl::SubmitSweep(
 grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext*,
                                            const v1::GetRunRequest* req,
                                            v1::GetRunResponse* resp) {
-  return Handle("GetRun", [&]() -> absl::Status {
+  return Handle("GetRun", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
                            LoadRun(*scheduler_, req->run_id(), true));
@@ -92,7 +97,7 @@ grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext*,
 grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext*,
                                              const v1::ListRunsRequest* req,
                                              v1::ListRunsResponse* resp) {
-  return Handle("ListRuns", [&]() -> absl::Status {
+  return Handle("ListRuns", stats_, [&]() -> absl::Status {
     storage::RunFilter filter;
     SSLAB_RETURN_IF_ERROR(SetFilter(req->state(), "state", &filter.state));
     SSLAB_RETURN_IF_ERROR(SetFilter(req->method(), "method", &filter.method));
@@ -120,7 +125,7 @@ grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext*,
 grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
                                               const v1::CancelRunRequest* req,
                                               v1::CancelRunResponse* resp) {
-  return Handle("CancelRun", [&]() -> absl::Status {
+  return Handle("CancelRun", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     const std::string reason = Truncate(req->reason());
     SSLAB_RETURN_IF_ERROR(scheduler_->Cancel(req->run_id(), reason));
@@ -135,7 +140,7 @@ grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
 grpc::Status ExperimentServiceImpl::WatchRun(
     grpc::ServerContext* context, const v1::WatchRunRequest* req,
     grpc::ServerWriter<v1::WatchRunResponse>* writer) {
-  return Handle("WatchRun", [&]() -> absl::Status {
+  return Handle("WatchRun", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     std::string last_sent;
     while (!context->IsCancelled()) {
@@ -167,7 +172,7 @@ grpc::Status ExperimentServiceImpl::WatchRun(
 grpc::Status ExperimentServiceImpl::ListCheckpoints(
     grpc::ServerContext*, const v1::ListCheckpointsRequest* req,
     v1::ListCheckpointsResponse* resp) {
-  return Handle("ListCheckpoints", [&]() -> absl::Status {
+  return Handle("ListCheckpoints", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> checkpoints,
                            scheduler_->ListCheckpoints(req->run_id()));
@@ -179,7 +184,7 @@ grpc::Status ExperimentServiceImpl::ListCheckpoints(
 grpc::Status ExperimentServiceImpl::QueryResults(
     grpc::ServerContext*, const v1::QueryResultsRequest* req,
     v1::QueryResultsResponse* resp) {
-  return Handle("QueryResults", [&]() -> absl::Status {
+  return Handle("QueryResults", stats_, [&]() -> absl::Status {
     storage::ResultFilter filter;
     switch (req->scope_case()) {
       case v1::QueryResultsRequest::kRunId:
@@ -206,9 +211,86 @@ grpc::Status ExperimentServiceImpl::QueryResults(
 grpc::Status ExperimentServiceImpl::GetVersion(grpc::ServerContext*,
                                                const v1::GetVersionRequest*,
                                                v1::GetVersionResponse* resp) {
-  resp->set_version(SSLAB_VERSION);
-  resp->set_api("sslab.v1");
-  return grpc::Status::OK;
+  return Handle("GetVersion", stats_, [&]() -> absl::Status {
+    resp->set_version(SSLAB_VERSION);
+    resp->set_api("sslab.v1");
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::GetMetricHistory(
+    grpc::ServerContext*, const v1::GetMetricHistoryRequest* req,
+    v1::GetMetricHistoryResponse* resp) {
+  return Handle("GetMetricHistory", stats_, [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    if (req->max_points() < 0) {
+      return InvalidField(
+          "max_points", absl::StrCat("must be >= 0, got ", req->max_points()));
+    }
+    const int max_points = req->max_points() == 0
+                               ? kDefaultMetricPoints
+                               : std::min(req->max_points(), kMaxMetricPoints);
+    SSLAB_ASSIGN_OR_RETURN(
+        std::vector<scheduler::MetricSeries> series,
+        scheduler_->GetMetricHistory(req->run_id(),
+                                     {req->names().begin(), req->names().end()},
+                                     max_points));
+    for (const auto& s : series) *resp->add_series() = ToProto(s);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::ListSweeps(grpc::ServerContext*,
+                                               const v1::ListSweepsRequest* req,
+                                               v1::ListSweepsResponse* resp) {
+  return Handle("ListSweeps", stats_, [&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::SweepPage page,
+        scheduler_->ListSweeps(req->page_size(), req->page_token()));
+    for (const auto& s : page.sweeps) *resp->add_sweeps() = ToProto(s);
+    resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext*,
+                                             const v1::GetSweepRequest* req,
+                                             v1::GetSweepResponse* resp) {
+  return Handle("GetSweep", stats_, [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->sweep_id(), "sweep_id"));
+    SSLAB_ASSIGN_OR_RETURN(storage::Sweep sweep,
+                           scheduler_->GetSweep(req->sweep_id()));
+    storage::RunFilter filter;
+    filter.sweep_id = sweep.id;
+    std::vector<storage::Run> runs;
+    std::string token;
+    do {  // every run: a sweep holds at most experiment::kMaxSweepRuns
+      SSLAB_ASSIGN_OR_RETURN(scheduler::RunPage page,
+                             scheduler_->ListRuns(filter, 1000, token));
+      runs.insert(runs.end(), page.runs.begin(), page.runs.end());
+      token = page.next_page_token;
+    } while (!token.empty());
+    std::reverse(runs.begin(), runs.end());  // grid order
+    storage::SweepSummary summary{sweep, static_cast<int64_t>(runs.size()), 0};
+    for (const storage::Run& run : runs) {
+      summary.succeeded += run.state == experiment::RunState::kSucceeded;
+      SSLAB_ASSIGN_OR_RETURN(*resp->add_runs(),
+                             LoadRun(*scheduler_, run.id, /*detailed=*/false));
+    }
+    *resp->mutable_sweep() = ToProto(summary);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::ListWorkers(grpc::ServerContext*,
+                                                const v1::ListWorkersRequest*,
+                                                v1::ListWorkersResponse* resp) {
+  return Handle("ListWorkers", stats_, [&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(std::vector<scheduler::WorkerInfo> workers,
+                           scheduler_->ListWorkers());
+    for (const auto& w : workers) *resp->add_workers() = ToProto(w);
+    return absl::OkStatus();
+  });
 }
 
 }  // namespace sslab::services

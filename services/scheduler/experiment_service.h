@@ -2,6 +2,9 @@
 // the request's ids, maps it to the domain (services/common/experiment_proto.h)
 // and maps the answer back; the scheduler does the rest.
 //
+// Handlers other than WatchRun do not use their ServerContext, so the HTTP
+// API (services/http) calls them in process with a null one.
+//
 // Thread-safety: thread-safe (the scheduler serialises its calls). Handlers
 // catch every exception and answer INTERNAL, so no request can take the
 // process down.
@@ -11,15 +14,18 @@
 #include <atomic>
 
 #include "scheduler/scheduler.h"
+#include "services/scheduler/rpc_stats.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
 
 namespace sslab::services {
 
 class ExperimentServiceImpl final : public v1::ExperimentService::Service {
  public:
-  // `scheduler` is not owned and must outlive the service.
-  explicit ExperimentServiceImpl(scheduler::Scheduler* scheduler)
-      : scheduler_(scheduler) {}
+  // Neither is owned; both must outlive the service. `stats` (optional)
+  // records every call's latency.
+  explicit ExperimentServiceImpl(scheduler::Scheduler* scheduler,
+                                 RpcStats* stats = nullptr)
+      : scheduler_(scheduler), stats_(stats) {}
 
   // Ends every WatchRun stream (before the server shuts down).
   void Stop() { stopping_ = true; }
@@ -51,9 +57,22 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status GetVersion(grpc::ServerContext* context,
                           const v1::GetVersionRequest* request,
                           v1::GetVersionResponse* response) override;
+  grpc::Status GetMetricHistory(
+      grpc::ServerContext* context, const v1::GetMetricHistoryRequest* request,
+      v1::GetMetricHistoryResponse* response) override;
+  grpc::Status ListSweeps(grpc::ServerContext* context,
+                          const v1::ListSweepsRequest* request,
+                          v1::ListSweepsResponse* response) override;
+  grpc::Status GetSweep(grpc::ServerContext* context,
+                        const v1::GetSweepRequest* request,
+                        v1::GetSweepResponse* response) override;
+  grpc::Status ListWorkers(grpc::ServerContext* context,
+                           const v1::ListWorkersRequest* request,
+                           v1::ListWorkersResponse* response) override;
 
  private:
   scheduler::Scheduler* const scheduler_;
+  RpcStats* const stats_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -14,23 +14,30 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "common/log.h"
 #include "services/common/grpc_status.h"
+#include "services/scheduler/rpc_stats.h"
 
 namespace sslab::services {
 
-// Runs `body` and converts its status, and any exception, for the client.
-inline grpc::Status Handle(const char* rpc,
+// Runs `body` and converts its status, and any exception, for the client;
+// records how long it took in `stats` (when given).
+inline grpc::Status Handle(const char* rpc, RpcStats* stats,
                            absl::FunctionRef<absl::Status()> body) {
+  const absl::Time start = absl::Now();
+  grpc::Status status(grpc::StatusCode::INTERNAL,
+                      "internal error in the scheduler (see its log)");
   try {
-    return ToGrpcStatus(body());
+    status = ToGrpcStatus(body());
   } catch (const std::exception& e) {
     SSLAB_LOG(ERROR) << rpc << ": unexpected exception: " << e.what();
   } catch (...) {
     SSLAB_LOG(ERROR) << rpc << ": unexpected exception";
   }
-  return grpc::Status(grpc::StatusCode::INTERNAL,
-                      "internal error in the scheduler (see its log)");
+  if (stats != nullptr) stats->Record(rpc, absl::Now() - start);
+  return status;
 }
 
 inline absl::Status InvalidField(absl::string_view field,

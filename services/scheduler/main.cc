@@ -10,6 +10,9 @@
 //   --data-dir (SSLAB_DATA_DIR) artifact directory, created if missing
 //   --lease-seconds (SSLAB_LEASE_SECONDS) lease duration, default 30
 //   --port-file              write the bound port here once serving
+//   --http-listen (SSLAB_HTTP_LISTEN) host:port of the JSON API, /metrics and
+//                            the dashboard, default 127.0.0.1:8080; "" = off
+//   --http-port-file         write the bound HTTP port here once serving
 #include <pthread.h>
 #include <signal.h>
 
@@ -24,6 +27,7 @@
 #include "common/log.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
+#include "services/http/http_server.h"
 #include "services/scheduler/scheduler_server.h"
 #include "storage/store.h"
 
@@ -48,6 +52,8 @@ int Main(int argc, char** argv) {
   std::string db = "./var/sslab.db";
   std::string data_dir;
   std::string port_file;
+  std::string http_listen = "127.0.0.1:8080";
+  std::string http_port_file;
   double lease_seconds = 30;
   double expire_seconds = 2;
   app.add_option("--listen", listen, "host:port (port 0: any free port)")
@@ -68,6 +74,13 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--port-file", port_file,
                  "write the bound port to this file once serving");
+  app.add_option("--http-listen", http_listen,
+                 "host:port of the JSON API, /metrics and the dashboard "
+                 "(port 0: any free port; empty: no HTTP)")
+      ->envname("SSLAB_HTTP_LISTEN")
+      ->capture_default_str();
+  app.add_option("--http-port-file", http_port_file,
+                 "write the bound HTTP port to this file once serving");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -116,13 +129,30 @@ int Main(int argc, char** argv) {
     SSLAB_LOG(ERROR) << server.status();
     return 1;
   }
+  std::unique_ptr<services::HttpServer> http;
+  if (!http_listen.empty()) {
+    services::HttpServerOptions http_options;
+    http_options.listen = http_listen;
+    absl::StatusOr<std::unique_ptr<services::HttpServer>> started =
+        services::HttpServer::Start((*server)->experiments(), sched->get(),
+                                    (*server)->rpc_stats(), http_options);
+    if (!started.ok()) {
+      SSLAB_LOG(ERROR) << started.status();
+      (*server)->Shutdown();
+      return 1;
+    }
+    http = *std::move(started);
+  }
   const int port = (*server)->port();
-  // The port file first: whoever reads the log line may then read the file.
-  if (!port_file.empty()) {
-    absl::Status written =
-        WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
+  // Port files first (the gRPC one last): whoever reads the log line, or
+  // sees the --port-file, may then read them all.
+  for (const auto& [file, bound] :
+       {std::pair<std::string, int>{http_port_file, http ? http->port() : 0},
+        {port_file, port}}) {
+    if (file.empty()) continue;
+    absl::Status written = WriteFileAtomically(file, absl::StrCat(bound, "\n"));
     if (!written.ok()) {
-      SSLAB_LOG(ERROR) << "cannot write --port-file: " << written;
+      SSLAB_LOG(ERROR) << "cannot write " << file << ": " << written;
       (*server)->Shutdown();
       return 1;
     }
@@ -130,10 +160,16 @@ int Main(int argc, char** argv) {
   SSLAB_LOG(INFO) << "sslab-scheduler " << SSLAB_VERSION << " listening on "
                   << listen.substr(0, listen.rfind(':')) << ":" << port
                   << " (db " << db << ")";
+  if (http) {
+    SSLAB_LOG(INFO) << "dashboard, JSON API and /metrics on http://"
+                    << http_listen.substr(0, http_listen.rfind(':')) << ":"
+                    << http->port() << "/";
+  }
 
   int signal_number = 0;
   sigwait(&signals, &signal_number);
   SSLAB_LOG(INFO) << "signal " << signal_number << ": shutting down";
+  if (http) http->Shutdown();
   (*server)->Shutdown();
   server->reset();
   sched->reset();  // closes the database

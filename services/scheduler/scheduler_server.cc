@@ -21,8 +21,8 @@ class SchedulerServer::Impl {
   Impl(scheduler::Scheduler* scheduler, const SchedulerServerOptions& options)
       : scheduler_(scheduler),
         options_(options),
-        experiments_(scheduler),
-        workers_(scheduler) {}
+        experiments_(scheduler, &rpc_stats_),
+        workers_(scheduler, &rpc_stats_) {}
 
   absl::Status Start() {
     grpc::EnableDefaultHealthCheckService(true);
@@ -42,6 +42,8 @@ class SchedulerServer::Impl {
   }
 
   int port() const { return port_; }
+  ExperimentServiceImpl* experiments() { return &experiments_; }
+  const RpcStats* rpc_stats() const { return &rpc_stats_; }
 
   void Shutdown() {
     {
@@ -79,6 +81,7 @@ class SchedulerServer::Impl {
 
   scheduler::Scheduler* const scheduler_;
   const SchedulerServerOptions options_;
+  RpcStats rpc_stats_;
   ExperimentServiceImpl experiments_;
   WorkerServiceImpl workers_;
   std::unique_ptr<grpc::Server> server_;
@@ -103,6 +106,14 @@ SchedulerServer::SchedulerServer(std::unique_ptr<Impl> impl)
 SchedulerServer::~SchedulerServer() { impl_->Shutdown(); }
 
 int SchedulerServer::port() const { return impl_->port(); }
+
+ExperimentServiceImpl* SchedulerServer::experiments() {
+  return impl_->experiments();
+}
+
+const RpcStats* SchedulerServer::rpc_stats() const {
+  return impl_->rpc_stats();
+}
 
 void SchedulerServer::Shutdown() { impl_->Shutdown(); }
 

@@ -13,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scheduler/scheduler.h"
+#include "services/scheduler/experiment_service.h"
+#include "services/scheduler/rpc_stats.h"
 
 namespace sslab::services {
 
@@ -41,6 +43,11 @@ class SchedulerServer {
 
   // The bound port.
   int port() const;
+
+  // Its ExperimentService (for the HTTP API, which answers from the same
+  // handlers) and the latency of every call it served.
+  ExperimentServiceImpl* experiments();
+  const RpcStats* rpc_stats() const;
 
   // Ends watches, stops accepting calls, lets in-flight ones finish (up to
   // shutdown_grace), and stops the expiry pass. Idempotent.

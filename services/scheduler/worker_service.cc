@@ -32,7 +32,7 @@ absl::StatusOr<std::vector<experiment::DeviceId>> DevicesFromProto(
 grpc::Status WorkerServiceImpl::RegisterWorker(
     grpc::ServerContext*, const v1::RegisterWorkerRequest* req,
     v1::RegisterWorkerResponse* resp) {
-  return Handle("RegisterWorker", [&]() -> absl::Status {
+  return Handle("RegisterWorker", stats_, [&]() -> absl::Status {
     scheduler::WorkerSpec spec;
     spec.name = req->name();
     SSLAB_ASSIGN_OR_RETURN(spec.devices,
@@ -59,7 +59,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
 grpc::Status WorkerServiceImpl::LeaseJob(grpc::ServerContext*,
                                          const v1::LeaseJobRequest* req,
                                          v1::LeaseJobResponse* resp) {
-  return Handle("LeaseJob", [&]() -> absl::Status {
+  return Handle("LeaseJob", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_ASSIGN_OR_RETURN(
         std::vector<experiment::DeviceId> free,
@@ -74,7 +74,7 @@ grpc::Status WorkerServiceImpl::LeaseJob(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
                                           const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
-  return Handle("Heartbeat", [&]() -> absl::Status {
+  return Handle("Heartbeat", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     if (!std::isfinite(req->progress())) {
@@ -102,7 +102,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext*,
                                             const v1::CompleteJobRequest* req,
                                             v1::CompleteJobResponse*) {
-  return Handle("CompleteJob", [&]() -> absl::Status {
+  return Handle("CompleteJob", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     SSLAB_RETURN_IF_ERROR(
@@ -116,7 +116,7 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext*,
                                         const v1::FailJobRequest* req,
                                         v1::FailJobResponse*) {
-  return Handle("FailJob", [&]() -> absl::Status {
+  return Handle("FailJob", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     const std::string error = req->error().empty() ? "failed without a message"
@@ -129,7 +129,7 @@ grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext*,
 grpc::Status WorkerServiceImpl::RegisterCheckpoint(
     grpc::ServerContext*, const v1::RegisterCheckpointRequest* req,
     v1::RegisterCheckpointResponse* resp) {
-  return Handle("RegisterCheckpoint", [&]() -> absl::Status {
+  return Handle("RegisterCheckpoint", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     // Out-of-range epochs are clamped to one past the limit, which the
@@ -146,7 +146,7 @@ grpc::Status WorkerServiceImpl::RegisterCheckpoint(
 grpc::Status WorkerServiceImpl::RegisterFeatures(
     grpc::ServerContext*, const v1::RegisterFeaturesRequest* req,
     v1::RegisterFeaturesResponse*) {
-  return Handle("RegisterFeatures", [&]() -> absl::Status {
+  return Handle("RegisterFeatures", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     if (req->features().empty()) {
@@ -167,7 +167,7 @@ grpc::Status WorkerServiceImpl::RegisterFeatures(
 grpc::Status WorkerServiceImpl::RecordResult(grpc::ServerContext*,
                                              const v1::RecordResultRequest* req,
                                              v1::RecordResultResponse*) {
-  return Handle("RecordResult", [&]() -> absl::Status {
+  return Handle("RecordResult", stats_, [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     SSLAB_ASSIGN_OR_RETURN(experiment::ProbeResult info, FromProto(*req));

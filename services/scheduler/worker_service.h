@@ -7,15 +7,18 @@
 #define SSLAB_SERVICES_SCHEDULER_WORKER_SERVICE_H_
 
 #include "scheduler/scheduler.h"
+#include "services/scheduler/rpc_stats.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
 
 namespace sslab::services {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  // `scheduler` is not owned and must outlive the service.
-  explicit WorkerServiceImpl(scheduler::Scheduler* scheduler)
-      : scheduler_(scheduler) {}
+  // Neither is owned; both must outlive the service. `stats` (optional)
+  // records every call's latency.
+  explicit WorkerServiceImpl(scheduler::Scheduler* scheduler,
+                             RpcStats* stats = nullptr)
+      : scheduler_(scheduler), stats_(stats) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -45,6 +48,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   scheduler::Scheduler* const scheduler_;
+  RpcStats* const stats_;
 };
 
 }  // namespace sslab::services

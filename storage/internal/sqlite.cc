@@ -48,19 +48,34 @@ absl::Status DbStatus(sqlite3* db, int rc, absl::string_view context) {
 Statement::Statement(Statement&& other) noexcept
     : db_(std::exchange(other.db_, nullptr)),
       stmt_(std::exchange(other.stmt_, nullptr)),
+      in_use_(std::exchange(other.in_use_, nullptr)),
       bind_rc_(other.bind_rc_) {}
 
 Statement& Statement::operator=(Statement&& other) noexcept {
   if (this != &other) {
-    sqlite3_finalize(stmt_);
+    Release();
     db_ = std::exchange(other.db_, nullptr);
     stmt_ = std::exchange(other.stmt_, nullptr);
+    in_use_ = std::exchange(other.in_use_, nullptr);
     bind_rc_ = other.bind_rc_;
   }
   return *this;
 }
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() { Release(); }
+
+void Statement::Release() {
+  if (stmt_ == nullptr) return;
+  if (in_use_ != nullptr) {
+    sqlite3_reset(stmt_);
+    sqlite3_clear_bindings(stmt_);
+    *in_use_ = false;
+  } else {
+    sqlite3_finalize(stmt_);
+  }
+  stmt_ = nullptr;
+  in_use_ = nullptr;
+}
 
 void Statement::NoteBind(int rc) {
   if (rc != SQLITE_OK && bind_rc_ == SQLITE_OK) bind_rc_ = rc;
@@ -170,13 +185,17 @@ absl::StatusOr<Database> Database::Open(const std::string& path) {
 }
 
 Database::Database(Database&& other) noexcept
-    : db_(std::exchange(other.db_, nullptr)), path_(std::move(other.path_)) {}
+    : db_(std::exchange(other.db_, nullptr)),
+      path_(std::move(other.path_)),
+      cache_(std::move(other.cache_)) {}
 
 Database& Database::operator=(Database&& other) noexcept {
   if (this != &other) {
+    FinalizeCache();
     sqlite3_close(db_);
     db_ = std::exchange(other.db_, nullptr);
     path_ = std::move(other.path_);
+    cache_ = std::move(other.cache_);
   }
   return *this;
 }
@@ -184,10 +203,21 @@ Database& Database::operator=(Database&& other) noexcept {
 Database::~Database() {
   // Statements are finalised by their owners first; close_v2 defers the
   // close until then if one is still alive.
+  FinalizeCache();
   sqlite3_close_v2(db_);
 }
 
+void Database::FinalizeCache() {
+  for (auto& [sql, cached] : cache_) sqlite3_finalize(cached->stmt);
+  cache_.clear();
+}
+
 absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
+  auto it = cache_.find(std::string(sql));
+  if (it != cache_.end() && !it->second->in_use) {
+    it->second->in_use = true;
+    return Statement(db_, it->second->stmt, &it->second->in_use);
+  }
   sqlite3_stmt* stmt = nullptr;
   int rc = sqlite3_prepare_v2(db_, sql.data(), static_cast<int>(sql.size()),
                               &stmt, nullptr);
@@ -195,7 +225,14 @@ absl::StatusOr<Statement> Database::Prepare(absl::string_view sql) {
     sqlite3_finalize(stmt);
     return DbStatus(db_, rc, "cannot prepare a database statement");
   }
-  return Statement(db_, stmt);
+  if (it != cache_.end())
+    return Statement(db_, stmt);  // the cached one is busy
+  auto cached = std::make_unique<Cached>();
+  cached->stmt = stmt;
+  cached->in_use = true;
+  bool* in_use = &cached->in_use;
+  cache_.emplace(std::string(sql), std::move(cached));
+  return Statement(db_, stmt, in_use);
 }
 
 absl::Status Database::Exec(const char* sql) {

@@ -7,8 +7,10 @@
 #define SSLAB_STORAGE_INTERNAL_SQLITE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
+#include <unordered_map>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -77,11 +79,16 @@ class Statement {
 
  private:
   friend class Database;
-  Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  Statement(sqlite3* db, sqlite3_stmt* stmt, bool* in_use = nullptr)
+      : db_(db), stmt_(stmt), in_use_(in_use) {}
   void NoteBind(int rc);
+  // Finalises an owned statement; resets and returns a cached one.
+  void Release();
 
   sqlite3* db_ = nullptr;
   sqlite3_stmt* stmt_ = nullptr;
+  // Set when the statement is borrowed from its Database's cache.
+  bool* in_use_ = nullptr;
   int bind_rc_ = 0;  // first failing bind, reported by Step()
 };
 
@@ -98,6 +105,9 @@ class Database {
   ~Database();
 
   // Prepares one statement of fixed SQL text; values go in through Bind.
+  // Each text is compiled once per connection: later calls borrow the
+  // cached statement (reset, bindings cleared), or compile a second one
+  // while the first is still in use.
   absl::StatusOr<Statement> Prepare(absl::string_view sql);
   // Runs fixed SQL text that may hold several statements (DDL, pragmas).
   absl::Status Exec(const char* sql);
@@ -108,8 +118,16 @@ class Database {
 
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  void FinalizeCache();
+
+  struct Cached {
+    sqlite3_stmt* stmt = nullptr;
+    bool in_use = false;
+  };
   sqlite3* db_ = nullptr;
   std::string path_;
+  // By SQL text; entries are pointers so borrowers' flags stay put.
+  std::unordered_map<std::string, std::unique_ptr<Cached>> cache_;
 };
 
 // BEGIN IMMEDIATE on construction (through Begin); rolls back on destruction

@@ -1,0 +1,155 @@
+#!/usr/bin/env python3
+"""HTTP latency of the scheduler's JSON API on a large database.
+
+Fills a fresh database with --runs runs (each with one final checkpoint and
+--results-per-run probe results, so 10,000 x 100 = 1,000,000 result rows by
+default) straight through SQLite, starts the real sslab-scheduler on it, and
+times GET /api/v1/runs (a page of 50, with job counts and progress) and
+GET /api/v1/runs/{id}/results for random runs, interleaved, over one
+keep-alive connection each. Prints p50/p99 per endpoint.
+
+  python3 bench/scheduler/http_bench.py --scheduler build/services/scheduler/sslab-scheduler
+"""
+import argparse
+import http.client
+import json
+import os
+import random
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def start_scheduler(binary, workdir, db):
+    port_file = os.path.join(workdir, "http.port")
+    if os.path.exists(port_file):
+        os.remove(port_file)
+    proc = subprocess.Popen(
+        [binary, "--listen=127.0.0.1:0", f"--db={db}",
+         f"--data-dir={workdir}/artifacts", "--http-listen=127.0.0.1:0",
+         f"--http-port-file={port_file}"],
+        stderr=open(os.path.join(workdir, "scheduler.log"), "a"))
+    for _ in range(600):
+        if os.path.exists(port_file) and open(port_file).read().strip():
+            return proc, int(open(port_file).read())
+        if proc.poll() is not None:
+            sys.exit("scheduler exited; see " + workdir + "/scheduler.log")
+        time.sleep(0.1)
+    sys.exit("scheduler did not start")
+
+
+def fill(db, runs, results_per_run):
+    con = sqlite3.connect(db)
+    now = int(time.time() * 1000)
+    layers = ["after_root", "block1", "block2", "block3", "block4",
+              "pre_logits", "pixels"]
+    targets = [(layer, probe, fraction, split)
+               for layer in layers for probe in ("lbfgs", "sgd", "mlp")
+               for fraction in (1.0, 0.5, 0.1) for split in ("val", "test")]
+    if results_per_run > len(targets):
+        sys.exit(f"--results-per-run at most {len(targets)}")
+    targets = targets[:results_per_run]
+    layer_list = json.dumps(layers)
+    with con:
+        con.executemany(
+            "INSERT INTO runs (name, state, method, architecture, width, "
+            "versions_json, priority, created_ms, updated_ms, last_relu, "
+            "dataset_kind, dataset_path, image_size, epochs, batch_size, "
+            "warmup_epochs, decay_epochs, eval_layers, eval_probe_kinds, "
+            "eval_label_fractions) VALUES (?, 'SUCCEEDED', ?, ?, ?, '{}', 0, "
+            "?, ?, 1, 'idx', '/data', 28, 35, 64, 5, '[15,25]', ?, "
+            "'[\"lbfgs\",\"sgd\",\"mlp\"]', '[1,0.5,0.1]')",
+            ((f"run-{i}", ("rotation", "jigsaw")[i % 2],
+              ("resnet50_v2", "revnet50")[i % 2], 1 + i % 4, now, now,
+              layer_list) for i in range(runs)))
+        con.executemany(
+            "INSERT INTO checkpoints (run_id, epoch, step, path, sha256, "
+            "bytes, metrics_json, is_final, created_ms) VALUES "
+            "(?, 35, 1000, 'ck', '', 1, '{}', 1, ?)",
+            ((i + 1, now) for i in range(runs)))
+        con.executemany(
+            "INSERT INTO results (checkpoint_id, layer, probe_kind, "
+            "label_fraction, split, top1, top5, hyperparameters_json, "
+            "created_ms) VALUES (?, ?, ?, ?, ?, ?, 0.9, '{\"l2\":\"0.001\"}', "
+            "?)",
+            ((c + 1, layer, probe, fraction, split, 0.5, now)
+             for c in range(runs)
+             for (layer, probe, fraction, split) in targets))
+        con.executemany(
+            "INSERT INTO jobs (run_id, kind, state, priority, attempts, "
+            "max_attempts, device, progress, created_ms, updated_ms) VALUES "
+            "(?, 'TRAIN', 'SUCCEEDED', 0, 1, 3, 'CPU', 1, ?, ?)",
+            ((i + 1, now, now) for i in range(runs)))
+    count = con.execute("SELECT count(*) FROM results").fetchone()[0]
+    con.close()
+    return count
+
+
+def timed_get(conn, path):
+    start = time.perf_counter()
+    conn.request("GET", path)
+    response = conn.getresponse()
+    body = response.read()
+    elapsed = time.perf_counter() - start
+    if response.status != 200:
+        sys.exit(f"{path}: HTTP {response.status}: {body[:200]}")
+    return elapsed, body
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--scheduler", required=True)
+    parser.add_argument("--runs", type=int, default=10000)
+    parser.add_argument("--results-per-run", type=int, default=100)
+    parser.add_argument("--requests", type=int, default=500)
+    args = parser.parse_args()
+
+    workdir = tempfile.mkdtemp(prefix="sslab_http_bench_")
+    db = os.path.join(workdir, "sslab.db")
+    proc, _ = start_scheduler(args.scheduler, workdir, db)  # creates the schema
+    proc.terminate()
+    proc.wait()
+    t = time.perf_counter()
+    rows = fill(db, args.runs, args.results_per_run)
+    print(f"filled {args.runs} runs, {rows} result rows in "
+          f"{time.perf_counter() - t:.1f} s", flush=True)
+    proc, port = start_scheduler(args.scheduler, workdir, db)
+    try:
+        lists = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        results = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        rng = random.Random(0)
+        for _ in range(20):  # warm-up: page cache, prepared paths
+            timed_get(lists, "/api/v1/runs")
+            timed_get(results, f"/api/v1/runs/{rng.randint(1, args.runs)}/results")
+        list_ms, result_ms, result_rows = [], [], 0
+        for _ in range(args.requests):
+            elapsed, body = timed_get(lists, "/api/v1/runs")
+            list_ms.append(1000 * elapsed)
+            assert len(json.loads(body)["runs"]) == 50
+            elapsed, body = timed_get(
+                results, f"/api/v1/runs/{rng.randint(1, args.runs)}/results")
+            result_ms.append(1000 * elapsed)
+            result_rows = len(json.loads(body)["results"])
+        for name, values, note in (
+                ("GET /api/v1/runs (page of 50)", list_ms, ""),
+                ("GET /api/v1/runs/{id}/results", result_ms,
+                 f" ({result_rows} results each)")):
+            print(f"{name}{note}: p50 {statistics.median(values):.2f} ms, "
+                  f"p99 {percentile(values, 99):.2f} ms, "
+                  f"max {max(values):.2f} ms over {len(values)} requests")
+    finally:
+        proc.terminate()
+        proc.wait()
+    print("database kept in", workdir)
+
+
+if __name__ == "__main__":
+    main()
