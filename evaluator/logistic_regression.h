@@ -21,6 +21,7 @@
 
 #include <limits>
 #include <optional>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -62,6 +63,18 @@ struct LossAndGradient {
 LossAndGradient LogisticLossAndGradient(const at::Tensor& features,
                                         const at::Tensor& labels,
                                         const LinearModel& model, double l2);
+
+// Fits one model per weight of `l2_grid` (the regularisation path), each
+// as FitLogisticRegression would alone (the same iterates up to the
+// rounding of the wider products), but in lockstep: every iteration's X D
+// and X^T R serve all unfinished fits in one product, so the path costs
+// about one pass over X per iteration instead of one per weight. `init`:
+// empty, or one warm start per weight. Errors as FitLogisticRegression, and
+// INVALID_ARGUMENT for an empty grid.
+absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
+    const at::Tensor& features, const at::Tensor& labels, int num_classes,
+    const std::vector<double>& l2_grid, const LbfgsOptions& options,
+    const std::vector<LinearModel>& init = {});
 
 // Fits the model. `features` float32 [n, d], `labels` int64 [n] with values in
 // [0, num_classes); both on the same device. `init` (optional) warm-starts.

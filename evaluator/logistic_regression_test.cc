@@ -6,6 +6,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <set>
+#include <vector>
 
 #include "common/testing/status_matchers.h"
 
@@ -117,6 +119,60 @@ TEST(FitLogisticRegressionTest, TargetLossStopsEarly) {
                        FitLogisticRegression(x, y, 5, 1e-3, options));
   EXPECT_LE(early.loss, options.target_loss + 1e-6);
   EXPECT_LT(early.iterations, full.iterations);
+}
+
+TEST(FitLogisticRegressionPathTest, EachWeightMatchesItsSeparateFit) {
+  // Wide, noisy data: the small weights run long, the large ones stop
+  // early, so the lockstep loop drops finished fits along the way.
+  at::Generator gen = Gen(5);
+  at::Tensor x = at::randn({400, 60}, gen);
+  at::Tensor y = at::randint(4, {400}, gen, at::kLong);
+  x.narrow(1, 0, 4).add_(at::one_hot(y, 4).to(at::kFloat));
+  LbfgsOptions options;
+  options.max_iterations = 200;
+  const std::vector<double> grid = {1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
+  ASSERT_OK_AND_ASSIGN(std::vector<LinearFit> path,
+                       FitLogisticRegressionPath(x, y, 4, grid, options));
+  ASSERT_EQ(path.size(), grid.size());
+  std::set<int> iterations;
+  for (size_t i = 0; i < grid.size(); ++i) {
+    ASSERT_OK_AND_ASSIGN(LinearFit alone,
+                         FitLogisticRegression(x, y, 4, grid[i], options));
+    EXPECT_NEAR(path[i].loss, alone.loss, 1e-6 * std::abs(alone.loss))
+        << grid[i];
+    // Same iterates up to float32 rounding of the wider products.
+    EXPECT_LE(std::abs(path[i].iterations - alone.iterations), 2) << grid[i];
+    EXPECT_TRUE(
+        at::allclose(path[i].model.weight, alone.model.weight, 1e-3, 1e-3))
+        << grid[i];
+    iterations.insert(path[i].iterations);
+  }
+  EXPECT_GT(iterations.size(), 2u);  // the fits really stopped apart
+}
+
+TEST(FitLogisticRegressionPathTest, WarmStartsAndBadGrids) {
+  at::Generator gen = Gen(6);
+  at::Tensor x = at::randn({100, 5}, gen);
+  at::Tensor y = at::randint(3, {100}, gen, at::kLong);
+  LbfgsOptions options;
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<LinearFit> cold,
+      FitLogisticRegressionPath(x, y, 3, {1e-2, 1e-3}, options));
+  // Started at their own optima, both stop at once.
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<LinearFit> warm,
+      FitLogisticRegressionPath(x, y, 3, {1e-2, 1e-3}, options,
+                                {cold[0].model, cold[1].model}));
+  EXPECT_LE(warm[0].iterations, 1);
+  EXPECT_LE(warm[1].iterations, 1);
+  EXPECT_THAT(
+      FitLogisticRegressionPath(x, y, 3, {}, options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("l2_grid")));
+  EXPECT_THAT(FitLogisticRegressionPath(x, y, 3, {1e-2, -1}, options),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("l2")));
+  EXPECT_THAT(FitLogisticRegressionPath(x, y, 3, {1e-2, 1e-3}, options,
+                                        {cold[0].model}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("init")));
 }
 
 TEST(FitLogisticRegressionTest, RejectsBadInput) {

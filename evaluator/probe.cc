@@ -219,39 +219,31 @@ absl::StatusOr<ProbeResult> RunLbfgsProbe(const ProbeData& data,
     SSLAB_ASSIGN_OR_RETURN(PreparedData p,
                            Prepare(data, need_val, options.device));
     ProbeResult result;
-    // Strongest regularisation first: each fit warm-starts the next one.
-    std::vector<size_t> order(options.l2_grid.size());
-    for (size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) {
-      return options.l2_grid[a] > options.l2_grid[b];
-    });
-    std::vector<double> val_top1(order.size(),
+    // Every grid weight at once (one pass over X per iteration serves all).
+    SSLAB_ASSIGN_OR_RETURN(
+        std::vector<LinearFit> fits,
+        FitLogisticRegressionPath(p.train_x, p.train_y, p.num_classes,
+                                  options.l2_grid, options.lbfgs));
+    std::vector<double> val_top1(fits.size(),
                                  std::numeric_limits<double>::quiet_NaN());
-    std::optional<LinearModel> warm;
-    std::optional<LinearFit> best_fit;
-    size_t best = order[0];
-    for (size_t i : order) {
-      SSLAB_ASSIGN_OR_RETURN(
-          LinearFit fit,
-          FitLogisticRegression(p.train_x, p.train_y, p.num_classes,
-                                options.l2_grid[i], options.lbfgs, warm));
-      warm = fit.model;
+    size_t best = 0;
+    for (size_t i = 0; i < fits.size(); ++i) {
       if (p.has_val) {
         val_top1[i] =
-            Accuracy(LinearLogits(fit.model, p.val_x), p.val_y, 1).first;
+            Accuracy(LinearLogits(fits[i].model, p.val_x), p.val_y, 1).first;
       }
-      // Strict '>' keeps the stronger regularisation on ties.
-      if (!best_fit.has_value() || val_top1[i] > val_top1[best]) {
-        best = i;
-        best_fit = std::move(fit);
-      }
+      // Ties go to the stronger regularisation.
+      const bool better = val_top1[i] > val_top1[best] ||
+                          (val_top1[i] == val_top1[best] &&
+                           options.l2_grid[i] > options.l2_grid[best]);
+      if (i > 0 && better) best = i;
     }
     for (size_t i = 0; i < options.l2_grid.size(); ++i) {
       result.l2_val_top1.emplace_back(options.l2_grid[i], val_top1[i]);
     }
     result.chosen_l2 = options.l2_grid[best];
     result.val_top1 = val_top1[best];
-    LinearFit final_fit = std::move(*best_fit);
+    LinearFit final_fit = std::move(fits[best]);
     if (options.train_on_train_and_val && p.has_val) {
       at::Tensor x, y;
       TrainSet(p, true, &x, &y);

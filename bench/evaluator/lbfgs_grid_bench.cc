@@ -1,0 +1,91 @@
+// The L-BFGS probe as a PROBE job runs it (evaluator::RunLbfgsProbe: the
+// whole L2 grid fitted on train, the best on val refit on train + val,
+// scored on test): the C++ side of lbfgs_grid_vs_sklearn.py.
+//
+//   evaluator_lbfgs_grid_bench --data=<prefix> --n=N --n_val=V --n_test=M
+//       --d=D --threads=2 [--grid=1e-1,1e-2,...]
+//
+// Reads <prefix>.{train,val,test}.{x.f32,y.i64} (written by the Python
+// peer). Prints one JSON object; the time covers everything RunLbfgsProbe
+// does (standardising, the grid, the choice, the refit, scoring).
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "bench/flags.h"
+#include "evaluator/logistic_regression.h"
+#include "evaluator/probe.h"
+
+namespace {
+
+using sslab::bench::Flag;
+namespace ev = sslab::evaluator;
+
+at::Tensor ReadRaw(const std::string& path, std::vector<int64_t> shape,
+                   at::ScalarType type) {
+  at::Tensor t = at::empty(shape, type);
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(static_cast<char*>(t.data_ptr()), t.nbytes())) {
+    std::fprintf(stderr, "cannot read %s\n", path.c_str());
+    std::exit(1);
+  }
+  return t;
+}
+
+ev::FeatureSplit ReadSplit(const std::string& prefix, const char* split,
+                           int64_t n, int64_t d) {
+  const std::string p = prefix + "." + split;
+  return {ReadRaw(p + ".x.f32", {n, d}, at::kFloat),
+          ReadRaw(p + ".y.i64", {n}, at::kLong)};
+}
+
+double Seconds(std::chrono::steady_clock::time_point since) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
+      .count();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::string prefix = Flag(argc, argv, "data", "");
+  const int64_t d = std::stoll(Flag(argc, argv, "d", "0"));
+  const int threads = std::stoi(Flag(argc, argv, "threads", "2"));
+  std::vector<double> grid;
+  std::stringstream list(
+      Flag(argc, argv, "grid", "1e-1,1e-2,1e-3,1e-4,1e-5,1e-6"));
+  for (std::string item; std::getline(list, item, ',');) {
+    grid.push_back(std::stod(item));
+  }
+  at::set_num_threads(threads);
+  ev::ProbeData data;
+  data.train =
+      ReadSplit(prefix, "train", std::stoll(Flag(argc, argv, "n", "0")), d);
+  data.val =
+      ReadSplit(prefix, "val", std::stoll(Flag(argc, argv, "n_val", "0")), d);
+  data.test =
+      ReadSplit(prefix, "test", std::stoll(Flag(argc, argv, "n_test", "0")), d);
+
+  ev::LbfgsProbeOptions options;
+  options.l2_grid = grid;
+  const auto start = std::chrono::steady_clock::now();
+  auto result = ev::RunLbfgsProbe(data, options);
+  if (!result.ok()) {
+    std::fprintf(stderr, "%s\n", result.status().ToString().c_str());
+    return 1;
+  }
+  const double total_s = Seconds(start);
+  std::printf(
+      "{\"impl\": \"sslab\", \"threads\": %d, \"grid\": %zu, "
+      "\"chosen_l2\": %g, \"val_top1\": %.4f, \"test_top1\": %.4f, "
+      "\"iterations_final\": %d, \"total_s\": %.3f}\n",
+      at::get_num_threads(), grid.size(), result->chosen_l2, result->val_top1,
+      result->test_top1, result->iterations, total_s);
+  return 0;
+}
