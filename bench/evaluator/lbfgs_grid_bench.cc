@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "bench/flags.h"
+#include "common/torch_util/runtime.h"
 #include "evaluator/logistic_regression.h"
 #include "evaluator/probe.h"
 
@@ -63,7 +64,8 @@ int main(int argc, char** argv) {
   for (std::string item; std::getline(list, item, ',');) {
     grid.push_back(std::stod(item));
   }
-  at::set_num_threads(threads);
+  // As the PROBE job sets them.
+  sslab::ConfigureThreadsForBlasWork(threads);
   ev::ProbeData data;
   data.train =
       ReadSplit(prefix, "train", std::stoll(Flag(argc, argv, "n", "0")), d);
@@ -74,6 +76,9 @@ int main(int argc, char** argv) {
 
   ev::LbfgsProbeOptions options;
   options.l2_grid = grid;
+  options.lbfgs.gradient_tolerance =
+      std::stod(Flag(argc, argv, "gradient_tolerance",
+                     std::to_string(options.lbfgs.gradient_tolerance)));
   const auto start = std::chrono::steady_clock::now();
   auto result = ev::RunLbfgsProbe(data, options);
   if (!result.ok()) {
@@ -85,7 +90,7 @@ int main(int argc, char** argv) {
       "{\"impl\": \"sslab\", \"threads\": %d, \"grid\": %zu, "
       "\"chosen_l2\": %g, \"val_top1\": %.4f, \"test_top1\": %.4f, "
       "\"iterations_final\": %d, \"total_s\": %.3f}\n",
-      at::get_num_threads(), grid.size(), result->chosen_l2, result->val_top1,
+      threads, grid.size(), result->chosen_l2, result->val_top1,
       result->test_top1, result->iterations, total_s);
   return 0;
 }

@@ -10,6 +10,12 @@
 #include "absl/strings/str_cat.h"
 #include "experiment/device.h"
 
+// OpenBLAS's thread control, when the BLAS behind LibTorch is OpenBLAS
+// (Debian's libblas.so.3 alternative usually is); weak, so other BLAS
+// implementations still link.
+extern "C" void openblas_set_num_threads(int) __attribute__((weak));
+extern "C" int openblas_get_num_threads() __attribute__((weak));
+
 namespace sslab {
 
 void KeepFreedTensorMemoryInHeap() {
@@ -29,6 +35,20 @@ int ConfigureTorchThreads(int threads) {
   }
   at::set_num_threads(threads);
   return at::get_num_threads();
+}
+
+int ConfigureThreadsForBlasWork(int threads) {
+  ConfigureTorchThreads(1);
+  if (threads <= 0) {
+    threads = static_cast<int>(std::thread::hardware_concurrency());
+    if (threads <= 0) threads = 1;
+  }
+  if (openblas_set_num_threads == nullptr ||
+      openblas_get_num_threads == nullptr) {
+    return 0;
+  }
+  openblas_set_num_threads(threads);
+  return openblas_get_num_threads();
 }
 
 bool CudaAvailable() { return torch::cuda::is_available(); }

@@ -16,6 +16,15 @@ namespace sslab {
 // The first call also calls KeepFreedTensorMemoryInHeap().
 int ConfigureTorchThreads(int threads);
 
+// For work that is mostly BLAS products and small element-wise ops (the
+// L-BFGS probe): OpenBLAS runs the products on `threads` threads of its own
+// (<= 0: all hardware threads) and LibTorch's intra-op pool is cut to one
+// thread. Otherwise torch's idle OpenMP workers spin-wait against
+// OpenBLAS's threads for the same cores: the probe's grid on 2 cores took
+// 1.5-2.3x longer (docs/benchmarks.md). Returns the BLAS thread count, or
+// 0 when the BLAS in use cannot be told (then only torch's pool changes).
+int ConfigureThreadsForBlasWork(int threads);
+
 // Tunes glibc malloc for tensor workloads: blocks up to 32 MiB come from the
 // heap instead of fresh mmaps, and up to 1 GiB of freed heap is kept rather
 // than returned to the OS. By default glibc unmaps or trims freed activation

@@ -20,6 +20,18 @@ TEST(RuntimeTest, ConfigureThreadsSetsTheRequestedCount) {
   EXPECT_GE(ConfigureTorchThreads(0), 1);
 }
 
+TEST(RuntimeTest, BlasWorkGetsBlasThreadsAndOneTorchThread) {
+  const int blas = ConfigureThreadsForBlasWork(2);
+  EXPECT_EQ(at::get_num_threads(), 1);
+  // Debian's LibTorch runs on OpenBLAS (TOOLCHAIN.md); other BLAS report 0.
+  EXPECT_TRUE(blas == 2 || blas == 0) << blas;
+  // A product still gives the right answer on OpenBLAS's threads.
+  at::Tensor a = at::ones({300, 200});
+  EXPECT_EQ(at::mm(a, at::ones({200, 7})).sum().item<double>(),
+            300.0 * 200 * 7);
+  ConfigureTorchThreads(2);
+}
+
 // A 16 MiB activation-sized tensor must come from the heap (not a fresh
 // mmap) and its memory must stay there once freed, ready for the next step.
 TEST(RuntimeTest, FreedTensorMemoryStaysInTheHeap) {

@@ -45,7 +45,12 @@ absl::Status RunProbeJob(const experiment::JobAssignment& assignment,
     return absl::InvalidArgumentError("probe: a PROBE job needs its target");
   }
   const experiment::ProbeTarget& target = *assignment.probe;
-  ConfigureTorchThreads(ThreadsFor(config, worker.threads));
+  const int threads = ThreadsFor(config, worker.threads);
+  if (target.probe_kind == experiment::ProbeKind::kLbfgs) {
+    ConfigureThreadsForBlasWork(threads);  // its work is BLAS products
+  } else {
+    ConfigureTorchThreads(threads);
+  }
   SSLAB_ASSIGN_OR_RETURN(c10::Device device,
                          ResolveDevice(assignment.device.ToString()));
   evaluator::ProbeData data;
