@@ -13,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "experiment/run_config.h"
 #include "experiment/vocabulary.h"
 #include "services/common/experiment_proto.h"
 
@@ -182,6 +183,12 @@ Table JobsTable(const std::vector<v1::Job>& jobs) {
   return t;
 }
 
+std::string RunWarning(const v1::Run& run) {
+  absl::StatusOr<experiment::RunConfig> config =
+      services::CompleteConfigFromProto(run.config(), "config.");
+  return config.ok() ? experiment::ShortRunWarning(*config) : "";
+}
+
 std::string RunDetails(const v1::Run& run) {
   const v1::RunConfig& c = run.config();
   const v1::Progress& p = run.progress();
@@ -227,6 +234,10 @@ std::string RunDetails(const v1::Run& run) {
                   Fraction(c.lr_schedule().warmup_epochs()), " decay x",
                   Fraction(c.lr_schedule().decay_factor()), " at [",
                   absl::StrJoin(decays, ","), "], seed ", c.seed()));
+  if (const std::string warning = RunWarning(run); !warning.empty()) {
+    kv("warning", warning);
+  }
+  kv("augmentation", std::string(ShortName(c.augmentation())));
   kv("evaluation",
      absl::StrCat(
          "layers ", absl::StrJoin(c.evaluation().layers(), ","), "; probes ",
@@ -235,9 +246,19 @@ std::string RunDetails(const v1::Run& run) {
          c.evaluation().every_epochs()
              ? absl::StrCat("every ", c.evaluation().every_epochs(), " epochs")
              : "final only"));
+  const v1::ProbeSettings& ps = c.evaluation().probe();
+  std::vector<std::string> l2;
+  for (double x : ps.l2_grid()) l2.push_back(absl::StrFormat("%g", x));
+  kv("probe settings",
+     absl::StrCat("l2 grid [", absl::StrJoin(l2, ","), "]; sgd ",
+                  ps.sgd_epochs(), " epochs lr ",
+                  Fraction(ps.sgd_learning_rate()), " batch ",
+                  ps.sgd_batch_size(), "; mlp ", ps.mlp_hidden_units(),
+                  " hidden, ", ps.mlp_epochs(), " epochs"));
   kv("device",
      absl::StrCat(
-         ShortName(c.device()),
+         ShortName(c.device()), ", probes ", ShortName(c.probe_device()), ", ",
+         ShortName(c.precision()), ", ", ShortName(c.memory_format()),
          c.threads() ? absl::StrCat(", ", c.threads(), " threads") : ""));
   kv("progress",
      absl::StrCat(ProgressBar(p.train_fraction(), 20), " epoch ", p.epoch(),
@@ -473,16 +494,26 @@ Table WorkersTable(const std::vector<v1::Worker>& workers) {
   for (const v1::Worker& w : workers) {
     std::vector<std::string> devices, kinds, jobs;
     for (const v1::Device& d : w.devices()) {
-      devices.push_back(d.kind() == v1::DEVICE_KIND_CUDA
-                            ? absl::StrCat(ShortName(d.kind()), ":", d.index())
-                            : std::string(ShortName(d.kind())));
+      std::string id = d.kind() == v1::DEVICE_KIND_CUDA
+                           ? absl::StrCat(ShortName(d.kind()), ":", d.index())
+                           : std::string(ShortName(d.kind()));
+      if (!d.name().empty()) {
+        absl::StrAppend(
+            &id, " (", d.name(),
+            d.memory_bytes() > 0
+                ? absl::StrFormat(" %.0f GiB", d.memory_bytes() / 1073741824.0)
+                : "",
+            ")");
+      }
+      devices.push_back(std::move(id));
     }
     for (int k : w.job_kinds()) {
       kinds.emplace_back(ShortName(static_cast<v1::JobKind>(k)));
     }
     for (const v1::Job& j : w.jobs()) {
       jobs.push_back(absl::StrCat(ShortName(j.kind()), " ", j.job_id(),
-                                  " (run ", j.run_id(), ")"));
+                                  " (run ", j.run_id(), ") on ",
+                                  j.lease_device()));
     }
     t.rows.push_back(
         {absl::StrCat(w.worker_id()), w.name(), w.alive() ? "alive" : "silent",

@@ -45,6 +45,8 @@ Table RunsTable(const std::vector<v1::Run>& runs);
 
 // `sslab show`: the run's fields as "key: value" lines, then its jobs table.
 std::string RunDetails(const v1::Run& run);
+// Why the run's config is unlikely to learn its pretext task, or "".
+std::string RunWarning(const v1::Run& run);
 
 // The jobs of a run: ID KIND STATE ATTEMPTS CHECKPOINT LAYER PROBE PROGRESS
 // WORKER ERROR.

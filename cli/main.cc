@@ -52,13 +52,15 @@ struct Globals {
 // Flags that set RunConfig fields; each applies only when given.
 struct ConfigFlags {
   std::string config_file;
-  std::string method, arch, dataset, device;
+  std::string method, arch, dataset, device, probe_device, precision,
+      memory_format, augmentation;
   int width = 0, epochs = 0, batch_size = 0, image_size = 0, eval_every = 0,
-      threads = 0;
+      threads = 0, sgd_epochs = 0, sgd_batch = 0, mlp_hidden = 0,
+      mlp_epochs = 0;
   bool last_relu = true;
   int64_t max_examples = 0, seed = 0;
-  double val_fraction = 0, lr = 0, warmup = 0, decay_factor = 0;
-  std::vector<double> decay_epochs, label_fractions;
+  double val_fraction = 0, lr = 0, warmup = 0, decay_factor = 0, sgd_lr = 0;
+  std::vector<double> decay_epochs, label_fractions, l2_grid;
   std::vector<std::string> layers, probes;
   std::vector<CLI::Option*> options;
 };
@@ -122,10 +124,40 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
       app->add_option("--label-fractions", f->label_fractions)->delimiter(','));
   Last(Remember(f, app->add_option("--eval-every", f->eval_every,
                                    "evaluate every N epochs; 0 = final only")));
+  Remember(f, app->add_option("--l2-grid", f->l2_grid,
+                              "L-BFGS probe: L2 weights tried, comma-separated")
+                  ->delimiter(','));
+  Last(Remember(f, app->add_option("--sgd-epochs", f->sgd_epochs)));
+  Last(Remember(f, app->add_option("--sgd-lr", f->sgd_lr)));
+  Last(Remember(f, app->add_option("--sgd-batch-size", f->sgd_batch)));
+  Last(Remember(f, app->add_option("--mlp-hidden", f->mlp_hidden,
+                                   "MLP probe: hidden units")));
+  Last(Remember(f, app->add_option("--mlp-epochs", f->mlp_epochs)));
+  Last(Remember(
+      f, app->add_option(
+             "--augmentation", f->augmentation,
+             absl::StrCat(experiment::Choices<experiment::Augmentation>(),
+                          "; auto = light up to 64 px"))));
   Last(Remember(f, app->add_option("--seed", f->seed)));
   Last(Remember(
-      f, app->add_option("--device", f->device,
-                         experiment::Choices<experiment::DeviceRequest>())));
+      f, app->add_option(
+             "--device", f->device,
+             absl::StrCat(experiment::Choices<experiment::DeviceRequest>(),
+                          " for training and extraction; auto = a free GPU, "
+                          "else the CPU"))));
+  Last(Remember(
+      f, app->add_option(
+             "--probe-device", f->probe_device,
+             absl::StrCat(experiment::Choices<experiment::DeviceRequest>(),
+                          " for probes; default cpu"))));
+  Last(Remember(
+      f,
+      app->add_option("--precision", f->precision,
+                      absl::StrCat(experiment::Choices<experiment::Precision>(),
+                                   "; auto = bf16 on CUDA, fp32 on CPU"))));
+  Last(Remember(
+      f, app->add_option("--memory-format", f->memory_format,
+                         experiment::Choices<experiment::MemoryFormat>())));
   Last(Remember(f, app->add_option("--threads", f->threads)));
 }
 
@@ -218,10 +250,37 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
   }
   if (Given(f, "--eval-every"))
     c.mutable_evaluation()->set_every_epochs(f.eval_every);
+  v1::ProbeSettings* probe = c.mutable_evaluation()->mutable_probe();
+  if (Given(f, "--l2-grid")) {
+    probe->clear_l2_grid();
+    for (double l2 : f.l2_grid) probe->add_l2_grid(l2);
+  }
+  if (Given(f, "--sgd-epochs")) probe->set_sgd_epochs(f.sgd_epochs);
+  if (Given(f, "--sgd-lr")) probe->set_sgd_learning_rate(f.sgd_lr);
+  if (Given(f, "--sgd-batch-size")) probe->set_sgd_batch_size(f.sgd_batch);
+  if (Given(f, "--mlp-hidden")) probe->set_mlp_hidden_units(f.mlp_hidden);
+  if (Given(f, "--mlp-epochs")) probe->set_mlp_epochs(f.mlp_epochs);
+  if (Given(f, "--augmentation")) {
+    c.set_augmentation(ParseOrThrow<v1::Augmentation, experiment::Augmentation>(
+        f.augmentation, "--augmentation"));
+  }
   if (Given(f, "--seed")) c.set_seed(f.seed);
   if (Given(f, "--device")) {
     c.set_device(ParseOrThrow<v1::DeviceKind, experiment::DeviceRequest>(
         f.device, "--device"));
+  }
+  if (Given(f, "--probe-device")) {
+    c.set_probe_device(ParseOrThrow<v1::DeviceKind, experiment::DeviceRequest>(
+        f.probe_device, "--probe-device"));
+  }
+  if (Given(f, "--precision")) {
+    c.set_precision(ParseOrThrow<v1::Precision, experiment::Precision>(
+        f.precision, "--precision"));
+  }
+  if (Given(f, "--memory-format")) {
+    c.set_memory_format(
+        ParseOrThrow<v1::MemoryFormat, experiment::MemoryFormat>(
+            f.memory_format, "--memory-format"));
   }
   if (Given(f, "--threads")) c.set_threads(f.threads);
   return c;
@@ -279,6 +338,10 @@ int CmdSubmit(Client& client, const Globals& g, const ConfigFlags& f,
   req.set_priority(priority);
   v1::SubmitRunResponse resp;
   Check(client.stub().SubmitRun(client.Context().get(), req, &resp));
+  if (const std::string warning = RunWarning(resp.run()); !warning.empty()) {
+    std::cerr << "sslab: warning: run " << resp.run().run_id() << ": "
+              << warning << "\n";
+  }
   if (quiet) {
     std::cout << resp.run().run_id() << "\n";
   } else if (g.output == OutputFormat::kJson) {

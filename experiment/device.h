@@ -1,10 +1,12 @@
-// Device ids: the one type, parser and printer for "cpu" and "cuda:N".
+// Device ids: the one type, parser and printer for "cpu" and "cuda:N";
+// and a device as a worker describes it.
 //
 // Thread-safe (value type and pure functions).
 #ifndef SSLAB_EXPERIMENT_DEVICE_H_
 #define SSLAB_EXPERIMENT_DEVICE_H_
 
 #include <compare>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -27,6 +29,22 @@ struct DeviceId {
   std::string ToString() const;
 
   friend auto operator<=>(const DeviceId&, const DeviceId&) = default;
+};
+
+// A device as its worker describes it after checking that it exists.
+struct DeviceInfo {
+  DeviceId id;
+  // What identifies the physical device across workers: a CUDA device's
+  // UUID ("GPU-..."), "<host>/cpu" for the CPU, "" when unknown. Two
+  // workers reporting one GPU key share that GPU: the scheduler never
+  // leases it twice at once (CPUs are each worker's own).
+  std::string key;
+  // e.g. "NVIDIA H200" or the CPU's model name.
+  std::string name;
+  // Device memory (RAM for the CPU); 0 when unknown.
+  int64_t memory_bytes = 0;
+
+  friend bool operator==(const DeviceInfo&, const DeviceInfo&) = default;
 };
 
 // Parses "cpu", "cuda" (cuda:0) and "cuda:N" (N a decimal ordinal).

@@ -3,12 +3,14 @@
 // study's defaults and the validation between the two.
 //
 // Defaults (REFERENCE.md): width 4, last ReLU on, val split 10% of train,
-// image size by dataset kind (idx 28, cifar 32, imagefolder 224), 35 epochs
-// with the paper's schedule (base lr 0.1 per 256 images, warm-up 5 epochs,
-// decays by 0.1 at epochs 15 and 25) scaled to the run's epochs, batch size
-// by method (Rotation/Exemplar 64, Jigsaw/RPL 128, supervised 256), every
-// representation layer probed by L-BFGS on the full labels, final
-// checkpoint only, seed 0, device auto, the worker's threads.
+// image size by dataset kind (idx 28, cifar 32, imagefolder 224), 35 epochs,
+// the lr schedule of DefaultLrSchedule (the paper's at its budget), batch
+// size by method (Rotation/Exemplar 64, Jigsaw/RPL 128, supervised 256),
+// the study's ImageNet augmentation above 64 px and a light one up to 64 px,
+// every representation layer probed by L-BFGS on the full labels with the
+// study's probe settings, final checkpoint only, seed 0, training on a GPU
+// when one is free (else the CPU), probes on the CPU, bf16 autocast on CUDA
+// and fp32 on CPU, channels-last, the worker's threads.
 //
 // Thread-safe (value types and pure functions).
 #ifndef SSLAB_EXPERIMENT_RUN_CONFIG_H_
@@ -50,6 +52,22 @@ struct LrSchedule {
   friend bool operator==(const LrSchedule&, const LrSchedule&) = default;
 };
 
+// Hyper-parameters of the probes (the study's defaults).
+struct ProbeSettings {
+  // L-BFGS: L2 weights tried, the best on val is refit (non-empty, > 0).
+  std::vector<double> l2_grid = {1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6};
+  // SGD linear probe: epochs (decays by 0.1 at 1/2 and 3/4), base rate,
+  // batch.
+  int sgd_epochs = 100;
+  double sgd_learning_rate = 0.1;
+  int sgd_batch_size = 2048;
+  // MLP probe: one hidden layer of this many ReLU units.
+  int mlp_hidden_units = 1000;
+  int mlp_epochs = 30;
+
+  friend bool operator==(const ProbeSettings&, const ProbeSettings&) = default;
+};
+
 // What to evaluate: every checkpoint evaluated gets one EXTRACT job for all
 // `layers` and one PROBE job per layer x probe kind x label fraction.
 struct EvaluationPlan {
@@ -61,6 +79,7 @@ struct EvaluationPlan {
   std::vector<double> label_fractions = {1.0};
   // Also evaluate every N-th epoch's checkpoint; 0 = the final one only.
   int every_epochs = 0;
+  ProbeSettings probe;
 
   friend bool operator==(const EvaluationPlan&,
                          const EvaluationPlan&) = default;
@@ -81,8 +100,18 @@ struct RunConfig {
   int batch_size = 64;
   LrSchedule lr_schedule;
   EvaluationPlan evaluation;
+  // Training augmentation; never kAuto once expanded.
+  Augmentation augmentation = Augmentation::kLight;
   int64_t seed = 0;
+  // Where TRAIN and EXTRACT jobs run: kAuto = a GPU when one is free, else
+  // the CPU.
   DeviceRequest device = DeviceRequest::kAuto;
+  // Where PROBE jobs run.
+  DeviceRequest probe_device = DeviceRequest::kCpu;
+  // kAuto = bf16 autocast on CUDA, fp32 on CPU (decided per job: the device
+  // is known at lease time; checkpoints record what ran).
+  Precision precision = Precision::kAuto;
+  MemoryFormat memory_format = MemoryFormat::kChannelsLast;
   // LibTorch intra-op threads; 0 = the worker's setting.
   int threads = 0;
 
@@ -116,9 +145,21 @@ struct RunSpec {
     std::vector<ProbeKind> probe_kinds;
     std::vector<double> label_fractions;
     std::optional<int> every_epochs;
+    struct Probe {
+      std::vector<double> l2_grid;
+      std::optional<int> sgd_epochs;
+      std::optional<double> sgd_learning_rate;
+      std::optional<int> sgd_batch_size;
+      std::optional<int> mlp_hidden_units;
+      std::optional<int> mlp_epochs;
+    } probe;
   } evaluation;
+  std::optional<Augmentation> augmentation;  // kAuto = unset
   std::optional<int64_t> seed;
   std::optional<DeviceRequest> device;
+  std::optional<DeviceRequest> probe_device;
+  std::optional<Precision> precision;
+  std::optional<MemoryFormat> memory_format;
   std::optional<int> threads;
 };
 
@@ -128,11 +169,35 @@ inline constexpr int kMaxImageSize = 4096;
 inline constexpr int kMaxEpochs = 100000;
 inline constexpr int kMaxBatchSize = 1 << 20;
 inline constexpr int kMaxThreads = 1024;
-// Longest decay_epochs / label_fractions list.
+// Longest decay_epochs / label_fractions / l2_grid list.
 inline constexpr int kMaxListLength = 16;
+inline constexpr int kMaxProbeEpochs = 10000;
+inline constexpr int kMaxHiddenUnits = 1 << 16;
 
 // The paper's budget and schedule (35 epochs; warm-up 5; decays at 15, 25).
 inline constexpr int kPaperEpochs = 35;
+// Below this many epochs a run gets the short-budget schedule.
+inline constexpr int kShortBudgetEpochs = 20;
+// Largest image side that gets the light augmentation by default.
+inline constexpr int kLightAugmentationMaxSize = 64;
+
+// The schedule a run of `epochs` gets by default (base lr 0.1 per 256 source
+// images, as the study's code: views and patches do not count):
+//  - at least kShortBudgetEpochs: the paper's (warm-up 5, decays by 0.1 at
+//    15 and 25 of 35 epochs) scaled to `epochs`;
+//  - shorter: warm-up over the first 1/7 of the run, one decay by 0.1 at
+//    3/4, so that most steps run at the full rate (the scaled paper
+//    schedule would leave only 2/7 of them there, too few to learn in a
+//    couple of epochs).
+LrSchedule DefaultLrSchedule(int epochs);
+
+// The augmentation a run gets by default: kLight up to
+// kLightAugmentationMaxSize px, the study's kInception above.
+Augmentation DefaultAugmentation(int image_size);
+
+// Why a config is unlikely to learn its pretext task, or "" (e.g. too few
+// optimisation steps at the full rate). For `sslab submit` and `show`.
+std::string ShortRunWarning(const RunConfig& config);
 
 // Images per batch for a method (the paper's values).
 int DefaultBatchSize(Method method);

@@ -41,9 +41,18 @@ TEST(ExpandRunSpecTest, FillsThePapersDefaults) {
   EXPECT_THAT(c.evaluation.probe_kinds, ElementsAre(ProbeKind::kLbfgs));
   EXPECT_THAT(c.evaluation.label_fractions, ElementsAre(1.0));
   EXPECT_EQ(c.evaluation.every_epochs, 0);
+  EXPECT_THAT(c.evaluation.probe.l2_grid,
+              ElementsAre(1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6));
+  EXPECT_EQ(c.evaluation.probe.sgd_epochs, 100);
+  EXPECT_EQ(c.evaluation.probe.mlp_hidden_units, 1000);
+  EXPECT_EQ(c.augmentation, Augmentation::kLight);  // 28 px
   EXPECT_EQ(c.device, DeviceRequest::kAuto);
+  EXPECT_EQ(c.probe_device, DeviceRequest::kCpu);
+  EXPECT_EQ(c.precision, Precision::kAuto);
+  EXPECT_EQ(c.memory_format, MemoryFormat::kChannelsLast);
   EXPECT_EQ(c.threads, 0);
   EXPECT_EQ(DefaultRunName(c), "rotation-resnet50_v2-k4");
+  EXPECT_EQ(ShortRunWarning(c), "");
 }
 
 TEST(ExpandRunSpecTest, DefaultsDependOnMethodAndDataset) {
@@ -53,11 +62,61 @@ TEST(ExpandRunSpecTest, DefaultsDependOnMethodAndDataset) {
   ASSERT_OK_AND_ASSIGN(RunConfig c, ExpandRunSpec(s));
   EXPECT_EQ(c.batch_size, 128);
   EXPECT_EQ(c.dataset.image_size, 224);
+  EXPECT_EQ(c.augmentation, Augmentation::kInception);
   s.method = Method::kSupervised;
   s.dataset.kind = DatasetKind::kCifar;
   ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
   EXPECT_EQ(c.batch_size, 256);
   EXPECT_EQ(c.dataset.image_size, 32);
+}
+
+TEST(DefaultLrScheduleTest, ThePapersAtItsBudgetScaledDownToTwentyEpochs) {
+  const LrSchedule paper = DefaultLrSchedule(35);
+  EXPECT_DOUBLE_EQ(paper.base_lr, 0.1);
+  EXPECT_DOUBLE_EQ(paper.warmup_epochs, 5);
+  EXPECT_THAT(paper.decay_epochs, ElementsAre(15, 25));
+  const LrSchedule doubled = DefaultLrSchedule(70);
+  EXPECT_DOUBLE_EQ(doubled.warmup_epochs, 10);
+  EXPECT_THAT(doubled.decay_epochs, ElementsAre(30, 50));
+  const LrSchedule twenty = DefaultLrSchedule(kShortBudgetEpochs);
+  EXPECT_DOUBLE_EQ(twenty.warmup_epochs, 20 * 5 / 35.0);
+  EXPECT_EQ(twenty.decay_epochs.size(), 2);
+}
+
+TEST(DefaultLrScheduleTest, ShortBudgetsKeepMostStepsAtTheFullRate) {
+  for (int epochs : {1, 2, 7, kShortBudgetEpochs - 1}) {
+    const LrSchedule s = DefaultLrSchedule(epochs);
+    EXPECT_DOUBLE_EQ(s.warmup_epochs, epochs / 7.0) << epochs;
+    ASSERT_EQ(s.decay_epochs.size(), 1) << epochs;
+    EXPECT_DOUBLE_EQ(s.decay_epochs[0], 0.75 * epochs) << epochs;
+    // The full rate holds from 1/7 to 3/4 of the run: 61% of the steps,
+    // where the scaled paper schedule would hold it for 29%.
+    const double full = (s.decay_epochs[0] - s.warmup_epochs) / epochs;
+    EXPECT_GT(full, 0.6) << epochs;
+  }
+  EXPECT_TRUE(DefaultLrSchedule(0).decay_epochs.size() == 1);
+}
+
+TEST(ShortRunWarningTest, WarnsWhenTooFewStepsRunAtTheFullRate) {
+  RunSpec s = Minimal();
+  s.epochs = 2;
+  s.dataset.max_examples = 5000;
+  ASSERT_OK_AND_ASSIGN(RunConfig c, ExpandRunSpec(s));
+  EXPECT_EQ(ShortRunWarning(c), "");  // ~85 steps at the full rate
+  s.dataset.max_examples = 1000;      // ~17
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_THAT(ShortRunWarning(c), HasSubstr("optimisation steps"));
+  // The paper's schedule squeezed into 2 epochs holds the full rate for
+  // 0.57 epochs: a warning on any dataset size.
+  s.dataset.max_examples = 0;
+  s.lr_schedule.warmup_epochs = 2 * 5 / 35.0;
+  s.lr_schedule.decay_epochs = {2 * 15 / 35.0, 2 * 25 / 35.0};
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_THAT(ShortRunWarning(c), HasSubstr("full learning rate"));
+  s.epochs = 0;  // the random-init control never warns
+  s.lr_schedule = {};
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_EQ(ShortRunWarning(c), "");
 }
 
 TEST(ExpandRunSpecTest, KeepsExplicitValuesAndScalesTheSchedule) {
@@ -67,12 +126,25 @@ TEST(ExpandRunSpecTest, KeepsExplicitValuesAndScalesTheSchedule) {
   s.last_relu = false;
   s.epochs = 7;
   s.evaluation.layers = {"fc6", "pixels"};
+  s.evaluation.probe.l2_grid = {1e-3, 1e-4};
+  s.evaluation.probe.mlp_hidden_units = 64;
+  s.augmentation = Augmentation::kInception;
+  s.probe_device = DeviceRequest::kAuto;
+  s.precision = Precision::kBf16;
+  s.memory_format = MemoryFormat::kNchw;
   ASSERT_OK_AND_ASSIGN(RunConfig c, ExpandRunSpec(s));
   EXPECT_EQ(c.width, 1);
   EXPECT_FALSE(c.last_relu);
   EXPECT_DOUBLE_EQ(c.lr_schedule.warmup_epochs, 1);
-  EXPECT_THAT(c.lr_schedule.decay_epochs, ElementsAre(3, 5));
+  EXPECT_THAT(c.lr_schedule.decay_epochs, ElementsAre(5.25));
   EXPECT_THAT(c.evaluation.layers, ElementsAre("fc6", "pixels"));
+  EXPECT_THAT(c.evaluation.probe.l2_grid, ElementsAre(1e-3, 1e-4));
+  EXPECT_EQ(c.evaluation.probe.mlp_hidden_units, 64);
+  EXPECT_EQ(c.evaluation.probe.mlp_epochs, 30);
+  EXPECT_EQ(c.augmentation, Augmentation::kInception);
+  EXPECT_EQ(c.probe_device, DeviceRequest::kAuto);
+  EXPECT_EQ(c.precision, Precision::kBf16);
+  EXPECT_EQ(c.memory_format, MemoryFormat::kNchw);
   // A complete config expands to itself.
   ASSERT_OK_AND_ASSIGN(RunConfig again, ExpandRunSpec(ToRunSpec(c)));
   EXPECT_EQ(again, c);
@@ -136,6 +208,32 @@ TEST(ExpandRunSpecTest, RejectsBadFieldsNamingThem) {
       {[](RunSpec& s) { s.device = static_cast<DeviceRequest>(9); },
        "config.device"},
       {[](RunSpec& s) { s.threads = 2000; }, "config.threads"},
+      {[](RunSpec& s) { s.probe_device = static_cast<DeviceRequest>(9); },
+       "config.probe_device"},
+      {[](RunSpec& s) { s.precision = static_cast<Precision>(9); },
+       "config.precision"},
+      {[](RunSpec& s) { s.memory_format = static_cast<MemoryFormat>(9); },
+       "config.memory_format"},
+      {[](RunSpec& s) { s.augmentation = static_cast<Augmentation>(9); },
+       "config.augmentation"},
+      {[](RunSpec& s) {
+         s.evaluation.probe.l2_grid = {1e-3, 0};
+       },
+       "config.evaluation.probe.l2_grid[1]"},
+      {[](RunSpec& s) {
+         s.evaluation.probe.l2_grid = {1e-3, 1e-3};
+       },
+       "config.evaluation.probe.l2_grid[1]"},
+      {[](RunSpec& s) { s.evaluation.probe.sgd_epochs = 0; },
+       "config.evaluation.probe.sgd_epochs"},
+      {[](RunSpec& s) { s.evaluation.probe.sgd_learning_rate = -0.1; },
+       "config.evaluation.probe.sgd_learning_rate"},
+      {[](RunSpec& s) { s.evaluation.probe.sgd_batch_size = 0; },
+       "config.evaluation.probe.sgd_batch_size"},
+      {[](RunSpec& s) { s.evaluation.probe.mlp_hidden_units = 0; },
+       "config.evaluation.probe.mlp_hidden_units"},
+      {[](RunSpec& s) { s.evaluation.probe.mlp_epochs = 0; },
+       "config.evaluation.probe.mlp_epochs"},
   };
   for (const Case& tc : cases) {
     RunSpec s = Minimal();

@@ -69,6 +69,18 @@ enum class DeviceRequest { kAuto, kCpu, kCuda };
 // The kind of a physical device (see device.h for device ids).
 enum class DeviceKind { kCpu, kCuda };
 
+// Training arithmetic: fp32, or bfloat16 autocast for the forward pass;
+// kAuto = bf16 on CUDA, fp32 on CPU (docs/benchmarks.md has the numbers).
+enum class Precision { kAuto, kFp32, kBf16 };
+
+// Memory layout of activations and convolution weights.
+enum class MemoryFormat { kChannelsLast, kNchw };
+
+// Training augmentation: the study's ImageNet pipeline (inception crop of
+// 5-100% of the area, flip, colour jitter) or a light one for small images
+// (crop of 60-100% of the area, flip); kAuto = light up to 64 px.
+enum class Augmentation { kAuto, kInception, kLight };
+
 // Vocabulary<Enum>::kNoun names the vocabulary in messages and kNames lists
 // every value with its name, in declaration order.
 template <typename Enum>
@@ -128,6 +140,17 @@ SSLAB_VOCABULARY_(DeviceRequest, "device",
                    {DeviceRequest::kCuda, "cuda"}});
 SSLAB_VOCABULARY_(DeviceKind, "device kind",
                   {{DeviceKind::kCpu, "cpu"}, {DeviceKind::kCuda, "cuda"}});
+SSLAB_VOCABULARY_(Precision, "precision",
+                  {{Precision::kAuto, "auto"},
+                   {Precision::kFp32, "fp32"},
+                   {Precision::kBf16, "bf16"}});
+SSLAB_VOCABULARY_(MemoryFormat, "memory format",
+                  {{MemoryFormat::kChannelsLast, "channels_last"},
+                   {MemoryFormat::kNchw, "nchw"}});
+SSLAB_VOCABULARY_(Augmentation, "augmentation",
+                  {{Augmentation::kAuto, "auto"},
+                   {Augmentation::kInception, "inception"},
+                   {Augmentation::kLight, "light"}});
 
 #undef SSLAB_VOCABULARY_
 

@@ -442,10 +442,19 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
   SSLAB_RETURN_IF_ERROR(CheckName(spec.name, "name"));
   if (spec.devices.empty()) return Invalid("devices", "must not be empty");
   std::set<DeviceId> seen;
-  for (const DeviceId& d : spec.devices) {
-    if (!seen.insert(d).second) {
+  std::map<std::string, DeviceId> gpu_keys;
+  for (const experiment::DeviceInfo& d : spec.devices) {
+    if (!seen.insert(d.id).second) {
       return Invalid("devices",
-                     absl::StrCat("'", d.ToString(), "' appears twice"));
+                     absl::StrCat("'", d.id.ToString(), "' appears twice"));
+    }
+    if (!d.id.is_cuda() || d.key.empty()) continue;
+    const auto [it, added] = gpu_keys.emplace(d.key, d.id);
+    if (!added) {
+      return Invalid(
+          "devices",
+          absl::StrCat("'", it->second.ToString(), "' and '", d.id.ToString(),
+                       "' are the same GPU (", d.key, ")"));
     }
   }
   std::vector<JobKind> kinds = spec.kinds;
@@ -496,8 +505,10 @@ absl::StatusOr<std::optional<Lease>> Scheduler::LeaseJob(
   }
   SSLAB_RETURN_IF_ERROR(worker.status());
   for (size_t i = 0; i < free_devices.size(); ++i) {
-    if (std::find(worker->devices.begin(), worker->devices.end(),
-                  free_devices[i]) == worker->devices.end()) {
+    if (std::none_of(worker->devices.begin(), worker->devices.end(),
+                     [&](const experiment::DeviceInfo& d) {
+                       return d.id == free_devices[i];
+                     })) {
       return Invalid(absl::StrCat("free_devices[", i, "]"),
                      absl::StrCat("worker ", worker_id, " has no device '",
                                   free_devices[i].ToString(), "'"));

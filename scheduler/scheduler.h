@@ -16,9 +16,12 @@
 //
 // Queue: priority (larger first), then FIFO (older job first). A worker gets
 // only job kinds it serves and only a job that fits one of the free devices
-// it reports: a CUDA job (a run with device "cuda") needs a free "cuda:N" of
-// that worker that no live lease holds; every other job needs the CPU among
-// the free devices.
+// it reports. A job asks for the run's device (PROBE jobs: its probe
+// device): "cuda" needs a free GPU of that worker; "cpu" its CPU; "auto" a
+// free GPU of that worker, or its CPU when no live worker serving that kind
+// of job has an idle GPU. A GPU is free when no live lease holds it, counted
+// by the GPU's physical key across workers (two workers that see one GPU
+// share it); each worker's CPU is its own.
 //
 // Leases expire `lease_duration` after the lease or the last heartbeat. An
 // expired lease puts the job back in the queue (each lease counts one
@@ -173,8 +176,8 @@ struct WorkerSpec {
   std::string name;
   // Job kinds it serves; empty: all.
   std::vector<experiment::JobKind> kinds;
-  // Non-empty, no duplicates.
-  std::vector<experiment::DeviceId> devices;
+  // Non-empty, no duplicate ids, no two GPUs with the same key.
+  std::vector<experiment::DeviceInfo> devices;
 };
 
 struct Lease {

@@ -91,6 +91,14 @@ class SchedulerTest : public ::testing::Test {
   int64_t Worker(const std::string& name, std::vector<DeviceId> devices,
                  std::vector<JobKind> kinds = {
                      JobKind::kTrain, JobKind::kExtract, JobKind::kProbe}) {
+    std::vector<experiment::DeviceInfo> described;
+    for (const DeviceId& d : devices) described.push_back({d, "", "", 0});
+    return Worker(name, std::move(described), std::move(kinds));
+  }
+  int64_t Worker(const std::string& name,
+                 std::vector<experiment::DeviceInfo> devices,
+                 std::vector<JobKind> kinds = {
+                     JobKind::kTrain, JobKind::kExtract, JobKind::kProbe}) {
     auto id = scheduler_->RegisterWorker(
         {name, std::move(kinds), std::move(devices)});
     EXPECT_OK(id.status());
@@ -207,9 +215,15 @@ TEST_F(SchedulerTest, RejectsBadRequestsNamingTheField) {
   EXPECT_THAT(
       scheduler_->RegisterWorker({"w", {JobKind::kTrain}, {}}),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("devices")));
-  EXPECT_THAT(scheduler_->RegisterWorker({"w", {}, {kGpu0, kGpu0}}),
+  EXPECT_THAT(scheduler_->RegisterWorker(
+                  {"w", {}, {{kGpu0, "", "", 0}, {kGpu0, "", "", 0}}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("'cuda:0' appears twice")));
+  EXPECT_THAT(
+      scheduler_->RegisterWorker(
+          {"w", {}, {{kGpu0, "GPU-a", "", 0}, {kGpu1, "GPU-a", "", 0}}}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("'cuda:0' and 'cuda:1' are the same GPU")));
 }
 
 TEST_F(SchedulerTest, StoresTheExpandedConfigWithVersions) {
@@ -269,14 +283,75 @@ TEST_F(SchedulerTest, GpuJobsFitOnlyFreeGpusAndNeverShareOne) {
   EXPECT_EQ(MustLease(cpu_only, {kCpu}).job.run_id, cpu_run);
 }
 
-TEST_F(SchedulerTest, AutoRunsTakeACpuSlot) {
-  int64_t run = Submit(Spec(0, DeviceRequest::kAuto));
-  int64_t gpu_only = Worker("gpu-only", {kGpu0});
-  ExpectNoLease(gpu_only, {kGpu0});
-  int64_t box = Worker("box", {kCpu, kGpu0});
-  Lease lease = MustLease(box, {kCpu, kGpu0});
-  EXPECT_EQ(lease.job.run_id, run);
-  EXPECT_EQ(lease.assignment.device, kCpu);
+TEST_F(SchedulerTest, AutoRunsTakeAFreeGpuBeforeTheCpu) {
+  int64_t first = Submit(Spec(0, DeviceRequest::kAuto));
+  int64_t second = Submit(Spec(0, DeviceRequest::kAuto));
+  int64_t third = Submit(Spec(0, DeviceRequest::kAuto));
+  int64_t cpu_only = Worker("cpu-only", {kCpu});
+  int64_t gpu = Worker("gpu", {kCpu, kGpu0});
+  // A live worker has an idle GPU: auto jobs wait for it, not for the CPU.
+  ExpectNoLease(cpu_only, {kCpu});
+  Lease on_gpu = MustLease(gpu, {kCpu, kGpu0});
+  EXPECT_EQ(on_gpu.job.run_id, first);
+  EXPECT_EQ(on_gpu.assignment.device, kGpu0);
+  // Every GPU is busy now: the next auto job takes a CPU.
+  Lease on_cpu = MustLease(cpu_only, {kCpu});
+  EXPECT_EQ(on_cpu.job.run_id, second);
+  EXPECT_EQ(on_cpu.assignment.device, kCpu);
+  // The GPU's worker goes silent (its lease expires): the CPU stops waiting.
+  ASSERT_OK(scheduler_->FailJob(cpu_only, on_cpu.job.id, "done", false));
+  clock_.Advance(kLease + absl::Seconds(1));
+  Lease last = MustLease(cpu_only, {kCpu});
+  EXPECT_EQ(last.assignment.device, kCpu);
+  EXPECT_THAT((std::vector<int64_t>{first, third}),
+              ::testing::Contains(last.job.run_id));
+}
+
+TEST_F(SchedulerTest, AnIdleGpuHoldsBackOnlyTheKindsItsWorkerServes) {
+  Submit(Spec(0, DeviceRequest::kAuto));
+  Worker("gpu-prober", {kGpu0}, {JobKind::kProbe});
+  int64_t cpu_trainer = Worker("cpu-trainer", {kCpu}, {JobKind::kTrain});
+  EXPECT_EQ(MustLease(cpu_trainer, {kCpu}).assignment.device, kCpu);
+}
+
+TEST_F(SchedulerTest, WorkersSharingAGpuNeverBothLeaseIt) {
+  // Two containers given the same physical GPU report its UUID.
+  const experiment::DeviceInfo shared{kGpu0, "GPU-8f3c", "NVIDIA H200", 1};
+  const experiment::DeviceInfo other{kGpu0, "GPU-77aa", "NVIDIA H200", 1};
+  Submit(Spec(0, DeviceRequest::kCuda));
+  Submit(Spec(0, DeviceRequest::kCuda));
+  Submit(Spec(0, DeviceRequest::kCuda));
+  int64_t trainer = Worker("trainer", std::vector{shared});
+  int64_t extractor = Worker("extractor", std::vector{shared});
+  int64_t elsewhere = Worker("elsewhere", std::vector{other});
+  Lease held = MustLease(trainer, {kGpu0});
+  ExpectNoLease(extractor, {kGpu0});
+  EXPECT_EQ(MustLease(elsewhere, {kGpu0}).assignment.device, kGpu0);
+  ASSERT_OK(scheduler_->FailJob(trainer, held.job.id, "done", false));
+  EXPECT_EQ(MustLease(extractor, {kGpu0}).assignment.device, kGpu0);
+}
+
+TEST_F(SchedulerTest, ProbesRunOnTheProbeDevice) {
+  RunRequest spec = Spec(0, DeviceRequest::kCuda);
+  spec.config.probe_device = DeviceRequest::kCpu;
+  int64_t run = Submit(spec);
+  int64_t gpu = Worker("gpu", {kGpu0});
+  int64_t cpu = Worker("cpu", {kCpu});
+  ExpectNoLease(cpu, {kCpu});
+  Lease train = MustLease(gpu, {kGpu0});
+  ASSERT_OK(scheduler_->RegisterCheckpoint(gpu, train.job.id, Ckpt(2, true))
+                .status());
+  ASSERT_OK(scheduler_->CompleteJob(gpu, train.job.id));
+  ExpectNoLease(cpu, {kCpu});
+  Lease extract = MustLease(gpu, {kGpu0});
+  EXPECT_EQ(extract.job.kind, JobKind::kExtract);
+  RegisterAllFeatures(gpu, extract.job.id, {"block4"});
+  ASSERT_OK(scheduler_->CompleteJob(gpu, extract.job.id));
+  EXPECT_EQ(JobOf(run, JobKind::kProbe).device, DeviceRequest::kCpu);
+  ExpectNoLease(gpu, {kGpu0});
+  Lease probe = MustLease(cpu, {kCpu});
+  EXPECT_EQ(probe.job.kind, JobKind::kProbe);
+  EXPECT_EQ(probe.assignment.device, kCpu);
 }
 
 TEST_F(SchedulerTest, ConcurrentLeasesNeverShareAGpu) {
@@ -751,7 +826,8 @@ TEST_F(SchedulerTest, MonitoringCountsWorkersJobsAndTheirTiming) {
   EXPECT_EQ(workers[0].jobs[0].id, lease.job.id);
   EXPECT_EQ(workers[1].worker.id, idle);
   EXPECT_FALSE(workers[1].alive);
-  EXPECT_THAT(workers[1].worker.devices, ElementsAre(kCpu, kGpu0));
+  ASSERT_THAT(workers[1].worker.devices, SizeIs(2));
+  EXPECT_EQ(workers[1].worker.devices[1].id, kGpu0);
 
   ASSERT_OK_AND_ASSIGN(Census census, scheduler_->TakeCensus());
   EXPECT_EQ(census.runs[RunState::kRunning], 1);

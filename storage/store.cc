@@ -144,9 +144,12 @@ CREATE TABLE metrics (
 CREATE INDEX metrics_by_run ON metrics(run_id, name, step);
 )sql",
     // 2: the typed experiment model. A run's configuration moves from
-    // config_json / plan_json into typed columns (lists as JSON arrays);
-    // PROBE jobs keep their target in typed columns instead of payload_json;
-    // jobs need a 'CUDA' (was 'GPU') or 'CPU' device.
+    // config_json / plan_json into typed columns (lists as JSON arrays),
+    // with the settings runs could not choose before (augmentation,
+    // precision, memory format, probe device and hyper-parameters) set to
+    // what they ran with; PROBE jobs keep their target in typed columns
+    // instead of payload_json; a job's device is what it asks for ('auto',
+    // 'cpu', 'cuda'); a worker's devices are objects with what it found.
     R"sql(
 ALTER TABLE runs ADD COLUMN last_relu INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE runs ADD COLUMN dataset_kind TEXT NOT NULL DEFAULT '';
@@ -175,6 +178,20 @@ ALTER TABLE runs ADD COLUMN device TEXT NOT NULL DEFAULT 'auto';
 ALTER TABLE runs ADD COLUMN threads INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE runs ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3
   CONSTRAINT run_max_attempts_positive CHECK (max_attempts >= 1);
+ALTER TABLE runs ADD COLUMN augmentation TEXT NOT NULL DEFAULT 'inception';
+ALTER TABLE runs ADD COLUMN probe_device TEXT NOT NULL DEFAULT 'cpu';
+ALTER TABLE runs ADD COLUMN precision TEXT NOT NULL DEFAULT 'fp32';
+ALTER TABLE runs ADD COLUMN memory_format TEXT NOT NULL DEFAULT 'nchw';
+ALTER TABLE runs ADD COLUMN probe_l2_grid TEXT NOT NULL
+  DEFAULT '[0.1,0.01,0.001,0.0001,1e-05,1e-06]'
+  CONSTRAINT run_probe_l2_grid_list CHECK (json_type(probe_l2_grid) = 'array');
+ALTER TABLE runs ADD COLUMN probe_sgd_epochs INTEGER NOT NULL DEFAULT 100;
+ALTER TABLE runs ADD COLUMN probe_sgd_learning_rate REAL NOT NULL DEFAULT 0.1;
+ALTER TABLE runs ADD COLUMN probe_sgd_batch_size INTEGER NOT NULL
+  DEFAULT 2048;
+ALTER TABLE runs ADD COLUMN probe_mlp_hidden_units INTEGER NOT NULL
+  DEFAULT 1000;
+ALTER TABLE runs ADD COLUMN probe_mlp_epochs INTEGER NOT NULL DEFAULT 30;
 -- config_json is the proto3 JSON mapping of the expanded sslab.v1.RunConfig:
 -- enums by their proto names (METHOD_ROTATION), int64 values as strings.
 UPDATE runs SET
@@ -213,6 +230,9 @@ UPDATE runs SET
                         length('DEVICE_KIND_') + 1)),
   threads = coalesce(json_extract(config_json, '$.threads'), 0),
   max_attempts = coalesce(json_extract(plan_json, '$.max_attempts'), 3);
+-- Version 1 ran PROBE jobs on the run's device when it was 'cuda'.
+UPDATE runs SET probe_device = CASE device WHEN 'cuda' THEN 'cuda' ELSE 'cpu'
+                               END;
 ALTER TABLE runs DROP COLUMN config_json;
 ALTER TABLE runs DROP COLUMN plan_json;
 
@@ -233,7 +253,7 @@ CREATE TABLE jobs_v2 (
   max_attempts INTEGER NOT NULL CONSTRAINT job_max_attempts_positive
     CHECK (max_attempts >= 1),
   device TEXT NOT NULL CONSTRAINT job_device_valid
-    CHECK (device IN ('CPU','CUDA')),
+    CHECK (device IN ('auto','cpu','cuda')),
   lease_worker_id INTEGER REFERENCES workers(id),
   lease_device TEXT NOT NULL DEFAULT '',
   lease_expiry_ms INTEGER,
@@ -254,7 +274,7 @@ SELECT id, run_id, kind, state, checkpoint_id,
   CASE kind WHEN 'PROBE' THEN json_extract(payload_json, '$.label_fraction')
   END,
   priority, attempts, max_attempts,
-  CASE device WHEN 'GPU' THEN 'CUDA' ELSE device END,
+  CASE device WHEN 'GPU' THEN 'cuda' ELSE 'cpu' END,
   lease_worker_id, lease_device, lease_expiry_ms, progress, last_error,
   created_ms, updated_ms
 FROM jobs;
@@ -263,6 +283,11 @@ ALTER TABLE jobs_v2 RENAME TO jobs;
 CREATE INDEX jobs_queue ON jobs(state, priority DESC, id);
 CREATE INDEX jobs_by_run ON jobs(run_id);
 CREATE INDEX jobs_by_lease ON jobs(lease_expiry_ms) WHERE lease_expiry_ms IS NOT NULL;
+
+UPDATE workers SET devices_json = (
+  SELECT json_group_array(json_object('id', value, 'key', '', 'name', '',
+                                      'memory_bytes', 0))
+  FROM json_each(workers.devices_json));
 )sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
@@ -290,7 +315,9 @@ constexpr const char* kRunColumns =
     "epochs, batch_size, base_lr, warmup_epochs, decay_epochs, decay_factor, "
     "eval_layers, eval_probe_kinds, eval_label_fractions, eval_every_epochs, "
     "seed, device, threads, max_attempts, versions_json, priority, "
-    "created_ms, updated_ms, error";
+    "created_ms, updated_ms, error, augmentation, probe_device, precision, "
+    "memory_format, probe_l2_grid, probe_sgd_epochs, probe_sgd_learning_rate, "
+    "probe_sgd_batch_size, probe_mlp_hidden_units, probe_mlp_epochs";
 
 absl::StatusOr<Run> ReadRun(const Statement& s) {
   Run run;
@@ -341,6 +368,25 @@ absl::StatusOr<Run> ReadRun(const Statement& s) {
   run.created_at = s.Time(29);
   run.updated_at = s.Time(30);
   run.error = s.Text(31);
+  SSLAB_ASSIGN_OR_RETURN(
+      c.augmentation,
+      ParseEnumText<experiment::Augmentation>(s.Text(32), "augmentation"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.probe_device,
+      ParseEnumText<experiment::DeviceRequest>(s.Text(33), "probe device"));
+  SSLAB_ASSIGN_OR_RETURN(c.precision, ParseEnumText<experiment::Precision>(
+                                          s.Text(34), "precision"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.memory_format,
+      ParseEnumText<experiment::MemoryFormat>(s.Text(35), "memory format"));
+  experiment::ProbeSettings& probe = c.evaluation.probe;
+  SSLAB_ASSIGN_OR_RETURN(probe.l2_grid,
+                         internal::DecodeNumbers(s.Text(36), "probe L2 grid"));
+  probe.sgd_epochs = static_cast<int>(s.Int(37));
+  probe.sgd_learning_rate = s.Double(38);
+  probe.sgd_batch_size = static_cast<int>(s.Int(39));
+  probe.mlp_hidden_units = static_cast<int>(s.Int(40));
+  probe.mlp_epochs = static_cast<int>(s.Int(41));
   return run;
 }
 
@@ -370,8 +416,8 @@ absl::StatusOr<Job> ReadJob(const Statement& s) {
   job.priority = static_cast<int>(s.Int(8));
   job.attempts = static_cast<int>(s.Int(9));
   job.max_attempts = static_cast<int>(s.Int(10));
-  SSLAB_ASSIGN_OR_RETURN(job.device,
-                         ParseEnumText<DeviceKind>(s.Text(11), "job device"));
+  SSLAB_ASSIGN_OR_RETURN(job.device, ParseEnumText<experiment::DeviceRequest>(
+                                         s.Text(11), "job device"));
   job.lease_worker_id = s.OptionalInt(12);
   SSLAB_ASSIGN_OR_RETURN(job.lease_device,
                          internal::ParseDeviceText(s.Text(13), "lease device"));
@@ -427,14 +473,8 @@ absl::StatusOr<Worker> ReadWorker(const Statement& s) {
   w.name = s.Text(1);
   SSLAB_ASSIGN_OR_RETURN(
       w.kinds, internal::DecodeEnums<JobKind>(s.Text(2), "worker job kind"));
-  SSLAB_ASSIGN_OR_RETURN(std::vector<std::string> devices,
-                         internal::DecodeStrings(s.Text(3), "worker devices"));
-  for (const std::string& text : devices) {
-    SSLAB_ASSIGN_OR_RETURN(std::optional<experiment::DeviceId> device,
-                           internal::ParseDeviceText(text, "worker device"));
-    if (!device) return Corrupt("worker device", text);
-    w.devices.push_back(*device);
-  }
+  SSLAB_ASSIGN_OR_RETURN(w.devices,
+                         internal::DecodeDevices(s.Text(3), "worker devices"));
   w.registered_at = s.Time(4);
   w.last_heartbeat = s.Time(5);
   return w;
@@ -717,7 +757,8 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
             "INSERT INTO runs (", kRunColumns,
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
-            "?25, ?26, ?27, ?28, ?29, ?30, ?31)")));
+            "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, "
+            "?38, ?39, ?40, ?41)")));
     s.Bind(1, run.name)
         .Bind(2, run.sweep_id)
         .Bind(3, EnumText(run.state))
@@ -748,7 +789,17 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
         .Bind(28, run.priority)
         .Bind(29, run.created_at)
         .Bind(30, run.updated_at)
-        .Bind(31, run.error);
+        .Bind(31, run.error)
+        .Bind(32, EnumText(c.augmentation))
+        .Bind(33, EnumText(c.probe_device))
+        .Bind(34, EnumText(c.precision))
+        .Bind(35, EnumText(c.memory_format))
+        .Bind(36, internal::EncodeList(c.evaluation.probe.l2_grid))
+        .Bind(37, c.evaluation.probe.sgd_epochs)
+        .Bind(38, c.evaluation.probe.sgd_learning_rate)
+        .Bind(39, c.evaluation.probe.sgd_batch_size)
+        .Bind(40, c.evaluation.probe.mlp_hidden_units)
+        .Bind(41, c.evaluation.probe.mlp_epochs);
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -898,30 +949,29 @@ absl::StatusOr<std::vector<Job>> Store::ListJobs(int64_t run_id) {
 }
 
 absl::StatusOr<std::vector<Job>> Store::ListRunnableJobs(
-    const std::vector<JobKind>& kinds, const std::vector<DeviceKind>& devices,
-    int limit) {
-  auto has_kind = [&](JobKind k) {
-    return std::find(kinds.begin(), kinds.end(), k) != kinds.end();
+    const std::set<JobFit>& fits, int limit) {
+  // One bit per (kind, device) pair, numbered as the SQL below numbers them.
+  auto bit = [](const JobFit& fit) {
+    const int kind = fit.first == JobKind::kTrain     ? 0
+                     : fit.first == JobKind::kExtract ? 3
+                                                      : 6;
+    const int device = fit.second == DeviceRequest::kAuto  ? 0
+                       : fit.second == DeviceRequest::kCpu ? 1
+                                                           : 2;
+    return int64_t{1} << (kind + device);
   };
-  auto has_device = [&](DeviceKind d) {
-    return std::find(devices.begin(), devices.end(), d) != devices.end();
-  };
+  int64_t mask = 0;
+  for (const JobFit& fit : fits) mask |= bit(fit);
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
       impl_->Prepare(absl::StrCat(
           "SELECT ", kJobColumns,
-          " FROM jobs WHERE state = 'RUNNABLE' "
-          "AND ((kind = 'TRAIN' AND ?1) OR (kind = 'EXTRACT' AND ?2) "
-          "OR (kind = 'PROBE' AND ?3)) "
-          "AND ((device = 'CPU' AND ?4) OR (device = 'CUDA' AND ?5)) "
-          "ORDER BY priority DESC, id ASC LIMIT ?6")));
-  s.Bind(1, has_kind(JobKind::kTrain))
-      .Bind(2, has_kind(JobKind::kExtract))
-      .Bind(3, has_kind(JobKind::kProbe))
-      .Bind(4, has_device(DeviceKind::kCpu))
-      .Bind(5, has_device(DeviceKind::kCuda))
-      .Bind(6, limit);
+          " FROM jobs WHERE state = 'RUNNABLE' AND (?1 >> ("
+          "CASE kind WHEN 'TRAIN' THEN 0 WHEN 'EXTRACT' THEN 3 ELSE 6 END + "
+          "CASE device WHEN 'auto' THEN 0 WHEN 'cpu' THEN 1 ELSE 2 END)) & 1 "
+          "ORDER BY priority DESC, id ASC LIMIT ?2")));
+  s.Bind(1, mask).Bind(2, limit);
   return ReadAll<Job>(s, ReadJob);
 }
 
@@ -1208,10 +1258,6 @@ absl::StatusOr<std::vector<Metric>> Store::LatestMetrics(int64_t run_id) {
 // ---- Workers ----
 
 absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
-  std::vector<std::string> devices;
-  for (const experiment::DeviceId& d : worker.devices) {
-    devices.push_back(d.ToString());
-  }
   Worker out = worker;
   SSLAB_RETURN_IF_ERROR(InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
@@ -1226,7 +1272,7 @@ absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
             "RETURNING id, registered_ms"));
     s.Bind(1, worker.name)
         .Bind(2, internal::EncodeEnums(worker.kinds))
-        .Bind(3, internal::EncodeList(devices))
+        .Bind(3, internal::EncodeDevices(worker.devices))
         .Bind(4, worker.registered_at)
         .Bind(5, worker.last_heartbeat);
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());

@@ -27,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -108,11 +109,10 @@ class Store {
   absl::Status UpdateJob(const Job& job);
   // Jobs of a run, ascending id.
   absl::StatusOr<std::vector<Job>> ListJobs(int64_t run_id);
-  // RUNNABLE jobs whose kind is in `kinds` and device in `devices`, in queue
+  // RUNNABLE jobs whose (kind, device request) is in `fits`, in queue
   // order (priority descending, then id ascending), at most `limit`.
   absl::StatusOr<std::vector<Job>> ListRunnableJobs(
-      const std::vector<JobKind>& kinds, const std::vector<DeviceKind>& devices,
-      int limit);
+      const std::set<JobFit>& fits, int limit);
   // How many jobs there are of each kind in each state.
   absl::StatusOr<std::map<std::pair<JobKind, JobState>, int64_t>> CountJobs();
   // Jobs holding a lease (lease_expiry set), optionally of one worker only.

@@ -16,6 +16,7 @@ namespace sslab::storage {
 namespace {
 
 using experiment::DeviceId;
+using experiment::DeviceRequest;
 using experiment::Method;
 using experiment::ProbeKind;
 using experiment::ProbeTarget;
@@ -266,25 +267,45 @@ TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
   ASSERT_OK_AND_ASSIGN(int64_t high1, store->CreateJob(MakeJob(run_id, 5)));
   ASSERT_OK_AND_ASSIGN(int64_t high2, store->CreateJob(MakeJob(run_id, 5)));
   Job gpu = MakeJob(run_id, 9, JobKind::kExtract);
-  gpu.device = DeviceKind::kCuda;
+  gpu.device = DeviceRequest::kCuda;
   ASSERT_OK_AND_ASSIGN(int64_t gpu_id, store->CreateJob(gpu));
+  Job any = MakeJob(run_id, 7, JobKind::kTrain);
+  any.device = DeviceRequest::kAuto;
+  ASSERT_OK_AND_ASSIGN(int64_t auto_id, store->CreateJob(any));
 
-  ASSERT_OK_AND_ASSIGN(auto cpu_jobs, store->ListRunnableJobs(
-                                          {JobKind::kTrain, JobKind::kExtract},
-                                          {DeviceKind::kCpu}, 10));
+  using F = JobFit;
+  ASSERT_OK_AND_ASSIGN(
+      auto cpu_jobs,
+      store->ListRunnableJobs({F{JobKind::kTrain, DeviceRequest::kCpu},
+                               F{JobKind::kExtract, DeviceRequest::kCpu}},
+                              10));
   std::vector<int64_t> order;
   for (const Job& j : cpu_jobs) order.push_back(j.id);
   EXPECT_THAT(order, ElementsAre(high1, high2, low));
 
-  ASSERT_OK_AND_ASSIGN(auto all, store->ListRunnableJobs(
-                                     {JobKind::kTrain, JobKind::kExtract},
-                                     {DeviceKind::kCpu, DeviceKind::kCuda}, 1));
-  ASSERT_THAT(all, SizeIs(1));
-  EXPECT_EQ(all[0].id, gpu_id);
+  // Each (kind, device) pair selects on its own: an auto TRAIN job does not
+  // make auto EXTRACT jobs fit.
+  ASSERT_OK_AND_ASSIGN(
+      auto all,
+      store->ListRunnableJobs({F{JobKind::kTrain, DeviceRequest::kAuto},
+                               F{JobKind::kExtract, DeviceRequest::kCuda},
+                               F{JobKind::kTrain, DeviceRequest::kCpu}},
+                              10));
+  order.clear();
+  for (const Job& j : all) order.push_back(j.id);
+  EXPECT_THAT(order, ElementsAre(gpu_id, auto_id, high1, high2, low));
+  ASSERT_OK_AND_ASSIGN(
+      auto cuda_train,
+      store->ListRunnableJobs({F{JobKind::kTrain, DeviceRequest::kCuda},
+                               F{JobKind::kExtract, DeviceRequest::kAuto}},
+                              10));
+  EXPECT_THAT(cuda_train, SizeIs(0));
   ASSERT_OK_AND_ASSIGN(
       auto probes,
-      store->ListRunnableJobs({JobKind::kProbe},
-                              {DeviceKind::kCpu, DeviceKind::kCuda}, 10));
+      store->ListRunnableJobs({F{JobKind::kProbe, DeviceRequest::kCpu},
+                               F{JobKind::kProbe, DeviceRequest::kCuda},
+                               F{JobKind::kProbe, DeviceRequest::kAuto}},
+                              10));
   EXPECT_THAT(probes, SizeIs(0));
 
   Job leased = cpu_jobs[0];
@@ -500,6 +521,12 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(c.evaluation.every_epochs, 0);
   EXPECT_EQ(c.seed, 7);
   EXPECT_EQ(c.device, experiment::DeviceRequest::kAuto);
+  // Settings version 1 could not choose: what its runs ran with.
+  EXPECT_EQ(c.augmentation, experiment::Augmentation::kInception);
+  EXPECT_EQ(c.precision, experiment::Precision::kFp32);
+  EXPECT_EQ(c.memory_format, experiment::MemoryFormat::kNchw);
+  EXPECT_EQ(c.probe_device, experiment::DeviceRequest::kCpu);
+  EXPECT_EQ(c.evaluation.probe, experiment::ProbeSettings{});
   EXPECT_EQ(tiny.max_attempts, 3);
   EXPECT_EQ(tiny.versions.at("api"), "sslab.v1");
   EXPECT_OK(experiment::ValidateRunConfig(c));
@@ -508,6 +535,7 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(queued.state, RunState::kPending);
   EXPECT_EQ(queued.config.method, Method::kSupervised);
   EXPECT_EQ(queued.config.device, experiment::DeviceRequest::kCuda);
+  EXPECT_EQ(queued.config.probe_device, experiment::DeviceRequest::kCuda);
   EXPECT_EQ(queued.config.evaluation.every_epochs, 5);
   EXPECT_EQ(queued.config.batch_size, 256);
   EXPECT_DOUBLE_EQ(queued.config.lr_schedule.base_lr, 0.2);
@@ -534,11 +562,12 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(probes, 8);
   ASSERT_OK_AND_ASSIGN(auto queued_jobs, store->ListJobs(6));
   ASSERT_THAT(queued_jobs, SizeIs(1));
-  EXPECT_EQ(queued_jobs[0].device, DeviceKind::kCuda);
+  EXPECT_EQ(queued_jobs[0].device, DeviceRequest::kCuda);
+  EXPECT_EQ(jobs[0].device, DeviceRequest::kCpu);
   EXPECT_EQ(queued_jobs[0].state, JobState::kRunnable);
   ASSERT_OK_AND_ASSIGN(
-      auto runnable,
-      store->ListRunnableJobs({JobKind::kTrain}, {DeviceKind::kCuda}, 10));
+      auto runnable, store->ListRunnableJobs(
+                         {JobFit{JobKind::kTrain, DeviceRequest::kCuda}}, 10));
   ASSERT_THAT(runnable, SizeIs(1));
   EXPECT_EQ(runnable[0].run_id, 6);
 
@@ -565,6 +594,13 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_THAT(sweep.grid.architectures,
               ElementsAre(experiment::Architecture::kVgg19Bn));
   EXPECT_EQ(RawQueryInt("SELECT count(*) FROM pragma_foreign_key_check"), 0);
+
+  // Workers keep their devices, now described (nothing was checked then).
+  ASSERT_OK_AND_ASSIGN(auto workers, store->ListWorkers());
+  ASSERT_THAT(workers, SizeIs(3));
+  ASSERT_THAT(workers[0].devices, SizeIs(1));
+  EXPECT_EQ(workers[0].devices[0].id, DeviceId::Cpu());
+  EXPECT_EQ(workers[0].devices[0].key, "");
 
   // New rows continue the ids of the old ones.
   ASSERT_OK_AND_ASSIGN(int64_t next, store->CreateRun(MakeRun("after")));
@@ -614,7 +650,7 @@ TEST_F(StoreTest, CountsAndListsForMonitoring) {
   Worker w;
   w.name = "w1";
   w.kinds = {JobKind::kProbe};
-  w.devices = {DeviceId::Cpu()};
+  w.devices = {{DeviceId::Cpu(), "", "", 0}};
   ASSERT_OK(store->UpsertWorker(w).status());
   w.name = "w2";
   ASSERT_OK(store->UpsertWorker(w).status());
@@ -629,16 +665,18 @@ TEST_F(StoreTest, WorkerUpsertKeepsIdByName) {
   Worker w;
   w.name = "trainer-1";
   w.kinds = {JobKind::kTrain};
-  w.devices = {DeviceId::Cpu()};
+  w.devices = {{DeviceId::Cpu(), "host/cpu", "Xeon", 1 << 30}};
   w.registered_at = w.last_heartbeat = kT0;
   ASSERT_OK_AND_ASSIGN(Worker first, store->UpsertWorker(w));
-  w.devices = {DeviceId::Cpu(), DeviceId::Cuda(0)};
+  const experiment::DeviceInfo gpu{DeviceId::Cuda(0), "GPU-1234", "NVIDIA H200",
+                                   int64_t{141} << 30};
+  w.devices = {w.devices[0], gpu};
   w.registered_at = w.last_heartbeat = kT0 + absl::Minutes(1);
   ASSERT_OK_AND_ASSIGN(Worker second, store->UpsertWorker(w));
   EXPECT_EQ(second.id, first.id);
   EXPECT_EQ(second.registered_at, kT0);
   ASSERT_OK_AND_ASSIGN(Worker read, store->GetWorker(first.id));
-  EXPECT_THAT(read.devices, ElementsAre(DeviceId::Cpu(), DeviceId::Cuda(0)));
+  EXPECT_THAT(read.devices, ElementsAre(w.devices[0], gpu));
   EXPECT_THAT(read.kinds, ElementsAre(JobKind::kTrain));
   EXPECT_THAT(store->GetWorker(first.id + 7),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker")));

@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/time/time.h"
@@ -22,7 +23,7 @@
 
 namespace sslab::storage {
 
-using experiment::DeviceKind;
+using experiment::DeviceRequest;
 using experiment::JobKind;
 using experiment::JobState;
 using experiment::RunState;
@@ -74,8 +75,9 @@ struct Job {
   // Number of times the job was leased.
   int attempts = 0;
   int max_attempts = 3;
-  // The kind of device the job needs.
-  DeviceKind device = DeviceKind::kCpu;
+  // The device the job asks for: kAuto = a GPU when one is free, else the
+  // CPU.
+  DeviceRequest device = DeviceRequest::kCpu;
   // The worker holding (or, once the job is final, last holding) the lease.
   std::optional<int64_t> lease_worker_id;
   // The device the lease occupies (or last occupied).
@@ -88,6 +90,9 @@ struct Job {
   absl::Time created_at;
   absl::Time updated_at;
 };
+
+// A kind of job and a device request a lease can serve (ListRunnableJobs).
+using JobFit = std::pair<JobKind, DeviceRequest>;
 
 struct Checkpoint {
   int64_t id = 0;
@@ -154,7 +159,8 @@ struct Worker {
   // Unique: registering the same name again updates the worker in place.
   std::string name;
   std::vector<JobKind> kinds;
-  std::vector<experiment::DeviceId> devices;
+  // As the worker found them at startup.
+  std::vector<experiment::DeviceInfo> devices;
   absl::Time registered_at;
   absl::Time last_heartbeat;
 };

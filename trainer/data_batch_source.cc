@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "common/status_macros.h"
+#include "experiment/run_config.h"
 
 namespace sslab::trainer {
 
@@ -21,19 +22,33 @@ std::string TrainingTransformKind(Method method) {
   return "supervised";
 }
 
+data::TransformOptions TrainingTransformOptions(const TrainerOptions& options) {
+  data::TransformOptions transform;
+  transform.kind = TrainingTransformKind(options.method);
+  transform.image_size = options.image_size;
+  if (IsPatchMethod(options.method)) transform.patch_size = ViewSize(options);
+  transform.channels = options.model.in_channels;
+  experiment::Augmentation augmentation = options.augmentation;
+  if (augmentation == experiment::Augmentation::kAuto) {
+    augmentation = experiment::DefaultAugmentation(options.image_size);
+  }
+  if (augmentation == experiment::Augmentation::kLight) {
+    transform.crop_area_min = 0.6;
+    transform.brightness = 0;
+    transform.saturation_lower = transform.saturation_upper = 1;
+  }
+  return transform;
+}
+
 absl::StatusOr<std::unique_ptr<data::BatchSource>> MakeDatasetBatchSource(
     const data::DatasetSpec& dataset, data::Split split,
     const TrainerOptions& options, data::LoaderOptions loader) {
   SSLAB_RETURN_IF_ERROR(ValidateTrainerOptions(options));
   SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> ds,
                          data::OpenDataset(dataset, split));
-  data::TransformOptions transform;
-  transform.kind = TrainingTransformKind(options.method);
-  transform.image_size = options.image_size;
-  if (IsPatchMethod(options.method)) transform.patch_size = ViewSize(options);
-  transform.channels = options.model.in_channels;
-  SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Transform> t,
-                         data::MakeTransform(transform));
+  SSLAB_ASSIGN_OR_RETURN(
+      std::shared_ptr<const data::Transform> t,
+      data::MakeTransform(TrainingTransformOptions(options)));
   loader.batch_size = static_cast<int>(options.batch_size);
   loader.drop_last = true;
   return std::unique_ptr<data::BatchSource>(

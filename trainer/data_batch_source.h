@@ -10,6 +10,7 @@
 #include "data/batch_source.h"
 #include "data/dataset.h"
 #include "data/loader.h"
+#include "data/transforms.h"
 #include "trainer/options.h"
 
 namespace sslab::trainer {
@@ -17,6 +18,16 @@ namespace sslab::trainer {
 // The transform kind a method trains on: "rotation", "exemplar", "patches"
 // (Jigsaw, Relative Patch Location) or "supervised".
 std::string TrainingTransformKind(Method method);
+
+// The training transform of `options`: the method's kind at its view size,
+// with options.augmentation applied. kInception is the study's (crops of
+// 5-100% of the area, flip, brightness and saturation jitter); kLight keeps
+// crops of 60-100% and the flip and drops the colour jitter: at 28-32 px a
+// 5% crop is a 6-7 px patch blown up 4-5x, too little to tell a rotation
+// from, and public CIFAR-scale rotation code uses no scale or colour
+// augmentation at all (docs/study-fmnist.md has the measurement). Patch
+// methods cut their own patches and ignore it.
+data::TransformOptions TrainingTransformOptions(const TrainerOptions& options);
 
 // Opens `split` of `dataset` with the method's training transform at
 // options.image_size and options.model.in_channels channels, and a loader

@@ -90,6 +90,7 @@ std::string TrainerOptionsToJson(const TrainerOptions& o) {
       {"model", model},
       {"batch_size", o.batch_size},
       {"image_size", o.image_size},
+      {"augmentation", std::string(experiment::Name(o.augmentation))},
       {"num_classes", o.num_classes},
       {"embedding_dim", o.embedding_dim},
       {"head_hidden", o.head_hidden},
@@ -171,6 +172,11 @@ absl::StatusOr<TrainerOptions> TrainerOptionsFromJson(absl::string_view json) {
   }
   SSLAB_RETURN_IF_ERROR(Get(j, "batch_size", "", &o.batch_size));
   SSLAB_RETURN_IF_ERROR(Get(j, "image_size", "", &o.image_size));
+  std::string augmentation(experiment::Name(o.augmentation));
+  SSLAB_RETURN_IF_ERROR(Get(j, "augmentation", "", &augmentation));
+  SSLAB_ASSIGN_OR_RETURN(o.augmentation,
+                         experiment::ParseName<experiment::Augmentation>(
+                             augmentation, "augmentation"));
   SSLAB_RETURN_IF_ERROR(Get(j, "num_classes", "", &o.num_classes));
   SSLAB_RETURN_IF_ERROR(Get(j, "embedding_dim", "", &o.embedding_dim));
   SSLAB_RETURN_IF_ERROR(Get(j, "head_hidden", "", &o.head_hidden));

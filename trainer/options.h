@@ -33,6 +33,9 @@ struct TrainerOptions {
   // Side of the images the data transform produces; for patch methods the
   // side of the square cut into the 3x3 grid (>= 24, i.e. 8 px patches).
   int image_size = 224;
+  // The training views' augmentation (data_batch_source.h); kAuto = kLight
+  // up to experiment::kLightAugmentationMaxSize px.
+  experiment::Augmentation augmentation = experiment::Augmentation::kInception;
 
   int num_classes = 1000;       // Supervised: classes of the labels.
   int embedding_dim = 1000;     // Exemplar / patch methods: embedding size.

@@ -16,10 +16,9 @@ using storage::Checkpoint;
 using storage::Job;
 using storage::Run;
 
-experiment::DeviceKind JobDevice(const experiment::RunConfig& config) {
-  return config.device == experiment::DeviceRequest::kCuda
-             ? experiment::DeviceKind::kCuda
-             : experiment::DeviceKind::kCpu;
+experiment::DeviceRequest JobDevice(const experiment::RunConfig& config,
+                                    JobKind kind) {
+  return kind == JobKind::kProbe ? config.probe_device : config.device;
 }
 
 JobCounts CountJobs(const std::vector<Job>& jobs) {
@@ -80,7 +79,7 @@ absl::StatusOr<int64_t> JobGraph::CreateJob(
   job.probe = std::move(probe);
   job.priority = run.priority;
   job.max_attempts = run.max_attempts;
-  job.device = JobDevice(run.config);
+  job.device = JobDevice(run.config, kind);
   job.created_at = job.updated_at = clock_->Now();
   return store_->CreateJob(job);
 }

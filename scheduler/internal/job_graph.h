@@ -21,10 +21,10 @@
 
 namespace sslab::scheduler::internal {
 
-// The kind of device a run's jobs need: CUDA when the run asks for it, else
-// the CPU (an "auto" run takes whatever CPU slot is free; a worker that owns
-// a GPU uses it).
-experiment::DeviceKind JobDevice(const experiment::RunConfig& config);
+// The device a job of `kind` asks for: the run's probe device for PROBE
+// jobs, its device for TRAIN and EXTRACT.
+experiment::DeviceRequest JobDevice(const experiment::RunConfig& config,
+                                    experiment::JobKind kind);
 
 JobCounts CountJobs(const std::vector<storage::Job>& jobs);
 

@@ -43,14 +43,19 @@ TEST(JobGraphTest, CountsJobsByState) {
   EXPECT_EQ(c.succeeded, 0);
 }
 
-TEST(JobGraphTest, OnlyCudaRunsNeedAGpu) {
+TEST(JobGraphTest, ProbesAskForTheProbeDevice) {
+  using experiment::DeviceRequest;
+  using experiment::JobKind;
   experiment::RunConfig config;
-  config.device = experiment::DeviceRequest::kCuda;
-  EXPECT_EQ(JobDevice(config), experiment::DeviceKind::kCuda);
-  config.device = experiment::DeviceRequest::kAuto;
-  EXPECT_EQ(JobDevice(config), experiment::DeviceKind::kCpu);
-  config.device = experiment::DeviceRequest::kCpu;
-  EXPECT_EQ(JobDevice(config), experiment::DeviceKind::kCpu);
+  config.device = DeviceRequest::kCuda;
+  config.probe_device = DeviceRequest::kCpu;
+  EXPECT_EQ(JobDevice(config, JobKind::kTrain), DeviceRequest::kCuda);
+  EXPECT_EQ(JobDevice(config, JobKind::kExtract), DeviceRequest::kCuda);
+  EXPECT_EQ(JobDevice(config, JobKind::kProbe), DeviceRequest::kCpu);
+  config.device = DeviceRequest::kAuto;
+  config.probe_device = DeviceRequest::kAuto;
+  EXPECT_EQ(JobDevice(config, JobKind::kTrain), DeviceRequest::kAuto);
+  EXPECT_EQ(JobDevice(config, JobKind::kProbe), DeviceRequest::kAuto);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 #include "scheduler/internal/leases.h"
 
+#include <algorithm>
 #include <set>
 #include <utility>
 
@@ -11,7 +12,7 @@ namespace sslab::scheduler::internal {
 namespace {
 
 using experiment::DeviceId;
-using experiment::DeviceKind;
+using experiment::DeviceRequest;
 using experiment::JobKind;
 using experiment::JobState;
 using storage::Job;
@@ -26,29 +27,85 @@ std::string Upper(JobKind kind) {
 
 }  // namespace
 
+std::string GpuKey(const storage::Worker& worker, const DeviceId& device) {
+  for (const experiment::DeviceInfo& d : worker.devices) {
+    if (d.id == device && !d.key.empty()) return d.key;
+  }
+  return absl::StrCat("worker ", worker.id, " ", device.ToString());
+}
+
+GpuOccupancy GpuOccupancy::Of(const std::vector<storage::Worker>& workers,
+                              const std::vector<Job>& leased) {
+  GpuOccupancy out;
+  for (const Job& job : leased) {
+    if (!job.lease_device || !job.lease_device->is_cuda()) continue;
+    for (const storage::Worker& w : workers) {
+      if (job.lease_worker_id == w.id) {
+        out.busy_.insert(GpuKey(w, *job.lease_device));
+      }
+    }
+  }
+  return out;
+}
+
+bool GpuOccupancy::Busy(const storage::Worker& worker,
+                        const DeviceId& gpu) const {
+  return busy_.count(GpuKey(worker, gpu)) > 0;
+}
+
+bool GpuOccupancy::AnyIdle(const std::vector<storage::Worker>& workers,
+                           JobKind kind, absl::Time alive_since) const {
+  for (const storage::Worker& w : workers) {
+    if (w.last_heartbeat < alive_since) continue;
+    if (std::find(w.kinds.begin(), w.kinds.end(), kind) == w.kinds.end()) {
+      continue;
+    }
+    for (const experiment::DeviceInfo& d : w.devices) {
+      if (d.id.is_cuda() && !Busy(w, d.id)) return true;
+    }
+  }
+  return false;
+}
+
 absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
     const storage::Worker& worker, const std::vector<DeviceId>& free_devices) {
   const absl::Time now = clock_->Now();
   SSLAB_RETURN_IF_ERROR(store_->TouchWorker(worker.id, now));
-  // A GPU held by a live lease is busy whatever the worker reports.
-  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> held,
-                         store_->ListLeasedJobs(worker.id));
-  std::set<DeviceId> busy;
-  for (const Job& j : held) {
-    if (j.lease_device) busy.insert(*j.lease_device);
-  }
+  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Worker> workers,
+                         store_->ListWorkers());
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased, store_->ListLeasedJobs());
+  const GpuOccupancy gpus = GpuOccupancy::Of(workers, leased);
+
+  // The CPU and the first GPU of this worker that are free: reported free
+  // by the worker, and (a GPU) held by no live lease of any worker.
   std::optional<DeviceId> cpu;
   std::optional<DeviceId> gpu;
   for (const DeviceId& d : free_devices) {
-    if (!d.is_cuda()) cpu = d;
-    if (d.is_cuda() && !gpu && !busy.count(d)) gpu = d;
+    if (!d.is_cuda()) {
+      cpu = d;
+    } else if (!gpu && !gpus.Busy(worker, d)) {
+      gpu = d;
+    }
   }
-  std::vector<DeviceKind> fits;
-  if (cpu) fits.push_back(DeviceKind::kCpu);
-  if (gpu) fits.push_back(DeviceKind::kCuda);
+  // An auto job goes to a GPU when one is free: to this worker's, or to the
+  // CPU only when no live worker serving its kind has a GPU idle.
+  const absl::Time alive_since = now - lease_duration_;
+  std::set<storage::JobFit> fits;
+  for (JobKind kind : worker.kinds) {
+    if (gpu) {
+      fits.insert({kind, DeviceRequest::kCuda});
+      fits.insert({kind, DeviceRequest::kAuto});
+    }
+    if (cpu) {
+      fits.insert({kind, DeviceRequest::kCpu});
+      if (!gpus.AnyIdle(workers, kind, alive_since)) {
+        fits.insert({kind, DeviceRequest::kAuto});
+      }
+    }
+  }
   if (fits.empty()) return std::nullopt;
   SSLAB_ASSIGN_OR_RETURN(std::vector<Job> candidates,
-                         store_->ListRunnableJobs(worker.kinds, fits, 1));
+                         store_->ListRunnableJobs(fits, 1));
   if (candidates.empty()) return std::nullopt;
 
   Lease lease;
@@ -57,7 +114,9 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   // A queued job was last updated when it became runnable.
   stats_->RecordQueueWait(job.kind, now - job.updated_at);
   lease_started_[job.id] = now;
-  const DeviceId device = job.device == DeviceKind::kCuda ? *gpu : *cpu;
+  const bool on_gpu = job.device == DeviceRequest::kCuda ||
+                      (job.device == DeviceRequest::kAuto && gpu);
+  const DeviceId device = on_gpu ? *gpu : *cpu;
   job.state = JobState::kRunning;
   job.attempts += 1;
   job.lease_worker_id = worker.id;

@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,30 @@
 #include "storage/store.h"
 
 namespace sslab::scheduler::internal {
+
+// What identifies a worker's GPU across workers: the key the worker found
+// (a CUDA UUID), else one unique to the worker and device.
+std::string GpuKey(const storage::Worker& worker,
+                   const experiment::DeviceId& device);
+
+// Which GPUs live leases hold, by physical key: two workers that see the
+// same GPU (two containers given one device) never both get a lease on it.
+// CPUs are not tracked: each worker runs at most one job on its CPU slot.
+class GpuOccupancy {
+ public:
+  static GpuOccupancy Of(const std::vector<storage::Worker>& workers,
+                         const std::vector<storage::Job>& leased);
+  // Whether `worker`'s `gpu` is held by a live lease (of any worker).
+  bool Busy(const storage::Worker& worker,
+            const experiment::DeviceId& gpu) const;
+  // Whether a worker heard from since `alive_since` that serves `kind` has a
+  // GPU no lease holds.
+  bool AnyIdle(const std::vector<storage::Worker>& workers,
+               experiment::JobKind kind, absl::Time alive_since) const;
+
+ private:
+  std::set<std::string> busy_;
+};
 
 class Leases {
  public:

@@ -10,10 +10,13 @@ namespace sslab::services {
 namespace {
 
 using experiment::Architecture;
+using experiment::Augmentation;
 using experiment::DatasetKind;
 using experiment::DeviceRequest;
 using experiment::JobKind;
+using experiment::MemoryFormat;
 using experiment::Method;
+using experiment::Precision;
 using experiment::ProbeKind;
 using experiment::Split;
 
@@ -56,6 +59,24 @@ absl::StatusOr<experiment::DeviceId> FromProto(const v1::Device& device,
   return experiment::DeviceId::Cuda(device.index());
 }
 
+v1::Device ToProto(const experiment::DeviceInfo& device) {
+  v1::Device out = ToProto(device.id);
+  out.set_key(device.key);
+  out.set_name(device.name);
+  out.set_memory_bytes(device.memory_bytes);
+  return out;
+}
+
+absl::StatusOr<experiment::DeviceInfo> DeviceInfoFromProto(
+    const v1::Device& device, absl::string_view field) {
+  experiment::DeviceInfo info;
+  SSLAB_ASSIGN_OR_RETURN(info.id, FromProto(device, field));
+  info.key = device.key();
+  info.name = device.name();
+  info.memory_bytes = device.memory_bytes();
+  return info;
+}
+
 v1::RunConfig ToProto(const experiment::RunConfig& c) {
   v1::RunConfig out;
   out.set_method(ToProto<v1::Method>(c.method));
@@ -82,9 +103,21 @@ v1::RunConfig ToProto(const experiment::RunConfig& c) {
   }
   for (double f : c.evaluation.label_fractions) e->add_label_fractions(f);
   e->set_every_epochs(c.evaluation.every_epochs);
+  const experiment::ProbeSettings& ps = c.evaluation.probe;
+  v1::ProbeSettings* probe = e->mutable_probe();
+  for (double l2 : ps.l2_grid) probe->add_l2_grid(l2);
+  probe->set_sgd_epochs(ps.sgd_epochs);
+  probe->set_sgd_learning_rate(ps.sgd_learning_rate);
+  probe->set_sgd_batch_size(ps.sgd_batch_size);
+  probe->set_mlp_hidden_units(ps.mlp_hidden_units);
+  probe->set_mlp_epochs(ps.mlp_epochs);
   out.set_seed(c.seed);
   out.set_device(ToProto<v1::DeviceKind>(c.device));
   out.set_threads(c.threads);
+  out.set_probe_device(ToProto<v1::DeviceKind>(c.probe_device));
+  out.set_precision(ToProto<v1::Precision>(c.precision));
+  out.set_memory_format(ToProto<v1::MemoryFormat>(c.memory_format));
+  out.set_augmentation(ToProto<v1::Augmentation>(c.augmentation));
   return out;
 }
 
@@ -133,10 +166,42 @@ absl::StatusOr<experiment::RunSpec> FromProto(const v1::RunConfig& c,
   s.evaluation.label_fractions.assign(e.label_fractions().begin(),
                                       e.label_fractions().end());
   if (e.every_epochs() != 0) s.evaluation.every_epochs = e.every_epochs();
+  const v1::ProbeSettings& ps = e.probe();
+  experiment::RunSpec::Evaluation::Probe& probe = s.evaluation.probe;
+  probe.l2_grid.assign(ps.l2_grid().begin(), ps.l2_grid().end());
+  if (ps.sgd_epochs() != 0) probe.sgd_epochs = ps.sgd_epochs();
+  if (ps.sgd_learning_rate() != 0) {
+    probe.sgd_learning_rate = ps.sgd_learning_rate();
+  }
+  if (ps.sgd_batch_size() != 0) probe.sgd_batch_size = ps.sgd_batch_size();
+  if (ps.mlp_hidden_units() != 0) {
+    probe.mlp_hidden_units = ps.mlp_hidden_units();
+  }
+  if (ps.mlp_epochs() != 0) probe.mlp_epochs = ps.mlp_epochs();
   if (c.seed() != 0) s.seed = c.seed();
   if (c.device() != 0) {
     SSLAB_ASSIGN_OR_RETURN(s.device, RequireFromProto<DeviceRequest>(
                                          c.device(), Field(p, "device")));
+  }
+  if (c.probe_device() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(s.probe_device,
+                           RequireFromProto<DeviceRequest>(
+                               c.probe_device(), Field(p, "probe_device")));
+  }
+  if (c.precision() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(
+        s.precision,
+        RequireFromProto<Precision>(c.precision(), Field(p, "precision")));
+  }
+  if (c.memory_format() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(s.memory_format,
+                           RequireFromProto<MemoryFormat>(
+                               c.memory_format(), Field(p, "memory_format")));
+  }
+  if (c.augmentation() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(s.augmentation,
+                           RequireFromProto<Augmentation>(
+                               c.augmentation(), Field(p, "augmentation")));
   }
   if (c.threads() != 0) s.threads = c.threads();
   return s;

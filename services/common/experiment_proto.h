@@ -107,11 +107,23 @@ inline absl::string_view ShortName(v1::JobState v) {
 inline absl::string_view ShortName(v1::DeviceKind v) {
   return ShortName<experiment::DeviceRequest>(v);
 }
+inline absl::string_view ShortName(v1::Precision v) {
+  return ShortName<experiment::Precision>(v);
+}
+inline absl::string_view ShortName(v1::MemoryFormat v) {
+  return ShortName<experiment::MemoryFormat>(v);
+}
+inline absl::string_view ShortName(v1::Augmentation v) {
+  return ShortName<experiment::Augmentation>(v);
+}
 
-// Device ids.
+// Device ids, and devices as workers describe them.
 v1::Device ToProto(const experiment::DeviceId& device);
 absl::StatusOr<experiment::DeviceId> FromProto(const v1::Device& device,
                                                absl::string_view field);
+v1::Device ToProto(const experiment::DeviceInfo& device);
+absl::StatusOr<experiment::DeviceInfo> DeviceInfoFromProto(
+    const v1::Device& device, absl::string_view field);
 
 // Run configs: a complete config to the proto, and a proto (whose zero or
 // absent fields mean "default") to a spec for experiment::ExpandRunSpec.

@@ -41,6 +41,9 @@ TEST(ExperimentProtoTest, EnumsNameTheSameValues) {
   ExpectSameVocabulary<experiment::JobKind, v1::JobKind>();
   ExpectSameVocabulary<experiment::JobState, v1::JobState>();
   ExpectSameVocabulary<experiment::DeviceRequest, v1::DeviceKind>();
+  ExpectSameVocabulary<experiment::Precision, v1::Precision>();
+  ExpectSameVocabulary<experiment::MemoryFormat, v1::MemoryFormat>();
+  ExpectSameVocabulary<experiment::Augmentation, v1::Augmentation>();
   EXPECT_EQ(ToProto<v1::Method>(experiment::Method::kRelativePatchLocation),
             v1::METHOD_RELATIVE_PATCH_LOCATION);
   EXPECT_EQ(ShortName(v1::ARCHITECTURE_VGG19_BN), "vgg19_bn");
@@ -58,6 +61,11 @@ TEST(ExperimentProtoTest, DevicesRoundTrip) {
   EXPECT_THAT(FromProto(auto_device, "devices[1]"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("devices[1].kind")));
+  const experiment::DeviceInfo gpu{experiment::DeviceId::Cuda(1), "GPU-1f",
+                                   "NVIDIA H100", int64_t{80} << 30};
+  ASSERT_OK_AND_ASSIGN(experiment::DeviceInfo info,
+                       DeviceInfoFromProto(ToProto(gpu), "devices[0]"));
+  EXPECT_EQ(info, gpu);
   v1::Device negative;
   negative.set_kind(v1::DEVICE_KIND_CUDA);
   negative.set_index(-1);
@@ -82,8 +90,13 @@ experiment::RunConfig FullConfig() {
                               experiment::ProbeKind::kMlp};
   c.evaluation.label_fractions = {0.01, 1.0};
   c.evaluation.every_epochs = 4;
+  c.evaluation.probe = {{1e-3, 1e-5}, 12, 0.25, 100, 64, 3};
+  c.augmentation = experiment::Augmentation::kInception;
   c.seed = -7;
   c.device = experiment::DeviceRequest::kCuda;
+  c.probe_device = experiment::DeviceRequest::kAuto;
+  c.precision = experiment::Precision::kBf16;
+  c.memory_format = experiment::MemoryFormat::kNchw;
   c.threads = 3;
   return c;
 }
@@ -128,6 +141,16 @@ TEST(ExperimentProtoTest, UnknownEnumNumbersNameTheirField) {
   EXPECT_THAT(
       FromProto(p, "config."),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("config.device")));
+  p = v1::RunConfig();
+  p.set_precision(static_cast<v1::Precision>(9));
+  EXPECT_THAT(FromProto(p, "config."),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.precision")));
+  p = v1::RunConfig();
+  p.set_augmentation(static_cast<v1::Augmentation>(9));
+  EXPECT_THAT(FromProto(p, "config."),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.augmentation")));
 }
 
 TEST(ExperimentProtoTest, SweepRequestsMapTheirAxes) {

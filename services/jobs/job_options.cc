@@ -15,6 +15,19 @@ data::DatasetSpec DatasetSpecFor(const experiment::RunConfig& config) {
   return spec;
 }
 
+bool UsesBf16(const experiment::RunConfig& config,
+              const experiment::DeviceId& device) {
+  switch (config.precision) {
+    case experiment::Precision::kBf16:
+      return true;
+    case experiment::Precision::kAuto:
+      return device.is_cuda();
+    case experiment::Precision::kFp32:
+      break;
+  }
+  return false;
+}
+
 int ThreadsFor(const experiment::RunConfig& config, int worker_threads) {
   if (config.threads > 0) return config.threads;
   if (worker_threads > 0) return worker_threads;
@@ -38,6 +51,7 @@ trainer::TrainerOptions TrainerOptionsFor(const experiment::RunConfig& config,
   options.num_classes = num_classes;
   options.batch_size = config.batch_size;
   options.image_size = config.dataset.image_size;
+  options.augmentation = config.augmentation;
   options.base_learning_rate = config.lr_schedule.base_lr;
   options.epochs = config.epochs;
   options.warmup_epochs = config.lr_schedule.warmup_epochs;
@@ -46,6 +60,9 @@ trainer::TrainerOptions TrainerOptionsFor(const experiment::RunConfig& config,
   options.seed = static_cast<uint64_t>(config.seed);
   options.threads = threads;
   options.device = device.ToString();
+  options.bf16_autocast = UsesBf16(config, device);
+  options.channels_last =
+      config.memory_format == experiment::MemoryFormat::kChannelsLast;
   // A checkpoint every epoch bounds what a killed worker loses; the
   // scheduler evaluates only the final one and every `every_epochs`-th.
   options.checkpoint_every_epochs = 1;
@@ -88,29 +105,37 @@ data::LoaderOptions ExtractLoaderOptionsFor(const c10::Device& device,
   return options;
 }
 
-evaluator::LbfgsProbeOptions LbfgsOptionsFor(const experiment::RunConfig&,
-                                             const c10::Device& device,
-                                             bool has_val) {
+evaluator::LbfgsProbeOptions LbfgsOptionsFor(
+    const experiment::RunConfig& config, const c10::Device& device,
+    bool has_val) {
   evaluator::LbfgsProbeOptions options;
   options.device = device;
+  options.l2_grid = config.evaluation.probe.l2_grid;
   if (!has_val) options.l2_grid = {1e-4};
   return options;
 }
 
 evaluator::SgdProbeOptions SgdOptionsFor(const experiment::RunConfig& config,
                                          const c10::Device& device) {
+  const experiment::ProbeSettings& p = config.evaluation.probe;
   evaluator::SgdProbeOptions options;
   options.device = device;
   options.seed = static_cast<uint64_t>(config.seed);
+  options.epochs = p.sgd_epochs;
+  options.learning_rate = p.sgd_learning_rate;
+  options.batch_size = p.sgd_batch_size;
   options.decay_epochs = {options.epochs / 2, options.epochs * 3 / 4};
   return options;
 }
 
 evaluator::MlpProbeOptions MlpOptionsFor(const experiment::RunConfig& config,
                                          const c10::Device& device) {
+  const experiment::ProbeSettings& p = config.evaluation.probe;
   evaluator::MlpProbeOptions options;
   options.device = device;
   options.seed = static_cast<uint64_t>(config.seed);
+  options.hidden_units = p.mlp_hidden_units;
+  options.epochs = p.mlp_epochs;
   return options;
 }
 

@@ -24,6 +24,12 @@ namespace sslab::services {
 // The dataset a run names (`max_examples` caps every split).
 data::DatasetSpec DatasetSpecFor(const experiment::RunConfig& config);
 
+// Whether training on `device` runs the forward pass in bf16 autocast: the
+// run's precision, where "auto" means bf16 on CUDA and fp32 on CPU
+// (docs/benchmarks.md measures both on CPU).
+bool UsesBf16(const experiment::RunConfig& config,
+              const experiment::DeviceId& device);
+
 // LibTorch threads: the run's setting, else the worker's, else all cores.
 int ThreadsFor(const experiment::RunConfig& config, int worker_threads);
 
@@ -48,8 +54,8 @@ data::TransformOptions EvalTransformFor(const experiment::RunConfig& config,
 data::LoaderOptions ExtractLoaderOptionsFor(const c10::Device& device,
                                             int threads);
 
-// Probe options (the study's defaults), on `device`. `has_val`: without a
-// val split the L-BFGS probe cannot choose its L2 weight and uses 1e-4.
+// Probe options (the run's probe settings), on `device`. `has_val`: without
+// a val split the L-BFGS probe cannot choose its L2 weight and uses 1e-4.
 evaluator::LbfgsProbeOptions LbfgsOptionsFor(
     const experiment::RunConfig& config, const c10::Device& device,
     bool has_val);

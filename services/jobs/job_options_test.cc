@@ -46,6 +46,27 @@ TEST(JobOptionsTest, TrainerOptionsCarryEveryRunField) {
   EXPECT_EQ(o.device, "cuda:1");
   EXPECT_EQ(o.checkpoint_every_epochs, 1);
   EXPECT_EQ(o.head_hidden, 512);  // small network and images
+  EXPECT_EQ(o.augmentation, experiment::Augmentation::kLight);
+  EXPECT_TRUE(o.channels_last);
+  EXPECT_TRUE(o.bf16_autocast);  // precision auto on CUDA
+}
+
+TEST(JobOptionsTest, PrecisionAndLayoutFollowTheRunAndTheDevice) {
+  experiment::RunConfig c = Config();
+  const auto cpu = experiment::DeviceId::Cpu();
+  const auto gpu = experiment::DeviceId::Cuda(0);
+  EXPECT_FALSE(UsesBf16(c, cpu));  // auto
+  EXPECT_TRUE(UsesBf16(c, gpu));
+  c.precision = experiment::Precision::kFp32;
+  EXPECT_FALSE(UsesBf16(c, gpu));
+  c.precision = experiment::Precision::kBf16;
+  EXPECT_TRUE(UsesBf16(c, cpu));
+  c.memory_format = experiment::MemoryFormat::kNchw;
+  c.augmentation = experiment::Augmentation::kInception;
+  const trainer::TrainerOptions o = TrainerOptionsFor(c, 3, 10, cpu, 2);
+  EXPECT_FALSE(o.channels_last);
+  EXPECT_TRUE(o.bf16_autocast);
+  EXPECT_EQ(o.augmentation, experiment::Augmentation::kInception);
 }
 
 TEST(JobOptionsTest, PatchMethodsAndLargeImages) {
@@ -84,16 +105,29 @@ TEST(JobOptionsTest, DatasetAndThreads) {
   EXPECT_FALSE(extract.drop_last);
 }
 
-TEST(JobOptionsTest, ProbesUseTheStudysDefaults) {
+TEST(JobOptionsTest, ProbesUseTheRunsProbeSettings) {
   const auto lbfgs = LbfgsOptionsFor(Config(), c10::kCPU, /*has_val=*/true);
-  EXPECT_GT(lbfgs.l2_grid.size(), 1u);
+  EXPECT_EQ(lbfgs.l2_grid, experiment::ProbeSettings().l2_grid);
   EXPECT_THAT(LbfgsOptionsFor(Config(), c10::kCPU, false).l2_grid,
               ElementsAre(1e-4));
-  const auto sgd = SgdOptionsFor(Config(), c10::kCPU);
+  experiment::RunConfig c = Config();
+  c.evaluation.probe.l2_grid = {1e-2, 1e-3};
+  c.evaluation.probe.sgd_epochs = 40;
+  c.evaluation.probe.sgd_learning_rate = 0.5;
+  c.evaluation.probe.sgd_batch_size = 512;
+  c.evaluation.probe.mlp_hidden_units = 256;
+  c.evaluation.probe.mlp_epochs = 7;
+  EXPECT_THAT(LbfgsOptionsFor(c, c10::kCPU, true).l2_grid,
+              ElementsAre(1e-2, 1e-3));
+  const auto sgd = SgdOptionsFor(c, c10::kCPU);
   EXPECT_EQ(sgd.seed, 11u);
-  EXPECT_THAT(sgd.decay_epochs,
-              ElementsAre(sgd.epochs / 2, sgd.epochs * 3 / 4));
-  EXPECT_EQ(MlpOptionsFor(Config(), c10::kCPU).hidden_units, 1000);
+  EXPECT_EQ(sgd.epochs, 40);
+  EXPECT_DOUBLE_EQ(sgd.learning_rate, 0.5);
+  EXPECT_EQ(sgd.batch_size, 512);
+  EXPECT_THAT(sgd.decay_epochs, ElementsAre(20, 30));
+  const auto mlp = MlpOptionsFor(c, c10::kCPU);
+  EXPECT_EQ(mlp.hidden_units, 256);
+  EXPECT_EQ(mlp.epochs, 7);
 }
 
 }  // namespace

@@ -1,3 +1,5 @@
+#include <torch/cuda.h>
+
 #include "services/jobs/jobs.h"
 
 namespace sslab::services {
@@ -12,6 +14,9 @@ WorkerProgram MakeProgram(std::string name, std::string description,
   program.name = std::move(name);
   program.description = std::move(description);
   program.job_kinds = {kind};
+  program.cuda_device_count = [] {
+    return static_cast<int>(torch::cuda::device_count());
+  };
   program.make_runner = [run](const WorkerOptions& options) -> JobRunner {
     return [run, options](const experiment::JobAssignment& assignment,
                           JobContext& context) {

@@ -157,7 +157,7 @@ v1::Worker ToProto(const scheduler::WorkerInfo& info) {
   v1::Worker out;
   out.set_worker_id(w.id);
   out.set_name(w.name);
-  for (const experiment::DeviceId& d : w.devices) {
+  for (const experiment::DeviceInfo& d : w.devices) {
     *out.add_devices() = ToProto(d);
   }
   for (experiment::JobKind k : w.kinds) {

@@ -48,7 +48,7 @@ TEST(ConvertTest, ProbeJobsShowTheirTargetAndDevices) {
   job.state = experiment::JobState::kRunning;
   job.probe =
       experiment::ProbeTarget{"block3", experiment::ProbeKind::kSgd, 0.1};
-  job.device = experiment::DeviceKind::kCuda;
+  job.device = experiment::DeviceRequest::kCuda;
   job.lease_device = experiment::DeviceId::Cuda(1);
   const v1::Job out = ToProto(job);
   EXPECT_EQ(out.kind(), v1::JOB_KIND_PROBE);

@@ -35,8 +35,13 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
   return Handle("RegisterWorker", stats_, [&]() -> absl::Status {
     scheduler::WorkerSpec spec;
     spec.name = req->name();
-    SSLAB_ASSIGN_OR_RETURN(spec.devices,
-                           DevicesFromProto(req->devices(), "devices"));
+    for (int i = 0; i < req->devices_size(); ++i) {
+      SSLAB_ASSIGN_OR_RETURN(
+          experiment::DeviceInfo device,
+          DeviceInfoFromProto(req->devices(i),
+                              absl::StrCat("devices[", i, "]")));
+      spec.devices.push_back(std::move(device));
+    }
     for (int i = 0; i < req->job_kinds_size(); ++i) {
       SSLAB_ASSIGN_OR_RETURN(experiment::JobKind kind,
                              RequireFromProto<experiment::JobKind>(
@@ -46,7 +51,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
     }
     SSLAB_ASSIGN_OR_RETURN(int64_t id, scheduler_->RegisterWorker(spec));
     std::vector<std::string> devices;
-    for (const auto& d : spec.devices) devices.push_back(d.ToString());
+    for (const auto& d : spec.devices) {
+      devices.push_back(absl::StrCat(d.id.ToString(), " (",
+                                     d.name.empty() ? "unnamed" : d.name, ")"));
+    }
     SSLAB_LOG(INFO) << "worker " << id << " (" << spec.name
                     << ") registered with " << absl::StrJoin(devices, ",");
     resp->set_worker_id(id);

@@ -34,8 +34,8 @@ bool IsRetryable(absl::StatusCode code) {
 // artifact calls, each stamped with this worker's and job's ids.
 class Worker::Context final : public JobContext {
  public:
-  Context(Worker& worker, int64_t worker_id, int64_t job_id)
-      : worker_(worker), worker_id_(worker_id), job_id_(job_id) {}
+  Context(Worker& worker, size_t slot, int64_t worker_id, int64_t job_id)
+      : worker_(worker), slot_(slot), worker_id_(worker_id), job_id_(job_id) {}
 
   void ReportProgress(double fraction, int64_t epoch, int64_t step,
                       const std::map<std::string, double>& metrics) override {
@@ -47,11 +47,12 @@ class Worker::Context final : public JobContext {
       for (const auto& [name, value] : metrics) metrics_[name] = value;
     }
     std::lock_guard<std::mutex> lock(worker_.mu_);
-    worker_.status_.set_progress(fraction);
-    worker_.status_.set_epoch(epoch);
-    worker_.status_.set_step(step);
+    v1::WorkerSlot& status = worker_.slots_[slot_];
+    status.set_progress(fraction);
+    status.set_epoch(epoch);
+    status.set_step(step);
     for (const auto& [name, value] : metrics) {
-      (*worker_.status_.mutable_metrics())[name] = value;
+      (*status.mutable_metrics())[name] = value;
     }
   }
 
@@ -142,6 +143,7 @@ class Worker::Context final : public JobContext {
 
  private:
   Worker& worker_;
+  const size_t slot_;
   const int64_t worker_id_;
   const int64_t job_id_;
   mutable std::mutex mu_;
@@ -162,7 +164,12 @@ Worker::Worker(WorkerOptions options, JobRunner runner)
       options_.scheduler_address, grpc::InsecureChannelCredentials()));
   status_.set_name(options_.name);
   status_.set_scheduler_address(options_.scheduler_address);
-  *status_.add_devices() = ToProto(options_.device);
+  for (const experiment::DeviceInfo& device : options_.devices) {
+    *status_.add_devices() = ToProto(device);
+    v1::WorkerSlot slot;
+    *slot.mutable_device() = ToProto(device);
+    slots_.push_back(std::move(slot));
+  }
   for (experiment::JobKind kind : options_.job_kinds) {
     status_.add_job_kinds(ToProto<v1::JobKind>(kind));
   }
@@ -187,13 +194,41 @@ bool Worker::WaitOrStop(std::chrono::milliseconds timeout) {
 
 v1::WorkerStatus Worker::Status() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return status_;
+  v1::WorkerStatus out = status_;
+  bool mirrored = false;
+  for (const v1::WorkerSlot& slot : slots_) {
+    *out.add_slots() = slot;
+    if (mirrored || !slot.has_current_job()) continue;
+    // The first busy slot, where one-device clients look.
+    mirrored = true;
+    *out.mutable_current_job() = slot.current_job();
+    out.set_progress(slot.progress());
+    out.set_epoch(slot.epoch());
+    out.set_step(slot.step());
+    *out.mutable_metrics() = slot.metrics();
+  }
+  if (mirrored && out.phase() == v1::WORKER_PHASE_IDLE) {
+    out.set_phase(v1::WORKER_PHASE_RUNNING);
+  }
+  return out;
 }
 
-absl::Status Worker::Register() {
+int64_t Worker::worker_id() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_.worker_id();
+}
+
+absl::Status Worker::Register(int& generation) {
+  std::lock_guard<std::mutex> registering(register_mu_);
+  if (generation != generation_) {  // another slot registered meanwhile
+    generation = generation_;
+    return absl::OkStatus();
+  }
   v1::RegisterWorkerRequest request;
   request.set_name(options_.name);
-  *request.add_devices() = ToProto(options_.device);
+  for (const experiment::DeviceInfo& device : options_.devices) {
+    *request.add_devices() = ToProto(device);
+  }
   for (experiment::JobKind kind : options_.job_kinds) {
     request.add_job_kinds(ToProto<v1::JobKind>(kind));
   }
@@ -210,6 +245,7 @@ absl::Status Worker::Register() {
       status_.set_phase(v1::WORKER_PHASE_IDLE);
       if (response.lease_seconds() > 0)
         lease_seconds_ = response.lease_seconds();
+      generation = ++generation_;
       SSLAB_LOG(INFO) << "registered with " << options_.scheduler_address
                       << " as worker " << response.worker_id() << " ("
                       << options_.name << ")";
@@ -228,13 +264,37 @@ absl::Status Worker::Register() {
 }
 
 absl::Status Worker::Run() {
-  absl::Status registered = Register();
+  int generation = 0;
+  absl::Status registered = Register(generation);
   if (!registered.ok()) return stopping_ ? absl::OkStatus() : registered;
+  std::vector<absl::Status> results(options_.devices.size());
+  std::vector<std::thread> slots;
+  for (size_t i = 0; i < options_.devices.size(); ++i) {
+    slots.emplace_back([this, i, &results] { results[i] = ServeSlot(i); });
+  }
+  for (std::thread& t : slots) t.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    status_.set_phase(v1::WORKER_PHASE_STOPPING);
+  }
+  for (const absl::Status& result : results) {
+    if (!result.ok()) return result;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Worker::ServeSlot(size_t slot) {
+  const v1::Device device = ToProto(options_.devices[slot].id);
+  int generation = 0;
+  {
+    std::lock_guard<std::mutex> registering(register_mu_);
+    generation = generation_;
+  }
   std::chrono::milliseconds backoff = options_.idle_poll;
   while (!stopping_) {
     v1::LeaseJobRequest request;
-    request.set_worker_id(Status().worker_id());
-    *request.add_free_devices() = ToProto(options_.device);
+    request.set_worker_id(worker_id());
+    *request.add_free_devices() = device;
     v1::LeaseJobResponse response;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
@@ -244,8 +304,11 @@ absl::Status Worker::Run() {
       // The scheduler forgot this worker (e.g. a fresh database): re-register.
       SSLAB_LOG(WARNING) << "scheduler does not know this worker: "
                          << status.message();
-      absl::Status again = Register();
-      if (!again.ok()) return stopping_ ? absl::OkStatus() : again;
+      absl::Status again = Register(generation);
+      if (!again.ok()) {
+        Stop();  // the other slots cannot lease either
+        return stopping_ ? absl::OkStatus() : again;
+      }
       continue;
     }
     if (!status.ok()) {
@@ -259,10 +322,8 @@ absl::Status Worker::Run() {
       if (!WaitOrStop(options_.idle_poll)) break;
       continue;
     }
-    Execute(response.assignment());
+    Execute(slot, response.assignment());
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  status_.set_phase(v1::WORKER_PHASE_STOPPING);
   return absl::OkStatus();
 }
 
@@ -295,21 +356,22 @@ void Worker::HeartbeatLoop(Context& context) {
   }
 }
 
-void Worker::Execute(const v1::JobAssignment& leased) {
+void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
   const v1::Job& job = leased.job();
-  const int64_t worker_id = Status().worker_id();
+  const int64_t worker_id = this->worker_id();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    status_.set_phase(v1::WORKER_PHASE_RUNNING);
-    *status_.mutable_current_job() = job;
-    status_.set_progress(0);
-    status_.set_epoch(0);
-    status_.set_step(0);
-    status_.clear_metrics();
+    v1::WorkerSlot& status = slots_[slot];
+    *status.mutable_current_job() = job;
+    status.set_progress(0);
+    status.set_epoch(0);
+    status.set_step(0);
+    status.clear_metrics();
   }
   SSLAB_LOG(INFO) << "job " << job.job_id() << " (run " << job.run_id() << ", "
-                  << v1::JobKind_Name(job.kind()) << ") leased";
-  Context context(*this, worker_id, job.job_id());
+                  << v1::JobKind_Name(job.kind()) << ") leased on "
+                  << options_.devices[slot].id.ToString();
+  Context context(*this, slot, worker_id, job.job_id());
   std::thread heartbeat([&] { HeartbeatLoop(context); });
   absl::Status result;
   // A lease this build cannot read fails for good: retrying cannot fix it.
@@ -367,9 +429,8 @@ void Worker::Execute(const v1::JobAssignment& leased) {
     status_.set_jobs_failed(status_.jobs_failed() + 1);
     status_.set_last_error(std::string(result.message()));
   }
-  status_.clear_current_job();
-  status_.set_phase(stopping_ ? v1::WORKER_PHASE_STOPPING
-                              : v1::WORKER_PHASE_IDLE);
+  slots_[slot].clear_current_job();
+  if (stopping_) status_.set_phase(v1::WORKER_PHASE_STOPPING);
 }
 
 }  // namespace sslab::services

@@ -1,9 +1,9 @@
 // The worker side of the scheduler protocol, shared by sslab-trainer,
-// sslab-extractor and sslab-evaluator: register with the scheduler, lease a
-// job that fits this worker's device, run it while a background thread sends
-// heartbeats (renewing the lease, carrying progress, learning of a cancel),
-// then complete or fail it. One job at a time per worker process: run one
-// worker per GPU.
+// sslab-extractor and sslab-evaluator: register with the scheduler, then on
+// each of the worker's devices (a slot) lease a job that fits that device,
+// run it while a background thread sends heartbeats (renewing the lease,
+// carrying progress, learning of a cancel), then complete or fail it. One
+// job at a time per device.
 //
 // The job itself is a JobRunner: it gets the typed assignment
 // (experiment/job_graph.h), mapped from the protocol here, and reports
@@ -37,8 +37,9 @@ struct WorkerOptions {
   std::string name;
   // host:port of sslab-scheduler.
   std::string scheduler_address = "localhost:50051";
-  // The one device this worker runs jobs on.
-  experiment::DeviceId device;
+  // The devices this worker runs jobs on, one job per device at a time, as
+  // checked at startup (worker_main.h); non-empty, distinct ids.
+  std::vector<experiment::DeviceInfo> devices;
   // Job kinds served (TRAIN for the trainer, ...).
   std::vector<experiment::JobKind> job_kinds;
   // Shared artifact directory (checkpoints, feature shards).
@@ -101,12 +102,18 @@ class Worker {
 
  private:
   class Context;
-  absl::Status Register();
+  // Registers unless another slot re-registered since `generation` (what
+  // the caller saw before its call failed); returns the status and sets
+  // `generation` to the current one.
+  absl::Status Register(int& generation);
+  // Leases and runs jobs on slot `slot` until Stop().
+  absl::Status ServeSlot(size_t slot);
   // Runs one leased job to its end, heartbeating meanwhile.
-  void Execute(const v1::JobAssignment& leased);
+  void Execute(size_t slot, const v1::JobAssignment& leased);
   void HeartbeatLoop(Context& context);
   // Waits up to `timeout` or until Stop(); returns false when stopping.
   bool WaitOrStop(std::chrono::milliseconds timeout);
+  int64_t worker_id() const;
 
   const WorkerOptions options_;
   const JobRunner runner_;
@@ -115,8 +122,12 @@ class Worker {
   std::mutex stop_mu_;
   std::condition_variable stop_cv_;
 
-  mutable std::mutex mu_;  // guards status_
+  std::mutex register_mu_;  // serialises Register; guards generation_
+  int generation_ = 0;      // registrations so far
+
+  mutable std::mutex mu_;  // guards status_ and slots_
   v1::WorkerStatus status_;
+  std::vector<v1::WorkerSlot> slots_;
   double lease_seconds_ = 30;
 };
 

@@ -11,8 +11,10 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "services/worker/devices.h"
 #include "sslab/v1/worker_status.grpc.pb.h"
 
 namespace sslab::services {
@@ -54,7 +56,8 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--listen", listen, "status server address (port 0: any)");
   app.add_option("--scheduler", scheduler, "sslab-scheduler address");
   app.add_option("--artifacts", artifacts, "shared artifact directory");
-  app.add_option("--devices", device_text, "cpu or cuda:N");
+  app.add_option("--devices", device_text,
+                 "cpu | all | a list such as cuda:0,cuda:1");
   app.add_option("--threads", threads, "LibTorch threads (0: all cores)");
   app.add_option("--name", name, "worker name, unique per process");
   app.add_option("--port-file", port_file, "write the bound port to this file");
@@ -66,13 +69,24 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   options.artifact_dir = artifacts;
   options.job_kinds = program.job_kinds;
   options.threads = threads;
-  absl::StatusOr<experiment::DeviceId> device =
-      experiment::ParseDeviceId(device_text, "--devices");
-  if (!device.ok()) {
-    std::cerr << program.name << ": " << device.status().message() << "\n";
+  // nvidia-smi numbers GPUs in PCI order; make CUDA's ordinals agree.
+  ::setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", /*overwrite=*/0);
+  absl::StatusOr<std::vector<experiment::DeviceInfo>> devices = ResolveDevices(
+      device_text, ProbeDeviceEnvironment(program.cuda_device_count
+                                              ? program.cuda_device_count()
+                                              : 0));
+  if (!devices.ok()) {
+    std::cerr << program.name << ": " << devices.status().message() << "\n";
     return 2;
   }
-  options.device = *device;
+  options.devices = *devices;
+  for (const experiment::DeviceInfo& d : options.devices) {
+    SSLAB_LOG(INFO) << program.name << ": " << d.id.ToString() << " is "
+                    << d.name << ", "
+                    << absl::StrFormat("%.1f GiB",
+                                       d.memory_bytes / 1073741824.0)
+                    << (d.key.empty() ? "" : absl::StrCat(", ", d.key));
+  }
 
   // Block the shutdown signals in every thread; one thread waits for them.
   sigset_t signals;
@@ -96,7 +110,7 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
     return 1;
   }
   SSLAB_LOG(INFO) << program.name << " serving status on port " << port
-                  << ", scheduler " << scheduler << ", device " << device_text
+                  << ", scheduler " << scheduler << ", devices " << device_text
                   << ", artifacts " << artifacts;
   if (!port_file.empty()) {
     absl::Status written =

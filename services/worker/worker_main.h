@@ -7,7 +7,9 @@
 //   --listen ADDR       (SSLAB_LISTEN)            status server; port 0 = any
 //   --scheduler ADDR    (SSLAB_SCHEDULER_ADDR)    default localhost:50051
 //   --artifacts DIR     (SSLAB_DATA_DIR)          default ./var/artifacts
-//   --devices DEVICE    (SSLAB_DEVICES)           cpu | cuda:N (one per worker)
+//   --devices LIST      (SSLAB_DEVICES)           cpu | all | cpu,cuda:0,...
+//                                                 one job per device at once;
+//                                                 checked at startup
 //   --threads N         (SSLAB_THREADS)           LibTorch intra-op threads
 //   --name NAME                                   default
 //   <program>@<host>:<pid>
@@ -30,6 +32,8 @@ struct WorkerProgram {
   std::string default_listen = "127.0.0.1:0";
   // Builds the job runner once flags are parsed (threads configured).
   std::function<JobRunner(const WorkerOptions&)> make_runner;
+  // CUDA devices LibTorch sees; unset = none.
+  std::function<int()> cuda_device_count;
 };
 
 int WorkerMain(int argc, char** argv, const WorkerProgram& program);

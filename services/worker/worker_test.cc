@@ -9,6 +9,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <thread>
 
 #include "common/testing/status_matchers.h"
@@ -54,8 +56,10 @@ class WorkerTest : public ::testing::Test {
     std::filesystem::remove_all(dir_);
   }
 
-  int64_t SubmitRun() {
+  int64_t SubmitRun(
+      experiment::DeviceRequest device = experiment::DeviceRequest::kAuto) {
     scheduler::RunRequest request;
+    request.config.device = device;
     request.config.method = experiment::Method::kRotation;
     request.config.architecture = experiment::Architecture::kResNet50V2;
     request.config.dataset.kind = experiment::DatasetKind::kIdx;
@@ -67,11 +71,13 @@ class WorkerTest : public ::testing::Test {
     return id.value_or(0);
   }
 
-  void StartWorker(JobRunner runner) {
+  void StartWorker(JobRunner runner,
+                   std::vector<experiment::DeviceInfo> devices = {
+                       {experiment::DeviceId::Cpu(), "host/cpu", "CPU", 0}}) {
     WorkerOptions options;
     options.name = "test-trainer";
     options.scheduler_address = "127.0.0.1:" + std::to_string(server_->port());
-    options.device = experiment::DeviceId::Cpu();
+    options.devices = std::move(devices);
     options.job_kinds = {JobKind::kTrain};
     options.artifact_dir = dir_;
     options.idle_poll = std::chrono::milliseconds(20);
@@ -222,6 +228,62 @@ TEST_F(WorkerTest, StoppingHandsARunningJobBackForAnotherAttempt) {
       run, [](const auto& j) { return j.state == JobState::kRunnable; });
   EXPECT_THAT(job.last_error, HasSubstr("lost its lease"));
   EXPECT_EQ(StateOf(run), RunState::kRunning);
+}
+
+TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
+  // Fake GPUs: the scheduler takes the worker's word for them.
+  const std::vector<experiment::DeviceInfo> devices = {
+      {experiment::DeviceId::Cpu(), "host/cpu", "CPU", 0},
+      {experiment::DeviceId::Cuda(0), "GPU-a", "Fake GPU", 1 << 30},
+      {experiment::DeviceId::Cuda(1), "GPU-b", "Fake GPU", 1 << 30}};
+  const int64_t gpu_run1 = SubmitRun(experiment::DeviceRequest::kCuda);
+  const int64_t gpu_run2 = SubmitRun(experiment::DeviceRequest::kCuda);
+  const int64_t cpu_run = SubmitRun(experiment::DeviceRequest::kCpu);
+  std::mutex mu;
+  std::set<std::string> running_on;
+  std::atomic<bool> release{false};
+  StartWorker(
+      [&](const experiment::JobAssignment& a, JobContext& context) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          running_on.insert(a.device.ToString());
+        }
+        context.ReportProgress(0.5, 1, 3, {});
+        while (!release && !context.cancelled()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        experiment::CheckpointReport ckpt;
+        ckpt.epoch = 1;
+        ckpt.path = "ckpt";
+        ckpt.is_final = true;
+        return context.RegisterCheckpoint(ckpt).status();
+      },
+      devices);
+  // All three run at the same time, each on its own device.
+  const v1::WorkerStatus busy = WaitForWorker([](const auto& s) {
+    int running = 0;
+    for (const v1::WorkerSlot& slot : s.slots()) {
+      running += slot.has_current_job() ? 1 : 0;
+    }
+    return running == 3;
+  });
+  EXPECT_EQ(busy.phase(), v1::WORKER_PHASE_RUNNING);
+  ASSERT_EQ(busy.devices_size(), 3);
+  EXPECT_EQ(busy.devices(1).name(), "Fake GPU");
+  EXPECT_EQ(busy.devices(2).key(), "GPU-b");
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    EXPECT_EQ(running_on, (std::set<std::string>{"cpu", "cuda:0", "cuda:1"}));
+  }
+  release = true;
+  for (int64_t run : {gpu_run1, gpu_run2, cpu_run}) {
+    WaitForTrainJob(
+        run, [](const auto& j) { return j.state == JobState::kSucceeded; });
+  }
+  // The workers list shows the devices as the worker described them.
+  ASSERT_OK_AND_ASSIGN(auto workers, scheduler_->ListWorkers());
+  ASSERT_EQ(workers.size(), 1);
+  EXPECT_EQ(workers[0].worker.devices, devices);
 }
 
 }  // namespace

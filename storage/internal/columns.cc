@@ -48,6 +48,39 @@ absl::StatusOr<std::optional<experiment::DeviceId>> ParseDeviceText(
   return *device;
 }
 
+std::string EncodeDevices(const std::vector<experiment::DeviceInfo>& devices) {
+  json out = json::array();
+  for (const experiment::DeviceInfo& d : devices) {
+    out.push_back({{"id", d.id.ToString()},
+                   {"key", d.key},
+                   {"name", d.name},
+                   {"memory_bytes", d.memory_bytes}});
+  }
+  return Dump(out);
+}
+
+absl::StatusOr<std::vector<experiment::DeviceInfo>> DecodeDevices(
+    absl::string_view text, absl::string_view what) {
+  absl::StatusOr<json> j = ParseJson(text, json::value_t::array, what);
+  if (!j.ok()) return j.status();
+  std::vector<experiment::DeviceInfo> out;
+  for (const json& d : *j) {
+    if (!d.is_object() || !d.contains("id")) return Corrupt(what, d.dump());
+    absl::StatusOr<std::string> id = Get<std::string>(d["id"], what);
+    if (!id.ok()) return id.status();
+    absl::StatusOr<experiment::DeviceId> device =
+        experiment::ParseDeviceId(*id);
+    if (!device.ok()) return Corrupt(what, *id);
+    experiment::DeviceInfo info;
+    info.id = *device;
+    info.key = d.value("key", "");
+    info.name = d.value("name", "");
+    info.memory_bytes = d.value("memory_bytes", int64_t{0});
+    out.push_back(std::move(info));
+  }
+  return out;
+}
+
 std::string EncodeList(const std::vector<std::string>& values) {
   return Dump(json(values));
 }

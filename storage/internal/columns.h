@@ -1,12 +1,14 @@
 // How typed values are written into the database's columns, private to
 // storage/. The file format is a contract (it outlives a build, and SQL
 // reads it), so each encoding is fixed here once:
-//   - enums: run and job states, job kinds and device kinds in upper case
+//   - enums: run and job states and job kinds in upper case
 //     (the schema's CHECKs), every other vocabulary by its name;
 //   - device ids: their "cpu" / "cuda:N" text, '' for none;
 //   - lists and maps (a run's decay epochs and evaluation plan, sweep axes,
-//     checkpoint metrics, hyper-parameters, versions, worker kinds and
-//     devices): JSON arrays and objects, which SQLite's json functions read.
+//     checkpoint metrics, hyper-parameters, versions, worker kinds):
+//     JSON arrays and objects, which SQLite's json functions read;
+//   - a worker's devices: a JSON array of {"id", "key", "name",
+//     "memory_bytes"} objects.
 // Decoders return DATA_LOSS naming `what` for text this code did not write.
 //
 // Thread-safe (pure functions).
@@ -34,8 +36,7 @@ absl::Status Corrupt(absl::string_view what, absl::string_view value);
 template <typename Enum>
 constexpr bool kUpperCaseColumn = std::is_same_v<Enum, experiment::RunState> ||
                                   std::is_same_v<Enum, experiment::JobState> ||
-                                  std::is_same_v<Enum, experiment::JobKind> ||
-                                  std::is_same_v<Enum, experiment::DeviceKind>;
+                                  std::is_same_v<Enum, experiment::JobKind>;
 
 template <typename Enum>
 std::string EnumText(Enum value) {
@@ -53,6 +54,10 @@ absl::StatusOr<Enum> ParseEnumText(absl::string_view text,
 
 std::string DeviceText(const std::optional<experiment::DeviceId>& device);
 absl::StatusOr<std::optional<experiment::DeviceId>> ParseDeviceText(
+    absl::string_view text, absl::string_view what);
+
+std::string EncodeDevices(const std::vector<experiment::DeviceInfo>& devices);
+absl::StatusOr<std::vector<experiment::DeviceInfo>> DecodeDevices(
     absl::string_view text, absl::string_view what);
 
 std::string EncodeList(const std::vector<std::string>& values);
