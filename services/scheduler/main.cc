@@ -14,7 +14,6 @@
 //                            the dashboard, default 127.0.0.1:8080; "" = off
 //   --http-port-file         write the bound HTTP port here once serving
 #include <pthread.h>
-#include <signal.h>
 
 #include <filesystem>
 #include <iostream>
@@ -25,6 +24,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/shutdown_signals.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
 #include "services/http/http_server.h"
@@ -39,13 +39,11 @@ namespace sslab {
 namespace {
 
 int Main(int argc, char** argv) {
-  // Block the shutdown signals in every thread (gRPC's included, so block
-  // before any starts); the main thread waits for them with sigwait.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::StatusOr<ShutdownSignals*> signals = ShutdownSignals::Install();
+  if (!signals.ok()) {
+    std::cerr << "sslab-scheduler: " << signals.status() << "\n";
+    return 1;
+  }
 
   CLI::App app{"sslab-scheduler: sslab's scheduler and API server"};
   std::string listen = "127.0.0.1:50051";
@@ -166,8 +164,7 @@ int Main(int argc, char** argv) {
                     << http->port() << "/";
   }
 
-  int signal_number = 0;
-  sigwait(&signals, &signal_number);
+  const int signal_number = (*signals)->Wait();
   SSLAB_LOG(INFO) << "signal " << signal_number << ": shutting down";
   if (http) http->Shutdown();
   (*server)->Shutdown();

@@ -3,7 +3,6 @@
 #include <grpcpp/ext/proto_server_reflection_plugin.h>
 #include <grpcpp/grpcpp.h>
 #include <grpcpp/health_check_service_interface.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -14,6 +13,7 @@
 #include "absl/strings/str_format.h"
 #include "common/files.h"
 #include "common/log.h"
+#include "common/shutdown_signals.h"
 #include "services/worker/devices.h"
 #include "sslab/v1/worker_status.grpc.pb.h"
 
@@ -88,13 +88,11 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
                     << (d.key.empty() ? "" : absl::StrCat(", ", d.key));
   }
 
-  // Block the shutdown signals in every thread; one thread waits for them.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGUSR1);  // Sent to ourselves when Run() ends.
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  absl::StatusOr<ShutdownSignals*> signals = ShutdownSignals::Install();
+  if (!signals.ok()) {
+    std::cerr << program.name << ": " << signals.status() << "\n";
+    return 1;
+  }
 
   Worker worker(options, program.make_runner(options));
   WorkerStatusServiceImpl status_service(worker);
@@ -122,14 +120,13 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   }
 
   std::thread signal_thread([&] {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal == SIGUSR1) return;  // Run() ended on its own.
+    const int signal = (*signals)->Wait();
+    if (signal == 0) return;  // Run() ended on its own.
     SSLAB_LOG(INFO) << "signal " << signal << ": stopping";
     worker.Stop();
   });
   absl::Status run = worker.Run();
-  pthread_kill(signal_thread.native_handle(), SIGUSR1);
+  (*signals)->Wake();
   signal_thread.join();
   server->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
   if (!run.ok()) {
