@@ -7,9 +7,9 @@
 # REPEATS (3), PYTHON (/usr/bin/python3).
 # Each side runs REPEATS times, interleaved (C++, Python, C++, ...), and the
 # table shows the median of each: single runs on a shared VM swing by 2x.
-# sslab's binaries tune glibc malloc for tensors (KeepFreedTensorMemoryInHeap
-# in common/torch_util/runtime.h); Python runs once as installed and once
-# with the same settings through GLIBC_TUNABLES, to show what that is worth.
+# sslab's binaries link tcmalloc (common/torch_util/CMakeLists.txt); Python
+# runs once as installed and once with tcmalloc through LD_PRELOAD, to show
+# what the allocator is worth on each side.
 set -euo pipefail
 build=${1:?build dir}
 device=${2:-cpu}
@@ -40,10 +40,11 @@ cppflags=(--device="$device")
 for f in "${extra[@]}"; do
   cppflags+=("$f")
   [[ $f == --channels_last ]] && pyflags+=(--channels_last)
+  [[ $f == --bf16 ]] && pyflags+=(--bf16)
 done
 
-tuned=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=1073741824
-echo "| method | shape | C++ img/s, median (runs) | Python img/s, median (runs) | C++ / Python | Python + malloc tuning img/s | C++ / tuned Python |"
+tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{print $NF; exit}')
+echo "| method | shape | C++ img/s, median (runs) | Python img/s, median (runs) | C++ / Python | Python + tcmalloc img/s | C++ / that |"
 echo "|---|---|---|---|---|---|---|"
 rate() { sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/'; }
 median() { tr ' ' '\n' | sort -g | awk '{ v[NR] = $1 } END { printf "%.1f", (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -59,7 +60,7 @@ for m in $methods; do
     cpp_rates+=("$("$build/bench/trainer/trainer_bench" "${common[@]}" "${cppflags[@]}" | rate)")
     if [[ $device == cpu ]]; then
       py_rates+=("$("$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}" | rate)")
-      tuned_rates+=("$(GLIBC_TUNABLES=$tuned "$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}" | rate)")
+      tuned_rates+=("$(LD_PRELOAD=$tcmalloc "$py" "$here/trainer_bench.py" "${pyargs[@]}" "${pyflags[@]}" | rate)")
     else
       py_rates+=(0) tuned_rates+=(0)
     fi

@@ -61,6 +61,8 @@ def main():
     p.add_argument("--warmup", type=int, default=2)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--channels_last", action="store_true")
+    p.add_argument("--bf16", action="store_true",
+                   help="bfloat16 autocast for the forward pass and loss")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -89,6 +91,8 @@ def main():
     for step in range(a.steps + a.warmup):
         t0 = time.perf_counter()
         x = data[step]
+        autocast = torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16)
+        autocast.__enter__()
         if a.method == "rotation":
             img = x[:, 0]
             x = torch.stack([torch.rot90(img, r, (2, 3)) for r in range(4)], 1)
@@ -123,6 +127,7 @@ def main():
             logits = head(pairs)
             loss = F.cross_entropy(logits, labels)
             acc = (logits.argmax(1) == labels).float().mean()
+        autocast.__exit__(None, None, None)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
