@@ -249,7 +249,7 @@ std::string RunDetails(const v1::Run& run) {
   const v1::ProbeSettings& ps = c.evaluation().probe();
   std::vector<std::string> l2;
   for (double x : ps.l2_grid()) l2.push_back(absl::StrFormat("%g", x));
-  kv("probe settings",
+  kv("probe config",
      absl::StrCat("l2 grid [", absl::StrJoin(l2, ","), "]; sgd ",
                   ps.sgd_epochs(), " epochs lr ",
                   Fraction(ps.sgd_learning_rate()), " batch ",
@@ -257,8 +257,9 @@ std::string RunDetails(const v1::Run& run) {
                   " hidden, ", ps.mlp_epochs(), " epochs"));
   kv("device",
      absl::StrCat(
-         ShortName(c.device()), ", probes ", ShortName(c.probe_device()), ", ",
-         ShortName(c.precision()), ", ", ShortName(c.memory_format()),
+         ShortName(c.device()), " (probes ", ShortName(c.probe_device()),
+         "), precision ", ShortName(c.precision()), ", ",
+         ShortName(c.memory_format()),
          c.threads() ? absl::StrCat(", ", c.threads(), " threads") : ""));
   kv("progress",
      absl::StrCat(ProgressBar(p.train_fraction(), 20), " epoch ", p.epoch(),
@@ -292,6 +293,17 @@ Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints) {
                       c.path(), Metrics(c.metrics())});
   }
   return t;
+}
+
+std::string PretextLine(const v1::Checkpoint& c) {
+  const auto top1 = c.metrics().find("pretext_top1");
+  if (top1 == c.metrics().end()) return "";
+  const auto loss = c.metrics().find("loss");
+  return absl::StrCat("pretext: top-1 ", Percent(top1->second), "%",
+                      loss == c.metrics().end()
+                          ? ""
+                          : absl::StrFormat(", loss %.3f", loss->second),
+                      " at epoch ", c.epoch(), "\n");
 }
 
 Table ResultsTable(const std::vector<v1::Result>& results) {

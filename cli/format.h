@@ -45,6 +45,9 @@ Table RunsTable(const std::vector<v1::Run>& runs);
 
 // `sslab show`: the run's fields as "key: value" lines, then its jobs table.
 std::string RunDetails(const v1::Run& run);
+// "pretext: top-1 93.1%, loss 0.210 at epoch 2\n" from a
+// checkpoint's metrics; "" without pretext_top1.
+std::string PretextLine(const v1::Checkpoint& checkpoint);
 // Why the run's config is unlikely to learn its pretext task, or "".
 std::string RunWarning(const v1::Run& run);
 

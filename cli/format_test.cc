@@ -5,6 +5,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "experiment/run_config.h"
+#include "services/common/experiment_proto.h"
+
 namespace sslab::cli {
 namespace {
 
@@ -191,6 +194,59 @@ TEST(RunsTableTest, OneRowPerRun) {
   EXPECT_THAT(details, HasSubstr("state:         pending"));
   EXPECT_THAT(details, HasSubstr("resnet50_v2 k=4"));
   EXPECT_THAT(details, Not(HasSubstr("error:")));
+}
+
+TEST(RunDetailsTest, ShowsDevicesPrecisionAndWarnsAboutShortRuns) {
+  experiment::RunSpec spec;
+  spec.method = experiment::Method::kRotation;
+  spec.architecture = experiment::Architecture::kResNet50V2;
+  spec.dataset.kind = experiment::DatasetKind::kIdx;
+  spec.dataset.path = "/d";
+  spec.dataset.max_examples = 640;
+  spec.epochs = 2;
+  spec.probe_device = experiment::DeviceRequest::kCuda;
+  absl::StatusOr<experiment::RunConfig> config = ExpandRunSpec(spec);
+  ASSERT_TRUE(config.ok()) << config.status();
+  v1::Run run;
+  *run.mutable_config() = services::ToProto(*config);
+  const std::string details = RunDetails(run);
+  EXPECT_THAT(details, HasSubstr("auto (probes cuda), precision auto, "
+                                 "channels_last"));
+  EXPECT_THAT(details, HasSubstr("augmentation:  light"));
+  EXPECT_THAT(details,
+              HasSubstr("l2 grid [0.1,0.01,0.001,0.0001,1e-05,1e-06]"));
+  EXPECT_THAT(details, HasSubstr("warning:       only ~"));
+  EXPECT_EQ(RunWarning(run), experiment::ShortRunWarning(*config));
+}
+
+TEST(PretextLineTest, FromTheCheckpointsMetrics) {
+  v1::Checkpoint c;
+  c.set_epoch(2);
+  EXPECT_EQ(PretextLine(c), "");
+  (*c.mutable_metrics())["pretext_top1"] = 0.9312;
+  (*c.mutable_metrics())["loss"] = 0.2104;
+  EXPECT_EQ(PretextLine(c), "pretext: top-1 93.1%, loss 0.210 at epoch 2\n");
+}
+
+TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
+  v1::Worker w;
+  w.set_worker_id(3);
+  w.set_name("trainer");
+  w.set_alive(true);
+  v1::Device* gpu = w.add_devices();
+  gpu->set_kind(v1::DEVICE_KIND_CUDA);
+  gpu->set_index(1);
+  gpu->set_name("NVIDIA H200");
+  gpu->set_memory_bytes(int64_t{141} << 30);
+  v1::Job* job = w.add_jobs();
+  job->set_kind(v1::JOB_KIND_TRAIN);
+  job->set_job_id(12);
+  job->set_run_id(4);
+  job->set_lease_device("cuda:1");
+  const Table t = WorkersTable({w});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][3], "cuda:1 (NVIDIA H200 141 GiB)");
+  EXPECT_EQ(t.rows[0][5], "train 12 (run 4) on cuda:1");
 }
 
 TEST(ToJsonTest, UsesProtoFieldNames) {

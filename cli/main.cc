@@ -549,6 +549,17 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
   PrintTable(sweep_id != 0 ? SweepGrid(results, req.probe_kind())
                            : ResultsTable(results),
              g.output);
+  if (sweep_id == 0 && g.output == OutputFormat::kTable) {
+    // What the pretext task itself reached, next to what its layers give.
+    v1::ListCheckpointsRequest ckpt_req;
+    ckpt_req.set_run_id(run_id);
+    v1::ListCheckpointsResponse ckpts;
+    Check(client.stub().ListCheckpoints(client.Context().get(), ckpt_req,
+                                        &ckpts));
+    if (ckpts.checkpoints_size() > 0) {
+      std::cout << PretextLine(ckpts.checkpoints(ckpts.checkpoints_size() - 1));
+    }
+  }
   return 0;
 }
 

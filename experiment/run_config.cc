@@ -80,7 +80,11 @@ int DefaultImageSize(DatasetKind kind) {
   return 224;
 }
 
-LrSchedule DefaultLrSchedule(int epochs) {
+int ShortBudgetExamplesPerImage(Method method) {
+  return method == Method::kRotation ? 4 : 1;
+}
+
+LrSchedule DefaultLrSchedule(int epochs, Method method) {
   LrSchedule s;
   if (epochs >= kShortBudgetEpochs) {
     const double scale = static_cast<double>(epochs) / kPaperEpochs;
@@ -88,6 +92,7 @@ LrSchedule DefaultLrSchedule(int epochs) {
     s.decay_epochs.clear();
     for (double e : kPaperDecays) s.decay_epochs.push_back(e * scale);
   } else {
+    s.base_lr *= ShortBudgetExamplesPerImage(method);
     s.warmup_epochs = epochs / 7.0;
     s.decay_epochs = {epochs * 0.75};
   }
@@ -168,7 +173,7 @@ absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
   c.batch_size = spec.batch_size.value_or(DefaultBatchSize(c.method));
 
   const RunSpec::Schedule& lr = spec.lr_schedule;
-  const LrSchedule defaults = DefaultLrSchedule(c.epochs);
+  const LrSchedule defaults = DefaultLrSchedule(c.epochs, c.method);
   c.lr_schedule.base_lr = lr.base_lr.value_or(defaults.base_lr);
   c.lr_schedule.warmup_epochs =
       lr.warmup_epochs.value_or(defaults.warmup_epochs);

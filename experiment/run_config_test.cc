@@ -71,21 +71,22 @@ TEST(ExpandRunSpecTest, DefaultsDependOnMethodAndDataset) {
 }
 
 TEST(DefaultLrScheduleTest, ThePapersAtItsBudgetScaledDownToTwentyEpochs) {
-  const LrSchedule paper = DefaultLrSchedule(35);
+  const LrSchedule paper = DefaultLrSchedule(35, Method::kRotation);
   EXPECT_DOUBLE_EQ(paper.base_lr, 0.1);
   EXPECT_DOUBLE_EQ(paper.warmup_epochs, 5);
   EXPECT_THAT(paper.decay_epochs, ElementsAre(15, 25));
-  const LrSchedule doubled = DefaultLrSchedule(70);
+  const LrSchedule doubled = DefaultLrSchedule(70, Method::kRotation);
   EXPECT_DOUBLE_EQ(doubled.warmup_epochs, 10);
   EXPECT_THAT(doubled.decay_epochs, ElementsAre(30, 50));
-  const LrSchedule twenty = DefaultLrSchedule(kShortBudgetEpochs);
+  const LrSchedule twenty =
+      DefaultLrSchedule(kShortBudgetEpochs, Method::kRotation);
   EXPECT_DOUBLE_EQ(twenty.warmup_epochs, 20 * 5 / 35.0);
   EXPECT_EQ(twenty.decay_epochs.size(), 2);
 }
 
 TEST(DefaultLrScheduleTest, ShortBudgetsKeepMostStepsAtTheFullRate) {
   for (int epochs : {1, 2, 7, kShortBudgetEpochs - 1}) {
-    const LrSchedule s = DefaultLrSchedule(epochs);
+    const LrSchedule s = DefaultLrSchedule(epochs, Method::kRotation);
     EXPECT_DOUBLE_EQ(s.warmup_epochs, epochs / 7.0) << epochs;
     ASSERT_EQ(s.decay_epochs.size(), 1) << epochs;
     EXPECT_DOUBLE_EQ(s.decay_epochs[0], 0.75 * epochs) << epochs;
@@ -94,7 +95,20 @@ TEST(DefaultLrScheduleTest, ShortBudgetsKeepMostStepsAtTheFullRate) {
     const double full = (s.decay_epochs[0] - s.warmup_epochs) / epochs;
     EXPECT_GT(full, 0.6) << epochs;
   }
-  EXPECT_TRUE(DefaultLrSchedule(0).decay_epochs.size() == 1);
+  EXPECT_TRUE(DefaultLrSchedule(0, Method::kRotation).decay_epochs.size() == 1);
+}
+
+TEST(DefaultLrScheduleTest, ShortBudgetsCountRotationsAsExamples) {
+  // 0.1 per 256 of the loss's examples: Rotation's 4 views each count.
+  EXPECT_DOUBLE_EQ(DefaultLrSchedule(2, Method::kRotation).base_lr, 0.4);
+  for (Method m : {Method::kExemplar, Method::kJigsaw,
+                   Method::kRelativePatchLocation, Method::kSupervised}) {
+    EXPECT_DOUBLE_EQ(DefaultLrSchedule(2, m).base_lr, 0.1) << Name(m);
+  }
+  // At the paper's budget, the study's per-image rule for every method.
+  EXPECT_DOUBLE_EQ(DefaultLrSchedule(35, Method::kRotation).base_lr, 0.1);
+  EXPECT_DOUBLE_EQ(
+      DefaultLrSchedule(kShortBudgetEpochs, Method::kRotation).base_lr, 0.1);
 }
 
 TEST(ShortRunWarningTest, WarnsWhenTooFewStepsRunAtTheFullRate) {

@@ -119,7 +119,8 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   const auto j = nlohmann::json::parse(json.out);
   EXPECT_EQ(j["run_id"], id);
   EXPECT_EQ(j["config"]["epochs"], 2);
-  EXPECT_EQ(j["config"]["lr_schedule"]["base_lr"], 0.1);
+  // The short-budget rate: Rotation counts its 4 views (run_config.h).
+  EXPECT_EQ(j["config"]["lr_schedule"]["base_lr"], 0.4);
 
   // The stored config submitted again from a file, with a flag on top.
   const std::string config_file = (dir_ / "config.json").string();

@@ -32,8 +32,8 @@ parser.add_argument("--case", choices=["fmnist", "fmnist5k", "synthetic"],
 parser.add_argument("--threads", type=int, default=2)
 parser.add_argument("--repeats", type=int, default=3)
 parser.add_argument("--max_iter", type=int, default=500)
-parser.add_argument("--gtol", type=float, default=1e-5,
-                    help="sslab: the L-BFGS gradient tolerance")
+parser.add_argument("--gtol", type=float, default=1e-4,
+                    help="sslab: the L-BFGS gradient tolerance (the probe's default)")
 parser.add_argument("--grid", default="1e-1,1e-2,1e-3,1e-4,1e-5,1e-6")
 parser.add_argument("--d", type=int, default=9216,
                     help="synthetic: feature dimension (pooled block features)")
