@@ -3,6 +3,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <torch/torch.h>
+#include <zlib.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -114,6 +115,18 @@ TEST(IdxTest, BadFilesAreNamed) {
   // Truncated data.
   testing::WriteBytes(dir + "/train-images-idx3-ubyte",
                       images.substr(0, images.size() - 5));
+  EXPECT_THAT(OpenDataset(spec, Split::kTrain),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("train-images-idx3-ubyte"),
+                                        HasSubstr("truncated"))));
+  // A header whose dimensions multiply past int64 (2^31 x 2^31 x 2^31) on a
+  // file with no data: an error, not a wrapped size.
+  std::string huge = images.substr(0, 16);
+  for (int d = 0; d < 3; ++d) {
+    huge[4 + 4 * d] = static_cast<char>(0x80);
+    huge[5 + 4 * d] = huge[6 + 4 * d] = huge[7 + 4 * d] = 0;
+  }
+  testing::WriteBytes(dir + "/train-images-idx3-ubyte", huge);
   EXPECT_THAT(OpenDataset(spec, Split::kTrain),
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::AllOf(HasSubstr("train-images-idx3-ubyte"),
@@ -417,6 +430,49 @@ TEST(ImageFolderTest, CorruptImagesAreDataLossNamingTheFile) {
   spec.strict = true;
   ASSERT_OK_AND_ASSIGN(auto strict, OpenDataset(spec, Split::kTrain));
   EXPECT_FALSE(strict->skip_corrupt());
+}
+
+// A few hundred bytes whose header claims 65500 x 65500 pixels (13 GB of
+// RGB) are refused before anything is allocated.
+TEST(ImageFolderTest, HeadersClaimingHugeImagesAreRefused) {
+  const std::string root = testing::MakeTempDir("huge");
+  testing::WriteImageTree(root, {"a"}, 1, 16, 16, 3, "jpg");
+  testing::WriteImageTree(root, {"b"}, 1, 16, 16, 3, "png");
+  std::string jpeg, png;
+  ASSERT_OK(internal::ReadFile(root + "/a/img0.jpg", &jpeg));
+  ASSERT_OK(internal::ReadFile(root + "/b/img0.png", &png));
+  auto put16 = [](std::string& b, size_t at, int v) {
+    b[at] = static_cast<char>(v >> 8);
+    b[at + 1] = static_cast<char>(v & 0xFF);
+  };
+  // JPEG: the SOF frame header's height and width (after length, precision).
+  const size_t sof = jpeg.find("\xFF\xC0");
+  ASSERT_NE(sof, std::string::npos);
+  put16(jpeg, sof + 5, 65500);
+  put16(jpeg, sof + 7, 65500);
+  testing::WriteBytes(root + "/a/img0.jpg", jpeg);
+  // PNG: IHDR's width and height, with the chunk's CRC recomputed.
+  for (size_t at : {16, 20}) {
+    png[at] = png[at + 1] = 0;
+    put16(png, at + 2, 65500);
+  }
+  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
+  for (int i = 0; i < 4; ++i) {
+    png[29 + i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xFF);
+  }
+  testing::WriteBytes(root + "/b/img0.png", png);
+
+  DatasetSpec spec = Spec("imagefolder", root);
+  spec.val_fraction = 0;
+  ASSERT_OK_AND_ASSIGN(auto d, OpenDataset(spec, Split::kTrain));
+  ASSERT_EQ(d->size(), 2);
+  for (int i = 0; i < 2; ++i) {
+    EXPECT_THAT(d->Get(i),
+                StatusIs(absl::StatusCode::kDataLoss,
+                         ::testing::AllOf(HasSubstr("65500 x 65500"),
+                                          HasSubstr(root))))
+        << i;
+  }
 }
 
 TEST(ImageFolderTest, BadTreesAreNamed) {

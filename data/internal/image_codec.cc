@@ -52,6 +52,13 @@ bool IsPng(absl::string_view b) {
   return b.size() >= 8 && std::memcmp(b.data(), kSig, 8) == 0;
 }
 
+absl::Status TooManyPixels(const std::string& path, const char* format,
+                           int64_t height, int64_t width) {
+  return absl::DataLossError(absl::StrCat(
+      path, ": ", format, " header claims ", height, " x ", width,
+      " pixels, more than the ", kMaxDecodedPixels, " an image may decode to"));
+}
+
 absl::Status DecodeJpegWith(
     tjhandle tj, absl::string_view bytes, int channels, const std::string& path,
     const std::function<double(int height, int width)>* min_scale,
@@ -91,6 +98,9 @@ absl::Status DecodeJpegWith(
   }
   const int w = TJSCALED(width, scale);
   const int h = TJSCALED(height, scale);
+  if (int64_t{w} * h > kMaxDecodedPixels) {
+    return TooManyPixels(path, "JPEG", height, width);
+  }
   const bool cmyk = colorspace == TJCS_CMYK || colorspace == TJCS_YCCK;
   const int pf = cmyk ? TJPF_CMYK : (channels == 1 ? TJPF_GRAY : TJPF_RGB);
   const int pixel_size = tjPixelSize[pf];
@@ -161,10 +171,13 @@ absl::Status DecodePng(absl::string_view bytes, int channels,
     return absl::DataLossError(absl::StrCat(path, ": corrupt PNG: ", message));
   }
   image.format = channels == 1 ? PNG_FORMAT_GRAY : PNG_FORMAT_RGB;
-  if (image.width == 0 || image.height == 0 || image.width > (1 << 16) ||
-      image.height > (1 << 16)) {
+  if (image.width == 0 || image.height == 0) {
     png_image_free(&image);
-    return absl::DataLossError(absl::StrCat(path, ": PNG has a bad size"));
+    return absl::DataLossError(absl::StrCat(path, ": PNG has no pixels"));
+  }
+  if (int64_t{image.width} * image.height > kMaxDecodedPixels) {
+    png_image_free(&image);
+    return TooManyPixels(path, "PNG", image.height, image.width);
   }
   if (out->buffer->size() < PNG_IMAGE_SIZE(image)) {
     out->buffer->resize(PNG_IMAGE_SIZE(image));

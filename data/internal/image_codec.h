@@ -26,10 +26,17 @@ struct DecodedImage {
   int full_width = 0;
 };
 
+// The most pixels DecodeImage allocates for one image (after DCT scaling):
+// 32 Mi pixels, ~100 MB as RGB, so a 24-megapixel camera photo decodes
+// while a few-hundred-byte header claiming 65500 x 65500 (13 GB) is
+// refused before any allocation.
+inline constexpr int64_t kMaxDecodedPixels = int64_t{1} << 25;
+
 // Decodes a JPEG or PNG (recognised by its first bytes) to `channels` (1 or
 // 3) channels. For JPEGs, when `min_scale` is set it is called with the full
 // size and the smallest DCT scale >= its result is used. Returns DATA_LOSS
-// naming `path` for an empty, unknown, corrupt or truncated file. Thread-safe.
+// naming `path` for an empty, unknown, corrupt or truncated file, or one
+// larger than kMaxDecodedPixels. Thread-safe.
 absl::Status DecodeImage(
     absl::string_view bytes, int channels, const std::string& path,
     const std::function<double(int height, int width)>* min_scale,

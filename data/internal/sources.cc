@@ -15,6 +15,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/status_macros.h"
 #include "data/internal/image_codec.h"
 
@@ -208,6 +209,7 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
   if (b.size() < array.offset) {
     return absl::DataLossError(absl::StrCat(path, ": truncated IDX header"));
   }
+  const int64_t have = static_cast<int64_t>(b.size() - array.offset);
   int64_t total = 1;
   for (int d = 0; d < want_dims; ++d) {
     const size_t o = 4 + 4 * d;
@@ -218,9 +220,15 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
           absl::StrCat(path, ": bad IDX dimension ", d, " = ", dim));
     }
     array.dims.push_back(dim);
+    // Checked against the data present before multiplying: three 31-bit
+    // dimensions would overflow int64 and pass the size check below.
+    if (total > have / dim) {
+      return absl::DataLossError(absl::StrCat(
+          path, ": truncated IDX file: ", have, " data bytes, header says ",
+          absl::StrJoin(array.dims, " x "), (d + 1 < want_dims ? " x ..." : "")));
+    }
     total *= dim;
   }
-  const int64_t have = static_cast<int64_t>(b.size() - array.offset);
   if (have < total) {
     return absl::DataLossError(
         absl::StrCat(path, ": truncated IDX file: ", have,
