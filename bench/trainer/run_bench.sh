@@ -43,7 +43,7 @@ for f in "${extra[@]}"; do
   [[ $f == --bf16 ]] && pyflags+=(--bf16)
 done
 
-tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{print $NF; exit}')
+tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{p = $NF} END {print p}')
 echo "| method | shape | C++ img/s, median (runs) | Python img/s, median (runs) | C++ / Python | Python + tcmalloc img/s | C++ / that |"
 echo "|---|---|---|---|---|---|---|"
 rate() { sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/'; }

@@ -8,23 +8,23 @@
 # Interleaved REPEATS times; prints the runs and their medians.
 #
 # Usage: bench/trainer/service_vs_python.sh [BUILD_DIR]
-# Environment: REPEATS (3), EXAMPLES (3000), BATCH (64), IMAGE (28),
+# Environment: REPEATS (3), EXAMPLES (8000), BATCH (64), IMAGE (28),
 #   THREADS (2), STEPS (Python steps, 20), PYTHON (/usr/bin/python3).
 #
 # sslab's rate is the median of the run's images_per_second curve (source
 # images per second over each heartbeat window, `sslab metrics`) after its
-# first two points; Python's is trainer_bench.py's after 3 warm-up steps.
+# first point (start-up); Python's is trainer_bench.py's after 3 warm-up steps.
 set -euo pipefail
 build=$(cd "${1:-build}" && pwd)
 here=$(cd "$(dirname "$0")" && pwd)
 py=${PYTHON:-/usr/bin/python3}
 repeats=${REPEATS:-3}
-examples=${EXAMPLES:-3000}
+examples=${EXAMPLES:-8000}
 batch=${BATCH:-64}
 image=${IMAGE:-28}
 threads=${THREADS:-2}
 steps=${STEPS:-20}
-tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{print $NF; exit}')
+tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{p = $NF} END {print p}')
 
 dir=$(mktemp -d /tmp/sslab-service-bench.XXXXXX)
 pids=()
@@ -72,13 +72,13 @@ sys.exit(0 if any(j["kind"] == "JOB_KIND_TRAIN" and j["state"] == "JOB_STATE_SUC
   "$sslab" --format=json metrics "$run" --name images_per_second | "$py" -c '
 import json, statistics, sys
 points = json.load(sys.stdin)["series"][0]["points"]
-print("%.1f" % statistics.median(p["value"] for p in points[2:]))'
+print("%.1f" % statistics.median(p["value"] for p in points[1:]))'
 }
 python_rate() {
   "$@" "$py" "$here/trainer_bench.py" --method rotation --batch "$batch" \
     --image "$image" --width 1 --steps "$steps" --warmup 3 \
     --threads "$threads" --channels_last |
-    sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/'
+    sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/' | xargs printf "%.1f"
 }
 
 s=() p=() t=()
