@@ -19,6 +19,7 @@
 #include <limits>
 #include <string>
 
+#include "bench/evaluator/raw_io.h"
 #include "bench/flags.h"
 #include "evaluator/logistic_regression.h"
 #include "evaluator/testing/fashion_mnist.h"
@@ -26,25 +27,11 @@
 namespace {
 
 using sslab::bench::Flag;
+using sslab::bench::ReadRaw;
+using sslab::bench::Seconds;
 using sslab::evaluator::FitLogisticRegression;
 using sslab::evaluator::LbfgsOptions;
 using sslab::evaluator::LinearFit;
-
-at::Tensor ReadRaw(const std::string& path, std::vector<int64_t> shape,
-                   at::ScalarType type) {
-  at::Tensor t = at::empty(shape, type);
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(static_cast<char*>(t.data_ptr()), t.nbytes())) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(1);
-  }
-  return t;
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
-      .count();
-}
 
 }  // namespace
 

@@ -12,13 +12,11 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
-#include <cstdio>
-#include <cstdlib>
-#include <fstream>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include "bench/evaluator/raw_io.h"
 #include "bench/flags.h"
 #include "common/torch_util/runtime.h"
 #include "evaluator/logistic_regression.h"
@@ -27,29 +25,15 @@
 namespace {
 
 using sslab::bench::Flag;
+using sslab::bench::ReadRaw;
+using sslab::bench::Seconds;
 namespace ev = sslab::evaluator;
-
-at::Tensor ReadRaw(const std::string& path, std::vector<int64_t> shape,
-                   at::ScalarType type) {
-  at::Tensor t = at::empty(shape, type);
-  std::ifstream in(path, std::ios::binary);
-  if (!in.read(static_cast<char*>(t.data_ptr()), t.nbytes())) {
-    std::fprintf(stderr, "cannot read %s\n", path.c_str());
-    std::exit(1);
-  }
-  return t;
-}
 
 ev::FeatureSplit ReadSplit(const std::string& prefix, const char* split,
                            int64_t n, int64_t d) {
   const std::string p = prefix + "." + split;
   return {ReadRaw(p + ".x.f32", {n, d}, at::kFloat),
           ReadRaw(p + ".y.i64", {n}, at::kLong)};
-}
-
-double Seconds(std::chrono::steady_clock::time_point since) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - since)
-      .count();
 }
 
 }  // namespace
