@@ -130,7 +130,20 @@ TEST(IdxTest, BadFilesAreNamed) {
   EXPECT_THAT(OpenDataset(spec, Split::kTrain),
               StatusIs(absl::StatusCode::kDataLoss,
                        ::testing::AllOf(HasSubstr("train-images-idx3-ubyte"),
-                                        HasSubstr("truncated"))));
+                                        HasSubstr("declares"))));
+  // A gzip bomb: a 16-byte header declaring 10 images of 4 x 4, then 64 MiB
+  // of zeros that compress to ~64 KiB. Reading stops past what the header
+  // declares instead of inflating it all.
+  std::string bomb = images.substr(0, 16);
+  bomb.append(size_t{64} << 20, '\0');
+  testing::WriteBytes(dir + "/train-images-idx3-ubyte.gz", bomb,
+                      /*gzip=*/true);
+  fs::remove(dir + "/train-images-idx3-ubyte");
+  EXPECT_THAT(OpenDataset(spec, Split::kTrain),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       ::testing::AllOf(HasSubstr("train-images-idx3-ubyte.gz"),
+                                        HasSubstr("longer than its header"))));
+  fs::remove(dir + "/train-images-idx3-ubyte.gz");
   // Truncated gzip stream.
   fs::remove(dir + "/train-images-idx3-ubyte");
   const std::string gz_path = dir + "/train-images-idx3-ubyte.gz";
@@ -456,7 +469,8 @@ TEST(ImageFolderTest, HeadersClaimingHugeImagesAreRefused) {
     png[at] = png[at + 1] = 0;
     put16(png, at + 2, 65500);
   }
-  const uLong crc = crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
+  const uLong crc =
+      crc32(0, reinterpret_cast<const Bytef*>(png.data() + 12), 17);
   for (int i = 0; i < 4; ++i) {
     png[29 + i] = static_cast<char>((crc >> (24 - 8 * i)) & 0xFF);
   }
@@ -467,10 +481,9 @@ TEST(ImageFolderTest, HeadersClaimingHugeImagesAreRefused) {
   ASSERT_OK_AND_ASSIGN(auto d, OpenDataset(spec, Split::kTrain));
   ASSERT_EQ(d->size(), 2);
   for (int i = 0; i < 2; ++i) {
-    EXPECT_THAT(d->Get(i),
-                StatusIs(absl::StatusCode::kDataLoss,
-                         ::testing::AllOf(HasSubstr("65500 x 65500"),
-                                          HasSubstr(root))))
+    EXPECT_THAT(d->Get(i), StatusIs(absl::StatusCode::kDataLoss,
+                                    ::testing::AllOf(HasSubstr("65500 x 65500"),
+                                                     HasSubstr(root))))
         << i;
   }
 }

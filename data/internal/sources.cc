@@ -145,8 +145,10 @@ bool IsFile(const fs::path& p) {
 }
 
 // Reads a file, gunzipping it when it is gzipped (zlib reads plain files
-// through the same calls).
-absl::Status ReadMaybeGzipped(const std::string& path, std::string* out) {
+// through the same calls), up to max_bytes + 1 bytes of content: enough to
+// tell that it is longer than max_bytes without inflating a gzip bomb.
+absl::Status ReadMaybeGzipped(const std::string& path, size_t max_bytes,
+                              std::string* out) {
   gzFile f = gzopen(path.c_str(), "rb");
   if (f == nullptr) {
     return absl::NotFoundError(absl::StrCat("cannot open ", path));
@@ -154,8 +156,9 @@ absl::Status ReadMaybeGzipped(const std::string& path, std::string* out) {
   gzbuffer(f, 1 << 17);
   out->clear();
   std::vector<char> chunk(1 << 20);
-  while (true) {
-    const int n = gzread(f, chunk.data(), static_cast<unsigned>(chunk.size()));
+  while (out->size() <= max_bytes) {
+    const size_t want = std::min(chunk.size(), max_bytes + 1 - out->size());
+    const int n = gzread(f, chunk.data(), static_cast<unsigned>(want));
     if (n < 0) {
       int errnum = 0;
       const std::string message = gzerror(f, &errnum);
@@ -184,6 +187,9 @@ absl::Status ReadMaybeGzipped(const std::string& path, std::string* out) {
 // ---------------------------------------------------------------------------
 // IDX
 
+// The most data an IDX file may declare: 4 GiB (EMNIST's largest is 0.6).
+constexpr int64_t kMaxIdxDataBytes = int64_t{1} << 32;
+
 struct IdxArray {
   std::vector<int64_t> dims;
   std::string bytes;  // the whole file; data starts at `offset`
@@ -192,7 +198,10 @@ struct IdxArray {
 
 absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
   IdxArray array;
-  SSLAB_RETURN_IF_ERROR(ReadMaybeGzipped(path, &array.bytes));
+  // The header first, then no more than it declares (a gzip bomb inflates
+  // no further than that).
+  SSLAB_RETURN_IF_ERROR(ReadMaybeGzipped(
+      path, 4 + 4 * static_cast<size_t>(want_dims), &array.bytes));
   const std::string& b = array.bytes;
   if (b.size() < 4) {
     return absl::DataLossError(
@@ -209,7 +218,6 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
   if (b.size() < array.offset) {
     return absl::DataLossError(absl::StrCat(path, ": truncated IDX header"));
   }
-  const int64_t have = static_cast<int64_t>(b.size() - array.offset);
   int64_t total = 1;
   for (int d = 0; d < want_dims; ++d) {
     const size_t o = 4 + 4 * d;
@@ -220,15 +228,19 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
           absl::StrCat(path, ": bad IDX dimension ", d, " = ", dim));
     }
     array.dims.push_back(dim);
-    // Checked against the data present before multiplying: three 31-bit
-    // dimensions would overflow int64 and pass the size check below.
-    if (total > have / dim) {
+    // Checked before multiplying: three 31-bit dimensions would overflow
+    // int64 (2^31 x 2^31 x 2^31 wraps to 0) and pass the size checks below.
+    if (total > kMaxIdxDataBytes / dim) {
       return absl::DataLossError(absl::StrCat(
-          path, ": truncated IDX file: ", have, " data bytes, header says ",
-          absl::StrJoin(array.dims, " x "), (d + 1 < want_dims ? " x ..." : "")));
+          path, ": IDX header declares ", absl::StrJoin(array.dims, " x "),
+          (d + 1 < want_dims ? " x ..." : ""), " bytes, more than the ",
+          kMaxIdxDataBytes, " sslab reads"));
     }
     total *= dim;
   }
+  SSLAB_RETURN_IF_ERROR(ReadMaybeGzipped(
+      path, array.offset + static_cast<size_t>(total), &array.bytes));
+  const int64_t have = static_cast<int64_t>(b.size() - array.offset);
   if (have < total) {
     return absl::DataLossError(
         absl::StrCat(path, ": truncated IDX file: ", have,
@@ -236,7 +248,8 @@ absl::StatusOr<IdxArray> ReadIdx(const std::string& path, int want_dims) {
   }
   if (have > total) {
     return absl::DataLossError(
-        absl::StrCat(path, ": IDX file has ", have - total, " trailing bytes"));
+        absl::StrCat(path, ": IDX file is longer than its header declares (",
+                     absl::StrJoin(array.dims, " x "), " bytes)"));
   }
   return array;
 }
