@@ -18,6 +18,10 @@ constexpr double kPaperDecays[] = {15, 25};
 // pretext task (Rotation on 4500 Fashion-MNIST images learns with ~85).
 constexpr double kMinFullRateSteps = 50;
 
+std::string Indexed(absl::string_view field, size_t i) {
+  return absl::StrCat(field, "[", i, "]");
+}
+
 // Builds "<prefix><field>: <problem>" errors.
 class Fields {
  public:
@@ -26,6 +30,29 @@ class Fields {
                        absl::string_view problem) const {
     return absl::InvalidArgumentError(
         absl::StrCat(prefix_, field, ": ", problem));
+  }
+  // 1 to `max_length` distinct values, each satisfying `ok` (`requirement`
+  // says how, e.g. "in (0, 1]").
+  absl::Status CheckDistinctValues(absl::string_view field,
+                                   const std::vector<double>& values,
+                                   size_t max_length, bool (*ok)(double),
+                                   absl::string_view requirement) const {
+    if (values.empty() || values.size() > max_length) {
+      return Invalid(field, absl::StrCat("must hold 1 to ", max_length,
+                                         " values, got ", values.size()));
+    }
+    std::set<double> seen;
+    for (size_t i = 0; i < values.size(); ++i) {
+      const std::string indexed = Indexed(field, i);
+      if (!ok(values[i])) {
+        return Invalid(indexed, absl::StrCat("must be ", requirement, ", got ",
+                                             values[i]));
+      }
+      if (!seen.insert(values[i]).second) {
+        return Invalid(indexed, absl::StrCat("duplicate value ", values[i]));
+      }
+    }
+    return absl::OkStatus();
   }
   template <typename T>
   absl::Status CheckRange(absl::string_view field, T value, T low,
@@ -38,10 +65,6 @@ class Fields {
  private:
   absl::string_view prefix_;
 };
-
-std::string Indexed(absl::string_view field, size_t i) {
-  return absl::StrCat(field, "[", i, "]");
-}
 
 }  // namespace
 
@@ -332,46 +355,18 @@ absl::Status ValidateRunConfig(const RunConfig& c,
     }
   }
   // Bounded: each fraction multiplies the PROBE jobs of every checkpoint.
-  if (e.label_fractions.empty() || e.label_fractions.size() > kMaxListLength) {
-    return f.Invalid("evaluation.label_fractions",
-                     absl::StrCat("must hold 1 to ", kMaxListLength,
-                                  " values, got ", e.label_fractions.size()));
-  }
-  std::set<double> seen_fractions;
-  for (size_t i = 0; i < e.label_fractions.size(); ++i) {
-    const double x = e.label_fractions[i];
-    if (!(x > 0 && x <= 1)) {
-      return f.Invalid(Indexed("evaluation.label_fractions", i),
-                       absl::StrCat("must be in (0, 1], got ", x));
-    }
-    if (!seen_fractions.insert(x).second) {
-      return f.Invalid(Indexed("evaluation.label_fractions", i),
-                       absl::StrCat("duplicate fraction ", x));
-    }
-  }
+  SSLAB_RETURN_IF_ERROR(f.CheckDistinctValues(
+      "evaluation.label_fractions", e.label_fractions, kMaxListLength,
+      [](double x) { return x > 0 && x <= 1; }, "in (0, 1]"));
   if (e.every_epochs < 0) {
     return f.Invalid("evaluation.every_epochs",
                      absl::StrCat("must be >= 0, got ", e.every_epochs));
   }
 
   const ProbeSettings& p = e.probe;
-  if (p.l2_grid.empty() || p.l2_grid.size() > kMaxListLength) {
-    return f.Invalid("evaluation.probe.l2_grid",
-                     absl::StrCat("must hold 1 to ", kMaxListLength,
-                                  " values, got ", p.l2_grid.size()));
-  }
-  std::set<double> seen_l2;
-  for (size_t i = 0; i < p.l2_grid.size(); ++i) {
-    const double l2 = p.l2_grid[i];
-    if (!(std::isfinite(l2) && l2 > 0)) {
-      return f.Invalid(Indexed("evaluation.probe.l2_grid", i),
-                       absl::StrCat("must be > 0, got ", l2));
-    }
-    if (!seen_l2.insert(l2).second) {
-      return f.Invalid(Indexed("evaluation.probe.l2_grid", i),
-                       absl::StrCat("duplicate value ", l2));
-    }
-  }
+  SSLAB_RETURN_IF_ERROR(f.CheckDistinctValues(
+      "evaluation.probe.l2_grid", p.l2_grid, kMaxListLength,
+      [](double l2) { return std::isfinite(l2) && l2 > 0; }, "> 0"));
   SSLAB_RETURN_IF_ERROR(f.CheckRange("evaluation.probe.sgd_epochs",
                                      p.sgd_epochs, 1, kMaxProbeEpochs));
   if (!(std::isfinite(p.sgd_learning_rate) && p.sgd_learning_rate > 0)) {
