@@ -28,6 +28,7 @@
 #include "cli/format.h"
 #include "experiment/vocabulary.h"
 #include "grpc/health/v1/health.grpc.pb.h"
+#include "services/common/client_flags.h"
 #include "services/common/experiment_proto.h"
 #include "services/common/grpc_status.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
@@ -47,6 +48,8 @@ struct Globals {
   std::string format = "table";
   double timeout_s = 30;
   OutputFormat output = OutputFormat::kTable;
+  services::ClientSecurityFlags security_flags;
+  services::ChannelSecurity security;  // loaded from security_flags
 };
 
 // Flags that set RunConfig fields; each applies only when given.
@@ -302,8 +305,7 @@ class Client {
  public:
   explicit Client(const Globals& g)
       : globals_(g),
-        channel_(
-            grpc::CreateChannel(g.addr, grpc::InsecureChannelCredentials())),
+        channel_(services::OpenChannel(g.addr, g.security)),
         stub_(v1::ExperimentService::NewStub(channel_)) {}
 
   std::unique_ptr<grpc::ClientContext> Context(double timeout_s) const {
@@ -662,6 +664,7 @@ int Main(int argc, char** argv) {
   app.add_option("--format", g.format, "table|json|csv")->capture_default_str();
   app.add_option("--timeout", g.timeout_s, "seconds per call")
       ->capture_default_str();
+  services::AddClientSecurityFlags(app, &g.security_flags);
 
   ConfigFlags submit_flags;
   std::string run_name;
@@ -765,6 +768,11 @@ int Main(int argc, char** argv) {
         results_sweep->count() == 0) {
       throw UsageError("results: give RUN or --sweep ID");
     }
+    absl::StatusOr<services::ChannelSecurity> security =
+        g.security_flags.Load();
+    if (!security.ok())
+      throw UsageError(std::string(security.status().message()));
+    g.security = *std::move(security);
     Client client(g);
     if (submit->parsed()) {
       return CmdSubmit(client, g, submit_flags, run_name, priority, quiet);

@@ -183,6 +183,61 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   EXPECT_THAT(health.out, HasSubstr("SERVING"));
 }
 
+TEST_F(SchedulerIntegrationTest,
+       TokensGuardTheSchedulerFromTheCliToTheWorkers) {
+  ASSERT_EQ(cluster_->StopScheduler(SIGTERM), 0);
+  const std::filesystem::path client = dir_ / "client.tokens";
+  const std::filesystem::path worker = dir_ / "worker.tokens";
+  std::ofstream(client) << "# the team's CLI token\n"
+                        << "cli-token-0123456789abcdef\n";
+  std::ofstream(worker) << "worker-token-0123456789abcdef\n";
+
+  // Without tokens the scheduler stays on loopback unless told otherwise.
+  const CommandResult open =
+      RunCommand({SSLAB_SCHEDULER_BIN, "--listen=0.0.0.0:0",
+                  "--http-listen=", "--db=" + (dir_ / "open.db").string()},
+                 dir_.string());
+  EXPECT_EQ(open.exit_code, 2);
+  EXPECT_THAT(open.err, HasSubstr("reachable from other machines"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ / "open.db"));
+
+  ASSERT_NO_FATAL_FAILURE(
+      cluster_->StartScheduler(0, {"--client-tokens-file=" + client.string(),
+                                   "--worker-tokens-file=" + worker.string()}));
+  EXPECT_THAT(cluster_->scheduler().Stderr(), HasSubstr("tokens required"));
+  const CommandResult tokenless = Cli({"ls"});
+  EXPECT_EQ(tokenless.exit_code, 1) << tokenless.err;
+  EXPECT_THAT(tokenless.err, HasSubstr("UNAUTHENTICATED"));
+  const CommandResult as_worker =
+      Cli({"--token-file=" + worker.string(), "ls"});
+  EXPECT_THAT(as_worker.err, HasSubstr("PERMISSION_DENIED"));
+  const CommandResult listed = Cli({"--token-file=" + client.string(), "ls"});
+  EXPECT_EQ(listed.exit_code, 0) << listed.err;
+
+  // A worker process with its token registers (the cluster waits for it);
+  // the same binary with the client's token is refused and says why.
+  ::setenv("SSLAB_TOKEN_FILE", client.string().c_str(), 1);
+  const CommandResult refused =
+      RunCommand({SSLAB_TRAINER_BIN, "--listen=127.0.0.1:0",
+                  "--scheduler=" + cluster_->address(), "--devices=cpu",
+                  "--artifacts=" + cluster_->artifacts().string()},
+                 dir_.string());
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.err,
+              HasSubstr("client token cannot call the worker API"));
+  ::setenv("SSLAB_TOKEN_FILE", worker.string().c_str(), 1);
+  ChildProcess trainer;
+  ASSERT_TRUE(
+      trainer.Start({SSLAB_TRAINER_BIN, "--listen=127.0.0.1:0",
+                     "--scheduler=" + cluster_->address(), "--devices=cpu",
+                     "--artifacts=" + cluster_->artifacts().string()}));
+  ::unsetenv("SSLAB_TOKEN_FILE");
+  EXPECT_TRUE(trainer.WaitForStderr([](const std::string& err) {
+    return err.find("registered with") != std::string::npos;
+  })) << trainer.Stderr();
+  EXPECT_EQ(trainer.Stop(SIGTERM), 0) << trainer.Stderr();
+}
+
 TEST_F(SchedulerIntegrationTest, BadInputGetsTheRightCodes) {
   auto expect_error = [&](const std::vector<std::string>& args, int exit_code,
                           const std::string& code, const std::string& field) {

@@ -26,14 +26,34 @@ window.addEventListener("error", (e) => reportError("script error: " + e.message
 window.addEventListener("unhandledrejection", (e) =>
   reportError("error: " + (e.reason && e.reason.message ? e.reason.message : e.reason)));
 
+// A scheduler started with client tokens answers 401 without one: ask once,
+// keep it in this browser (localStorage), send it with every request.
+const TOKEN_KEY = "sslab-client-token";
+
 async function api(path) {
-  const response = await fetch("/api/v1" + path);
+  const sent = localStorage.getItem(TOKEN_KEY);
+  let response = await fetchWithToken(path, sent);
+  if (response.status === 401) {
+    // Requests failing together ask once: the prompt is modal, and those
+    // answered after it see the new token and just retry.
+    if (localStorage.getItem(TOKEN_KEY) === sent) {
+      const token = window.prompt("This sslab scheduler needs a client token:");
+      if (token) localStorage.setItem(TOKEN_KEY, token.trim());
+    }
+    const now = localStorage.getItem(TOKEN_KEY);
+    if (now !== sent) response = await fetchWithToken(path, now);
+  }
   const body = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = body.error || {};
     throw new Error(`${path}: ${error.code || response.status} ${error.message || ""}`);
   }
   return body;
+}
+
+function fetchWithToken(path, token) {
+  const headers = token ? { Authorization: "Bearer " + token } : {};
+  return fetch("/api/v1" + path, { headers });
 }
 
 // ---- small helpers -------------------------------------------------------

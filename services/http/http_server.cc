@@ -233,19 +233,26 @@ class HttpServer::Impl {
   using Call =
       std::function<absl::Status(const httplib::Request&, httplib::Response&)>;
 
-  // A GET route whose handler may fail with a status.
-  void Get(const std::string& pattern, Call call) {
-    server_.Get(pattern, [call = std::move(call)](const httplib::Request& req,
-                                                  httplib::Response& res) {
-      absl::Status status;
-      try {
-        status = call(req, res);
-      } catch (const std::exception& e) {
-        SSLAB_LOG(ERROR) << "http " << req.path << ": " << e.what();
-        status = absl::InternalError("internal error in the scheduler");
-      }
-      if (!status.ok()) WriteError(status, res);
-    });
+  // A GET route whose handler may fail with a status; `open` routes need no
+  // token.
+  void Get(const std::string& pattern, Call call, bool open = false) {
+    const Authenticator* auth = open ? nullptr : options_.auth;
+    server_.Get(
+        pattern, [call = std::move(call), auth](const httplib::Request& req,
+                                                httplib::Response& res) {
+          absl::Status status;
+          try {
+            if (auth != nullptr) {
+              status = auth->Check(req.get_header_value("Authorization"),
+                                   Role::kClient);
+            }
+            if (status.ok()) status = call(req, res);
+          } catch (const std::exception& e) {
+            SSLAB_LOG(ERROR) << "http " << req.path << ": " << e.what();
+            status = absl::InternalError("internal error in the scheduler");
+          }
+          if (!status.ok()) WriteError(status, res);
+        });
   }
 
   // Runs an ExperimentService handler in process and writes its answer.
@@ -266,10 +273,13 @@ class HttpServer::Impl {
       return Serve<v1::GetVersionRequest, v1::GetVersionResponse>(
           &Svc::GetVersion, {}, res);
     });
-    Get("/api/v1/health", [](const auto&, auto& res) {
-      res.set_content("{\"status\": \"SERVING\"}\n", kJson);
-      return absl::OkStatus();
-    });
+    Get(
+        "/api/v1/health",
+        [](const auto&, auto& res) {
+          res.set_content("{\"status\": \"SERVING\"}\n", kJson);
+          return absl::OkStatus();
+        },
+        /*open=*/true);
     Get("/api/v1/runs", [this](const auto& req, auto& res) -> absl::Status {
       Query q(req, {"state", "method", "architecture", "sweep_id", "page_size",
                     "page_token"});

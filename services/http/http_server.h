@@ -22,6 +22,10 @@
 //   GET /metrics                         Prometheus text format
 //   GET /, /app.js, /style.css, /vendor/chart.min.js   the dashboard
 //
+// With client tokens configured (HttpServerOptions::auth) the API and
+// /metrics take the same client tokens as the gRPC API; the dashboard asks
+// for one and keeps it in the browser's local storage.
+//
 // Thread-safety: Start() returns a serving server; Shutdown() from any
 // thread, once or more.
 #ifndef SSLAB_SERVICES_HTTP_HTTP_SERVER_H_
@@ -32,6 +36,7 @@
 
 #include "absl/status/statusor.h"
 #include "scheduler/scheduler.h"
+#include "services/common/security.h"
 #include "services/scheduler/experiment_service.h"
 #include "services/scheduler/rpc_stats.h"
 
@@ -42,6 +47,10 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   // Requests served at once. Default: 8.
   int threads = 8;
+  // When set and enabled, every route but the dashboard's static files and
+  // /api/v1/health needs "Authorization: Bearer <client token>" (401
+  // otherwise, 403 for a worker token). Not owned. Default: none.
+  const Authenticator* auth = nullptr;
 };
 
 class HttpServer {

@@ -46,10 +46,10 @@ bool IsFinished(v1::RunState state) {
 
 }  // namespace
 
-grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext* context,
                                               const v1::SubmitRunRequest* req,
                                               v1::SubmitRunResponse* resp) {
-  return Handle("SubmitRun", stats_, [&]() -> absl::Status {
+  return handle_(context, "SubmitRun", [&]() -> absl::Status {
     scheduler::RunRequest request;
     request.name = req->name();
     SSLAB_ASSIGN_OR_RETURN(request.config, FromProto(req->config(), "config."));
@@ -64,9 +64,9 @@ grpc::Status ExperimentServiceImpl::SubmitRun(grpc::ServerContext*,
 }
 
 grpc::Status ExperimentServiceImpl::SubmitSweep(
-    grpc::ServerContext*, const v1::SubmitSweepRequest* req,
+    grpc::ServerContext* context, const v1::SubmitSweepRequest* req,
     v1::SubmitSweepResponse* resp) {
-  return Handle("SubmitSweep", stats_, [&]() -> absl::Status {
+  return handle_(context, "SubmitSweep", [&]() -> absl::Status {
     scheduler::SweepRequest request;
     SSLAB_ASSIGN_OR_RETURN(request.sweep, FromProto(*req));
     request.priority = req->priority();
@@ -83,10 +83,10 @@ grpc::Status ExperimentServiceImpl::SubmitSweep(
   });
 }
 
-grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext* context,
                                            const v1::GetRunRequest* req,
                                            v1::GetRunResponse* resp) {
-  return Handle("GetRun", stats_, [&]() -> absl::Status {
+  return handle_(context, "GetRun", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
                            LoadRun(*scheduler_, req->run_id(), true));
@@ -94,10 +94,10 @@ grpc::Status ExperimentServiceImpl::GetRun(grpc::ServerContext*,
   });
 }
 
-grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext* context,
                                              const v1::ListRunsRequest* req,
                                              v1::ListRunsResponse* resp) {
-  return Handle("ListRuns", stats_, [&]() -> absl::Status {
+  return handle_(context, "ListRuns", [&]() -> absl::Status {
     storage::RunFilter filter;
     SSLAB_RETURN_IF_ERROR(SetFilter(req->state(), "state", &filter.state));
     SSLAB_RETURN_IF_ERROR(SetFilter(req->method(), "method", &filter.method));
@@ -122,10 +122,10 @@ grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext*,
   });
 }
 
-grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext* context,
                                               const v1::CancelRunRequest* req,
                                               v1::CancelRunResponse* resp) {
-  return Handle("CancelRun", stats_, [&]() -> absl::Status {
+  return handle_(context, "CancelRun", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     const std::string reason = Truncate(req->reason());
     SSLAB_RETURN_IF_ERROR(scheduler_->Cancel(req->run_id(), reason));
@@ -140,7 +140,7 @@ grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext*,
 grpc::Status ExperimentServiceImpl::WatchRun(
     grpc::ServerContext* context, const v1::WatchRunRequest* req,
     grpc::ServerWriter<v1::WatchRunResponse>* writer) {
-  return Handle("WatchRun", stats_, [&]() -> absl::Status {
+  return handle_(context, "WatchRun", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     std::string last_sent;
     while (!context->IsCancelled()) {
@@ -170,9 +170,9 @@ grpc::Status ExperimentServiceImpl::WatchRun(
 }
 
 grpc::Status ExperimentServiceImpl::ListCheckpoints(
-    grpc::ServerContext*, const v1::ListCheckpointsRequest* req,
+    grpc::ServerContext* context, const v1::ListCheckpointsRequest* req,
     v1::ListCheckpointsResponse* resp) {
-  return Handle("ListCheckpoints", stats_, [&]() -> absl::Status {
+  return handle_(context, "ListCheckpoints", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> checkpoints,
                            scheduler_->ListCheckpoints(req->run_id()));
@@ -182,9 +182,9 @@ grpc::Status ExperimentServiceImpl::ListCheckpoints(
 }
 
 grpc::Status ExperimentServiceImpl::QueryResults(
-    grpc::ServerContext*, const v1::QueryResultsRequest* req,
+    grpc::ServerContext* context, const v1::QueryResultsRequest* req,
     v1::QueryResultsResponse* resp) {
-  return Handle("QueryResults", stats_, [&]() -> absl::Status {
+  return handle_(context, "QueryResults", [&]() -> absl::Status {
     storage::ResultFilter filter;
     switch (req->scope_case()) {
       case v1::QueryResultsRequest::kRunId:
@@ -208,10 +208,10 @@ grpc::Status ExperimentServiceImpl::QueryResults(
   });
 }
 
-grpc::Status ExperimentServiceImpl::GetVersion(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::GetVersion(grpc::ServerContext* context,
                                                const v1::GetVersionRequest*,
                                                v1::GetVersionResponse* resp) {
-  return Handle("GetVersion", stats_, [&]() -> absl::Status {
+  return handle_(context, "GetVersion", [&]() -> absl::Status {
     resp->set_version(SSLAB_VERSION);
     resp->set_api("sslab.v1");
     return absl::OkStatus();
@@ -219,9 +219,9 @@ grpc::Status ExperimentServiceImpl::GetVersion(grpc::ServerContext*,
 }
 
 grpc::Status ExperimentServiceImpl::GetMetricHistory(
-    grpc::ServerContext*, const v1::GetMetricHistoryRequest* req,
+    grpc::ServerContext* context, const v1::GetMetricHistoryRequest* req,
     v1::GetMetricHistoryResponse* resp) {
-  return Handle("GetMetricHistory", stats_, [&]() -> absl::Status {
+  return handle_(context, "GetMetricHistory", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
     if (req->max_points() < 0) {
       return InvalidField(
@@ -240,10 +240,10 @@ grpc::Status ExperimentServiceImpl::GetMetricHistory(
   });
 }
 
-grpc::Status ExperimentServiceImpl::ListSweeps(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::ListSweeps(grpc::ServerContext* context,
                                                const v1::ListSweepsRequest* req,
                                                v1::ListSweepsResponse* resp) {
-  return Handle("ListSweeps", stats_, [&]() -> absl::Status {
+  return handle_(context, "ListSweeps", [&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
         scheduler::SweepPage page,
         scheduler_->ListSweeps(req->page_size(), req->page_token()));
@@ -253,10 +253,10 @@ grpc::Status ExperimentServiceImpl::ListSweeps(grpc::ServerContext*,
   });
 }
 
-grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext* context,
                                              const v1::GetSweepRequest* req,
                                              v1::GetSweepResponse* resp) {
-  return Handle("GetSweep", stats_, [&]() -> absl::Status {
+  return handle_(context, "GetSweep", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->sweep_id(), "sweep_id"));
     SSLAB_ASSIGN_OR_RETURN(storage::Sweep sweep,
                            scheduler_->GetSweep(req->sweep_id()));
@@ -282,10 +282,10 @@ grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext*,
   });
 }
 
-grpc::Status ExperimentServiceImpl::ListWorkers(grpc::ServerContext*,
+grpc::Status ExperimentServiceImpl::ListWorkers(grpc::ServerContext* context,
                                                 const v1::ListWorkersRequest*,
                                                 v1::ListWorkersResponse* resp) {
-  return Handle("ListWorkers", stats_, [&]() -> absl::Status {
+  return handle_(context, "ListWorkers", [&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(std::vector<scheduler::WorkerInfo> workers,
                            scheduler_->ListWorkers());
     for (const auto& w : workers) *resp->add_workers() = ToProto(w);

@@ -2,8 +2,9 @@
 // the request's ids, maps it to the domain (services/common/experiment_proto.h)
 // and maps the answer back; the scheduler does the rest.
 //
-// Handlers other than WatchRun do not use their ServerContext, so the HTTP
-// API (services/http) calls them in process with a null one.
+// Handlers other than WatchRun use their ServerContext only for the caller
+// check, which a null one passes: the HTTP API (services/http) checks its
+// own requests, then calls them in process with a null one.
 //
 // Thread-safety: thread-safe (the scheduler serialises its calls). Handlers
 // catch every exception and answer INTERNAL, so no request can take the
@@ -14,6 +15,8 @@
 #include <atomic>
 
 #include "scheduler/scheduler.h"
+#include "services/common/security.h"
+#include "services/scheduler/handler.h"
 #include "services/scheduler/rpc_stats.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
 
@@ -21,11 +24,13 @@ namespace sslab::services {
 
 class ExperimentServiceImpl final : public v1::ExperimentService::Service {
  public:
-  // Neither is owned; both must outlive the service. `stats` (optional)
-  // records every call's latency.
+  // None is owned; each must outlive the service. `auth` (optional) checks
+  // that every caller holds a client token; `stats` (optional) records
+  // every call's latency.
   explicit ExperimentServiceImpl(scheduler::Scheduler* scheduler,
-                                 RpcStats* stats = nullptr)
-      : scheduler_(scheduler), stats_(stats) {}
+                                 RpcStats* stats = nullptr,
+                                 const Authenticator* auth = nullptr)
+      : scheduler_(scheduler), handle_(Role::kClient, auth, stats) {}
 
   // Ends every WatchRun stream (before the server shuts down).
   void Stop() { stopping_ = true; }
@@ -72,7 +77,7 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
 
  private:
   scheduler::Scheduler* const scheduler_;
-  RpcStats* const stats_;
+  const Handler handle_;
   std::atomic<bool> stopping_{false};
 };
 

@@ -1,9 +1,10 @@
-// What every handler of the scheduler's services shares: running the body
-// with exceptions caught and the status converted, and the id checks that
-// come before any domain call.
+// What every handler of the scheduler's services shares: the caller check,
+// running the body with exceptions caught and the status converted, and the
+// id checks that come before any domain call.
 #ifndef SSLAB_SERVICES_SCHEDULER_HANDLER_H_
 #define SSLAB_SERVICES_SCHEDULER_HANDLER_H_
 
+#include <grpcpp/server_context.h>
 #include <grpcpp/support/status.h>
 
 #include <cstdint>
@@ -18,27 +19,45 @@
 #include "absl/time/time.h"
 #include "common/log.h"
 #include "services/common/grpc_status.h"
+#include "services/common/security.h"
 #include "services/scheduler/rpc_stats.h"
 
 namespace sslab::services {
 
-// Runs `body` and converts its status, and any exception, for the client;
-// records how long it took in `stats` (when given).
-inline grpc::Status Handle(const char* rpc, RpcStats* stats,
-                           absl::FunctionRef<absl::Status()> body) {
-  const absl::Time start = absl::Now();
-  grpc::Status status(grpc::StatusCode::INTERNAL,
-                      "internal error in the scheduler (see its log)");
-  try {
-    status = ToGrpcStatus(body());
-  } catch (const std::exception& e) {
-    SSLAB_LOG(ERROR) << rpc << ": unexpected exception: " << e.what();
-  } catch (...) {
-    SSLAB_LOG(ERROR) << rpc << ": unexpected exception";
+// What every handler of one service shares: the caller must hold a token of
+// the service's role, and each call's latency goes to `stats`.
+class Handler {
+ public:
+  // Neither is owned; `auth` null: every caller is accepted; `stats` null:
+  // latencies are not recorded.
+  Handler(Role role, const Authenticator* auth, RpcStats* stats)
+      : role_(role), auth_(auth), stats_(stats) {}
+
+  // Checks the caller (services/common/security.h), then runs `body` and
+  // converts its status, and any exception, for the client.
+  grpc::Status operator()(const grpc::ServerContext* context, const char* rpc,
+                          absl::FunctionRef<absl::Status()> body) const {
+    const absl::Time start = absl::Now();
+    grpc::Status status(grpc::StatusCode::INTERNAL,
+                        "internal error in the scheduler (see its log)");
+    try {
+      absl::Status allowed =
+          auth_ == nullptr ? absl::OkStatus() : auth_->Check(context, role_);
+      status = ToGrpcStatus(allowed.ok() ? body() : allowed);
+    } catch (const std::exception& e) {
+      SSLAB_LOG(ERROR) << rpc << ": unexpected exception: " << e.what();
+    } catch (...) {
+      SSLAB_LOG(ERROR) << rpc << ": unexpected exception";
+    }
+    if (stats_ != nullptr) stats_->Record(rpc, absl::Now() - start);
+    return status;
   }
-  if (stats != nullptr) stats->Record(rpc, absl::Now() - start);
-  return status;
-}
+
+ private:
+  const Role role_;
+  const Authenticator* const auth_;
+  RpcStats* const stats_;
+};
 
 inline absl::Status InvalidField(absl::string_view field,
                                  absl::string_view problem) {

@@ -13,6 +13,16 @@
 //   --http-listen (SSLAB_HTTP_LISTEN) host:port of the JSON API, /metrics and
 //                            the dashboard, default 127.0.0.1:8080; "" = off
 //   --http-port-file         write the bound HTTP port here once serving
+// Security (services/common/security.h; README "Security"):
+//   --client-tokens-file (SSLAB_CLIENT_TOKENS_FILE)  tokens of the CLI and
+//                            dashboards, one per line
+//   --worker-tokens-file (SSLAB_WORKER_TOKENS_FILE)  tokens of the workers
+//   --tls-cert, --tls-key (SSLAB_TLS_CERT, SSLAB_TLS_KEY)  serve gRPC over TLS
+//   --worker-listen (SSLAB_WORKER_LISTEN)  the worker API's own host:port
+//   --worker-tls-client-ca (SSLAB_WORKER_TLS_CLIENT_CA)  workers must present
+//                            a certificate signed by this CA (mutual TLS;
+//                            needs --worker-listen and --tls-cert)
+//   --allow-unauthenticated  serve a non-loopback address without tokens
 #include <pthread.h>
 
 #include <filesystem>
@@ -27,6 +37,7 @@
 #include "common/shutdown_signals.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
+#include "services/common/security.h"
 #include "services/http/http_server.h"
 #include "services/scheduler/scheduler_server.h"
 #include "storage/store.h"
@@ -37,6 +48,15 @@
 
 namespace sslab {
 namespace {
+
+using services::Authenticator;
+using services::TlsFiles;
+
+// Whether host:port names this machine only.
+bool IsLoopback(const std::string& address) {
+  const std::string host = address.substr(0, address.rfind(':'));
+  return host == "localhost" || host == "[::1]" || host.rfind("127.", 0) == 0;
+}
 
 int Main(int argc, char** argv) {
   absl::StatusOr<ShutdownSignals*> signals = ShutdownSignals::Install();
@@ -54,6 +74,12 @@ int Main(int argc, char** argv) {
   std::string http_port_file;
   double lease_seconds = 30;
   double expire_seconds = 2;
+  std::string client_tokens_file;
+  std::string worker_tokens_file;
+  TlsFiles tls;
+  std::string worker_listen;
+  std::string worker_client_ca;
+  bool allow_unauthenticated = false;
   app.add_option("--listen", listen, "host:port (port 0: any free port)")
       ->envname("SSLAB_LISTEN")
       ->capture_default_str();
@@ -79,10 +105,58 @@ int Main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--http-port-file", http_port_file,
                  "write the bound HTTP port to this file once serving");
+  app.add_option("--client-tokens-file", client_tokens_file,
+                 "tokens the CLI and dashboards must present, one per line")
+      ->envname("SSLAB_CLIENT_TOKENS_FILE");
+  app.add_option("--worker-tokens-file", worker_tokens_file,
+                 "tokens the workers must present, one per line")
+      ->envname("SSLAB_WORKER_TOKENS_FILE");
+  app.add_option("--tls-cert", tls.cert, "serve gRPC over TLS: certificate")
+      ->envname("SSLAB_TLS_CERT");
+  app.add_option("--tls-key", tls.key, "the certificate's private key")
+      ->envname("SSLAB_TLS_KEY");
+  app.add_option("--worker-listen", worker_listen,
+                 "serve the worker API on this host:port instead")
+      ->envname("SSLAB_WORKER_LISTEN");
+  app.add_option("--worker-tls-client-ca", worker_client_ca,
+                 "workers must present a certificate signed by this CA")
+      ->envname("SSLAB_WORKER_TLS_CLIENT_CA");
+  app.add_flag("--allow-unauthenticated", allow_unauthenticated,
+               "serve a non-loopback address without tokens");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+
+  Authenticator auth;
+  if (!client_tokens_file.empty() || !worker_tokens_file.empty()) {
+    absl::StatusOr<Authenticator> loaded =
+        Authenticator::FromFiles(client_tokens_file, worker_tokens_file);
+    if (!loaded.ok()) {
+      std::cerr << "sslab-scheduler: " << loaded.status().message() << "\n";
+      return 2;
+    }
+    auth = *std::move(loaded);
+  }
+  if (!worker_client_ca.empty() &&
+      (worker_listen.empty() || tls.cert.empty())) {
+    std::cerr << "sslab-scheduler: --worker-tls-client-ca needs "
+                 "--worker-listen and --tls-cert\n";
+    return 2;
+  }
+  for (const std::string& address : {listen, http_listen, worker_listen}) {
+    if (address.empty() || IsLoopback(address) || auth.enabled() ||
+        allow_unauthenticated) {
+      continue;
+    }
+    std::cerr << "sslab-scheduler: " << address
+              << " is reachable from other machines, and no tokens are set: "
+                 "anyone there could submit, cancel and fail runs. Give "
+                 "--client-tokens-file and --worker-tokens-file (README, "
+                 "\"Security\"), or --allow-unauthenticated on a trusted "
+                 "network.\n";
+    return 2;
   }
 
   std::error_code ec;
@@ -121,6 +195,11 @@ int Main(int argc, char** argv) {
   services::SchedulerServerOptions server_options;
   server_options.listen = listen;
   server_options.expire_interval = absl::Seconds(expire_seconds);
+  server_options.auth = auth;
+  server_options.tls = tls;
+  server_options.worker_listen = worker_listen;
+  server_options.worker_tls = tls;
+  server_options.worker_tls.ca = worker_client_ca;
   absl::StatusOr<std::unique_ptr<services::SchedulerServer>> server =
       services::SchedulerServer::Start(sched->get(), server_options);
   if (!server.ok()) {
@@ -131,6 +210,7 @@ int Main(int argc, char** argv) {
   if (!http_listen.empty()) {
     services::HttpServerOptions http_options;
     http_options.listen = http_listen;
+    http_options.auth = &server_options.auth;
     absl::StatusOr<std::unique_ptr<services::HttpServer>> started =
         services::HttpServer::Start((*server)->experiments(), sched->get(),
                                     (*server)->rpc_stats(), http_options);
@@ -157,7 +237,16 @@ int Main(int argc, char** argv) {
   }
   SSLAB_LOG(INFO) << "sslab-scheduler " << SSLAB_VERSION << " listening on "
                   << listen.substr(0, listen.rfind(':')) << ":" << port
-                  << " (db " << db << ")";
+                  << " (db " << db << "; "
+                  << (auth.enabled() ? "tokens required" : "no tokens") << ", "
+                  << (tls.cert.empty() ? "plaintext" : "TLS") << ")";
+  if (!worker_listen.empty()) {
+    SSLAB_LOG(INFO) << "worker API on "
+                    << worker_listen.substr(0, worker_listen.rfind(':')) << ":"
+                    << (*server)->worker_port()
+                    << (worker_client_ca.empty() ? ""
+                                                 : " (client certificates)");
+  }
   if (http) {
     SSLAB_LOG(INFO) << "dashboard, JSON API and /metrics on http://"
                     << http_listen.substr(0, http_listen.rfind(':')) << ":"

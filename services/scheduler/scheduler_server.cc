@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
+#include "common/status_macros.h"
 #include "services/scheduler/experiment_service.h"
 #include "services/scheduler/worker_service.h"
 
@@ -21,27 +22,28 @@ class SchedulerServer::Impl {
   Impl(scheduler::Scheduler* scheduler, const SchedulerServerOptions& options)
       : scheduler_(scheduler),
         options_(options),
-        experiments_(scheduler, &rpc_stats_),
-        workers_(scheduler, &rpc_stats_) {}
+        experiments_(scheduler, &rpc_stats_, &options_.auth),
+        workers_(scheduler, &rpc_stats_, &options_.auth) {}
 
   absl::Status Start() {
     grpc::EnableDefaultHealthCheckService(true);
     grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-    grpc::ServerBuilder builder;
-    builder.AddListeningPort(options_.listen, grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.RegisterService(&experiments_);
-    builder.RegisterService(&workers_);
-    server_ = builder.BuildAndStart();
-    if (server_ == nullptr || port_ == 0) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot listen on ", options_.listen));
+    const bool separate = !options_.worker_listen.empty();
+    SSLAB_ASSIGN_OR_RETURN(
+        server_, Serve(options_.listen, options_.tls, &port_,
+                       separate ? nullptr : &workers_, &experiments_));
+    worker_port_ = port_;
+    if (separate) {
+      SSLAB_ASSIGN_OR_RETURN(worker_server_,
+                             Serve(options_.worker_listen, options_.worker_tls,
+                                   &worker_port_, &workers_, nullptr));
     }
     expirer_ = std::thread([this] { ExpireLoop(); });
     return absl::OkStatus();
   }
 
   int port() const { return port_; }
+  int worker_port() const { return worker_port_; }
   ExperimentServiceImpl* experiments() { return &experiments_; }
   const RpcStats* rpc_stats() const { return &rpc_stats_; }
 
@@ -54,15 +56,34 @@ class SchedulerServer::Impl {
     cv_.notify_all();
     experiments_.Stop();
     scheduler_->Shutdown();  // wakes WatchRun handlers
-    if (server_) {
-      server_->GetHealthCheckService()->Shutdown();
-      server_->Shutdown(std::chrono::system_clock::now() +
-                        absl::ToChronoMilliseconds(options_.shutdown_grace));
+    const auto deadline = std::chrono::system_clock::now() +
+                          absl::ToChronoMilliseconds(options_.shutdown_grace);
+    for (grpc::Server* server : {server_.get(), worker_server_.get()}) {
+      if (server == nullptr) continue;
+      server->GetHealthCheckService()->Shutdown();
+      server->Shutdown(deadline);
     }
     if (expirer_.joinable()) expirer_.join();
   }
 
  private:
+  // A server on `address` for the given services (null: not served there).
+  static absl::StatusOr<std::unique_ptr<grpc::Server>> Serve(
+      const std::string& address, const TlsFiles& tls, int* port,
+      grpc::Service* workers, grpc::Service* experiments) {
+    SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                           ServerCredentials(tls));
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort(address, credentials, port);
+    if (experiments != nullptr) builder.RegisterService(experiments);
+    if (workers != nullptr) builder.RegisterService(workers);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    if (server == nullptr || *port == 0) {
+      return absl::UnavailableError(absl::StrCat("cannot listen on ", address));
+    }
+    return server;
+  }
+
   void ExpireLoop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stopped_) {
@@ -85,7 +106,9 @@ class SchedulerServer::Impl {
   ExperimentServiceImpl experiments_;
   WorkerServiceImpl workers_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<grpc::Server> worker_server_;  // null: workers use server_
   int port_ = 0;
+  int worker_port_ = 0;
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopped_ = false;
@@ -106,6 +129,8 @@ SchedulerServer::SchedulerServer(std::unique_ptr<Impl> impl)
 SchedulerServer::~SchedulerServer() { impl_->Shutdown(); }
 
 int SchedulerServer::port() const { return impl_->port(); }
+
+int SchedulerServer::worker_port() const { return impl_->worker_port(); }
 
 ExperimentServiceImpl* SchedulerServer::experiments() {
   return impl_->experiments();

@@ -1,6 +1,7 @@
 // The sslab-scheduler gRPC server: ExperimentService + WorkerService over a
-// scheduler::Scheduler, plus gRPC health checking and server reflection, and
-// a background pass that expires leases.
+// scheduler::Scheduler (on one address, or the WorkerService on its own),
+// plus gRPC health checking and server reflection, and a background pass that
+// expires leases.
 //
 // Thread-safety: Start() returns a running server; Shutdown() may be called
 // from any thread, once or more.
@@ -13,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "scheduler/scheduler.h"
+#include "services/common/security.h"
 #include "services/scheduler/experiment_service.h"
 #include "services/scheduler/rpc_stats.h"
 
@@ -27,12 +29,23 @@ struct SchedulerServerOptions {
   // How long Shutdown() lets in-flight calls finish before cancelling them.
   // Default: 2 s.
   absl::Duration shutdown_grace = absl::Seconds(2);
+  // Tokens every call must carry (services/common/security.h). Default:
+  // none, every caller is accepted.
+  Authenticator auth;
+  // TLS on `listen`. Default: plaintext.
+  TlsFiles tls;
+  // When set, the WorkerService listens here instead of on `listen`, with
+  // `worker_tls` (whose `ca` makes workers present a certificate: mutual
+  // TLS), so that the worker API can stay on an internal network.
+  std::string worker_listen;
+  TlsFiles worker_tls;
 };
 
 class SchedulerServer {
  public:
   // Starts serving. `scheduler` is not owned and must outlive the server.
-  // UNAVAILABLE if the address cannot be bound.
+  // UNAVAILABLE if an address cannot be bound; INVALID_ARGUMENT/NOT_FOUND
+  // for unusable TLS files.
   static absl::StatusOr<std::unique_ptr<SchedulerServer>> Start(
       scheduler::Scheduler* scheduler, const SchedulerServerOptions& options);
 
@@ -41,8 +54,10 @@ class SchedulerServer {
   SchedulerServer(const SchedulerServer&) = delete;
   SchedulerServer& operator=(const SchedulerServer&) = delete;
 
-  // The bound port.
+  // The bound port, and that of the WorkerService (the same one unless
+  // worker_listen was given).
   int port() const;
+  int worker_port() const;
 
   // Its ExperimentService (for the HTTP API, which answers from the same
   // handlers) and the latency of every call it served.

@@ -30,9 +30,9 @@ absl::StatusOr<std::vector<experiment::DeviceId>> DevicesFromProto(
 }  // namespace
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
-    grpc::ServerContext*, const v1::RegisterWorkerRequest* req,
+    grpc::ServerContext* context, const v1::RegisterWorkerRequest* req,
     v1::RegisterWorkerResponse* resp) {
-  return Handle("RegisterWorker", stats_, [&]() -> absl::Status {
+  return handle_(context, "RegisterWorker", [&]() -> absl::Status {
     scheduler::WorkerSpec spec;
     spec.name = req->name();
     for (int i = 0; i < req->devices_size(); ++i) {
@@ -64,10 +64,10 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
   });
 }
 
-grpc::Status WorkerServiceImpl::LeaseJob(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::LeaseJob(grpc::ServerContext* context,
                                          const v1::LeaseJobRequest* req,
                                          v1::LeaseJobResponse* resp) {
-  return Handle("LeaseJob", stats_, [&]() -> absl::Status {
+  return handle_(context, "LeaseJob", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_ASSIGN_OR_RETURN(
         std::vector<experiment::DeviceId> free,
@@ -79,10 +79,10 @@ grpc::Status WorkerServiceImpl::LeaseJob(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
-  return Handle("Heartbeat", stats_, [&]() -> absl::Status {
+  return handle_(context, "Heartbeat", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     if (!std::isfinite(req->progress())) {
@@ -107,10 +107,10 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* context,
                                             const v1::CompleteJobRequest* req,
                                             v1::CompleteJobResponse*) {
-  return Handle("CompleteJob", stats_, [&]() -> absl::Status {
+  return handle_(context, "CompleteJob", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     SSLAB_RETURN_IF_ERROR(
@@ -121,10 +121,10 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext*,
   });
 }
 
-grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext* context,
                                         const v1::FailJobRequest* req,
                                         v1::FailJobResponse*) {
-  return Handle("FailJob", stats_, [&]() -> absl::Status {
+  return handle_(context, "FailJob", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     const std::string error = req->error().empty() ? "failed without a message"
@@ -135,9 +135,9 @@ grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext*,
 }
 
 grpc::Status WorkerServiceImpl::RegisterCheckpoint(
-    grpc::ServerContext*, const v1::RegisterCheckpointRequest* req,
+    grpc::ServerContext* context, const v1::RegisterCheckpointRequest* req,
     v1::RegisterCheckpointResponse* resp) {
-  return Handle("RegisterCheckpoint", stats_, [&]() -> absl::Status {
+  return handle_(context, "RegisterCheckpoint", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     // Out-of-range epochs are clamped to one past the limit, which the
@@ -152,9 +152,9 @@ grpc::Status WorkerServiceImpl::RegisterCheckpoint(
 }
 
 grpc::Status WorkerServiceImpl::RegisterFeatures(
-    grpc::ServerContext*, const v1::RegisterFeaturesRequest* req,
+    grpc::ServerContext* context, const v1::RegisterFeaturesRequest* req,
     v1::RegisterFeaturesResponse*) {
-  return Handle("RegisterFeatures", stats_, [&]() -> absl::Status {
+  return handle_(context, "RegisterFeatures", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     if (req->features().empty()) {
@@ -172,10 +172,10 @@ grpc::Status WorkerServiceImpl::RegisterFeatures(
   });
 }
 
-grpc::Status WorkerServiceImpl::RecordResult(grpc::ServerContext*,
+grpc::Status WorkerServiceImpl::RecordResult(grpc::ServerContext* context,
                                              const v1::RecordResultRequest* req,
                                              v1::RecordResultResponse*) {
-  return Handle("RecordResult", stats_, [&]() -> absl::Status {
+  return handle_(context, "RecordResult", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
     SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
     SSLAB_ASSIGN_OR_RETURN(experiment::ProbeResult info, FromProto(*req));

@@ -7,6 +7,8 @@
 #define SSLAB_SERVICES_SCHEDULER_WORKER_SERVICE_H_
 
 #include "scheduler/scheduler.h"
+#include "services/common/security.h"
+#include "services/scheduler/handler.h"
 #include "services/scheduler/rpc_stats.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
 
@@ -14,11 +16,13 @@ namespace sslab::services {
 
 class WorkerServiceImpl final : public v1::WorkerService::Service {
  public:
-  // Neither is owned; both must outlive the service. `stats` (optional)
-  // records every call's latency.
+  // None is owned; each must outlive the service. `auth` (optional) checks
+  // that every caller holds a worker token; `stats` (optional) records
+  // every call's latency.
   explicit WorkerServiceImpl(scheduler::Scheduler* scheduler,
-                             RpcStats* stats = nullptr)
-      : scheduler_(scheduler), stats_(stats) {}
+                             RpcStats* stats = nullptr,
+                             const Authenticator* auth = nullptr)
+      : scheduler_(scheduler), handle_(Role::kWorker, auth, stats) {}
 
   grpc::Status RegisterWorker(grpc::ServerContext* context,
                               const v1::RegisterWorkerRequest* request,
@@ -48,7 +52,7 @@ class WorkerServiceImpl final : public v1::WorkerService::Service {
 
  private:
   scheduler::Scheduler* const scheduler_;
-  RpcStats* const stats_;
+  const Handler handle_;
 };
 
 }  // namespace sslab::services

@@ -160,8 +160,8 @@ class Worker::Context final : public JobContext {
 
 Worker::Worker(WorkerOptions options, JobRunner runner)
     : options_(std::move(options)), runner_(std::move(runner)) {
-  stub_ = v1::WorkerService::NewStub(grpc::CreateChannel(
-      options_.scheduler_address, grpc::InsecureChannelCredentials()));
+  stub_ = v1::WorkerService::NewStub(
+      OpenChannel(options_.scheduler_address, options_.scheduler_security));
   status_.set_name(options_.name);
   status_.set_scheduler_address(options_.scheduler_address);
   for (const experiment::DeviceInfo& device : options_.devices) {

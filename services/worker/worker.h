@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "experiment/device.h"
 #include "experiment/job_graph.h"
+#include "services/common/security.h"
 #include "sslab/v1/worker_service.grpc.pb.h"
 #include "sslab/v1/worker_status.pb.h"
 
@@ -35,8 +36,9 @@ namespace sslab::services {
 struct WorkerOptions {
   // Unique per process; registering the same name again keeps the worker id.
   std::string name;
-  // host:port of sslab-scheduler.
+  // host:port of sslab-scheduler, and its token and TLS.
   std::string scheduler_address = "localhost:50051";
+  ChannelSecurity scheduler_security;
   // The devices this worker runs jobs on, one job per device at a time, as
   // checked at startup (worker_main.h); non-empty, distinct ids.
   std::vector<experiment::DeviceInfo> devices;

@@ -14,6 +14,7 @@
 #include "common/files.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
+#include "services/common/client_flags.h"
 #include "services/worker/devices.h"
 #include "sslab/v1/worker_status.grpc.pb.h"
 
@@ -61,11 +62,19 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--threads", threads, "LibTorch threads (0: all cores)");
   app.add_option("--name", name, "worker name, unique per process");
   app.add_option("--port-file", port_file, "write the bound port to this file");
+  ClientSecurityFlags security_flags;
+  AddClientSecurityFlags(app, &security_flags);
   CLI11_PARSE(app, argc, argv);
+  absl::StatusOr<ChannelSecurity> security = security_flags.Load();
+  if (!security.ok()) {
+    std::cerr << program.name << ": " << security.status().message() << "\n";
+    return 2;
+  }
 
   WorkerOptions options;
   options.name = name;
   options.scheduler_address = scheduler;
+  options.scheduler_security = *std::move(security);
   options.artifact_dir = artifacts;
   options.job_kinds = program.job_kinds;
   options.threads = threads;
