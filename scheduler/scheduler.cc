@@ -530,8 +530,7 @@ absl::StatusOr<std::optional<Lease>> Scheduler::LeaseJob(
   return lease;
 }
 
-absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(int64_t worker_id,
-                                                    int64_t job_id,
+absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const LeaseRef& lease,
                                                     const HeartbeatInfo& info) {
   std::vector<storage::Metric> metrics;
   const int64_t step = std::max<int64_t>(info.step.value_or(0), 0);
@@ -547,8 +546,8 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(int64_t worker_id,
   HeartbeatReply reply;
   SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
     const absl::Time now = impl_->clock->Now();
-    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(worker_id, job_id));
-    SSLAB_RETURN_IF_ERROR(impl_->store->TouchWorker(worker_id, now));
+    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(lease));
+    SSLAB_RETURN_IF_ERROR(impl_->store->TouchWorker(lease.worker_id, now));
     if (job.state == JobState::kCancelled) {
       reply.cancelled = true;
       reply.lease_expiry = *job.lease_expiry;
@@ -568,16 +567,16 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(int64_t worker_id,
   return reply;
 }
 
-absl::Status Scheduler::CompleteJob(int64_t worker_id, int64_t job_id) {
+absl::Status Scheduler::CompleteJob(const LeaseRef& lease) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
-    absl::StatusOr<Job> done = impl_->store->GetJob(job_id);
+    absl::StatusOr<Job> done = impl_->store->GetJob(lease.job_id);
     if (done.ok() && done->state == JobState::kSucceeded &&
-        done->lease_worker_id == worker_id) {
+        internal::Leases::LastLeasedAs(*done, lease)) {
       return absl::OkStatus();  // a retried call
     }
-    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(worker_id, job_id));
+    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(lease));
     impl_->leases.AttemptEnded(job);
     job.lease_expiry.reset();
     job.updated_at = impl_->clock->Now();
@@ -591,26 +590,26 @@ absl::Status Scheduler::CompleteJob(int64_t worker_id, int64_t job_id) {
   });
 }
 
-absl::Status Scheduler::FailJob(int64_t worker_id, int64_t job_id,
-                                const std::string& error, bool retryable) {
+absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
+                                bool retryable) {
   const std::string message = error.empty() ? "(no error message)" : error;
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
-    absl::StatusOr<Job> done = impl_->store->GetJob(job_id);
+    absl::StatusOr<Job> done = impl_->store->GetJob(lease.job_id);
     if (done.ok() && done->state == JobState::kFailed &&
-        done->lease_worker_id == worker_id && !done->lease_expiry) {
+        internal::Leases::LastLeasedAs(*done, lease) && !done->lease_expiry) {
       return absl::OkStatus();  // a retried call
     }
-    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(worker_id, job_id));
+    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(lease));
     impl_->leases.AttemptEnded(job);
     job.lease_expiry.reset();
     job.updated_at = impl_->clock->Now();
     if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
     SSLAB_LOG(WARNING) << experiment::Name(job.kind) << " job " << job.id
                        << " (run " << job.run_id << ") failed on worker "
-                       << worker_id << (retryable ? " (retryable)" : "") << ": "
-                       << message;
+                       << lease.worker_id << (retryable ? " (retryable)" : "")
+                       << ": " << message;
     if (retryable && job.attempts < job.max_attempts) {
       ++impl_->stats.retries[job.kind];
       job.state = JobState::kRunnable;
@@ -623,8 +622,7 @@ absl::Status Scheduler::FailJob(int64_t worker_id, int64_t job_id,
 }
 
 absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
-    int64_t worker_id, int64_t job_id,
-    const experiment::CheckpointReport& info) {
+    const LeaseRef& lease, const experiment::CheckpointReport& info) {
   if (info.epoch < 0 || info.epoch > experiment::kMaxEpochs) {
     return Invalid("epoch",
                    absl::StrCat("must be in [0, ", experiment::kMaxEpochs,
@@ -641,8 +639,8 @@ absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   int64_t id = 0;
   SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
-    SSLAB_ASSIGN_OR_RETURN(
-        Job job, impl_->leases.HeldRunning(worker_id, job_id, JobKind::kTrain));
+    SSLAB_ASSIGN_OR_RETURN(Job job,
+                           impl_->leases.HeldRunning(lease, JobKind::kTrain));
     SSLAB_ASSIGN_OR_RETURN(Run run, impl_->store->GetRun(job.run_id));
     storage::Checkpoint c;
     c.run_id = run.id;
@@ -665,7 +663,7 @@ absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
 }
 
 absl::Status Scheduler::RegisterFeatures(
-    int64_t worker_id, int64_t job_id,
+    const LeaseRef& lease,
     const std::vector<experiment::FeatureRef>& features) {
   for (size_t i = 0; i < features.size(); ++i) {
     const experiment::FeatureRef& f = features[i];
@@ -678,8 +676,8 @@ absl::Status Scheduler::RegisterFeatures(
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
-    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.HeldRunning(
-                                        worker_id, job_id, JobKind::kExtract));
+    SSLAB_ASSIGN_OR_RETURN(Job job,
+                           impl_->leases.HeldRunning(lease, JobKind::kExtract));
     const absl::Time now = impl_->clock->Now();
     for (const experiment::FeatureRef& info : features) {
       storage::Feature f;
@@ -697,7 +695,7 @@ absl::Status Scheduler::RegisterFeatures(
   });
 }
 
-absl::Status Scheduler::RecordResult(int64_t worker_id, int64_t job_id,
+absl::Status Scheduler::RecordResult(const LeaseRef& lease,
                                      const experiment::ProbeResult& result) {
   if (!(result.top1 >= 0 && result.top1 <= 1)) {
     return Invalid("top1",
@@ -710,8 +708,8 @@ absl::Status Scheduler::RecordResult(int64_t worker_id, int64_t job_id,
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
-    SSLAB_ASSIGN_OR_RETURN(
-        Job job, impl_->leases.HeldRunning(worker_id, job_id, JobKind::kProbe));
+    SSLAB_ASSIGN_OR_RETURN(Job job,
+                           impl_->leases.HeldRunning(lease, JobKind::kProbe));
     storage::Result r;
     r.checkpoint_id = job.checkpoint_id.value_or(0);
     r.target = *job.probe;

@@ -40,7 +40,8 @@
 // Failure contract: INVALID_ARGUMENT naming the field for bad input; NOT_FOUND
 // naming the id for an unknown run, sweep, job or worker; FAILED_PRECONDITION
 // for a call in the wrong state (cancel of a finished run, a worker call on a
-// job whose lease it does not hold); storage errors pass through.
+// job whose lease it does not hold, or with another lease's token); storage
+// errors pass through.
 #ifndef SSLAB_SCHEDULER_SCHEDULER_H_
 #define SSLAB_SCHEDULER_SCHEDULER_H_
 
@@ -180,12 +181,28 @@ struct WorkerSpec {
   std::vector<experiment::DeviceInfo> devices;
 };
 
+// What every worker call on a leased job names: the worker, the job, and the
+// token of the lease (attempt) it holds.
+struct LeaseRef {
+  int64_t worker_id = 0;
+  int64_t job_id = 0;
+  std::string token;
+};
+
 struct Lease {
   // The job as leased: state RUNNING, attempts counted.
   storage::Job job;
   // What the worker runs: the run's config, the device, inputs.
   experiment::JobAssignment assignment;
   absl::Time expiry;
+  // 256 random bits, hex; only its SHA-256 is stored. Job ids and worker ids
+  // are visible to every client, the token only to this lease's holder: a
+  // stale attempt, or anyone else, cannot act on the job.
+  std::string token;
+
+  LeaseRef ref() const {
+    return {job.lease_worker_id.value_or(0), job.id, token};
+  }
 };
 
 struct HeartbeatInfo {
@@ -298,10 +315,14 @@ class Scheduler {
   absl::StatusOr<std::optional<Lease>> LeaseJob(
       int64_t worker_id, const std::vector<experiment::DeviceId>& free_devices);
 
-  // Renews the lease, records progress and metrics. FAILED_PRECONDITION if
-  // the worker does not hold the job's lease (it expired and the job was
-  // requeued, or the job finished).
-  absl::StatusOr<HeartbeatReply> Heartbeat(int64_t worker_id, int64_t job_id,
+  // The calls below act on the job of `lease` and need its current lease:
+  // NOT_FOUND naming worker_id or job_id for an unknown one;
+  // FAILED_PRECONDITION when the worker does not hold the job's lease (it
+  // expired and the job was requeued, or the job finished) or `lease.token`
+  // is not that lease's (an earlier attempt's, or a guess).
+
+  // Renews the lease, records progress and metrics.
+  absl::StatusOr<HeartbeatReply> Heartbeat(const LeaseRef& lease,
                                            const HeartbeatInfo& info);
 
   // Marks the job SUCCEEDED, releases the lease and advances the graph
@@ -309,28 +330,27 @@ class Scheduler {
   // have registered features for every planned layer and split
   // (FAILED_PRECONDITION otherwise). Repeating the call for a job this worker
   // completed is OK; on a cancelled job it only releases the lease.
-  absl::Status CompleteJob(int64_t worker_id, int64_t job_id);
+  absl::Status CompleteJob(const LeaseRef& lease);
 
   // Releases the lease. A retryable failure requeues the job unless it used
   // max_attempts; otherwise the job fails for good with `error`, and so does
   // its run. On a cancelled job it only releases the lease.
-  absl::Status FailJob(int64_t worker_id, int64_t job_id,
-                       const std::string& error, bool retryable);
+  absl::Status FailJob(const LeaseRef& lease, const std::string& error,
+                       bool retryable);
 
   // From the TRAIN job holding the lease. Idempotent per epoch: returns the
   // checkpoint id. Creates the EXTRACT job when the checkpoint is to be
   // evaluated (once per checkpoint).
   absl::StatusOr<int64_t> RegisterCheckpoint(
-      int64_t worker_id, int64_t job_id,
-      const experiment::CheckpointReport& checkpoint);
+      const LeaseRef& lease, const experiment::CheckpointReport& checkpoint);
   // From the EXTRACT job holding the lease; for its checkpoint. Idempotent
   // per (layer, split).
   absl::Status RegisterFeatures(
-      int64_t worker_id, int64_t job_id,
+      const LeaseRef& lease,
       const std::vector<experiment::FeatureRef>& features);
   // From the PROBE job holding the lease; for its checkpoint and target.
   // Idempotent per split.
-  absl::Status RecordResult(int64_t worker_id, int64_t job_id,
+  absl::Status RecordResult(const LeaseRef& lease,
                             const experiment::ProbeResult& result);
 
   // ---- Monitoring ----

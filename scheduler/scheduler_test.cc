@@ -150,7 +150,7 @@ class SchedulerTest : public ::testing::Test {
   }
 
   // Registers `features` of every split for `layers`.
-  void RegisterAllFeatures(int64_t worker, int64_t job,
+  void RegisterAllFeatures(const LeaseRef& lease,
                            const std::vector<std::string>& layers) {
     std::vector<experiment::FeatureRef> features;
     for (const std::string& layer : layers) {
@@ -161,7 +161,7 @@ class SchedulerTest : public ::testing::Test {
              5, 8});
       }
     }
-    ASSERT_OK(scheduler_->RegisterFeatures(worker, job, features));
+    ASSERT_OK(scheduler_->RegisterFeatures(lease, features));
   }
 
   std::filesystem::path dir_;
@@ -273,7 +273,8 @@ TEST_F(SchedulerTest, GpuJobsFitOnlyFreeGpusAndNeverShareOne) {
   ExpectNoLease(gpu_box, {kCpu, kGpu0, kGpu1});
 
   // Once a lease is released its GPU is free again.
-  ASSERT_OK(scheduler_->FailJob(gpu_box, first.job.id, "boom", false));
+  ASSERT_OK(
+      scheduler_->FailJob({gpu_box, first.job.id, first.token}, "boom", false));
   Lease third = MustLease(gpu_box, {kGpu0});
   EXPECT_EQ(third.assignment.device, kGpu0);
 
@@ -299,7 +300,8 @@ TEST_F(SchedulerTest, AutoRunsTakeAFreeGpuBeforeTheCpu) {
   EXPECT_EQ(on_cpu.job.run_id, second);
   EXPECT_EQ(on_cpu.assignment.device, kCpu);
   // The GPU's worker goes silent (its lease expires): the CPU stops waiting.
-  ASSERT_OK(scheduler_->FailJob(cpu_only, on_cpu.job.id, "done", false));
+  ASSERT_OK(scheduler_->FailJob({cpu_only, on_cpu.job.id, on_cpu.token}, "done",
+                                false));
   clock_.Advance(kLease + absl::Seconds(1));
   Lease last = MustLease(cpu_only, {kCpu});
   EXPECT_EQ(last.assignment.device, kCpu);
@@ -327,7 +329,8 @@ TEST_F(SchedulerTest, WorkersSharingAGpuNeverBothLeaseIt) {
   Lease held = MustLease(trainer, {kGpu0});
   ExpectNoLease(extractor, {kGpu0});
   EXPECT_EQ(MustLease(elsewhere, {kGpu0}).assignment.device, kGpu0);
-  ASSERT_OK(scheduler_->FailJob(trainer, held.job.id, "done", false));
+  ASSERT_OK(
+      scheduler_->FailJob({trainer, held.job.id, held.token}, "done", false));
   EXPECT_EQ(MustLease(extractor, {kGpu0}).assignment.device, kGpu0);
 }
 
@@ -339,14 +342,16 @@ TEST_F(SchedulerTest, ProbesRunOnTheProbeDevice) {
   int64_t cpu = Worker("cpu", {kCpu});
   ExpectNoLease(cpu, {kCpu});
   Lease train = MustLease(gpu, {kGpu0});
-  ASSERT_OK(scheduler_->RegisterCheckpoint(gpu, train.job.id, Ckpt(2, true))
-                .status());
-  ASSERT_OK(scheduler_->CompleteJob(gpu, train.job.id));
+  ASSERT_OK(
+      scheduler_
+          ->RegisterCheckpoint({gpu, train.job.id, train.token}, Ckpt(2, true))
+          .status());
+  ASSERT_OK(scheduler_->CompleteJob({gpu, train.job.id, train.token}));
   ExpectNoLease(cpu, {kCpu});
   Lease extract = MustLease(gpu, {kGpu0});
   EXPECT_EQ(extract.job.kind, JobKind::kExtract);
-  RegisterAllFeatures(gpu, extract.job.id, {"block4"});
-  ASSERT_OK(scheduler_->CompleteJob(gpu, extract.job.id));
+  RegisterAllFeatures(extract.ref(), {"block4"});
+  ASSERT_OK(scheduler_->CompleteJob({gpu, extract.job.id, extract.token}));
   EXPECT_EQ(JobOf(run, JobKind::kProbe).device, DeviceRequest::kCpu);
   ExpectNoLease(gpu, {kGpu0});
   Lease probe = MustLease(cpu, {kCpu});
@@ -388,13 +393,13 @@ TEST_F(SchedulerTest, WorkersGetOnlyKindsTheyServe) {
 TEST_F(SchedulerTest, UnknownWorkerAndForeignDevicesAreRejected) {
   EXPECT_THAT(scheduler_->LeaseJob(999, {kCpu}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker 999")));
-  EXPECT_THAT(scheduler_->Heartbeat(999, 1, {}),
+  EXPECT_THAT(scheduler_->Heartbeat({999, 1, "t"}, {}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker 999")));
   int64_t w = Worker("w", {kCpu});
   EXPECT_THAT(scheduler_->LeaseJob(w, {kGpu0}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("free_devices[0]")));
-  EXPECT_THAT(scheduler_->CompleteJob(w, 4242),
+  EXPECT_THAT(scheduler_->CompleteJob({w, 4242, "t"}),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("job 4242")));
   // Registering the same name again keeps the id.
   EXPECT_EQ(Worker("w", {kCpu, kGpu0}), w);
@@ -411,14 +416,14 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   clock_.Advance(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(
       HeartbeatReply beat,
-      scheduler_->Heartbeat(a, lease.job.id,
+      scheduler_->Heartbeat({a, lease.job.id, lease.token},
                             {0.25, std::nullopt, 10, {{"loss", 1.5}}}));
   EXPECT_FALSE(beat.cancelled);
   clock_.Advance(absl::Seconds(20));
   ASSERT_OK_AND_ASSIGN(int expired, scheduler_->ExpireLeases());
   EXPECT_EQ(expired, 0);
   ASSERT_OK_AND_ASSIGN(
-      beat, scheduler_->Heartbeat(a, lease.job.id,
+      beat, scheduler_->Heartbeat({a, lease.job.id, lease.token},
                                   {0.25,
                                    /*epoch=*/1,
                                    /*step=*/20,
@@ -444,7 +449,7 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   EXPECT_EQ(job.attempts, 1);
   EXPECT_THAT(job.last_error, HasSubstr("lease expired"));
   EXPECT_EQ(StateOf(run), RunState::kRunning);
-  EXPECT_THAT(scheduler_->Heartbeat(a, lease.job.id, {0.5}),
+  EXPECT_THAT(scheduler_->Heartbeat({a, lease.job.id, lease.token}, {0.5}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("not leased by worker")));
 
@@ -453,8 +458,41 @@ TEST_F(SchedulerTest, ExpiredLeaseRequeuesAndHeartbeatsKeepItAlive) {
   EXPECT_EQ(again.job.attempts, 2);
   EXPECT_EQ(again.assignment.attempt, 2);
   // The late worker cannot complete a job it lost.
-  EXPECT_THAT(scheduler_->CompleteJob(a, lease.job.id),
+  EXPECT_THAT(scheduler_->CompleteJob({a, lease.job.id, lease.token}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
+}
+
+TEST_F(SchedulerTest, AStaleAttemptOfTheSameWorkerCannotActOnTheJob) {
+  int64_t run = Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
+  Lease first = MustLease(w, {kCpu});
+  EXPECT_EQ(first.token.size(), 64u);
+  // The first attempt stalls past its lease; the same worker leases the job
+  // again, and the first attempt then wakes up.
+  clock_.Advance(kLease + absl::Seconds(1));
+  Lease second = MustLease(w, {kCpu});
+  ASSERT_EQ(second.job.id, first.job.id);
+  EXPECT_NE(second.token, first.token);
+  for (const absl::Status& stale :
+       {scheduler_->Heartbeat(first.ref(), {0.9}).status(),
+        scheduler_->RegisterCheckpoint(first.ref(), Ckpt(1, false)).status(),
+        scheduler_->FailJob(first.ref(), "stale", /*retryable=*/false),
+        scheduler_->CompleteJob(first.ref())}) {
+    EXPECT_THAT(stale, StatusIs(absl::StatusCode::kFailedPrecondition,
+                                HasSubstr("lease_token")));
+  }
+  // Nor can a guess, or another worker with the right token.
+  EXPECT_THAT(scheduler_->Heartbeat({w, second.job.id, "guess"}, {0.1}),
+              StatusIs(absl::StatusCode::kFailedPrecondition));
+  int64_t other = Worker("other", {kCpu});
+  EXPECT_THAT(
+      scheduler_->FailJob({other, second.job.id, second.token}, "x", false),
+      StatusIs(absl::StatusCode::kFailedPrecondition));
+  ASSERT_OK_AND_ASSIGN(std::vector<storage::Checkpoint> ckpts,
+                       scheduler_->ListCheckpoints(run));
+  EXPECT_TRUE(ckpts.empty());
+  EXPECT_EQ(StateOf(run), RunState::kRunning);
+  ASSERT_OK(scheduler_->Heartbeat(second.ref(), {0.5}).status());
 }
 
 TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
@@ -466,7 +504,7 @@ TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
   Job job = JobOf(run, JobKind::kTrain);
   EXPECT_EQ(job.state, JobState::kRunnable);
   EXPECT_THAT(job.last_error, HasSubstr("registered again"));
-  EXPECT_THAT(scheduler_->Heartbeat(w, old.job.id, {0.1}),
+  EXPECT_THAT(scheduler_->Heartbeat({w, old.job.id, old.token}, {0.1}),
               StatusIs(absl::StatusCode::kFailedPrecondition));
   Lease again = MustLease(w, {kGpu0});  // its GPU is free at once
   EXPECT_EQ(again.job.id, old.job.id);
@@ -480,8 +518,8 @@ TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
   int64_t w = Worker("w", {kCpu});
 
   Lease first = MustLease(w, {kCpu});
-  ASSERT_OK(
-      scheduler_->FailJob(w, first.job.id, "NaN loss", /*retryable=*/true));
+  ASSERT_OK(scheduler_->FailJob({w, first.job.id, first.token}, "NaN loss",
+                                /*retryable=*/true));
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kRunnable);
 
   MustLease(w, {kCpu});
@@ -501,12 +539,14 @@ TEST_F(SchedulerTest, RetryLimitFailsJobAndRunWithLastError) {
   // A non-retryable failure ends the run at once, keeping its message.
   int64_t run2 = Submit(Spec());
   Lease lease = MustLease(w, {kCpu});
-  ASSERT_OK(scheduler_->FailJob(w, lease.job.id, "CUDA out of memory", false));
+  ASSERT_OK(scheduler_->FailJob({w, lease.job.id, lease.token},
+                                "CUDA out of memory", false));
   ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run2));
   EXPECT_EQ(status.run.state, RunState::kFailed);
   EXPECT_THAT(status.run.error, HasSubstr("CUDA out of memory"));
   // Retried FailJob is harmless.
-  EXPECT_OK(scheduler_->FailJob(w, lease.job.id, "CUDA out of memory", false));
+  EXPECT_OK(scheduler_->FailJob({w, lease.job.id, lease.token},
+                                "CUDA out of memory", false));
   EXPECT_THAT(scheduler_->Cancel(run2),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("already finished")));
@@ -520,7 +560,9 @@ TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
   Lease train = MustLease(w, {kGpu0});
   // An interim checkpoint queues an EXTRACT job.
   ASSERT_OK(
-      scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(1, false)).status());
+      scheduler_
+          ->RegisterCheckpoint({w, train.job.id, train.token}, Ckpt(1, false))
+          .status());
   EXPECT_EQ(JobOf(run, JobKind::kExtract).state, JobState::kRunnable);
 
   ASSERT_OK(scheduler_->Cancel(run, "wrong config"));
@@ -530,16 +572,18 @@ TEST_F(SchedulerTest, CancelCascadesAndRunningJobLearnsAtHeartbeat) {
   EXPECT_EQ(JobOf(run, JobKind::kExtract).state, JobState::kCancelled);
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kCancelled);
 
-  ASSERT_OK_AND_ASSIGN(HeartbeatReply beat,
-                       scheduler_->Heartbeat(w, train.job.id, {0.5}));
+  ASSERT_OK_AND_ASSIGN(
+      HeartbeatReply beat,
+      scheduler_->Heartbeat({w, train.job.id, train.token}, {0.5}));
   EXPECT_TRUE(beat.cancelled);
   EXPECT_THAT(
-      scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(2, false)),
+      scheduler_->RegisterCheckpoint({w, train.job.id, train.token},
+                                     Ckpt(2, false)),
       StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("cancelled")));
   // Until the worker lets go, its GPU stays busy.
   Submit(Spec(0, DeviceRequest::kCuda));
   ExpectNoLease(w, {kGpu0});
-  ASSERT_OK(scheduler_->CompleteJob(w, train.job.id));
+  ASSERT_OK(scheduler_->CompleteJob({w, train.job.id, train.token}));
   EXPECT_EQ(JobOf(run, JobKind::kTrain).state, JobState::kCancelled);
   EXPECT_EQ(MustLease(w, {kGpu0}).assignment.device, kGpu0);
 
@@ -571,16 +615,21 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
 
   // Only the final checkpoint is evaluated by default.
   ASSERT_OK(
-      scheduler_->RegisterCheckpoint(w, train.job.id, Ckpt(1, false)).status());
+      scheduler_
+          ->RegisterCheckpoint({w, train.job.id, train.token}, Ckpt(1, false))
+          .status());
   ExpectNoLease(w, {kCpu});
-  ASSERT_OK_AND_ASSIGN(int64_t final_ckpt, scheduler_->RegisterCheckpoint(
-                                               w, train.job.id, Ckpt(2, true)));
+  ASSERT_OK_AND_ASSIGN(int64_t final_ckpt,
+                       scheduler_->RegisterCheckpoint(
+                           {w, train.job.id, train.token}, Ckpt(2, true)));
   // A retried registration is idempotent.
-  ASSERT_OK_AND_ASSIGN(int64_t again, scheduler_->RegisterCheckpoint(
-                                          w, train.job.id, Ckpt(2, true)));
+  ASSERT_OK_AND_ASSIGN(int64_t again,
+                       scheduler_->RegisterCheckpoint(
+                           {w, train.job.id, train.token}, Ckpt(2, true)));
   EXPECT_EQ(again, final_ckpt);
-  ASSERT_OK(scheduler_->CompleteJob(w, train.job.id));
-  ASSERT_OK(scheduler_->CompleteJob(w, train.job.id));  // retried call
+  ASSERT_OK(scheduler_->CompleteJob({w, train.job.id, train.token}));
+  ASSERT_OK(
+      scheduler_->CompleteJob({w, train.job.id, train.token}));  // retried call
   EXPECT_EQ(StateOf(run), RunState::kRunning);
 
   Lease extract = MustLease(w, {kCpu});
@@ -598,12 +647,13 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
       partial.push_back({layer, split, "/f/x", "cd", 10, 8});
     }
   }
-  ASSERT_OK(scheduler_->RegisterFeatures(w, extract.job.id, partial));
-  EXPECT_THAT(scheduler_->CompleteJob(w, extract.job.id),
+  ASSERT_OK(scheduler_->RegisterFeatures({w, extract.job.id, extract.token},
+                                         partial));
+  EXPECT_THAT(scheduler_->CompleteJob({w, extract.job.id, extract.token}),
               StatusIs(absl::StatusCode::kFailedPrecondition,
                        HasSubstr("split 'test'")));
-  RegisterAllFeatures(w, extract.job.id, {"block4", "pixels"});
-  ASSERT_OK(scheduler_->CompleteJob(w, extract.job.id));
+  RegisterAllFeatures(extract.ref(), {"block4", "pixels"});
+  ASSERT_OK(scheduler_->CompleteJob({w, extract.job.id, extract.token}));
 
   ASSERT_OK_AND_ASSIGN(std::vector<Job> jobs, scheduler_->ListJobs(run));
   ASSERT_THAT(jobs, SizeIs(2 + 4));  // TRAIN, EXTRACT, 2 layers x 2 fractions
@@ -623,12 +673,13 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
                             std::string(experiment::Name(f.split)));
       EXPECT_EQ(f.rows, 5);
     }
-    EXPECT_THAT(scheduler_->CompleteJob(w, probe.job.id),
+    EXPECT_THAT(scheduler_->CompleteJob({w, probe.job.id, probe.token}),
                 StatusIs(absl::StatusCode::kFailedPrecondition,
                          HasSubstr("no result")));
     ASSERT_OK(scheduler_->RecordResult(
-        w, probe.job.id, {Split::kTest, 0.5 + 0.1 * i, 0.9, {{"l2", "0.1"}}}));
-    ASSERT_OK(scheduler_->CompleteJob(w, probe.job.id));
+        {w, probe.job.id, probe.token},
+        {Split::kTest, 0.5 + 0.1 * i, 0.9, {{"l2", "0.1"}}}));
+    ASSERT_OK(scheduler_->CompleteJob({w, probe.job.id, probe.token}));
   }
   ExpectNoLease(w, {kCpu});
   ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
@@ -654,8 +705,10 @@ TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   Lease first = MustLease(w, {kCpu});
   experiment::CheckpointReport ckpt = Ckpt(1, false);
   ckpt.metrics = {{"loss", 0.5}, {"pretext_top1", NAN}};
-  ASSERT_OK(scheduler_->RegisterCheckpoint(w, first.job.id, ckpt).status());
-  ASSERT_OK(scheduler_->FailJob(w, first.job.id, "preempted", true));
+  ASSERT_OK(scheduler_->RegisterCheckpoint({w, first.job.id, first.token}, ckpt)
+                .status());
+  ASSERT_OK(
+      scheduler_->FailJob({w, first.job.id, first.token}, "preempted", true));
   Lease second = MustLease(w, {kCpu});
   ASSERT_TRUE(second.assignment.checkpoint.has_value());
   EXPECT_EQ(second.assignment.checkpoint->epoch, 1);
@@ -665,7 +718,7 @@ TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   ASSERT_THAT(ckpts, SizeIs(1));
   EXPECT_EQ(ckpts[0].metrics, (std::map<std::string, double>{{"loss", 0.5}}));
   // Completing TRAIN marks its last checkpoint final and queues its EXTRACT.
-  ASSERT_OK(scheduler_->CompleteJob(w, second.job.id));
+  ASSERT_OK(scheduler_->CompleteJob({w, second.job.id, second.token}));
   ASSERT_OK_AND_ASSIGN(ckpts, scheduler_->ListCheckpoints(run));
   EXPECT_TRUE(ckpts[0].is_final);
   EXPECT_EQ(JobOf(run, JobKind::kExtract).checkpoint_id, ckpts[0].id);
@@ -682,7 +735,8 @@ TEST_F(SchedulerTest, RestartRecoversFromTheSameFile) {
   clock_.Advance(absl::Seconds(10));
   Start();
   EXPECT_EQ(StateOf(run), RunState::kRunning);
-  ASSERT_OK(scheduler_->Heartbeat(w, lease.job.id, {0.5}).status());
+  ASSERT_OK(
+      scheduler_->Heartbeat({w, lease.job.id, lease.token}, {0.5}).status());
 
   // A long outage: the lease ran out meanwhile and the job is requeued.
   scheduler_.reset();
@@ -749,7 +803,7 @@ TEST_F(SchedulerTest, MetricHistoryIsDownsampledPerSeries) {
     ASSERT_OK(
         scheduler_
             ->Heartbeat(
-                w, lease.job.id,
+                {w, lease.job.id, lease.token},
                 {0.1 * step, 0, step, {{"loss", 10.0 - step}, {"lr", 0.5}}})
             .status());
   }
@@ -807,14 +861,15 @@ TEST_F(SchedulerTest, MonitoringCountsWorkersJobsAndTheirTiming) {
   clock_.Advance(absl::Seconds(5));
   Lease lease = MustLease(busy, {kCpu});
   ASSERT_OK(scheduler_
-                ->Heartbeat(busy, lease.job.id,
+                ->Heartbeat({busy, lease.job.id, lease.token},
                             {0.5, 1, 3, {{"images_per_second", 42.0}}})
                 .status());
   // `busy` heartbeats within every lease; `idle` falls silent for longer
   // than two leases (66 s).
   for (int s : {25, 25, 11}) {
     clock_.Advance(absl::Seconds(s));
-    ASSERT_OK(scheduler_->Heartbeat(busy, lease.job.id, {0.6}).status());
+    ASSERT_OK(scheduler_->Heartbeat({busy, lease.job.id, lease.token}, {0.6})
+                  .status());
   }
 
   ASSERT_OK_AND_ASSIGN(std::vector<WorkerInfo> workers,
@@ -841,7 +896,8 @@ TEST_F(SchedulerTest, MonitoringCountsWorkersJobsAndTheirTiming) {
 
   // The job waited 5 s in the queue and its attempt lasted 61 s; requeued,
   // it is leased again at once, then its lease runs out.
-  ASSERT_OK(scheduler_->FailJob(busy, lease.job.id, "flaky", true));
+  ASSERT_OK(
+      scheduler_->FailJob({busy, lease.job.id, lease.token}, "flaky", true));
   EXPECT_EQ(MustLease(busy, {kCpu}).job.id, lease.job.id);
   clock_.Advance(kLease * 2);
   ASSERT_OK(scheduler_->ExpireLeases().status());

@@ -289,6 +289,11 @@ UPDATE workers SET devices_json = (
                                       'memory_bytes', 0))
   FROM json_each(workers.devices_json));
 )sql",
+    // 3: the SHA-256 of each lease's token; leases from before have none, so
+    // no call can match them: they expire and their jobs are requeued.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN lease_token_sha256 TEXT NOT NULL DEFAULT '';
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -298,6 +303,7 @@ static_assert(std::size(kMigrations) == Store::kSchemaVersion,
 constexpr const char* kSetUserVersion[] = {
     "PRAGMA user_version = 1",
     "PRAGMA user_version = 2",
+    "PRAGMA user_version = 3",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
@@ -394,7 +400,7 @@ constexpr const char* kJobColumns =
     "id, run_id, kind, state, checkpoint_id, layer, probe_kind, "
     "label_fraction, priority, attempts, max_attempts, device, "
     "lease_worker_id, lease_device, lease_expiry_ms, progress, last_error, "
-    "created_ms, updated_ms";
+    "created_ms, updated_ms, lease_token_sha256";
 
 absl::StatusOr<Job> ReadJob(const Statement& s) {
   Job job;
@@ -426,6 +432,7 @@ absl::StatusOr<Job> ReadJob(const Statement& s) {
   job.last_error = s.Text(16);
   job.created_at = s.Time(17);
   job.updated_at = s.Time(18);
+  job.lease_token_sha256 = s.Text(19);
   return job;
 }
 
@@ -508,7 +515,8 @@ Statement& BindJobTarget(Statement& s, const Job& job, int first) {
   return s;
 }
 
-// Binds priority .. updated_ms (kJobColumns from "priority" on) at `first`..
+// Binds priority .. lease_token_sha256 (kJobColumns from "priority" on) at
+// `first`..
 Statement& BindJobState(Statement& s, const Job& job, int first) {
   return s.Bind(first, job.priority)
       .Bind(first + 1, job.attempts)
@@ -520,7 +528,8 @@ Statement& BindJobState(Statement& s, const Job& job, int first) {
       .Bind(first + 7, job.progress)
       .Bind(first + 8, job.last_error)
       .Bind(first + 9, job.created_at)
-      .Bind(first + 10, job.updated_at);
+      .Bind(first + 10, job.updated_at)
+      .Bind(first + 11, job.lease_token_sha256);
 }
 
 }  // namespace
@@ -894,7 +903,7 @@ absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
         impl_->Prepare(absl::StrCat(
             "INSERT INTO jobs (", kJobColumns,
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-            "?12, ?13, ?14, ?15, ?16, ?17, ?18)")));
+            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")));
     s.Bind(1, job.run_id)
         .Bind(2, EnumText(job.kind))
         .Bind(3, EnumText(job.state))
@@ -927,7 +936,7 @@ absl::Status Store::UpdateJob(const Job& job) {
             "UPDATE jobs SET state = ?2, priority = ?8, attempts = ?9, "
             "max_attempts = ?10, lease_worker_id = ?12, lease_device = ?13, "
             "lease_expiry_ms = ?14, progress = ?15, last_error = ?16, "
-            "updated_ms = ?18 WHERE id = ?1"));
+            "updated_ms = ?18, lease_token_sha256 = ?19 WHERE id = ?1"));
     s.Bind(1, job.id).Bind(2, EnumText(job.state));
     BindJobState(s, job, 8);
     SSLAB_RETURN_IF_ERROR(s.Run());

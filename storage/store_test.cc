@@ -312,12 +312,14 @@ TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
   leased.state = JobState::kRunning;
   leased.lease_expiry = kT0 + absl::Seconds(30);
   leased.lease_device = DeviceId::Cpu();
+  leased.lease_token_sha256 = std::string(64, 'a');
   ASSERT_OK(store->UpdateJob(leased));
   ASSERT_OK_AND_ASSIGN(auto held, store->ListLeasedJobs());
   ASSERT_THAT(held, SizeIs(1));
   EXPECT_EQ(held[0].id, high1);
   EXPECT_EQ(held[0].lease_expiry, kT0 + absl::Seconds(30));
   EXPECT_EQ(held[0].lease_device, DeviceId::Cpu());
+  EXPECT_EQ(held[0].lease_token_sha256, std::string(64, 'a'));
 }
 
 TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
@@ -490,7 +492,7 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(RawQueryInt("PRAGMA user_version"), 1);
   auto store = OpenOrDie();
   ASSERT_NE(store, nullptr);
-  EXPECT_EQ(store->schema_version(), 2);
+  EXPECT_EQ(store->schema_version(), Store::kSchemaVersion);
 
   // Every run is kept, its config now in typed columns.
   ASSERT_OK_AND_ASSIGN(auto runs, store->ListRuns({}, std::nullopt, 100));
@@ -556,6 +558,8 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(jobs[0].kind, JobKind::kTrain);
   EXPECT_EQ(jobs[0].probe, std::nullopt);
   EXPECT_EQ(jobs[0].lease_device, DeviceId::Cpu());
+  // Leases from before lease tokens have none: no call can act on them.
+  EXPECT_EQ(jobs[0].lease_token_sha256, "");
   EXPECT_EQ(jobs[2].probe, (ProbeTarget{"block3", ProbeKind::kLbfgs, 1.0}));
   int probes = 0;
   for (const Job& job : jobs) probes += job.probe.has_value();

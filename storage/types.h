@@ -84,6 +84,9 @@ struct Job {
   std::optional<experiment::DeviceId> lease_device;
   // Set while a lease is held; unset once released.
   std::optional<absl::Time> lease_expiry;
+  // Lower-case hex SHA-256 of the token of the job's latest lease (empty
+  // before any): every call of that attempt must present the token.
+  std::string lease_token_sha256;
   // 0..1, reported by heartbeats.
   double progress = 0;
   std::string last_error;

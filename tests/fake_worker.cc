@@ -67,6 +67,7 @@ v1::JobKind FakeWorker::RunOne() {
         v1::HeartbeatRequest hb;
         hb.set_worker_id(id_);
         hb.set_job_id(job);
+        hb.set_lease_token(a.lease_token());
         hb.set_progress(i / 4.0);
         hb.set_epoch(i == 4 ? a.config().epochs() : 0);
         hb.set_step(7 * i);
@@ -82,6 +83,7 @@ v1::JobKind FakeWorker::RunOne() {
       v1::RegisterCheckpointRequest ck;
       ck.set_worker_id(id_);
       ck.set_job_id(job);
+      ck.set_lease_token(a.lease_token());
       ck.set_epoch(a.config().epochs());
       ck.set_step(28);
       ck.set_path(
@@ -98,6 +100,7 @@ v1::JobKind FakeWorker::RunOne() {
       v1::RegisterFeaturesRequest req;
       req.set_worker_id(id_);
       req.set_job_id(job);
+      req.set_lease_token(a.lease_token());
       for (const std::string& layer : a.layers()) {
         for (const std::string& split : a.splits()) {
           v1::FeatureShard* f = req.add_features();
@@ -120,6 +123,7 @@ v1::JobKind FakeWorker::RunOne() {
         v1::RecordResultRequest req;
         req.set_worker_id(id_);
         req.set_job_id(job);
+        req.set_lease_token(a.lease_token());
         req.set_split(split);
         // Val runs a little above test, as it does after selection.
         req.set_top1(split[0] == 'v' ? std::min(1.0, top1 + 0.01) : top1);
@@ -136,6 +140,7 @@ v1::JobKind FakeWorker::RunOne() {
   v1::CompleteJobRequest done;
   done.set_worker_id(id_);
   done.set_job_id(job);
+  done.set_lease_token(a.lease_token());
   v1::CompleteJobResponse done_resp;
   grpc::Status cs = stub_->CompleteJob(Ctx().get(), done, &done_resp);
   EXPECT_TRUE(cs.ok()) << cs.error_message();

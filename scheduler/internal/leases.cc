@@ -1,10 +1,14 @@
 #include "scheduler/internal/leases.h"
 
+#include <sys/random.h>
+
 #include <algorithm>
 #include <set>
 #include <utility>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/log.h"
 #include "common/status_macros.h"
 
@@ -23,6 +27,19 @@ experiment::CheckpointRef RefOf(const storage::Checkpoint& c) {
 
 std::string Upper(JobKind kind) {
   return absl::AsciiStrToUpper(experiment::Name(kind));
+}
+
+// 256 bits from the kernel's CSPRNG, as hex.
+std::string NewLeaseToken() {
+  unsigned char bytes[32];
+  size_t got = 0;
+  while (got < sizeof(bytes)) {
+    const ssize_t n = ::getrandom(bytes + got, sizeof(bytes) - got, 0);
+    if (n > 0) got += static_cast<size_t>(n);
+    // getrandom only fails with EINTR (or ENOSYS before Linux 3.17): retry.
+  }
+  return absl::BytesToHexString(
+      absl::string_view(reinterpret_cast<const char*>(bytes), sizeof(bytes)));
 }
 
 }  // namespace
@@ -121,6 +138,8 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   job.attempts += 1;
   job.lease_worker_id = worker.id;
   job.lease_device = device;
+  lease.token = NewLeaseToken();
+  job.lease_token_sha256 = Sha256Hex(lease.token);
   job.updated_at = now;
   Renew(job);
   lease.expiry = *job.lease_expiry;
@@ -176,31 +195,45 @@ absl::StatusOr<experiment::JobAssignment> Leases::Assign(
   return a;
 }
 
-absl::StatusOr<Job> Leases::Held(int64_t worker_id, int64_t job_id) {
-  absl::StatusOr<storage::Worker> worker = store_->GetWorker(worker_id);
+absl::StatusOr<Job> Leases::Held(const LeaseRef& lease) {
+  absl::StatusOr<storage::Worker> worker = store_->GetWorker(lease.worker_id);
   if (absl::IsNotFound(worker.status())) {
-    return absl::NotFoundError(
-        absl::StrCat("worker_id: worker ", worker_id, " is not registered"));
+    return absl::NotFoundError(absl::StrCat(
+        "worker_id: worker ", lease.worker_id, " is not registered"));
   }
   SSLAB_RETURN_IF_ERROR(worker.status());
-  absl::StatusOr<Job> job = store_->GetJob(job_id);
+  absl::StatusOr<Job> job = store_->GetJob(lease.job_id);
   if (absl::IsNotFound(job.status())) {
     return absl::NotFoundError(
-        absl::StrCat("job_id: job ", job_id, " not found"));
+        absl::StrCat("job_id: job ", lease.job_id, " not found"));
   }
   SSLAB_RETURN_IF_ERROR(job.status());
-  if (job->lease_worker_id != worker_id || !job->lease_expiry.has_value()) {
+  if (job->lease_worker_id != lease.worker_id ||
+      !job->lease_expiry.has_value()) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "job ", job->id, " is not leased by worker ", lease.worker_id,
+        " (the lease expired or the job finished; it is ",
+        experiment::Name(job->state), ")"));
+  }
+  if (!LastLeasedAs(*job, lease)) {
     return absl::FailedPreconditionError(
-        absl::StrCat("job ", job->id, " is not leased by worker ", worker_id,
-                     " (the lease expired or the job finished; it is ",
-                     experiment::Name(job->state), ")"));
+        absl::StrCat("lease_token: not the token of job ", job->id,
+                     "'s current lease (attempt ", job->attempts,
+                     "); an earlier attempt may no longer act on the job"));
   }
   return job;
 }
 
-absl::StatusOr<Job> Leases::HeldRunning(int64_t worker_id, int64_t job_id,
-                                        JobKind kind) {
-  SSLAB_ASSIGN_OR_RETURN(Job job, Held(worker_id, job_id));
+bool Leases::LastLeasedAs(const Job& job, const LeaseRef& lease) {
+  // The stored hash is of a 64-character token: an empty or wrong one never
+  // matches, and comparing hashes leaks nothing about the token.
+  return job.lease_worker_id == lease.worker_id &&
+         !job.lease_token_sha256.empty() &&
+         job.lease_token_sha256 == Sha256Hex(lease.token);
+}
+
+absl::StatusOr<Job> Leases::HeldRunning(const LeaseRef& lease, JobKind kind) {
+  SSLAB_ASSIGN_OR_RETURN(Job job, Held(lease));
   if (job.state == JobState::kCancelled) {
     return absl::FailedPreconditionError(
         absl::StrCat("job ", job.id, " was cancelled"));

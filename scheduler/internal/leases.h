@@ -65,12 +65,17 @@ class Leases {
       const storage::Worker& worker,
       const std::vector<experiment::DeviceId>& free_devices);
 
-  // The job as held by `worker_id`: the worker must be registered (NOT_FOUND
-  // otherwise) and hold the job's live lease (FAILED_PRECONDITION).
-  absl::StatusOr<storage::Job> Held(int64_t worker_id, int64_t job_id);
+  // The job as held by `lease`: the worker must be registered (NOT_FOUND
+  // otherwise) and hold the job's live lease with that token
+  // (FAILED_PRECONDITION).
+  absl::StatusOr<storage::Job> Held(const LeaseRef& lease);
   // Held(), and also not cancelled and of `kind`: for registering artifacts.
-  absl::StatusOr<storage::Job> HeldRunning(int64_t worker_id, int64_t job_id,
+  absl::StatusOr<storage::Job> HeldRunning(const LeaseRef& lease,
                                            experiment::JobKind kind);
+
+  // Whether `job` was last leased under `lease` (worker and token), live or
+  // not: for retried CompleteJob/FailJob calls.
+  static bool LastLeasedAs(const storage::Job& job, const LeaseRef& lease);
 
   // Renews the lease of a held job.
   void Renew(storage::Job& job) const;

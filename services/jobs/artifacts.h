@@ -1,6 +1,8 @@
 // Where job artifacts live: paths registered with the scheduler are relative
 // to the worker's artifact directory.
-//   runs/<run>/checkpoints/epoch-NNNN.ckpt
+//   runs/<run>/checkpoints/attempt-<A>/epoch-NNNN.ckpt
+// Each attempt of a TRAIN job writes its own files: an attempt that lost its
+// lease but still runs never overwrites a checkpoint the next one registered.
 //   runs/<run>/features/ckpt-<checkpoint>/<split>/<layer>.feat (+ labels.feat)
 #ifndef SSLAB_SERVICES_JOBS_ARTIFACTS_H_
 #define SSLAB_SERVICES_JOBS_ARTIFACTS_H_
@@ -25,8 +27,9 @@ inline std::string RelativeArtifact(const std::filesystem::path& artifact_dir,
 }
 
 inline std::filesystem::path CheckpointDir(
-    const std::filesystem::path& artifact_dir, int64_t run_id) {
-  return artifact_dir / "runs" / std::to_string(run_id) / "checkpoints";
+    const std::filesystem::path& artifact_dir, int64_t run_id, int attempt) {
+  return artifact_dir / "runs" / std::to_string(run_id) / "checkpoints" /
+         absl::StrCat("attempt-", attempt);
 }
 inline std::filesystem::path FeatureDir(
     const std::filesystem::path& artifact_dir, int64_t run_id,

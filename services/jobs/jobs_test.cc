@@ -116,7 +116,7 @@ TEST_F(JobsTest, TrainExtractProbeChain) {
   const experiment::CheckpointReport& ckpt = train_ctx.checkpoints[0];
   EXPECT_EQ(ckpt.epoch, 1);
   EXPECT_TRUE(ckpt.is_final);
-  EXPECT_EQ(ckpt.path, "runs/1/checkpoints/epoch-0001.ckpt");
+  EXPECT_EQ(ckpt.path, "runs/1/checkpoints/attempt-1/epoch-0001.ckpt");
   ASSERT_OK_AND_ASSIGN(std::string sha, Sha256OfFile(dir_ / ckpt.path));
   EXPECT_EQ(ckpt.sha256, sha);
   EXPECT_EQ(ckpt.bytes,

@@ -26,7 +26,7 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
       TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
                         assignment.device, threads);
   const std::filesystem::path checkpoint_dir =
-      CheckpointDir(artifacts, assignment.run_id);
+      CheckpointDir(artifacts, assignment.run_id, assignment.attempt);
   options.checkpoint_dir = checkpoint_dir.string();
   SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                          trainer::Trainer::Create(options));

@@ -129,6 +129,7 @@ v1::JobAssignment ToProto(const scheduler::Lease& lease) {
   *out.mutable_job() = ToProto(lease.job);
   ToProto(lease.assignment, &out);
   ToProto(lease.expiry, out.mutable_lease_expire_time());
+  out.set_lease_token(lease.token);
   return out;
 }
 

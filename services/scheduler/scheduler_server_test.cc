@@ -132,10 +132,11 @@ class SchedulerServiceTest : public ::testing::Test {
     return resp;
   }
 
-  absl::Status Complete(int64_t worker_id, int64_t job_id) {
+  absl::Status Complete(int64_t worker_id, const v1::JobAssignment& a) {
     v1::CompleteJobRequest req;
     req.set_worker_id(worker_id);
-    req.set_job_id(job_id);
+    req.set_job_id(a.job().job_id());
+    req.set_lease_token(a.lease_token());
     v1::CompleteJobResponse resp;
     return FromGrpcStatus(workers_->CompleteJob(Ctx().get(), req, &resp));
   }
@@ -293,6 +294,16 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   v1::HeartbeatRequest hb;
   hb.set_worker_id(worker);
   hb.set_job_id(a.job().job_id());
+  v1::HeartbeatResponse refused;
+  EXPECT_THAT(
+      FromGrpcStatus(workers_->Heartbeat(Ctx().get(), hb, &refused)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lease_token")));
+  hb.set_lease_token(std::string(64, '0'));
+  EXPECT_THAT(FromGrpcStatus(workers_->Heartbeat(Ctx().get(), hb, &refused)),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("lease_token")));
+  EXPECT_EQ(a.lease_token().size(), 64u);
+  hb.set_lease_token(a.lease_token());
   hb.set_progress(0.5);
   hb.set_epoch(1);
   hb.set_step(10);
@@ -310,6 +321,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   v1::RegisterCheckpointRequest ck;
   ck.set_worker_id(worker);
   ck.set_job_id(a.job().job_id());
+  ck.set_lease_token(a.lease_token());
   ck.set_epoch(2);
   ck.set_step(20);
   ck.set_path("/tmp/ckpt-2.pt");
@@ -319,7 +331,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   (*ck.mutable_metrics())["pretext_top1"] = 0.7;
   v1::RegisterCheckpointResponse ck_resp;
   ASSERT_TRUE(workers_->RegisterCheckpoint(Ctx().get(), ck, &ck_resp).ok());
-  ASSERT_OK(Complete(worker, a.job().job_id()));
+  ASSERT_OK(Complete(worker, a));
 
   // EXTRACT.
   ASSERT_OK_AND_ASSIGN(v1::LeaseJobResponse extract, Lease(worker));
@@ -335,6 +347,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   v1::RegisterFeaturesRequest feats;
   feats.set_worker_id(worker);
   feats.set_job_id(extract.assignment().job().job_id());
+  feats.set_lease_token(extract.assignment().lease_token());
   for (const std::string& layer : extract.assignment().layers()) {
     for (const char* split : {"train", "val", "test"}) {
       v1::FeatureShard* f = feats.add_features();
@@ -347,7 +360,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   }
   v1::RegisterFeaturesResponse feats_resp;
   ASSERT_TRUE(workers_->RegisterFeatures(Ctx().get(), feats, &feats_resp).ok());
-  ASSERT_OK(Complete(worker, extract.assignment().job().job_id()));
+  ASSERT_OK(Complete(worker, extract.assignment()));
 
   // PROBE x 2.
   for (int i = 0; i < 2; ++i) {
@@ -362,6 +375,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
     v1::RecordResultRequest result;
     result.set_worker_id(worker);
     result.set_job_id(p.job().job_id());
+    result.set_lease_token(p.lease_token());
     result.set_split("test");
     result.set_top1(0.5 + 0.1 * i);
     result.set_top5(0.9);
@@ -373,7 +387,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
         FromGrpcStatus(
             workers_->RecordResult(Ctx().get(), result, &result_resp)),
         StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("top1")));
-    ASSERT_OK(Complete(worker, p.job().job_id()));
+    ASSERT_OK(Complete(worker, p));
   }
   ASSERT_OK_AND_ASSIGN(v1::LeaseJobResponse none, Lease(worker));
   EXPECT_FALSE(none.has_assignment());
@@ -467,6 +481,7 @@ TEST_F(SchedulerServiceTest, WorkerValidation) {
   v1::HeartbeatRequest hb;
   hb.set_worker_id(worker);
   hb.set_job_id(12345);
+  hb.set_lease_token("a guess");
   v1::HeartbeatResponse hb_resp;
   const grpc::Status s = workers_->Heartbeat(Ctx().get(), hb, &hb_resp);
   EXPECT_TRUE(s.error_code() == grpc::StatusCode::NOT_FOUND ||

@@ -27,6 +27,18 @@ absl::StatusOr<std::vector<experiment::DeviceId>> DevicesFromProto(
   return out;
 }
 
+// The lease a job call names. INVALID_ARGUMENT naming a missing field.
+template <typename Request>
+absl::StatusOr<scheduler::LeaseRef> LeaseOf(const Request& req) {
+  SSLAB_RETURN_IF_ERROR(CheckId(req.worker_id(), "worker_id"));
+  SSLAB_RETURN_IF_ERROR(CheckId(req.job_id(), "job_id"));
+  if (req.lease_token().empty()) {
+    return InvalidField("lease_token",
+                        "required (the JobAssignment's lease_token)");
+  }
+  return scheduler::LeaseRef{req.worker_id(), req.job_id(), req.lease_token()};
+}
+
 }  // namespace
 
 grpc::Status WorkerServiceImpl::RegisterWorker(
@@ -83,8 +95,7 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
                                           const v1::HeartbeatRequest* req,
                                           v1::HeartbeatResponse* resp) {
   return handle_(context, "Heartbeat", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     if (!std::isfinite(req->progress())) {
       return InvalidField("progress", "must be finite");
     }
@@ -98,9 +109,8 @@ grpc::Status WorkerServiceImpl::Heartbeat(grpc::ServerContext* context,
       info.step = req->step();
     }
     for (const auto& [name, value] : req->metrics()) info.metrics[name] = value;
-    SSLAB_ASSIGN_OR_RETURN(
-        scheduler::HeartbeatReply reply,
-        scheduler_->Heartbeat(req->worker_id(), req->job_id(), info));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::HeartbeatReply reply,
+                           scheduler_->Heartbeat(lease, info));
     resp->set_cancelled(reply.cancelled);
     ToProto(reply.lease_expiry, resp->mutable_lease_expire_time());
     return absl::OkStatus();
@@ -111,10 +121,8 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* context,
                                             const v1::CompleteJobRequest* req,
                                             v1::CompleteJobResponse*) {
   return handle_(context, "CompleteJob", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
-    SSLAB_RETURN_IF_ERROR(
-        scheduler_->CompleteJob(req->worker_id(), req->job_id()));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
+    SSLAB_RETURN_IF_ERROR(scheduler_->CompleteJob(lease));
     SSLAB_LOG(INFO) << "worker " << req->worker_id() << " completed job "
                     << req->job_id();
     return absl::OkStatus();
@@ -125,12 +133,10 @@ grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext* context,
                                         const v1::FailJobRequest* req,
                                         v1::FailJobResponse*) {
   return handle_(context, "FailJob", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     const std::string error = req->error().empty() ? "failed without a message"
                                                    : Truncate(req->error());
-    return scheduler_->FailJob(req->worker_id(), req->job_id(), error,
-                               req->retryable());
+    return scheduler_->FailJob(lease, error, req->retryable());
   });
 }
 
@@ -138,14 +144,12 @@ grpc::Status WorkerServiceImpl::RegisterCheckpoint(
     grpc::ServerContext* context, const v1::RegisterCheckpointRequest* req,
     v1::RegisterCheckpointResponse* resp) {
   return handle_(context, "RegisterCheckpoint", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     // Out-of-range epochs are clamped to one past the limit, which the
     // scheduler rejects naming "epoch".
     const experiment::CheckpointReport info = FromProto(*req);
-    SSLAB_ASSIGN_OR_RETURN(
-        int64_t id,
-        scheduler_->RegisterCheckpoint(req->worker_id(), req->job_id(), info));
+    SSLAB_ASSIGN_OR_RETURN(int64_t id,
+                           scheduler_->RegisterCheckpoint(lease, info));
     resp->set_checkpoint_id(id);
     return absl::OkStatus();
   });
@@ -155,8 +159,7 @@ grpc::Status WorkerServiceImpl::RegisterFeatures(
     grpc::ServerContext* context, const v1::RegisterFeaturesRequest* req,
     v1::RegisterFeaturesResponse*) {
   return handle_(context, "RegisterFeatures", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     if (req->features().empty()) {
       return InvalidField("features", "must not be empty");
     }
@@ -167,8 +170,7 @@ grpc::Status WorkerServiceImpl::RegisterFeatures(
           FromProto(req->features(i), absl::StrCat("features[", i, "]")));
       features.push_back(std::move(f));
     }
-    return scheduler_->RegisterFeatures(req->worker_id(), req->job_id(),
-                                        features);
+    return scheduler_->RegisterFeatures(lease, features);
   });
 }
 
@@ -176,10 +178,9 @@ grpc::Status WorkerServiceImpl::RecordResult(grpc::ServerContext* context,
                                              const v1::RecordResultRequest* req,
                                              v1::RecordResultResponse*) {
   return handle_(context, "RecordResult", [&]() -> absl::Status {
-    SSLAB_RETURN_IF_ERROR(CheckId(req->worker_id(), "worker_id"));
-    SSLAB_RETURN_IF_ERROR(CheckId(req->job_id(), "job_id"));
+    SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     SSLAB_ASSIGN_OR_RETURN(experiment::ProbeResult info, FromProto(*req));
-    return scheduler_->RecordResult(req->worker_id(), req->job_id(), info);
+    return scheduler_->RecordResult(lease, info);
   });
 }
 

@@ -31,11 +31,26 @@ bool IsRetryable(absl::StatusCode code) {
 }  // namespace
 
 // The context of one leased job: progress to send, cancellation, and the
-// artifact calls, each stamped with this worker's and job's ids.
+// calls on the job, each stamped with this worker's id, the job's and the
+// lease's token.
 class Worker::Context final : public JobContext {
  public:
-  Context(Worker& worker, size_t slot, int64_t worker_id, int64_t job_id)
-      : worker_(worker), slot_(slot), worker_id_(worker_id), job_id_(job_id) {}
+  Context(Worker& worker, size_t slot, int64_t worker_id, int64_t job_id,
+          std::string lease_token)
+      : worker_(worker),
+        slot_(slot),
+        worker_id_(worker_id),
+        job_id_(job_id),
+        lease_token_(std::move(lease_token)) {}
+
+  // Names this lease in a request on the job.
+  template <typename Request>
+  Request& Stamp(Request& request) const {
+    request.set_worker_id(worker_id_);
+    request.set_job_id(job_id_);
+    request.set_lease_token(lease_token_);
+    return request;
+  }
 
   void ReportProgress(double fraction, int64_t epoch, int64_t step,
                       const std::map<std::string, double>& metrics) override {
@@ -61,8 +76,7 @@ class Worker::Context final : public JobContext {
   absl::StatusOr<int64_t> RegisterCheckpoint(
       const experiment::CheckpointReport& checkpoint) override {
     v1::RegisterCheckpointRequest request = ToProto(checkpoint);
-    request.set_worker_id(worker_id_);
-    request.set_job_id(job_id_);
+    Stamp(request);
     v1::RegisterCheckpointResponse response;
     SSLAB_RETURN_IF_ERROR(Call([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RegisterCheckpoint(ctx, request, &response);
@@ -73,8 +87,7 @@ class Worker::Context final : public JobContext {
   absl::Status RegisterFeatures(
       const std::vector<experiment::FeatureRef>& features) override {
     v1::RegisterFeaturesRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_job_id(job_id_);
+    Stamp(request);
     for (const auto& f : features) *request.add_features() = ToProto(f);
     v1::RegisterFeaturesResponse response;
     return Call([&](grpc::ClientContext* ctx) {
@@ -84,8 +97,7 @@ class Worker::Context final : public JobContext {
 
   absl::Status RecordResult(const experiment::ProbeResult& result) override {
     v1::RecordResultRequest request = ToProto(result);
-    request.set_worker_id(worker_id_);
-    request.set_job_id(job_id_);
+    Stamp(request);
     v1::RecordResultResponse response;
     return Call([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RecordResult(ctx, request, &response);
@@ -99,8 +111,7 @@ class Worker::Context final : public JobContext {
   // Heartbeat payload.
   v1::HeartbeatRequest HeartbeatRequest() const {
     v1::HeartbeatRequest request;
-    request.set_worker_id(worker_id_);
-    request.set_job_id(job_id_);
+    Stamp(request);
     std::lock_guard<std::mutex> lock(mu_);
     request.set_progress(fraction_);
     request.set_epoch(epoch_);
@@ -146,6 +157,7 @@ class Worker::Context final : public JobContext {
   const size_t slot_;
   const int64_t worker_id_;
   const int64_t job_id_;
+  const std::string lease_token_;
   mutable std::mutex mu_;
   double fraction_ = 0;
   int64_t epoch_ = 0;
@@ -371,7 +383,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
   SSLAB_LOG(INFO) << "job " << job.job_id() << " (run " << job.run_id() << ", "
                   << v1::JobKind_Name(job.kind()) << ") leased on "
                   << options_.devices[slot].id.ToString();
-  Context context(*this, slot, worker_id, job.job_id());
+  Context context(*this, slot, worker_id, job.job_id(), leased.lease_token());
   std::thread heartbeat([&] { HeartbeatLoop(context); });
   absl::Status result;
   // A lease this build cannot read fails for good: retrying cannot fix it.
@@ -398,8 +410,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
   absl::Status reported;
   if (result.ok()) {
     v1::CompleteJobRequest request;
-    request.set_worker_id(worker_id);
-    request.set_job_id(job.job_id());
+    context.Stamp(request);
     v1::CompleteJobResponse response;
     reported = context.Call([&](grpc::ClientContext* ctx) {
       return stub_->CompleteJob(ctx, request, &response);
@@ -407,8 +418,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
     SSLAB_LOG(INFO) << "job " << job.job_id() << " succeeded";
   } else {
     v1::FailJobRequest request;
-    request.set_worker_id(worker_id);
-    request.set_job_id(job.job_id());
+    context.Stamp(request);
     request.set_error(std::string(result.message()));
     request.set_retryable(IsRetryable(result.code()));
     v1::FailJobResponse response;
