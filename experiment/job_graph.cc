@@ -1,5 +1,8 @@
 #include "experiment/job_graph.h"
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+
 namespace sslab::experiment {
 
 std::vector<ProbeTarget> ProbeTargets(const EvaluationPlan& plan) {
@@ -19,6 +22,30 @@ std::vector<ProbeTarget> ProbeTargets(const EvaluationPlan& plan) {
 bool IsEvaluatedEpoch(const EvaluationPlan& plan, int epoch, bool is_final) {
   return is_final ||
          (plan.every_epochs > 0 && epoch > 0 && epoch % plan.every_epochs == 0);
+}
+
+absl::Status CheckArtifactPath(absl::string_view path,
+                               absl::string_view field) {
+  auto invalid = [&](absl::string_view problem) {
+    return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+  };
+  if (path.empty()) return invalid("must be set");
+  if (path.size() > kMaxArtifactPathLength) {
+    return invalid(
+        absl::StrCat("longer than ", kMaxArtifactPathLength, " bytes"));
+  }
+  if (path.front() == '/') {
+    return invalid("must be relative to the artifact directory");
+  }
+  if (path.find('\0') != absl::string_view::npos) {
+    return invalid("contains a NUL byte");
+  }
+  for (absl::string_view part : absl::StrSplit(path, '/')) {
+    if (part == "..") {
+      return invalid("must stay inside the artifact directory (no \"..\")");
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sslab::experiment

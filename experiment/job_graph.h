@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
 #include "experiment/device.h"
 #include "experiment/run_config.h"
 #include "experiment/vocabulary.h"
@@ -41,6 +43,13 @@ std::vector<ProbeTarget> ProbeTargets(const EvaluationPlan& plan);
 // Whether the checkpoint of `epoch` gets an EXTRACT job: the final one
 // always, and every `every_epochs`-th epoch's when that is set.
 bool IsEvaluatedEpoch(const EvaluationPlan& plan, int epoch, bool is_final);
+
+// Artifact paths (checkpoints, feature shards) are relative to the workers'
+// artifact directory and stay inside it: non-empty, not absolute, no ".."
+// component, at most kMaxArtifactPathLength bytes. INVALID_ARGUMENT naming
+// `field` otherwise.
+inline constexpr size_t kMaxArtifactPathLength = 1024;
+absl::Status CheckArtifactPath(absl::string_view path, absl::string_view field);
 
 // A registered checkpoint, as a job refers to it.
 struct CheckpointRef {

@@ -631,7 +631,7 @@ absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
   if (info.step < 0) {
     return Invalid("step", absl::StrCat("must be >= 0, got ", info.step));
   }
-  if (info.path.empty()) return Invalid("path", "must be set");
+  SSLAB_RETURN_IF_ERROR(experiment::CheckArtifactPath(info.path, "path"));
   if (info.bytes < 0) {
     return Invalid("bytes", absl::StrCat("must be >= 0, got ", info.bytes));
   }
@@ -669,7 +669,8 @@ absl::Status Scheduler::RegisterFeatures(
     const experiment::FeatureRef& f = features[i];
     const std::string field = absl::StrCat("features[", i, "].");
     if (f.layer.empty()) return Invalid(field + "layer", "must be set");
-    if (f.path.empty()) return Invalid(field + "path", "must be set");
+    SSLAB_RETURN_IF_ERROR(
+        experiment::CheckArtifactPath(f.path, field + "path"));
     if (f.rows < 0) return Invalid(field + "rows", "must be >= 0");
     if (f.dims < 0) return Invalid(field + "dims", "must be >= 0");
   }

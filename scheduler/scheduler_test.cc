@@ -142,7 +142,7 @@ class SchedulerTest : public ::testing::Test {
     experiment::CheckpointReport c;
     c.epoch = epoch;
     c.step = epoch * 100;
-    c.path = "/var/artifacts/ckpt-" + std::to_string(epoch);
+    c.path = "runs/1/ckpt-" + std::to_string(epoch);
     c.sha256 = "ab";
     c.bytes = 1234;
     c.is_final = is_final;
@@ -157,8 +157,8 @@ class SchedulerTest : public ::testing::Test {
       for (Split split : experiment::kEvaluationSplits) {
         features.push_back(
             {layer, split,
-             "/f/" + layer + "-" + std::string(experiment::Name(split)), "cd",
-             5, 8});
+             "f/" + layer + "-" + std::string(experiment::Name(split)), "cd", 5,
+             8});
       }
     }
     ASSERT_OK(scheduler_->RegisterFeatures(lease, features));
@@ -495,6 +495,23 @@ TEST_F(SchedulerTest, AStaleAttemptOfTheSameWorkerCannotActOnTheJob) {
   ASSERT_OK(scheduler_->Heartbeat(second.ref(), {0.5}).status());
 }
 
+TEST_F(SchedulerTest, ArtifactPathsMustStayInsideTheArtifactDirectory) {
+  Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
+  Lease train = MustLease(w, {kCpu});
+  for (const char* path :
+       {"/dev/zero", "/etc/passwd", "../../etc/passwd", "runs/1/../../x", ""}) {
+    experiment::CheckpointReport c = Ckpt(1, false);
+    c.path = path;
+    EXPECT_THAT(scheduler_->RegisterCheckpoint(train.ref(), c),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("path")))
+        << path;
+  }
+  experiment::CheckpointReport ok = Ckpt(1, false);
+  ok.path = "runs/1/checkpoints/attempt-1/epoch-0001.ckpt";
+  EXPECT_OK(scheduler_->RegisterCheckpoint(train.ref(), ok).status());
+}
+
 TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
   int64_t run = Submit(Spec(0, DeviceRequest::kCuda));
   int64_t w = Worker("trainer@host", {kGpu0});
@@ -637,14 +654,14 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   const experiment::JobAssignment& e = extract.assignment;
   ASSERT_TRUE(e.checkpoint.has_value());
   EXPECT_EQ(e.checkpoint->id, final_ckpt);
-  EXPECT_EQ(e.checkpoint->path, "/var/artifacts/ckpt-2");
+  EXPECT_EQ(e.checkpoint->path, "runs/1/ckpt-2");
   EXPECT_THAT(e.layers, ElementsAre("block4", "pixels"));
   EXPECT_THAT(e.splits, ElementsAre(Split::kTrain, Split::kVal, Split::kTest));
   // Without the test split the EXTRACT job cannot complete.
   std::vector<experiment::FeatureRef> partial;
   for (const std::string layer : {"block4", "pixels"}) {
     for (Split split : {Split::kTrain, Split::kVal}) {
-      partial.push_back({layer, split, "/f/x", "cd", 10, 8});
+      partial.push_back({layer, split, "f/x", "cd", 10, 8});
     }
   }
   ASSERT_OK(scheduler_->RegisterFeatures({w, extract.job.id, extract.token},
@@ -669,7 +686,7 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
     ASSERT_THAT(p.features, SizeIs(3));
     for (const experiment::FeatureRef& f : p.features) {
       EXPECT_EQ(f.layer, p.probe->layer);
-      EXPECT_EQ(f.path, "/f/" + p.probe->layer + "-" +
+      EXPECT_EQ(f.path, "f/" + p.probe->layer + "-" +
                             std::string(experiment::Name(f.split)));
       EXPECT_EQ(f.rows, 5);
     }
@@ -712,7 +729,7 @@ TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   Lease second = MustLease(w, {kCpu});
   ASSERT_TRUE(second.assignment.checkpoint.has_value());
   EXPECT_EQ(second.assignment.checkpoint->epoch, 1);
-  EXPECT_EQ(second.assignment.checkpoint->path, "/var/artifacts/ckpt-1");
+  EXPECT_EQ(second.assignment.checkpoint->path, "runs/1/ckpt-1");
   EXPECT_EQ(second.assignment.attempt, 2);
   ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run));
   ASSERT_THAT(ckpts, SizeIs(1));

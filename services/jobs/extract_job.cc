@@ -68,12 +68,16 @@ absl::Status RunExtractJob(const experiment::JobAssignment& assignment,
   if (!assignment.checkpoint) {
     return absl::InvalidArgumentError("checkpoint: an EXTRACT job needs one");
   }
+  SSLAB_RETURN_IF_ERROR(
+      CheckDatasetPath(config.dataset.path, worker.dataset_roots));
   const int threads = ThreadsFor(config, worker.threads);
   ConfigureTorchThreads(threads);
   SSLAB_ASSIGN_OR_RETURN(c10::Device device,
                          ResolveDevice(assignment.device.ToString()));
-  const auto checkpoint_path =
-      ResolveArtifact(artifacts, assignment.checkpoint->path);
+  SSLAB_ASSIGN_OR_RETURN(
+      const std::filesystem::path checkpoint_path,
+      OpenVerifiedArtifact(artifacts, assignment.checkpoint->path,
+                           assignment.checkpoint->sha256, "checkpoint.path"));
   SSLAB_ASSIGN_OR_RETURN(
       trainer::LoadedModel loaded,
       trainer::LoadModelFromCheckpoint(checkpoint_path, device));

@@ -24,15 +24,23 @@ using experiment::Split;
 absl::StatusOr<evaluator::FeatureSplit> ReadSplit(
     const std::filesystem::path& artifacts,
     const experiment::FeatureRef& registered) {
-  const auto path = ResolveArtifact(artifacts, registered.path);
+  SSLAB_ASSIGN_OR_RETURN(
+      const std::filesystem::path path,
+      OpenArtifact(artifacts, registered.path, "features.path"));
+  SSLAB_ASSIGN_OR_RETURN(
+      const std::filesystem::path labels_path,
+      OpenArtifact(
+          artifacts,
+          (std::filesystem::path(registered.path).parent_path() / "labels.feat")
+              .string(),
+          "features.path"));
   SSLAB_ASSIGN_OR_RETURN(evaluator::Shard features, evaluator::ReadShard(path));
   if (features.info.payload_sha256 != registered.sha256) {
     return absl::DataLossError(absl::StrCat(
-        path.string(), ": checksum differs from the one registered"));
+        registered.path, ": checksum differs from the one registered"));
   }
-  SSLAB_ASSIGN_OR_RETURN(
-      evaluator::Shard labels,
-      evaluator::ReadShard(path.parent_path() / "labels.feat"));
+  SSLAB_ASSIGN_OR_RETURN(evaluator::Shard labels,
+                         evaluator::ReadShard(labels_path));
   return evaluator::FeatureSplit{features.data, labels.data.reshape({-1})};
 }
 

@@ -19,6 +19,8 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   const experiment::RunConfig& config = assignment.config;
   const std::filesystem::path& artifacts = context.artifact_dir();
   const int threads = ThreadsFor(config, worker.threads);
+  SSLAB_RETURN_IF_ERROR(
+      CheckDatasetPath(config.dataset.path, worker.dataset_roots));
   const data::DatasetSpec dataset_spec = DatasetSpecFor(config);
   SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
                          data::OpenDataset(dataset_spec, data::Split::kTrain));
@@ -31,7 +33,10 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                          trainer::Trainer::Create(options));
   if (assignment.checkpoint) {
-    const auto path = ResolveArtifact(artifacts, assignment.checkpoint->path);
+    SSLAB_ASSIGN_OR_RETURN(
+        const std::filesystem::path path,
+        OpenVerifiedArtifact(artifacts, assignment.checkpoint->path,
+                             assignment.checkpoint->sha256, "checkpoint.path"));
     SSLAB_RETURN_IF_ERROR(trainer->RestoreCheckpoint(path));
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": resuming from " << path
                     << " (epoch " << trainer->epoch() << ")";

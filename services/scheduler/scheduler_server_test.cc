@@ -324,7 +324,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   ck.set_lease_token(a.lease_token());
   ck.set_epoch(2);
   ck.set_step(20);
-  ck.set_path("/tmp/ckpt-2.pt");
+  ck.set_path("runs/1/ckpt-2.pt");
   ck.set_sha256("ab");
   ck.set_bytes(100);
   ck.set_is_final(true);
@@ -339,7 +339,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   EXPECT_EQ(extract.assignment().job().kind(), v1::JOB_KIND_EXTRACT);
   EXPECT_EQ(extract.assignment().checkpoint().checkpoint_id(),
             ck_resp.checkpoint_id());
-  EXPECT_EQ(extract.assignment().checkpoint().path(), "/tmp/ckpt-2.pt");
+  EXPECT_EQ(extract.assignment().checkpoint().path(), "runs/1/ckpt-2.pt");
   EXPECT_THAT(extract.assignment().layers(),
               ElementsAre("block3", "pre_logits"));
   EXPECT_THAT(extract.assignment().splits(),
@@ -353,7 +353,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
       v1::FeatureShard* f = feats.add_features();
       f->set_layer(layer);
       f->set_split(split);
-      f->set_path("/tmp/" + layer + "-" + split);
+      f->set_path("f/" + layer + "-" + split);
       f->set_rows(10);
       f->set_dims(4);
     }

@@ -46,6 +46,8 @@ struct WorkerOptions {
   std::vector<experiment::JobKind> job_kinds;
   // Shared artifact directory (checkpoints, feature shards).
   std::filesystem::path artifact_dir = "var/artifacts";
+  // The directories runs may read data sets from (empty: anywhere).
+  std::vector<std::filesystem::path> dataset_roots;
   // Wait between lease attempts when no job fits.
   std::chrono::milliseconds idle_poll{500};
   // Deadline of every call to the scheduler.

@@ -11,6 +11,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
@@ -57,6 +58,10 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--listen", listen, "status server address (port 0: any)");
   app.add_option("--scheduler", scheduler, "sslab-scheduler address");
   app.add_option("--artifacts", artifacts, "shared artifact directory");
+  std::string dataset_roots = EnvOr("SSLAB_DATASET_ROOTS", "");
+  app.add_option("--dataset-roots", dataset_roots,
+                 "colon-separated directories runs may read data sets from "
+                 "(empty: anywhere)");
   app.add_option("--devices", device_text,
                  "cpu | all | a list such as cuda:0,cuda:1");
   app.add_option("--threads", threads, "LibTorch threads (0: all cores)");
@@ -76,6 +81,10 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   options.scheduler_address = scheduler;
   options.scheduler_security = *std::move(security);
   options.artifact_dir = artifacts;
+  for (absl::string_view root :
+       absl::StrSplit(dataset_roots, ':', absl::SkipEmpty())) {
+    options.dataset_roots.emplace_back(std::string(root));
+  }
   options.job_kinds = program.job_kinds;
   options.threads = threads;
   // nvidia-smi numbers GPUs in PCI order; make CUDA's ordinals agree.
@@ -118,7 +127,8 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   }
   SSLAB_LOG(INFO) << program.name << " serving status on port " << port
                   << ", scheduler " << scheduler << ", devices " << device_text
-                  << ", artifacts " << artifacts;
+                  << ", artifacts " << artifacts << ", data sets from "
+                  << (dataset_roots.empty() ? "anywhere" : dataset_roots);
   if (!port_file.empty()) {
     absl::Status written =
         WriteFileAtomically(port_file, absl::StrCat(port, "\n"));
