@@ -393,7 +393,40 @@ absl::Status ValidateRunConfig(const RunConfig& c,
   if (Name(c.memory_format).empty()) {
     return f.Invalid("memory_format", "unknown value");
   }
-  return f.CheckRange("threads", c.threads, 0, kMaxThreads);
+  SSLAB_RETURN_IF_ERROR(f.CheckRange("threads", c.threads, 0, kMaxThreads));
+
+  // Budgets, from fields already bounded above (no product can overflow
+  // int64: at most 1e5 checkpoints x 12 layers x 3 kinds x 16 fractions, and
+  // 2^20 x 8 x 3 x 4096^2 x 4 < 2^63).
+  const int64_t checkpoints =
+      1 + (e.every_epochs > 0 ? c.epochs / e.every_epochs : 0);
+  const int64_t jobs =
+      1 +
+      checkpoints * (1 + static_cast<int64_t>(e.layers.size()) *
+                             static_cast<int64_t>(e.probe_kinds.size()) *
+                             static_cast<int64_t>(e.label_fractions.size()));
+  if (jobs > kMaxJobsPerRun) {
+    return f.Invalid(
+        "evaluation.every_epochs",
+        absl::StrCat("the run would plan ", jobs, " jobs (", checkpoints,
+                     " evaluated checkpoints x layers x probe kinds x label "
+                     "fractions); at most ",
+                     kMaxJobsPerRun, ": evaluate fewer checkpoints"));
+  }
+  const int64_t views = c.method == Method::kRotation   ? 4
+                        : c.method == Method::kExemplar ? 8
+                                                        : 1;
+  const int64_t batch_bytes = int64_t{c.batch_size} * views * 3 * d.image_size *
+                              d.image_size * sizeof(float);
+  if (batch_bytes > kMaxBatchInputBytes) {
+    return f.Invalid(
+        "batch_size",
+        absl::StrCat("a batch of ", c.batch_size, " images of ", d.image_size,
+                     "x", d.image_size, " px is ", batch_bytes >> 20,
+                     " MiB of input alone; at most ", kMaxBatchInputBytes >> 20,
+                     " MiB: use a smaller batch_size or dataset.image_size"));
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace sslab::experiment

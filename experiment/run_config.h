@@ -173,6 +173,13 @@ inline constexpr int kMaxThreads = 1024;
 inline constexpr int kMaxListLength = 16;
 inline constexpr int kMaxProbeEpochs = 10000;
 inline constexpr int kMaxHiddenUnits = 1 << 16;
+// Jobs one run may plan: TRAIN, one EXTRACT per evaluated checkpoint, and
+// layers x probe kinds x label fractions PROBE jobs per checkpoint.
+inline constexpr int64_t kMaxJobsPerRun = 10000;
+// One training batch's decoded input (batch x views x 3 x image_size^2
+// floats, views: Rotation 4, Exemplar 8): a bound on what a run may make a
+// worker allocate before its first step.
+inline constexpr int64_t kMaxBatchInputBytes = int64_t{16} << 30;
 
 // The paper's budget and schedule (35 epochs; warm-up 5; decays at 15, 25).
 inline constexpr int kPaperEpochs = 35;
@@ -224,7 +231,9 @@ absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
 RunSpec ToRunSpec(const RunConfig& config);
 
 // Checks every field of a complete config against the limits above and the
-// architecture's layers; INVALID_ARGUMENT naming the field otherwise.
+// architecture's layers; INVALID_ARGUMENT naming the field otherwise (for
+// the job and batch-memory budgets: the fields that set them, with the
+// estimate and the limit).
 absl::Status ValidateRunConfig(const RunConfig& config,
                                absl::string_view field_prefix = "");
 

@@ -259,6 +259,34 @@ TEST(ExpandRunSpecTest, RejectsBadFieldsNamingThem) {
   }
 }
 
+TEST(ExpandRunSpecTest, RefusesRunsOverTheJobAndBatchMemoryBudgets) {
+  // 1e5 epochs evaluated every epoch: 1e5 EXTRACT jobs, each with PROBE
+  // jobs for every layer and probe kind.
+  RunSpec many = Minimal();
+  many.epochs = 100000;
+  many.evaluation.every_epochs = 1;
+  EXPECT_THAT(ExpandRunSpec(many, "config."),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.evaluation.every_epochs: the run "
+                                 "would plan")));
+  many.evaluation.every_epochs = 1000;  // 101 checkpoints: fine
+  EXPECT_OK(ExpandRunSpec(many, "config.").status());
+
+  // Terabyte batches: 2^20 images of 4096^2 px, times 4 rotations.
+  RunSpec huge = Minimal();
+  huge.method = Method::kRotation;
+  huge.batch_size = 1 << 20;
+  huge.dataset.image_size = 4096;
+  EXPECT_THAT(ExpandRunSpec(huge, "config."),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("config.batch_size: a batch of 1048576")));
+  huge.batch_size = 256;  // 256 x 4 x 3 x 4096^2 x 4 B = 192 GiB: still no
+  EXPECT_THAT(ExpandRunSpec(huge, "config."),
+              StatusIs(absl::StatusCode::kInvalidArgument));
+  huge.dataset.image_size = 224;  // the paper's: 588 MiB
+  EXPECT_OK(ExpandRunSpec(huge, "config.").status());
+}
+
 TEST(ExpandRunSpecTest, UsesTheFieldPrefix) {
   RunSpec s = Minimal();
   s.width = -2;

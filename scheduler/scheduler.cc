@@ -8,6 +8,7 @@
 #include <set>
 #include <utility>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -28,6 +29,25 @@ namespace {
 
 absl::Status Invalid(absl::string_view field, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", problem));
+}
+
+// Metric names are short identifiers: they become Prometheus label values,
+// chart legends and table columns.
+absl::Status CheckMetricName(const std::string& name) {
+  if (name.empty() || name.size() > kMaxMetricNameLength) {
+    return Invalid("metrics",
+                   absl::StrCat("a metric name must have 1 to ",
+                                kMaxMetricNameLength, " characters"));
+  }
+  for (char ch : name) {
+    if (!absl::ascii_isalnum(static_cast<unsigned char>(ch)) && ch != '_' &&
+        ch != '.' && ch != '-') {
+      return Invalid("metrics",
+                     absl::StrCat("metric name \"", name.substr(0, 64),
+                                  "\": only letters, digits, '_', '.', '-'"));
+    }
+  }
+  return absl::OkStatus();
 }
 
 absl::Status CheckName(const std::string& name, absl::string_view field) {
@@ -534,8 +554,13 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const LeaseRef& lease,
                                                     const HeartbeatInfo& info) {
   std::vector<storage::Metric> metrics;
   const int64_t step = std::max<int64_t>(info.step.value_or(0), 0);
+  if (info.metrics.size() > kMaxMetricsPerHeartbeat) {
+    return Invalid("metrics",
+                   absl::StrCat("at most ", kMaxMetricsPerHeartbeat,
+                                " per heartbeat, got ", info.metrics.size()));
+  }
   for (const auto& [name, value] : FiniteOnly(info.metrics)) {
-    if (name.empty()) return Invalid("metrics", "a metric name is empty");
+    SSLAB_RETURN_IF_ERROR(CheckMetricName(name));
     metrics.push_back({step, name, value});
   }
   if (info.epoch) {

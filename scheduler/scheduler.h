@@ -205,6 +205,10 @@ struct Lease {
   }
 };
 
+// Limits on what one heartbeat may record.
+inline constexpr size_t kMaxMetricsPerHeartbeat = 32;
+inline constexpr size_t kMaxMetricNameLength = 64;
+
 struct HeartbeatInfo {
   // Progress of the job, clamped to [0, 1] (NaN keeps the previous value).
   double progress = 0;
@@ -213,7 +217,9 @@ struct HeartbeatInfo {
   std::optional<int64_t> epoch;
   std::optional<int64_t> step;
   // Recorded at `step` (0 when unknown). Non-finite values are dropped: a NaN
-  // loss must not fail the heartbeat that keeps the lease.
+  // loss must not fail the heartbeat that keeps the lease. At most
+  // kMaxMetricsPerHeartbeat, names of letters, digits, '_', '.', '-' up to
+  // kMaxMetricNameLength (INVALID_ARGUMENT naming "metrics" otherwise).
   std::map<std::string, double> metrics;
 };
 

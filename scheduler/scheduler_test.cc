@@ -512,6 +512,31 @@ TEST_F(SchedulerTest, ArtifactPathsMustStayInsideTheArtifactDirectory) {
   EXPECT_OK(scheduler_->RegisterCheckpoint(train.ref(), ok).status());
 }
 
+TEST_F(SchedulerTest, HeartbeatsRecordBoundedMetrics) {
+  int64_t run = Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
+  Lease lease = MustLease(w, {kCpu});
+  HeartbeatInfo flood{0.1};
+  for (int i = 0; i < 33; ++i) flood.metrics[absl::StrCat("m", i)] = i;
+  EXPECT_THAT(scheduler_->Heartbeat(lease.ref(), flood),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("metrics: at most 32")));
+  for (const std::string& name :
+       {std::string(65, 'x'), std::string("loss\nsslab_workers 9"),
+        std::string("")}) {
+    EXPECT_THAT(
+        scheduler_->Heartbeat(lease.ref(), {0.1, 1, 1, {{name, 1}}}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("metrics")));
+  }
+  ASSERT_OK(
+      scheduler_->Heartbeat(lease.ref(), {0.1, 1, 1, {{"train.loss-ema_2", 1}}})
+          .status());
+  ASSERT_OK_AND_ASSIGN(auto metrics, scheduler_->ListMetrics(run));
+  for (const storage::Metric& m : metrics) {
+    EXPECT_LE(m.name.size(), kMaxMetricNameLength);
+  }
+}
+
 TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
   int64_t run = Submit(Spec(0, DeviceRequest::kCuda));
   int64_t w = Worker("trainer@host", {kGpu0});

@@ -29,9 +29,13 @@ bool UsesBf16(const experiment::RunConfig& config,
 }
 
 int ThreadsFor(const experiment::RunConfig& config, int worker_threads) {
-  if (config.threads > 0) return config.threads;
-  if (worker_threads > 0) return worker_threads;
-  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  // More threads than cores only oversubscribe the worker (a run may ask
+  // for up to experiment::kMaxThreads).
+  if (config.threads > 0) return std::min(config.threads, cores);
+  if (worker_threads > 0) return std::min(worker_threads, cores);
+  return cores;
 }
 
 trainer::TrainerOptions TrainerOptionsFor(const experiment::RunConfig& config,

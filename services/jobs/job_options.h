@@ -30,7 +30,8 @@ data::DatasetSpec DatasetSpecFor(const experiment::RunConfig& config);
 bool UsesBf16(const experiment::RunConfig& config,
               const experiment::DeviceId& device);
 
-// LibTorch threads: the run's setting, else the worker's, else all cores.
+// LibTorch threads: the run's setting, else the worker's, else all cores;
+// never more than the cores.
 int ThreadsFor(const experiment::RunConfig& config, int worker_threads);
 
 // The trainer's options for a run on `device`, for images of `channels`

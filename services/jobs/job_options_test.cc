@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <thread>
+
 namespace sslab::services {
 namespace {
 
@@ -91,11 +94,16 @@ TEST(JobOptionsTest, DatasetAndThreads) {
   EXPECT_EQ(d.max_examples, 500);
   EXPECT_EQ(d.seed, 11u);
   experiment::RunConfig c = Config();
-  EXPECT_EQ(ThreadsFor(c, 3), 3);  // the worker's setting
-  c.threads = 2;
-  EXPECT_EQ(ThreadsFor(c, 3), 2);  // the run's wins
+  const int cores =
+      static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  EXPECT_EQ(ThreadsFor(c, 1), 1);  // the worker's setting
+  c.threads = 1;
+  EXPECT_EQ(ThreadsFor(c, cores), 1);  // the run's wins
   c.threads = 0;
-  EXPECT_GE(ThreadsFor(c, 0), 1);  // all cores
+  EXPECT_EQ(ThreadsFor(c, 0), cores);     // all cores
+  EXPECT_EQ(ThreadsFor(c, 4096), cores);  // never more
+  c.threads = experiment::kMaxThreads;
+  EXPECT_EQ(ThreadsFor(c, 1), cores);
   EXPECT_TRUE(
       TrainLoaderOptionsFor(c, experiment::DeviceId::Cuda(0), 2).pin_memory);
   EXPECT_FALSE(

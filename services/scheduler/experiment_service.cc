@@ -142,6 +142,15 @@ grpc::Status ExperimentServiceImpl::WatchRun(
     grpc::ServerWriter<v1::WatchRunResponse>* writer) {
   return handle_(context, "WatchRun", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    struct Slot {  // one of max_watches_, held while the stream is open
+      std::atomic<int>& open;
+      ~Slot() { --open; }
+    } slot{watches_};
+    if (++watches_ > max_watches_) {
+      return absl::ResourceExhaustedError(
+          absl::StrCat("too many watches open (", max_watches_,
+                       "); poll GetRun or retry later"));
+    }
     std::string last_sent;
     while (!context->IsCancelled()) {
       if (stopping_) {

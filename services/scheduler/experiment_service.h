@@ -26,11 +26,15 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
  public:
   // None is owned; each must outlive the service. `auth` (optional) checks
   // that every caller holds a client token; `stats` (optional) records
-  // every call's latency.
+  // every call's latency. Each WatchRun holds a server thread while it is
+  // open: beyond `max_watches` at once, WatchRun answers RESOURCE_EXHAUSTED.
   explicit ExperimentServiceImpl(scheduler::Scheduler* scheduler,
                                  RpcStats* stats = nullptr,
-                                 const Authenticator* auth = nullptr)
-      : scheduler_(scheduler), handle_(Role::kClient, auth, stats) {}
+                                 const Authenticator* auth = nullptr,
+                                 int max_watches = 64)
+      : scheduler_(scheduler),
+        handle_(Role::kClient, auth, stats),
+        max_watches_(max_watches) {}
 
   // Ends every WatchRun stream (before the server shuts down).
   void Stop() { stopping_ = true; }
@@ -79,6 +83,8 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   scheduler::Scheduler* const scheduler_;
   const Handler handle_;
   std::atomic<bool> stopping_{false};
+  const int max_watches_;
+  std::atomic<int> watches_{0};
 };
 
 }  // namespace sslab::services

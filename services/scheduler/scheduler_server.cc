@@ -22,7 +22,8 @@ class SchedulerServer::Impl {
   Impl(scheduler::Scheduler* scheduler, const SchedulerServerOptions& options)
       : scheduler_(scheduler),
         options_(options),
-        experiments_(scheduler, &rpc_stats_, &options_.auth),
+        experiments_(scheduler, &rpc_stats_, &options_.auth,
+                     options_.max_watches),
         workers_(scheduler, &rpc_stats_, &options_.auth) {}
 
   absl::Status Start() {
@@ -68,13 +69,14 @@ class SchedulerServer::Impl {
 
  private:
   // A server on `address` for the given services (null: not served there).
-  static absl::StatusOr<std::unique_ptr<grpc::Server>> Serve(
+  absl::StatusOr<std::unique_ptr<grpc::Server>> Serve(
       const std::string& address, const TlsFiles& tls, int* port,
       grpc::Service* workers, grpc::Service* experiments) {
     SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                            ServerCredentials(tls));
     grpc::ServerBuilder builder;
     builder.AddListeningPort(address, credentials, port);
+    builder.SetMaxReceiveMessageSize(options_.max_request_bytes);
     if (experiments != nullptr) builder.RegisterService(experiments);
     if (workers != nullptr) builder.RegisterService(workers);
     std::unique_ptr<grpc::Server> server = builder.BuildAndStart();

@@ -39,6 +39,11 @@ struct SchedulerServerOptions {
   // TLS), so that the worker API can stay on an internal network.
   std::string worker_listen;
   TlsFiles worker_tls;
+  // WatchRun streams open at once (each holds a thread). Default: 64.
+  int max_watches = 64;
+  // Largest request accepted, bytes. Default: 4 MiB (a sweep of 1000 runs'
+  // configs fits many times over).
+  int max_request_bytes = 4 << 20;
 };
 
 class SchedulerServer {

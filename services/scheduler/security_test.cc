@@ -341,5 +341,36 @@ TEST_F(SecureServerTest, WorkerApiOnItsOwnPortWithMutualTls) {
               StatusIs(absl::StatusCode::kUnimplemented));
 }
 
+TEST_F(SecureServerTest, OpenWatchesAndRequestSizesAreBounded) {
+  SchedulerServerOptions options;
+  options.max_watches = 1;
+  options.max_request_bytes = 64 << 10;
+  Start(options);
+  auto channel = Channel(kClientToken, server_->port());
+  ASSERT_OK(Submit(channel));
+  auto stub = v1::ExperimentService::NewStub(channel);
+  v1::WatchRunRequest watch;
+  watch.set_run_id(1);
+  grpc::ClientContext first_ctx;
+  auto first = stub->WatchRun(&first_ctx, watch);
+  v1::WatchRunResponse update;
+  ASSERT_TRUE(first->Read(&update));  // open, holding a server thread
+  auto second_ctx = Ctx();
+  auto second = stub->WatchRun(second_ctx.get(), watch);
+  EXPECT_FALSE(second->Read(&update));
+  EXPECT_THAT(FromGrpcStatus(second->Finish()),
+              StatusIs(absl::StatusCode::kResourceExhausted,
+                       HasSubstr("too many watches")));
+  first_ctx.TryCancel();
+  first->Finish();
+
+  v1::SubmitRunRequest big;
+  big.set_name(std::string(100 << 10, 'x'));
+  v1::SubmitRunResponse resp;
+  EXPECT_THAT(FromGrpcStatus(stub->SubmitRun(Ctx().get(), big, &resp)),
+              StatusIs(absl::StatusCode::kResourceExhausted));
+  EXPECT_EQ(RunCount(), 1);
+}
+
 }  // namespace
 }  // namespace sslab::services
