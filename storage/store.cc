@@ -7,11 +7,14 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <mutex>
 #include <type_traits>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/files.h"
 #include "common/status_macros.h"
 #include "storage/internal/columns.h"
 #include "storage/internal/sqlite.h"
@@ -534,6 +537,32 @@ Statement& BindJobState(Statement& s, const Job& job, int first) {
 
 }  // namespace
 
+namespace {
+
+// PRAGMA quick_check: the b-trees and their pages are sound. DATA_LOSS with
+// SQLite's first findings otherwise.
+absl::Status QuickCheck(Database& db) {
+  SSLAB_ASSIGN_OR_RETURN(Statement s, db.Prepare("PRAGMA quick_check(5)"));
+  std::vector<std::string> problems;
+  while (true) {
+    absl::StatusOr<bool> row = s.Step();
+    if (!row.ok()) {
+      return absl::DataLossError(absl::StrCat(
+          "database ", db.path(),
+          " failed its integrity check: ", row.status().message()));
+    }
+    if (!*row) break;
+    if (s.Text(0) != "ok") problems.push_back(s.Text(0));
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::DataLossError(absl::StrCat(
+      "database ", db.path(),
+      " failed its integrity check: ", absl::StrJoin(problems, "; "),
+      " (restore a backup: sslab-scheduler backup)"));
+}
+
+}  // namespace
+
 // An exclusive flock held for the Store's lifetime.
 class FileLock {
  public:
@@ -644,6 +673,9 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
           absl::StrCat("database ", path, " cannot use WAL journaling"));
     }
   }
+  if (options.check_integrity && version > 0) {
+    SSLAB_RETURN_IF_ERROR(QuickCheck(d));
+  }
   SSLAB_RETURN_IF_ERROR(d.Exec("PRAGMA foreign_keys = ON"));
   SSLAB_RETURN_IF_ERROR(d.Exec("PRAGMA synchronous = NORMAL"));
 
@@ -664,6 +696,35 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 }
 
 int Store::schema_version() const { return impl_->schema_version; }
+
+absl::Status Store::Backup(const std::string& path) {
+  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
+  std::filesystem::remove(tmp);
+  absl::Status status;
+  {
+    std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+    status = impl_->db.BackupTo(tmp);
+  }
+  if (status.ok()) {
+    absl::StatusOr<Database> copy = Database::Open(tmp);
+    status = copy.ok() ? QuickCheck(*copy) : copy.status();
+  }
+  std::error_code ec;
+  if (status.ok()) {
+    std::filesystem::rename(tmp, path, ec);
+    if (ec) {
+      status = absl::InternalError(absl::StrCat("cannot rename ", tmp, " to ",
+                                                path, ": ", ec.message()));
+    }
+  }
+  if (status.ok()) {
+    const std::filesystem::path dir =
+        std::filesystem::absolute(path).parent_path();
+    status = SyncDirectory(dir);
+  }
+  if (!status.ok()) std::filesystem::remove(tmp, ec);
+  return status;
+}
 
 absl::Status Store::InTransaction(absl::FunctionRef<absl::Status()> body) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);

@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -161,6 +162,10 @@ TEST_F(StoreTest, RefusesFileThatIsNotADatabase) {
   std::ofstream(path_) << std::string(4096, 'x');
   EXPECT_THAT(Store::Open(path_),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr(path_)));
+  // Without the check the damage would surface only on some later query.
+  StoreOptions unchecked;
+  unchecked.check_integrity = false;
+  EXPECT_OK(Store::Open(path_, unchecked).status());
 }
 
 TEST_F(StoreTest, EnforcesForeignKeysAndChecks) {
@@ -485,6 +490,53 @@ std::string CopyOfSchemaV1(const std::filesystem::path& dir) {
   std::filesystem::copy_file(from, to,
                              std::filesystem::copy_options::overwrite_existing);
   return to.string();
+}
+
+TEST_F(StoreTest, BacksUpALiveDatabaseFromASecondConnection) {
+  auto store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_OK(store->CreateRun(MakeRun(absl::StrCat("r", i))).status());
+  }
+  // The scheduler keeps its exclusive Store; `sslab-scheduler backup` opens
+  // a second, non-exclusive one on the same file.
+  StoreOptions second;
+  second.exclusive = false;
+  ASSERT_OK_AND_ASSIGN(auto reader, Store::Open(path_, second));
+  const std::string copy = (dir_ / "backup.db").string();
+  ASSERT_OK(reader->Backup(copy));
+  ASSERT_OK(store->CreateRun(MakeRun("after")).status());
+  EXPECT_FALSE(
+      std::filesystem::exists(copy + ".tmp-" + std::to_string(getpid())));
+  ASSERT_OK_AND_ASSIGN(auto restored, Store::Open(copy));
+  ASSERT_OK_AND_ASSIGN(auto runs, restored->ListRuns({}, std::nullopt, 100));
+  EXPECT_THAT(runs, SizeIs(50));  // as of the backup, not later
+  EXPECT_EQ(restored->schema_version(), Store::kSchemaVersion);
+}
+
+TEST_F(StoreTest, ADamagedFileIsRefusedAtOpenNamingIt) {
+  {
+    auto store = OpenOrDie();
+    ASSERT_NE(store, nullptr);
+    for (int i = 0; i < 200; ++i) {
+      ASSERT_OK(store->CreateRun(MakeRun(absl::StrCat("run ", i))).status());
+    }
+  }
+  const int64_t page_size = RawQueryInt("PRAGMA page_size");
+  const int64_t pages = RawQueryInt("PRAGMA page_count");
+  ASSERT_GT(pages, 4);
+  {  // Scribble over a page in the middle (a disk or a copy gone wrong).
+    std::fstream f(path_, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(page_size * (pages / 2));
+    const std::string junk(page_size, '\xA5');
+    f.write(junk.data(), static_cast<std::streamsize>(junk.size()));
+  }
+  EXPECT_THAT(Store::Open(path_),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr(path_)));
+  // Without the check the damage would surface only on some later query.
+  StoreOptions unchecked;
+  unchecked.check_integrity = false;
+  EXPECT_OK(Store::Open(path_, unchecked).status());
 }
 
 TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {

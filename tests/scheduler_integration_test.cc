@@ -193,12 +193,13 @@ TEST_F(SchedulerIntegrationTest,
   std::ofstream(worker) << "worker-token-0123456789abcdef\n";
 
   // Without tokens the scheduler stays on loopback unless told otherwise.
-  const CommandResult open =
-      RunCommand({SSLAB_SCHEDULER_BIN, "--listen=0.0.0.0:0",
-                  "--http-listen=", "--db=" + (dir_ / "open.db").string()},
-                 dir_.string());
+  const CommandResult open = RunCommand(
+      {SSLAB_SCHEDULER_BIN, "--listen=0.0.0.0:0", "--http-listen=127.0.0.1:0",
+       "--db=" + (dir_ / "open.db").string()},
+      dir_.string());
   EXPECT_EQ(open.exit_code, 2);
-  EXPECT_THAT(open.err, HasSubstr("reachable from other machines"));
+  EXPECT_THAT(open.err,
+              HasSubstr("0.0.0.0:0 is reachable from other machines"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "open.db"));
 
   ASSERT_NO_FATAL_FAILURE(
@@ -236,6 +237,28 @@ TEST_F(SchedulerIntegrationTest,
     return err.find("registered with") != std::string::npos;
   })) << trainer.Stderr();
   EXPECT_EQ(trainer.Stop(SIGTERM), 0) << trainer.Stderr();
+}
+
+TEST_F(SchedulerIntegrationTest, BackupCopiesTheDatabaseWhileItServes) {
+  const int64_t run = SubmitSmall();
+  const std::filesystem::path copy = dir_ / "backup" / "sslab.db";
+  std::filesystem::create_directories(copy.parent_path());
+  const CommandResult backup = RunCommand(
+      {SSLAB_SCHEDULER_BIN, "backup",
+       "--db=" + (dir_ / "var/sslab.db").string(), "--to=" + copy.string()},
+      dir_.string());
+  ASSERT_EQ(backup.exit_code, 0) << backup.err;
+  EXPECT_THAT(backup.out, HasSubstr("integrity ok"));
+  // The scheduler went on serving; a scheduler on the copy has the run.
+  EXPECT_EQ(Cli({"show", std::to_string(run)}).exit_code, 0);
+  ChildProcess restored;
+  ASSERT_TRUE(
+      restored.Start({SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
+                      "--http-listen=127.0.0.1:0", "--db=" + copy.string()}));
+  EXPECT_TRUE(restored.WaitForStderr([](const std::string& err) {
+    return err.find("1 unfinished runs") != std::string::npos;
+  })) << restored.Stderr();
+  EXPECT_EQ(restored.Stop(SIGTERM), 0);
 }
 
 TEST_F(SchedulerIntegrationTest, BadInputGetsTheRightCodes) {

@@ -23,6 +23,9 @@
 //                            a certificate signed by this CA (mutual TLS;
 //                            needs --worker-listen and --tls-cert)
 //   --allow-unauthenticated  serve a non-loopback address without tokens
+//
+// `sslab-scheduler backup --db FILE --to COPY` writes a consistent copy of
+// the database, also while a scheduler serves it, and checks the copy.
 #include <pthread.h>
 
 #include <filesystem>
@@ -51,6 +54,27 @@ namespace {
 
 using services::Authenticator;
 using services::TlsFiles;
+
+// `sslab-scheduler backup`: a second, non-exclusive connection copies the
+// database with SQLite's online backup API while the scheduler goes on.
+int Backup(const std::string& db, const std::string& to) {
+  if (!std::filesystem::exists(db)) {
+    std::cerr << "sslab-scheduler backup: no database at " << db << "\n";
+    return 1;
+  }
+  storage::StoreOptions options;
+  options.exclusive = false;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(db, options);
+  absl::Status status = store.ok() ? (*store)->Backup(to) : store.status();
+  if (!status.ok()) {
+    std::cerr << "sslab-scheduler backup: " << status << "\n";
+    return 1;
+  }
+  std::cout << "backed up " << db << " to " << to << " ("
+            << std::filesystem::file_size(to) << " bytes, integrity ok)\n";
+  return 0;
+}
 
 // Whether host:port names this machine only.
 bool IsLoopback(const std::string& address) {
@@ -123,11 +147,19 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_WORKER_TLS_CLIENT_CA");
   app.add_flag("--allow-unauthenticated", allow_unauthenticated,
                "serve a non-loopback address without tokens");
+  std::string backup_to;
+  app.fallthrough();  // --db also after "backup"
+  CLI::App* backup = app.add_subcommand(
+      "backup",
+      "write a consistent copy of --db (also while a scheduler serves it)");
+  backup->add_option("--to", backup_to, "the copy's path")->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+
+  if (backup->parsed()) return Backup(db, backup_to);
 
   Authenticator auth;
   if (!client_tokens_file.empty() || !worker_tokens_file.empty()) {

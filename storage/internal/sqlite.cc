@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_macros.h"
 
 namespace sslab::storage::internal {
 
@@ -182,6 +183,24 @@ absl::StatusOr<Database> Database::Open(const std::string& path) {
   }
   sqlite3_extended_result_codes(db, 1);
   return Database(db, path);
+}
+
+absl::Status Database::BackupTo(const std::string& to) {
+  SSLAB_ASSIGN_OR_RETURN(Database dest, Database::Open(to));
+  sqlite3_backup* backup = sqlite3_backup_init(dest.db_, "main", db_, "main");
+  if (backup == nullptr) {
+    return DbStatus(dest.db_, sqlite3_errcode(dest.db_),
+                    absl::StrCat("cannot back up ", path_, " to ", to));
+  }
+  // All pages in one step: one read transaction, so one consistent state.
+  int rc = sqlite3_backup_step(backup, -1);
+  const int finished = sqlite3_backup_finish(backup);
+  if (rc == SQLITE_DONE) rc = finished;
+  if (rc != SQLITE_OK) {
+    return DbStatus(dest.db_, rc,
+                    absl::StrCat("backing up ", path_, " to ", to));
+  }
+  return absl::OkStatus();
 }
 
 Database::Database(Database&& other) noexcept

@@ -116,6 +116,11 @@ class Database {
   int Changes() const;
   const std::string& path() const { return path_; }
 
+  // Copies the whole database, as of one read transaction, into the file
+  // `to` (created or replaced), with SQLite's online backup API: writers on
+  // other connections go on meanwhile (WAL).
+  absl::Status BackupTo(const std::string& to);
+
  private:
   Database(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   void FinalizeCache();
