@@ -105,6 +105,9 @@ struct ProbeResult {
   friend bool operator==(const ProbeResult&, const ProbeResult&) = default;
 };
 
+// How many earlier checkpoints a TRAIN job is handed besides the latest.
+inline constexpr int kFallbackCheckpoints = 2;
+
 // Everything a worker needs to run one leased job.
 struct JobAssignment {
   int64_t run_id = 0;
@@ -118,6 +121,9 @@ struct JobAssignment {
   // TRAIN: the run's latest checkpoint to resume from (nullopt: start from
   // scratch). EXTRACT and PROBE: the checkpoint they evaluate.
   std::optional<CheckpointRef> checkpoint;
+  // TRAIN: the run's earlier checkpoints, newest first (at most
+  // kFallbackCheckpoints), to resume from when `checkpoint` is damaged.
+  std::vector<CheckpointRef> fallback_checkpoints;
   // EXTRACT: the layers and splits to compute.
   std::vector<std::string> layers;
   std::vector<Split> splits;

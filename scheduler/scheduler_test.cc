@@ -766,6 +766,24 @@ TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   EXPECT_EQ(JobOf(run, JobKind::kExtract).checkpoint_id, ckpts[0].id);
 }
 
+TEST_F(SchedulerTest, RetriedTrainGetsEarlierCheckpointsToFallBackOn) {
+  Submit(Spec());
+  int64_t w = Worker("w", {kCpu});
+  Lease first = MustLease(w, {kCpu});
+  for (int epoch = 1; epoch <= 4; ++epoch) {
+    ASSERT_OK(scheduler_->RegisterCheckpoint(first.ref(), Ckpt(epoch, false))
+                  .status());
+  }
+  ASSERT_OK(scheduler_->FailJob(first.ref(), "checkpoint damaged", true));
+  Lease second = MustLease(w, {kCpu});
+  ASSERT_TRUE(second.assignment.checkpoint.has_value());
+  EXPECT_EQ(second.assignment.checkpoint->epoch, 4);
+  ASSERT_THAT(second.assignment.fallback_checkpoints,
+              SizeIs(experiment::kFallbackCheckpoints));
+  EXPECT_EQ(second.assignment.fallback_checkpoints[0].epoch, 3);
+  EXPECT_EQ(second.assignment.fallback_checkpoints[1].epoch, 2);
+}
+
 TEST_F(SchedulerTest, RestartRecoversFromTheSameFile) {
   int64_t run = Submit(Spec());
   int64_t queued = Submit(Spec());

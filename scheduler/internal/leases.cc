@@ -164,6 +164,12 @@ absl::StatusOr<experiment::JobAssignment> Leases::Assign(
       SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> ckpts,
                              store_->ListCheckpoints(run.id));
       if (!ckpts.empty()) a.checkpoint = RefOf(ckpts.back());
+      for (int i = static_cast<int>(ckpts.size()) - 2;
+           i >= 0 && static_cast<int>(a.fallback_checkpoints.size()) <
+                         experiment::kFallbackCheckpoints;
+           --i) {
+        a.fallback_checkpoints.push_back(RefOf(ckpts[i]));
+      }
       break;
     }
     case JobKind::kExtract: {

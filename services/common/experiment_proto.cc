@@ -254,14 +254,18 @@ void ToProto(const experiment::JobAssignment& a, v1::JobAssignment* out) {
   }
   *out->mutable_config() = ToProto(a.config);
   *out->mutable_device() = ToProto(a.device);
-  if (a.checkpoint) {
-    v1::Checkpoint* c = out->mutable_checkpoint();
-    c->set_checkpoint_id(a.checkpoint->id);
+  auto checkpoint_proto = [&](const experiment::CheckpointRef& ref,
+                              v1::Checkpoint* c) {
+    c->set_checkpoint_id(ref.id);
     c->set_run_id(a.run_id);
-    c->set_epoch(a.checkpoint->epoch);
-    c->set_step(a.checkpoint->step);
-    c->set_path(a.checkpoint->path);
-    c->set_sha256(a.checkpoint->sha256);
+    c->set_epoch(ref.epoch);
+    c->set_step(ref.step);
+    c->set_path(ref.path);
+    c->set_sha256(ref.sha256);
+  };
+  if (a.checkpoint) checkpoint_proto(*a.checkpoint, out->mutable_checkpoint());
+  for (const experiment::CheckpointRef& ref : a.fallback_checkpoints) {
+    checkpoint_proto(ref, out->add_fallback_checkpoints());
   }
   for (const std::string& layer : a.layers) out->add_layers(layer);
   for (Split split : a.splits)
@@ -284,6 +288,9 @@ absl::StatusOr<experiment::JobAssignment> FromProto(
                          CompleteConfigFromProto(in.config(), "config."));
   SSLAB_ASSIGN_OR_RETURN(a.device, FromProto(in.device(), "device"));
   if (in.has_checkpoint()) a.checkpoint = CheckpointFromProto(in.checkpoint());
+  for (const v1::Checkpoint& c : in.fallback_checkpoints()) {
+    a.fallback_checkpoints.push_back(CheckpointFromProto(c));
+  }
   a.layers.assign(in.layers().begin(), in.layers().end());
   for (int i = 0; i < in.splits_size(); ++i) {
     SSLAB_ASSIGN_OR_RETURN(

@@ -191,6 +191,38 @@ TEST_F(JobsTest, CancelledTrainingStopsWithoutACheckpoint) {
   EXPECT_THAT(ctx.checkpoints, SizeIs(0));
 }
 
+TEST_F(JobsTest, ADamagedLatestCheckpointFallsBackToAnEarlierOne) {
+  experiment::JobAssignment first = Assignment(experiment::JobKind::kTrain);
+  first.config.epochs = 2;
+  FakeContext trained(dir_);
+  ASSERT_OK(RunTrainJob(first, trained, worker_));
+  ASSERT_THAT(trained.checkpoints, SizeIs(2));
+  auto ref = [](const experiment::CheckpointReport& c, int64_t id) {
+    return experiment::CheckpointRef{id, c.epoch, c.step, c.path, c.sha256};
+  };
+  // Epoch 2's file is damaged after it was registered.
+  std::ofstream(dir_ / trained.checkpoints[1].path, std::ios::app) << "junk";
+
+  experiment::JobAssignment retry = first;
+  retry.attempt = 2;
+  retry.config.epochs = 3;
+  retry.checkpoint = ref(trained.checkpoints[1], 2);
+  FakeContext alone(dir_);
+  EXPECT_THAT(RunTrainJob(retry, alone, worker_),
+              StatusIs(absl::StatusCode::kDataLoss, HasSubstr("SHA-256")));
+  EXPECT_THAT(alone.checkpoints, SizeIs(0));
+
+  retry.fallback_checkpoints = {ref(trained.checkpoints[0], 1)};
+  FakeContext resumed(dir_);
+  ASSERT_OK(RunTrainJob(retry, resumed, worker_));
+  // Resumed after epoch 1: epochs 2 and 3 trained again, in attempt-2/.
+  ASSERT_THAT(resumed.checkpoints, SizeIs(2));
+  EXPECT_EQ(resumed.checkpoints[0].epoch, 2);
+  EXPECT_EQ(resumed.checkpoints[1].epoch, 3);
+  EXPECT_EQ(resumed.checkpoints[0].path,
+            "runs/1/checkpoints/attempt-2/epoch-0002.ckpt");
+}
+
 TEST_F(JobsTest, MissingInputsAreErrors) {
   FakeContext ctx(dir_);
   EXPECT_THAT(

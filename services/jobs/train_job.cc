@@ -14,6 +14,37 @@
 
 namespace sslab::services {
 
+namespace {
+
+// Restores the latest checkpoint, or, when it is damaged (changed since it
+// was registered, truncated, missing), the newest earlier one that is whole:
+// a bad file costs the epochs since that one, not the run.
+absl::Status Resume(const experiment::JobAssignment& assignment,
+                    const std::filesystem::path& artifacts,
+                    trainer::Trainer& trainer) {
+  std::vector<experiment::CheckpointRef> candidates = {*assignment.checkpoint};
+  candidates.insert(candidates.end(), assignment.fallback_checkpoints.begin(),
+                    assignment.fallback_checkpoints.end());
+  absl::Status first_error;
+  for (const experiment::CheckpointRef& c : candidates) {
+    absl::StatusOr<std::filesystem::path> path =
+        OpenVerifiedArtifact(artifacts, c.path, c.sha256, "checkpoint.path");
+    absl::Status restored =
+        path.ok() ? trainer.RestoreCheckpoint(*path) : path.status();
+    if (restored.ok()) {
+      SSLAB_LOG(INFO) << "run " << assignment.run_id << ": resuming from "
+                      << c.path << " (epoch " << trainer.epoch() << ")";
+      return absl::OkStatus();
+    }
+    SSLAB_LOG(WARNING) << "run " << assignment.run_id << ": checkpoint epoch "
+                       << c.epoch << " unusable: " << restored;
+    if (first_error.ok()) first_error = restored;
+  }
+  return first_error;
+}
+
+}  // namespace
+
 absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
                          JobContext& context, const WorkerOptions& worker) {
   const experiment::RunConfig& config = assignment.config;
@@ -33,13 +64,7 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
                          trainer::Trainer::Create(options));
   if (assignment.checkpoint) {
-    SSLAB_ASSIGN_OR_RETURN(
-        const std::filesystem::path path,
-        OpenVerifiedArtifact(artifacts, assignment.checkpoint->path,
-                             assignment.checkpoint->sha256, "checkpoint.path"));
-    SSLAB_RETURN_IF_ERROR(trainer->RestoreCheckpoint(path));
-    SSLAB_LOG(INFO) << "run " << assignment.run_id << ": resuming from " << path
-                    << " (epoch " << trainer->epoch() << ")";
+    SSLAB_RETURN_IF_ERROR(Resume(assignment, artifacts, *trainer));
   }
   SSLAB_ASSIGN_OR_RETURN(
       std::unique_ptr<data::BatchSource> source,
