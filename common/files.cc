@@ -39,7 +39,8 @@ std::string ToHex(const unsigned char* digest, unsigned int size) {
 }  // namespace
 
 absl::Status SyncDirectory(const std::filesystem::path& dir) {
-  const int fd = ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
+  const int fd =
+      ::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY);
   if (fd < 0) return ErrnoError("cannot open directory", dir);
   const int rc = ::fsync(fd);
   ::close(fd);
@@ -55,13 +56,14 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
     std::error_code ec;
     std::filesystem::create_directories(dir, ec);
     if (ec) {
-      return absl::InternalError(absl::StrCat("cannot create directory ",
-                                              dir.string(), ": ", ec.message()));
+      return absl::InternalError(absl::StrCat(
+          "cannot create directory ", dir.string(), ": ", ec.message()));
     }
   }
   const std::filesystem::path tmp = absl::StrCat(
       path.string(), ".tmp-", ::getpid(), "-", counter.fetch_add(1));
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  const int fd =
+      ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot create", tmp);
   const char* data = contents.data();
   size_t left = contents.size();
@@ -92,7 +94,8 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
   return SyncDirectory(dir);
 }
 
-absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path) {
+absl::StatusOr<std::string> ReadFileToString(
+    const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     if (!std::filesystem::exists(path)) {
@@ -149,6 +152,53 @@ absl::StatusOr<std::string> Sha256OfFile(const std::filesystem::path& path) {
     return absl::DataLossError(absl::StrCat("cannot read ", path.string()));
   }
   return hash.FinalHex();
+}
+
+namespace {
+
+// "<name>.tmp-<digits>-<digits>"
+bool IsTemporaryName(const std::string& name) {
+  const size_t tmp = name.rfind(".tmp-");
+  if (tmp == std::string::npos || tmp == 0) return false;
+  const std::string rest = name.substr(tmp + 5);
+  const size_t dash = rest.find('-');
+  if (dash == std::string::npos || dash == 0 || dash + 1 == rest.size()) {
+    return false;
+  }
+  for (size_t i = 0; i < rest.size(); ++i) {
+    if (i != dash && (rest[i] < '0' || rest[i] > '9')) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+absl::StatusOr<int> RemoveStaleTemporaries(const std::filesystem::path& dir,
+                                           std::chrono::seconds min_age) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return 0;
+  fs::recursive_directory_iterator it(
+      dir, fs::directory_options::skip_permission_denied, ec);
+  if (ec) {
+    return absl::InternalError(
+        absl::StrCat("cannot list ", dir.string(), ": ", ec.message()));
+  }
+  const auto cutoff = fs::file_time_type::clock::now() - min_age;
+  int removed = 0;
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) break;
+    const fs::directory_entry& entry = *it;
+    std::error_code entry_ec;
+    if (!entry.is_regular_file(entry_ec) ||
+        !IsTemporaryName(entry.path().filename().string())) {
+      continue;
+    }
+    const auto mtime = entry.last_write_time(entry_ec);
+    if (entry_ec || mtime > cutoff) continue;
+    if (fs::remove(entry.path(), entry_ec)) ++removed;
+  }
+  return removed;
 }
 
 }  // namespace sslab

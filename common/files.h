@@ -7,6 +7,7 @@
 #ifndef SSLAB_COMMON_FILES_H_
 #define SSLAB_COMMON_FILES_H_
 
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
@@ -51,6 +52,14 @@ class Sha256 {
 
 // fsyncs the directory `dir` so a rename inside it is durable.
 absl::Status SyncDirectory(const std::filesystem::path& dir);
+
+// Removes, under `dir` (recursively), the temporary files of writers that
+// died mid-write: names ending in ".tmp-<pid>-<n>" (WriteFileAtomically's
+// and the feature shards'), not modified for `min_age` (a live writer
+// keeps its file fresh). Returns how many it removed; files it cannot
+// remove are skipped.
+absl::StatusOr<int> RemoveStaleTemporaries(const std::filesystem::path& dir,
+                                           std::chrono::seconds min_age);
 
 }  // namespace sslab
 

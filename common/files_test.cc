@@ -38,6 +38,31 @@ TEST_F(FilesTest, AtomicWriteCreatesParentsAndLeavesNoTemporaries) {
   EXPECT_EQ(entries, 1) << "a temporary file was left behind";
 }
 
+TEST_F(FilesTest, StaleTemporariesOfDeadWritersAreRemoved) {
+  namespace fs = std::filesystem;
+  const fs::path root = dir_ / "artifacts";
+  fs::create_directories(root / "runs/1/checkpoints");
+  const fs::path dead = root / "runs/1/checkpoints/epoch-0003.ckpt.tmp-4242-0";
+  const fs::path live = root / "runs/1/checkpoints/epoch-0004.ckpt.tmp-4243-1";
+  const fs::path kept = root / "runs/1/notes.tmp-draft";  // not a writer's
+  const fs::path ckpt = root / "runs/1/checkpoints/epoch-0002.ckpt";
+  for (const fs::path& p : {dead, live, kept, ckpt}) {
+    ASSERT_TRUE(WriteFileAtomically(p, "x").ok());
+  }
+  const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
+  for (const fs::path& p : {dead, kept, ckpt}) fs::last_write_time(p, old);
+  ASSERT_OK_AND_ASSIGN(int removed,
+                       RemoveStaleTemporaries(root, std::chrono::hours(1)));
+  EXPECT_EQ(removed, 1);
+  EXPECT_FALSE(fs::exists(dead));
+  EXPECT_TRUE(fs::exists(live));  // its writer may still be at it
+  EXPECT_TRUE(fs::exists(kept));
+  EXPECT_TRUE(fs::exists(ckpt));
+  ASSERT_OK_AND_ASSIGN(
+      removed, RemoveStaleTemporaries(dir_ / "none", std::chrono::hours(1)));
+  EXPECT_EQ(removed, 0);
+}
+
 TEST_F(FilesTest, ReadMissingFileIsNotFoundAndNamesThePath) {
   EXPECT_THAT(ReadFileToString(dir_ / "missing.bin"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.bin")));

@@ -112,6 +112,17 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
     return 1;
   }
 
+  // Writers killed mid-write (this worker's earlier process, or another's)
+  // leave temporaries behind; an hour without a write means none is alive.
+  absl::StatusOr<int> swept =
+      RemoveStaleTemporaries(options.artifact_dir, std::chrono::hours(1));
+  if (!swept.ok()) {
+    SSLAB_LOG(WARNING) << "cannot sweep temporaries: " << swept.status();
+  } else if (*swept > 0) {
+    SSLAB_LOG(INFO) << "removed " << *swept << " temporary file(s) of writers "
+                    << "that died under " << options.artifact_dir;
+  }
+
   Worker worker(options, program.make_runner(options));
   WorkerStatusServiceImpl status_service(worker);
   grpc::EnableDefaultHealthCheckService(true);
