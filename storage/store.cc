@@ -297,6 +297,27 @@ UPDATE workers SET devices_json = (
     R"sql(
 ALTER TABLE jobs ADD COLUMN lease_token_sha256 TEXT NOT NULL DEFAULT '';
 )sql",
+    // 4: each run's latest value per metric, kept on append (GetRun read it
+    // with one subquery per row), and each series' point count, which
+    // retention keeps bounded.
+    R"sql(
+CREATE TABLE latest_metrics (
+  run_id INTEGER NOT NULL REFERENCES runs(id),
+  name TEXT NOT NULL,
+  step INTEGER NOT NULL,
+  value REAL NOT NULL,
+  points INTEGER NOT NULL,
+  PRIMARY KEY (run_id, name)
+) WITHOUT ROWID;
+INSERT INTO latest_metrics (run_id, name, step, value, points)
+SELECT m.run_id, m.name, m.step, m.value,
+       (SELECT count(*) FROM metrics c
+        WHERE c.run_id = m.run_id AND c.name = m.name)
+FROM metrics m
+WHERE m.id = (SELECT n.id FROM metrics n
+              WHERE n.run_id = m.run_id AND n.name = m.name
+              ORDER BY n.step DESC, n.id DESC LIMIT 1);
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -307,6 +328,7 @@ constexpr const char* kSetUserVersion[] = {
     "PRAGMA user_version = 1",
     "PRAGMA user_version = 2",
     "PRAGMA user_version = 3",
+    "PRAGMA user_version = 4",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
@@ -606,6 +628,7 @@ class Store::Impl {
   std::recursive_mutex mu;
   int depth = 0;  // nesting of InTransaction on the owning thread
   int schema_version = 0;
+  StoreOptions options;
 
   absl::StatusOr<Statement> Prepare(absl::string_view sql) {
     return db.Prepare(sql);
@@ -634,6 +657,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
   SSLAB_ASSIGN_OR_RETURN(Database db, Database::Open(path));
   auto impl = std::make_unique<Impl>(std::move(db));
   impl->lock = std::move(lock);
+  impl->options = options;
   Database& d = impl->db;
 
   // Reading the header first turns "not a database" into DATA_LOSS here.
@@ -1272,20 +1296,60 @@ absl::Status Store::AppendMetrics(int64_t run_id,
   if (metrics.empty()) return absl::OkStatus();
   return InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
-        Statement s,
+        Statement insert,
         impl_->Prepare("INSERT INTO metrics (run_id, step, name, value, "
                        "created_ms) VALUES (?1, ?2, ?3, ?4, ?5)"));
+    // The latest value moves only forward in step; the count always grows.
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement latest,
+        impl_->Prepare(
+            "INSERT INTO latest_metrics (run_id, name, step, value, points) "
+            "VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (run_id, name) DO UPDATE "
+            "SET points = points + 1, "
+            "step = CASE WHEN excluded.step >= step THEN excluded.step "
+            "ELSE step END, "
+            "value = CASE WHEN excluded.step >= step THEN excluded.value "
+            "ELSE value END RETURNING points"));
     for (const Metric& m : metrics) {
-      s.Reset();
-      s.Bind(1, run_id)
+      insert.Reset();
+      insert.Bind(1, run_id)
           .Bind(2, m.step)
           .Bind(3, m.name)
           .Bind(4, m.value)
           .Bind(5, now);
-      SSLAB_RETURN_IF_ERROR(s.Run());
+      SSLAB_RETURN_IF_ERROR(insert.Run());
+      latest.Reset();
+      latest.Bind(1, run_id).Bind(2, m.name).Bind(3, m.step).Bind(4, m.value);
+      SSLAB_ASSIGN_OR_RETURN(bool row, latest.Step());
+      const int64_t points = row ? latest.Int(0) : 0;
+      latest.Reset();
+      if (points > impl_->options.max_metric_points) {
+        SSLAB_RETURN_IF_ERROR(ThinMetricSeries(run_id, m.name));
+      }
     }
     return absl::OkStatus();
   });
+}
+
+absl::Status Store::ThinMetricSeries(int64_t run_id, const std::string& name) {
+  // Every other point of the older half goes: recent history stays whole,
+  // older history gets coarser, the series stays under the cap.
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement thin,
+      impl_->Prepare(
+          "DELETE FROM metrics WHERE id IN (SELECT id FROM (SELECT id, "
+          "row_number() OVER (ORDER BY step, id) AS n FROM metrics "
+          "WHERE run_id = ?1 AND name = ?2) WHERE n <= ?3 AND n % 2 = 0)"));
+  thin.Bind(1, run_id).Bind(2, name).Bind(
+      3, static_cast<int64_t>(impl_->options.max_metric_points / 2));
+  SSLAB_RETURN_IF_ERROR(thin.Run());
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement count,
+      impl_->Prepare("UPDATE latest_metrics SET points = (SELECT count(*) "
+                     "FROM metrics WHERE run_id = ?1 AND name = ?2) "
+                     "WHERE run_id = ?1 AND name = ?2"));
+  count.Bind(1, run_id).Bind(2, name);
+  return count.Run();
 }
 
 absl::StatusOr<std::vector<Metric>> Store::ListMetrics(
@@ -1307,14 +1371,10 @@ absl::StatusOr<std::vector<Metric>> Store::ListMetrics(
 
 absl::StatusOr<std::vector<Metric>> Store::LatestMetrics(int64_t run_id) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
-  // The row with the largest (step, id) per name.
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
-      impl_->Prepare(
-          "SELECT m.step, m.name, m.value FROM metrics m WHERE m.run_id = ?1 "
-          "AND m.id = (SELECT n.id FROM metrics n WHERE n.run_id = m.run_id "
-          "AND n.name = m.name ORDER BY n.step DESC, n.id DESC LIMIT 1) "
-          "ORDER BY m.name"));
+      impl_->Prepare("SELECT step, name, value FROM latest_metrics "
+                     "WHERE run_id = ?1 ORDER BY name"));
   s.Bind(1, run_id);
   return ReadAll<Metric>(s, [](const Statement& r) {
     Metric m;

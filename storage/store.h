@@ -50,14 +50,18 @@ struct StoreOptions {
   bool exclusive = true;
   // Runs PRAGMA quick_check when opening, so a damaged file stops the
   // scheduler with DATA_LOSS at start, not on some later query. Default:
-  // true (about 1 s per GB).
+  // true (0.4 s for a 160 MB file, 3M rows, on the 2-core development box).
   bool check_integrity = true;
+  // Points kept per metric series (run, name): beyond it, every other point
+  // of the older half is dropped. Default: 10,000 (a heartbeat every 10 s
+  // for 28 h before any thinning).
+  int64_t max_metric_points = 10000;
 };
 
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 3;
+  static constexpr int kSchemaVersion = 4;
 
   // Opens (creating if missing) the database at `path` and migrates it to
   // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is
@@ -148,7 +152,8 @@ class Store {
   absl::StatusOr<std::vector<ResultRow>> QueryResults(
       const ResultFilter& filter);
 
-  // Metrics (append-only).
+  // Metrics: appended, each series (run, name) thinned to at most
+  // StoreOptions::max_metric_points.
   absl::Status AppendMetrics(int64_t run_id, const std::vector<Metric>& metrics,
                              absl::Time now);
   // Ordered by name, then step; all names when `name` is unset.
@@ -169,6 +174,8 @@ class Store {
  private:
   class Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  // Drops every other point of the older half of one series.
+  absl::Status ThinMetricSeries(int64_t run_id, const std::string& name);
   std::unique_ptr<Impl> impl_;
 };
 

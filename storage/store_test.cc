@@ -162,10 +162,6 @@ TEST_F(StoreTest, RefusesFileThatIsNotADatabase) {
   std::ofstream(path_) << std::string(4096, 'x');
   EXPECT_THAT(Store::Open(path_),
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr(path_)));
-  // Without the check the damage would surface only on some later query.
-  StoreOptions unchecked;
-  unchecked.check_integrity = false;
-  EXPECT_OK(Store::Open(path_, unchecked).status());
 }
 
 TEST_F(StoreTest, EnforcesForeignKeysAndChecks) {
@@ -490,6 +486,56 @@ std::string CopyOfSchemaV1(const std::filesystem::path& dir) {
   std::filesystem::copy_file(from, to,
                              std::filesystem::copy_options::overwrite_existing);
   return to.string();
+}
+
+TEST_F(StoreTest, LatestMetricsFollowTheLargestStep) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t run, store->CreateRun(MakeRun("r")));
+  ASSERT_OK(
+      store->AppendMetrics(run, {{10, "loss", 2.0}, {10, "lr", 0.1}}, kT0));
+  ASSERT_OK(store->AppendMetrics(run, {{20, "loss", 1.5}}, kT0));
+  // A late report of an earlier step is kept but is not the latest.
+  ASSERT_OK(store->AppendMetrics(run, {{15, "loss", 9.0}}, kT0));
+  ASSERT_OK_AND_ASSIGN(auto latest, store->LatestMetrics(run));
+  ASSERT_THAT(latest, SizeIs(2));
+  EXPECT_EQ(latest[0].name, "loss");
+  EXPECT_EQ(latest[0].step, 20);
+  EXPECT_DOUBLE_EQ(latest[0].value, 1.5);
+  EXPECT_EQ(latest[1].name, "lr");
+
+  // A database of schema 3 gets the table filled from its metrics.
+  store.reset();
+  RawExec("DROP TABLE latest_metrics; PRAGMA user_version = 3;");
+  store = OpenOrDie();
+  ASSERT_NE(store, nullptr);
+  ASSERT_OK_AND_ASSIGN(auto migrated, store->LatestMetrics(run));
+  ASSERT_THAT(migrated, SizeIs(2));
+  EXPECT_EQ(migrated[0].step, 20);
+  EXPECT_DOUBLE_EQ(migrated[0].value, 1.5);
+}
+
+TEST_F(StoreTest, MetricSeriesAreThinnedToTheirCap) {
+  StoreOptions options;
+  options.max_metric_points = 100;
+  ASSERT_OK_AND_ASSIGN(auto store, Store::Open(path_, options));
+  ASSERT_OK_AND_ASSIGN(int64_t run, store->CreateRun(MakeRun("long")));
+  for (int step = 0; step < 1000; ++step) {
+    ASSERT_OK(store->AppendMetrics(
+        run, {{step, "loss", 1.0 / (1 + step)}, {step, "lr", 0.1}}, kT0));
+  }
+  ASSERT_OK_AND_ASSIGN(auto loss, store->ListMetrics(run, "loss"));
+  EXPECT_LE(loss.size(), 100u);
+  EXPECT_GE(loss.size(), 50u);
+  // The whole run is still covered: the first point, and the most recent
+  // ones without gaps.
+  EXPECT_EQ(loss.front().step, 0);
+  EXPECT_EQ(loss.back().step, 999);
+  EXPECT_EQ(loss[loss.size() - 2].step, 998);
+  ASSERT_OK_AND_ASSIGN(auto latest, store->LatestMetrics(run));
+  ASSERT_THAT(latest, SizeIs(2));
+  EXPECT_EQ(latest[0].step, 999);
+  ASSERT_OK_AND_ASSIGN(auto lr, store->ListMetrics(run, "lr"));
+  EXPECT_LE(lr.size(), 100u);
 }
 
 TEST_F(StoreTest, BacksUpALiveDatabaseFromASecondConnection) {
