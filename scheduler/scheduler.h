@@ -21,7 +21,10 @@
 // free GPU of that worker, or its CPU when no live worker serving that kind
 // of job has an idle GPU. A GPU is free when no live lease holds it, counted
 // by the GPU's physical key across workers (two workers that see one GPU
-// share it); each worker's CPU is its own.
+// share it); each worker's CPU is its own. A job requeued from a worker
+// (retryable failure, lost lease) goes to another live worker of its kind
+// first: for two lease durations that worker skips it, since what failed may
+// be that worker's (a data set it lacks, its disk).
 //
 // Leases expire `lease_duration` after the lease or the last heartbeat. An
 // expired lease puts the job back in the queue (each lease counts one

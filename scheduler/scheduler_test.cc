@@ -537,6 +537,31 @@ TEST_F(SchedulerTest, HeartbeatsRecordBoundedMetrics) {
   }
 }
 
+TEST_F(SchedulerTest, AJobThatFailedOnAWorkerGoesToAnotherFirst) {
+  Submit(Spec());
+  int64_t a = Worker("a", {kCpu});
+  Lease first = MustLease(a, {kCpu});
+  // Worker a lacks the data set: a retryable failure.
+  ASSERT_OK(scheduler_->FailJob(first.ref(),
+                                "dataset.path: not found on "
+                                "this worker",
+                                true));
+  int64_t b = Worker("b", {kCpu});
+  ExpectNoLease(a, {kCpu});  // b is alive and serves TRAIN: b first
+  Lease second = MustLease(b, {kCpu});
+  EXPECT_EQ(second.job.id, first.job.id);
+  EXPECT_EQ(second.job.attempts, 2);
+
+  // Failed on b too: a is alive, so a first; once a went quiet, b alone
+  // takes it again.
+  ASSERT_OK(scheduler_->FailJob(second.ref(), "flaky", true));
+  ExpectNoLease(b, {kCpu});
+  clock_.Advance(kLease + absl::Seconds(1));
+  Lease third = MustLease(b, {kCpu});
+  EXPECT_EQ(third.job.id, first.job.id);
+  EXPECT_EQ(third.job.attempts, 3);
+}
+
 TEST_F(SchedulerTest, ReRegisteredWorkerLosesItsOldLeases) {
   int64_t run = Submit(Spec(0, DeviceRequest::kCuda));
   int64_t w = Worker("trainer@host", {kGpu0});

@@ -29,6 +29,10 @@ std::string Upper(JobKind kind) {
   return absl::AsciiStrToUpper(experiment::Name(kind));
 }
 
+// Queued jobs looked at per lease request, in queue order: the first that
+// should not go elsewhere is leased.
+constexpr int kLeaseCandidates = 16;
+
 // 256 bits from the kernel's CSPRNG, as hex.
 std::string NewLeaseToken() {
   unsigned char bytes[32];
@@ -122,11 +126,28 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   }
   if (fits.empty()) return std::nullopt;
   SSLAB_ASSIGN_OR_RETURN(std::vector<Job> candidates,
-                         store_->ListRunnableJobs(fits, 1));
-  if (candidates.empty()) return std::nullopt;
+                         store_->ListRunnableJobs(fits, kLeaseCandidates));
+  // A job whose last attempt failed or was lost on this worker goes to
+  // another live worker of its kind first, for two lease durations: what
+  // failed may be this worker's (a data set it lacks, its disk, its device).
+  auto elsewhere = [&](const Job& job) {
+    if (job.attempts == 0 || job.lease_worker_id != worker.id ||
+        now - job.updated_at >= 2 * lease_duration_) {
+      return false;
+    }
+    return std::any_of(
+        workers.begin(), workers.end(), [&](const storage::Worker& w) {
+          return w.id != worker.id && w.last_heartbeat >= alive_since &&
+                 std::find(w.kinds.begin(), w.kinds.end(), job.kind) !=
+                     w.kinds.end();
+        });
+  };
+  auto chosen =
+      std::find_if_not(candidates.begin(), candidates.end(), elsewhere);
+  if (chosen == candidates.end()) return std::nullopt;
 
   Lease lease;
-  lease.job = std::move(candidates.front());
+  lease.job = std::move(*chosen);
   Job& job = lease.job;
   // A queued job was last updated when it became runnable.
   stats_->RecordQueueWait(job.kind, now - job.updated_at);

@@ -38,9 +38,9 @@ absl::StatusOr<fs::path> OpenArtifact(const fs::path& artifact_dir,
   const fs::path file = fs::canonical(root / path, ec);
   if (ec) {
     if (ec == std::errc::no_such_file_or_directory) {
-      return absl::NotFoundError(absl::StrCat(field, ": ", path,
-                                              " is not in the artifact "
-                                              "directory of this worker"));
+      return MissingOnThisWorker(absl::NotFoundError(
+          absl::StrCat(field, ": ", path,
+                       " is not in the artifact directory of this worker")));
     }
     return absl::InvalidArgumentError(
         absl::StrCat(field, ": ", path, ": ", ec.message()));
@@ -69,6 +69,12 @@ absl::StatusOr<fs::path> OpenVerifiedArtifact(const fs::path& artifact_dir,
                      sha256, "); the file was changed or is corrupt"));
   }
   return file;
+}
+
+absl::Status MissingOnThisWorker(const absl::Status& status) {
+  if (!absl::IsNotFound(status)) return status;
+  return absl::UnavailableError(
+      absl::StrCat(status.message(), " (on this worker; retried elsewhere)"));
 }
 
 absl::Status CheckDatasetPath(const std::string& path,

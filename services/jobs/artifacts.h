@@ -25,8 +25,9 @@ namespace sslab::services {
 // it: the path is relative with no ".." (experiment::CheckArtifactPath); the
 // file, symlinks resolved, lies inside `artifact_dir`; it is a regular file
 // (not /dev/zero, a FIFO or a directory). INVALID_ARGUMENT naming `field`
-// otherwise, NOT_FOUND for a missing file. Messages carry the registered
-// path, never where a symlink led.
+// otherwise; UNAVAILABLE for a missing file (retried, on another worker
+// first: this one's artifact directory may not be the shared one).
+// Messages carry the registered path, never where a symlink led.
 absl::StatusOr<std::filesystem::path> OpenArtifact(
     const std::filesystem::path& artifact_dir, const std::string& path,
     absl::string_view field);
@@ -44,6 +45,17 @@ absl::StatusOr<std::filesystem::path> OpenVerifiedArtifact(
 // exists or not: a client learns nothing of the files outside the roots.
 absl::Status CheckDatasetPath(const std::string& path,
                               const std::vector<std::filesystem::path>& roots);
+
+// What this worker cannot find another may have (a data set mounted on some
+// workers only): NOT_FOUND becomes UNAVAILABLE, which the worker reports as
+// retryable and the scheduler hands to another worker first. Other statuses
+// pass unchanged.
+absl::Status MissingOnThisWorker(const absl::Status& status);
+template <typename T>
+absl::StatusOr<T> MissingOnThisWorker(absl::StatusOr<T> value) {
+  if (value.ok()) return value;
+  return MissingOnThisWorker(value.status());
+}
 
 // A file under `artifact_dir` as the relative path to register.
 inline std::string RelativeArtifact(const std::filesystem::path& artifact_dir,

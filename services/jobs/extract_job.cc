@@ -99,8 +99,9 @@ absl::Status RunExtractJob(const experiment::JobAssignment& assignment,
     if (context.cancelled()) return absl::CancelledError("extraction stopped");
     const experiment::Split split = assignment.splits[i];
     const std::string split_name(experiment::Name(split));
-    SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
-                           data::OpenDataset(DatasetSpecFor(config), split));
+    SSLAB_ASSIGN_OR_RETURN(
+        std::shared_ptr<const data::Dataset> dataset,
+        MissingOnThisWorker(data::OpenDataset(DatasetSpecFor(config), split)));
     SSLAB_ASSIGN_OR_RETURN(
         std::shared_ptr<const data::Transform> transform,
         data::MakeTransform(EvalTransformFor(config, dataset->channels())));

@@ -236,7 +236,10 @@ TEST_F(JobsTest, MissingInputsAreErrors) {
                        HasSubstr("needs train and test features")));
   experiment::JobAssignment missing = Assignment(experiment::JobKind::kTrain);
   missing.config.dataset.path = (dir_ / "nowhere").string();
-  EXPECT_FALSE(RunTrainJob(missing, ctx, worker_).ok());
+  // Another worker may have the data set: retryable, and it says where.
+  EXPECT_THAT(
+      RunTrainJob(missing, ctx, worker_),
+      StatusIs(absl::StatusCode::kUnavailable, HasSubstr("on this worker")));
 }
 
 }  // namespace

@@ -54,7 +54,8 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
       CheckDatasetPath(config.dataset.path, worker.dataset_roots));
   const data::DatasetSpec dataset_spec = DatasetSpecFor(config);
   SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
-                         data::OpenDataset(dataset_spec, data::Split::kTrain));
+                         MissingOnThisWorker(data::OpenDataset(
+                             dataset_spec, data::Split::kTrain)));
   trainer::TrainerOptions options =
       TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
                         assignment.device, threads);
