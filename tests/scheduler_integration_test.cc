@@ -252,12 +252,15 @@ TEST_F(SchedulerIntegrationTest, BackupCopiesTheDatabaseWhileItServes) {
   // The scheduler went on serving; a scheduler on the copy has the run.
   EXPECT_EQ(Cli({"show", std::to_string(run)}).exit_code, 0);
   ChildProcess restored;
-  ASSERT_TRUE(
-      restored.Start({SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
-                      "--http-listen=127.0.0.1:0", "--db=" + copy.string()}));
+  // "--http-listen=" turns HTTP off (and takes no further argument).
+  ASSERT_TRUE(restored.Start({SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
+                              "--http-listen=", "--db=" + copy.string()}));
   EXPECT_TRUE(restored.WaitForStderr([](const std::string& err) {
-    return err.find("1 unfinished runs") != std::string::npos;
+    return err.find(" listening on ") != std::string::npos;
   })) << restored.Stderr();
+  EXPECT_THAT(restored.Stderr(), HasSubstr("1 unfinished runs"));
+  EXPECT_THAT(restored.Stderr(), HasSubstr(copy.string()));
+  EXPECT_THAT(restored.Stderr(), Not(HasSubstr("dashboard")));
   EXPECT_EQ(restored.Stop(SIGTERM), 0);
 }
 

@@ -123,10 +123,13 @@ int Main(int argc, char** argv) {
   app.add_option("--port-file", port_file,
                  "write the bound port to this file once serving");
   app.add_option("--http-listen", http_listen,
-                 "host:port of the JSON API, /metrics and the dashboard "
-                 "(port 0: any free port; empty: no HTTP)")
-      ->envname("SSLAB_HTTP_LISTEN")
-      ->capture_default_str();
+                 "host:port of the JSON API, /metrics and the dashboard, "
+                 "default 127.0.0.1:8080 (port 0: any free port; empty: no "
+                 "HTTP)")
+      // "--http-listen=" is empty, not the next argument. (No captured
+      // default: CLI11 would give it to an empty value.)
+      ->expected(0, 1)
+      ->envname("SSLAB_HTTP_LISTEN");
   app.add_option("--http-port-file", http_port_file,
                  "write the bound HTTP port to this file once serving");
   app.add_option("--client-tokens-file", client_tokens_file,
@@ -141,6 +144,7 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_TLS_KEY");
   app.add_option("--worker-listen", worker_listen,
                  "serve the worker API on this host:port instead")
+      ->expected(0, 1)
       ->envname("SSLAB_WORKER_LISTEN");
   app.add_option("--worker-tls-client-ca", worker_client_ca,
                  "workers must present a certificate signed by this CA")
