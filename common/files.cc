@@ -48,9 +48,14 @@ absl::Status SyncDirectory(const std::filesystem::path& dir) {
   return absl::OkStatus();
 }
 
+std::filesystem::path TemporarySibling(const std::filesystem::path& path) {
+  static std::atomic<uint64_t> counter{0};
+  return absl::StrCat(path.string(), ".tmp-", ::getpid(), "-",
+                      counter.fetch_add(1));
+}
+
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  absl::string_view contents) {
-  static std::atomic<uint64_t> counter{0};
   const std::filesystem::path dir = path.parent_path();
   if (!dir.empty()) {
     std::error_code ec;
@@ -60,8 +65,7 @@ absl::Status WriteFileAtomically(const std::filesystem::path& path,
           "cannot create directory ", dir.string(), ": ", ec.message()));
     }
   }
-  const std::filesystem::path tmp = absl::StrCat(
-      path.string(), ".tmp-", ::getpid(), "-", counter.fetch_add(1));
+  const std::filesystem::path tmp = TemporarySibling(path);
   const int fd =
       ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) return ErrnoError("cannot create", tmp);

@@ -25,6 +25,12 @@ namespace sslab {
 absl::Status WriteFileAtomically(const std::filesystem::path& path,
                                  absl::string_view contents);
 
+// Where a writer of `path` stages its bytes before renaming them over it:
+// "<path>.tmp-<pid>-<n>", unique within this process. Every writer of
+// artifacts uses it, so RemoveStaleTemporaries recognises what dead ones
+// left.
+std::filesystem::path TemporarySibling(const std::filesystem::path& path);
+
 // Reads the whole file.
 absl::StatusOr<std::string> ReadFileToString(const std::filesystem::path& path);
 
@@ -54,10 +60,9 @@ class Sha256 {
 absl::Status SyncDirectory(const std::filesystem::path& dir);
 
 // Removes, under `dir` (recursively), the temporary files of writers that
-// died mid-write: names ending in ".tmp-<pid>-<n>" (WriteFileAtomically's
-// and the feature shards'), not modified for `min_age` (a live writer
-// keeps its file fresh). Returns how many it removed; files it cannot
-// remove are skipped.
+// died mid-write: TemporarySibling names not modified for `min_age` (a
+// live writer keeps its file fresh). Returns how many it removed; files it
+// cannot remove are skipped.
 absl::StatusOr<int> RemoveStaleTemporaries(const std::filesystem::path& dir,
                                            std::chrono::seconds min_age);
 

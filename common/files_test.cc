@@ -46,15 +46,20 @@ TEST_F(FilesTest, StaleTemporariesOfDeadWritersAreRemoved) {
   const fs::path live = root / "runs/1/checkpoints/epoch-0004.ckpt.tmp-4243-1";
   const fs::path kept = root / "runs/1/notes.tmp-draft";  // not a writer's
   const fs::path ckpt = root / "runs/1/checkpoints/epoch-0002.ckpt";
-  for (const fs::path& p : {dead, live, kept, ckpt}) {
+  // What every writer stages under (the feature shards' writer too).
+  const fs::path staged = TemporarySibling(root / "runs/1/block3.feat");
+  for (const fs::path& p : {dead, live, kept, ckpt, staged}) {
     ASSERT_TRUE(WriteFileAtomically(p, "x").ok());
   }
   const auto old = fs::file_time_type::clock::now() - std::chrono::hours(2);
-  for (const fs::path& p : {dead, kept, ckpt}) fs::last_write_time(p, old);
+  for (const fs::path& p : {dead, kept, ckpt, staged}) {
+    fs::last_write_time(p, old);
+  }
   ASSERT_OK_AND_ASSIGN(int removed,
                        RemoveStaleTemporaries(root, std::chrono::hours(1)));
-  EXPECT_EQ(removed, 1);
+  EXPECT_EQ(removed, 2);
   EXPECT_FALSE(fs::exists(dead));
+  EXPECT_FALSE(fs::exists(staged));
   EXPECT_TRUE(fs::exists(live));  // its writer may still be at it
   EXPECT_TRUE(fs::exists(kept));
   EXPECT_TRUE(fs::exists(ckpt));

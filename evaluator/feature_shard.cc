@@ -89,8 +89,6 @@ absl::Status IoError(const std::filesystem::path& path, absl::string_view op) {
       absl::StrCat(op, " ", path.string(), ": ", std::strerror(errno)));
 }
 
-std::atomic<uint64_t> tmp_counter{0};
-
 }  // namespace
 
 absl::StatusOr<ShardDtype> ParseShardDtype(absl::string_view name) {
@@ -121,8 +119,7 @@ absl::StatusOr<std::unique_ptr<ShardWriter>> ShardWriter::Create(
   }
   std::unique_ptr<ShardWriter> w(new ShardWriter());
   w->path_ = path;
-  w->tmp_path_ = path;
-  w->tmp_path_ += absl::StrCat(".tmp-", getpid(), "-", tmp_counter++);
+  w->tmp_path_ = TemporarySibling(path);
   w->name_ = std::string(name);
   w->dims_ = dims;
   w->dtype_ = dtype;

@@ -722,8 +722,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(
 int Store::schema_version() const { return impl_->schema_version; }
 
 absl::Status Store::Backup(const std::string& path) {
-  const std::string tmp = absl::StrCat(path, ".tmp-", ::getpid());
-  std::filesystem::remove(tmp);
+  const std::string tmp = TemporarySibling(path).string();
   absl::Status status;
   {
     std::lock_guard<std::recursive_mutex> lock(impl_->mu);
