@@ -301,6 +301,9 @@ void Check(const grpc::Status& status) {
   if (!status.ok()) throw CallError(status);
 }
 
+// The page size for lists read to the end: the server's maximum.
+constexpr int kFullPage = 1000;
+
 class Client {
  public:
   explicit Client(const Globals& g)
@@ -321,6 +324,40 @@ class Client {
 
   v1::ExperimentService::Stub& stub() { return *stub_; }
   std::shared_ptr<grpc::Channel> channel() { return channel_; }
+
+  template <typename Request, typename Response>
+  using PagedRpc = grpc::Status (v1::ExperimentService::Stub::*)(
+      grpc::ClientContext*, const Request&, Response*);
+
+  // Calls the paged `rpc` from `request`'s page on, handing each page to
+  // `on_page`: every page when `all`, else just that one.
+  template <typename Request, typename Response, typename OnPage>
+  void ForEachPage(PagedRpc<Request, Response> rpc, Request request,
+                   OnPage on_page, bool all = true) {
+    while (true) {
+      Response page;
+      Check((*stub_.*rpc)(Context().get(), request, &page));
+      on_page(page);
+      if (!all || page.next_page_token().empty()) return;
+      request.set_page_token(page.next_page_token());
+    }
+  }
+
+  // The pages' rows in one response; its next_page_token is the last
+  // page's.
+  template <typename Request, typename Response>
+  Response Pages(PagedRpc<Request, Response> rpc, Request request,
+                 bool all = true) {
+    Response pages;
+    ForEachPage(
+        rpc, std::move(request),
+        [&](const Response& page) {
+          pages.MergeFrom(page);  // appends the rows
+          pages.set_next_page_token(page.next_page_token());
+        },
+        all);
+    return pages;
+  }
 
  private:
   Globals globals_;
@@ -432,15 +469,8 @@ int CmdList(Client& client, const Globals& g, const ListFlags& l) {
   req.set_sweep_id(l.sweep);
   req.set_page_size(l.limit);
   req.set_page_token(l.page_token);
-  v1::ListRunsResponse all;
-  while (true) {
-    v1::ListRunsResponse resp;
-    Check(client.stub().ListRuns(client.Context().get(), req, &resp));
-    for (auto& r : *resp.mutable_runs()) *all.add_runs() = std::move(r);
-    all.set_next_page_token(resp.next_page_token());
-    if (!l.all || resp.next_page_token().empty()) break;
-    req.set_page_token(resp.next_page_token());
-  }
+  const v1::ListRunsResponse all =
+      client.Pages(&v1::ExperimentService::Stub::ListRuns, req, l.all);
   if (g.output == OutputFormat::kJson) {
     std::cout << ToJson(all);
   } else {
@@ -536,12 +566,24 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
     req.set_probe_kind(
         ParseOrThrow<v1::ProbeKind, experiment::ProbeKind>(probe, "--probe"));
   }
-  v1::QueryResultsResponse resp;
-  Check(client.stub().QueryResults(client.Context().get(), req, &resp));
+  req.set_page_size(kFullPage);
   if (g.output == OutputFormat::kJson) {
-    std::cout << ToJson(resp);
+    // Written as the pages arrive: a sweep's results can be hundreds of
+    // thousands, too many to hold as one message and its JSON text.
+    const char* separator = "";
+    std::cout << "{\"results\": [\n";
+    client.ForEachPage(&v1::ExperimentService::Stub::QueryResults, req,
+                       [&](const v1::QueryResultsResponse& page) {
+                         for (const v1::Result& r : page.results()) {
+                           std::cout << separator << ToJson(r);
+                           separator = ",";
+                         }
+                       });
+    std::cout << "]}\n";
     return 0;
   }
+  const v1::QueryResultsResponse resp =
+      client.Pages(&v1::ExperimentService::Stub::QueryResults, req);
   const std::vector<v1::Result> results(resp.results().begin(),
                                         resp.results().end());
   if (results.empty() && g.output == OutputFormat::kTable) {
@@ -555,9 +597,9 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
     // What the pretext task itself reached, next to what its layers give.
     v1::ListCheckpointsRequest ckpt_req;
     ckpt_req.set_run_id(run_id);
-    v1::ListCheckpointsResponse ckpts;
-    Check(client.stub().ListCheckpoints(client.Context().get(), ckpt_req,
-                                        &ckpts));
+    ckpt_req.set_page_size(kFullPage);
+    const v1::ListCheckpointsResponse ckpts =
+        client.Pages(&v1::ExperimentService::Stub::ListCheckpoints, ckpt_req);
     if (ckpts.checkpoints_size() > 0) {
       std::cout << PretextLine(ckpts.checkpoints(ckpts.checkpoints_size() - 1));
     }
@@ -568,8 +610,9 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
 int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
   v1::ListCheckpointsRequest req;
   req.set_run_id(run_id);
-  v1::ListCheckpointsResponse resp;
-  Check(client.stub().ListCheckpoints(client.Context().get(), req, &resp));
+  req.set_page_size(kFullPage);
+  const v1::ListCheckpointsResponse resp =
+      client.Pages(&v1::ExperimentService::Stub::ListCheckpoints, req);
   if (g.output == OutputFormat::kJson) {
     std::cout << ToJson(resp);
   } else {
@@ -614,9 +657,10 @@ int CmdSweeps(Client& client, const Globals& g, int limit) {
 }
 
 int CmdWorkers(Client& client, const Globals& g) {
-  v1::ListWorkersResponse resp;
-  Check(client.stub().ListWorkers(client.Context().get(),
-                                  v1::ListWorkersRequest(), &resp));
+  v1::ListWorkersRequest req;
+  req.set_page_size(kFullPage);
+  const v1::ListWorkersResponse resp =
+      client.Pages(&v1::ExperimentService::Stub::ListWorkers, req);
   if (g.output == OutputFormat::kJson) {
     std::cout << ToJson(resp);
   } else {

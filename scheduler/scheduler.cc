@@ -69,14 +69,15 @@ std::map<std::string, double> FiniteOnly(
   return out;
 }
 
-// A page request: at most `limit` rows with ids below `before` (when set).
+// A page request: at most `limit` rows after the row with id `last` (when
+// set) in the list's order.
 struct PageRequest {
   int limit = 0;
-  std::optional<int64_t> before;
+  std::optional<int64_t> last;
 };
 
 // page_size 0 means the default, larger sizes are clamped; a token is the id
-// the previous page ended at.
+// of the row the previous page ended at.
 absl::StatusOr<PageRequest> ParsePage(int page_size,
                                       const std::string& page_token,
                                       const SchedulerOptions& options) {
@@ -91,18 +92,30 @@ absl::StatusOr<PageRequest> ParsePage(int page_size,
     if (!absl::SimpleAtoi(page_token, &id) || id < 1) {
       return Invalid("page_token", "is not a token this list returned");
     }
-    request.before = id;
+    request.last = id;
   }
   return request;
 }
 
-// Cuts `rows` (read with one row to spare) to `limit`; returns the next
-// page's token, or "" when this was the last page.
+// `rows` (read with one row to spare) cut to `limit`, with the next page's
+// token, or "" when this is the last page.
 template <typename Row, typename IdOf>
-std::string TrimToPage(std::vector<Row>& rows, int limit, IdOf id_of) {
-  if (static_cast<int>(rows.size()) <= limit) return "";
-  rows.resize(limit);
-  return absl::StrCat(id_of(rows.back()));
+Page<Row> ToPage(std::vector<Row> rows, int limit, IdOf id_of) {
+  Page<Row> page;
+  if (static_cast<int>(rows.size()) > limit) {
+    rows.resize(limit);
+    page.next_page_token = absl::StrCat(id_of(rows.back()));
+  }
+  page.rows = std::move(rows);
+  return page;
+}
+
+// A token naming a row that is gone (or never was) is the caller's error.
+absl::Status TokenError(const absl::Status& status) {
+  if (absl::IsNotFound(status)) {
+    return Invalid("page_token", "is not a token this list returned");
+  }
+  return status;
 }
 
 // At most `max_points` points: each the mean of a run of consecutive
@@ -196,6 +209,10 @@ class Scheduler::Impl {
     }
     return sweep;
   }
+
+  // The workers as monitoring sees them: alive or not, with their leases.
+  absl::StatusOr<std::vector<WorkerInfo>> DescribeWorkers(
+      std::vector<storage::Worker> workers);
 
   // A run as submitted, before it is stored.
   Run NewRun(std::string name, experiment::RunConfig config, int priority,
@@ -325,33 +342,29 @@ absl::StatusOr<storage::Sweep> Scheduler::GetSweep(int64_t sweep_id) {
   return impl_->GetSweep(sweep_id);
 }
 
-absl::StatusOr<RunPage> Scheduler::ListRuns(const storage::RunFilter& filter,
-                                            int page_size,
-                                            const std::string& page_token) {
+absl::StatusOr<Page<Run>> Scheduler::ListRuns(const storage::RunFilter& filter,
+                                              int page_size,
+                                              const std::string& page_token) {
   SSLAB_ASSIGN_OR_RETURN(PageRequest request,
                          ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
-  RunPage page;
   SSLAB_ASSIGN_OR_RETURN(
-      page.runs,
-      impl_->store->ListRuns(filter, request.before, request.limit + 1));
-  page.next_page_token =
-      TrimToPage(page.runs, request.limit, [](const Run& r) { return r.id; });
-  return page;
+      std::vector<Run> runs,
+      impl_->store->ListRuns(filter, request.last, request.limit + 1));
+  return ToPage(std::move(runs), request.limit,
+                [](const Run& r) { return r.id; });
 }
 
-absl::StatusOr<SweepPage> Scheduler::ListSweeps(int page_size,
-                                                const std::string& page_token) {
+absl::StatusOr<Page<storage::SweepSummary>> Scheduler::ListSweeps(
+    int page_size, const std::string& page_token) {
   SSLAB_ASSIGN_OR_RETURN(PageRequest request,
                          ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
-  SweepPage page;
   SSLAB_ASSIGN_OR_RETURN(
-      page.sweeps, impl_->store->ListSweeps(request.before, request.limit + 1));
-  page.next_page_token =
-      TrimToPage(page.sweeps, request.limit,
-                 [](const storage::SweepSummary& s) { return s.sweep.id; });
-  return page;
+      std::vector<storage::SweepSummary> sweeps,
+      impl_->store->ListSweeps(request.last, request.limit + 1));
+  return ToPage(std::move(sweeps), request.limit,
+                [](const storage::SweepSummary& s) { return s.sweep.id; });
 }
 
 absl::StatusOr<std::vector<MetricSeries>> Scheduler::GetMetricHistory(
@@ -391,15 +404,24 @@ absl::StatusOr<std::vector<Job>> Scheduler::ListJobs(int64_t run_id) {
   return impl_->store->ListJobs(run_id);
 }
 
-absl::StatusOr<std::vector<storage::Checkpoint>> Scheduler::ListCheckpoints(
-    int64_t run_id) {
+absl::StatusOr<Page<storage::Checkpoint>> Scheduler::ListCheckpoints(
+    int64_t run_id, int page_size, const std::string& page_token) {
+  SSLAB_ASSIGN_OR_RETURN(PageRequest request,
+                         ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->GetRun(run_id).status());
-  return impl_->store->ListCheckpoints(run_id);
+  absl::StatusOr<std::vector<storage::Checkpoint>> checkpoints =
+      impl_->store->ListCheckpoints(run_id, request.last, request.limit + 1);
+  if (!checkpoints.ok()) return TokenError(checkpoints.status());
+  return ToPage(std::move(*checkpoints), request.limit,
+                [](const storage::Checkpoint& c) { return c.id; });
 }
 
-absl::StatusOr<std::vector<storage::ResultRow>> Scheduler::QueryResults(
-    const storage::ResultFilter& filter) {
+absl::StatusOr<Page<storage::ResultRow>> Scheduler::QueryResults(
+    const storage::ResultFilter& filter, int page_size,
+    const std::string& page_token) {
+  SSLAB_ASSIGN_OR_RETURN(PageRequest request,
+                         ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
   if (filter.run_id) {
     SSLAB_RETURN_IF_ERROR(impl_->GetRun(*filter.run_id).status());
@@ -407,7 +429,11 @@ absl::StatusOr<std::vector<storage::ResultRow>> Scheduler::QueryResults(
   if (filter.sweep_id) {
     SSLAB_RETURN_IF_ERROR(impl_->GetSweep(*filter.sweep_id).status());
   }
-  return impl_->store->QueryResults(filter);
+  absl::StatusOr<std::vector<storage::ResultRow>> results =
+      impl_->store->QueryResults(filter, request.last, request.limit + 1);
+  if (!results.ok()) return TokenError(results.status());
+  return ToPage(std::move(*results), request.limit,
+                [](const storage::ResultRow& r) { return r.result.id; });
 }
 
 absl::StatusOr<std::vector<storage::Metric>> Scheduler::ListMetrics(
@@ -750,14 +776,24 @@ absl::Status Scheduler::RecordResult(const LeaseRef& lease,
 
 // ---- Monitoring ----
 
-absl::StatusOr<std::vector<WorkerInfo>> Scheduler::ListWorkers() {
+absl::StatusOr<Page<WorkerInfo>> Scheduler::ListWorkers(
+    int page_size, const std::string& page_token) {
+  SSLAB_ASSIGN_OR_RETURN(PageRequest request,
+                         ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
-  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Worker> workers,
-                         impl_->store->ListWorkers());
-  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased,
-                         impl_->store->ListLeasedJobs());
-  const absl::Time alive_since =
-      impl_->clock->Now() - 2 * impl_->options.lease_duration;
+  SSLAB_ASSIGN_OR_RETURN(
+      std::vector<storage::Worker> workers,
+      impl_->store->ListWorkers(request.last, request.limit + 1));
+  SSLAB_ASSIGN_OR_RETURN(std::vector<WorkerInfo> infos,
+                         impl_->DescribeWorkers(std::move(workers)));
+  return ToPage(std::move(infos), request.limit,
+                [](const WorkerInfo& w) { return w.worker.id; });
+}
+
+absl::StatusOr<std::vector<WorkerInfo>> Scheduler::Impl::DescribeWorkers(
+    std::vector<storage::Worker> workers) {
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased, store->ListLeasedJobs());
+  const absl::Time alive_since = clock->Now() - 2 * options.lease_duration;
   std::vector<WorkerInfo> out;
   for (storage::Worker& w : workers) {
     WorkerInfo info;
@@ -772,8 +808,11 @@ absl::StatusOr<std::vector<WorkerInfo>> Scheduler::ListWorkers() {
 }
 
 absl::StatusOr<Census> Scheduler::TakeCensus() {
-  SSLAB_ASSIGN_OR_RETURN(std::vector<WorkerInfo> workers, ListWorkers());
   std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Worker> all,
+                         impl_->store->ListWorkers());
+  SSLAB_ASSIGN_OR_RETURN(std::vector<WorkerInfo> workers,
+                         impl_->DescribeWorkers(std::move(all)));
   Census census;
   SSLAB_ASSIGN_OR_RETURN(census.runs, impl_->store->CountRuns());
   SSLAB_ASSIGN_OR_RETURN(census.jobs, impl_->store->CountJobs());

@@ -123,8 +123,13 @@ struct MetricSeries {
   int64_t total_points = 0;
 };
 
-struct SweepPage {
-  std::vector<storage::SweepSummary> sweeps;
+// One page of a list. Every list takes `page_size` (0: the default, larger
+// than the maximum: the maximum, negative: INVALID_ARGUMENT) and
+// `page_token` (empty, or a next_page_token that list returned: anything
+// else is INVALID_ARGUMENT naming "page_token").
+template <typename Row>
+struct Page {
+  std::vector<Row> rows;
   // Empty on the last page.
   std::string next_page_token;
 };
@@ -165,12 +170,6 @@ struct SchedulerStats {
 
   void RecordQueueWait(experiment::JobKind kind, absl::Duration wait);
   void RecordDuration(experiment::JobKind kind, absl::Duration duration);
-};
-
-struct RunPage {
-  std::vector<storage::Run> runs;
-  // Empty on the last page.
-  std::string next_page_token;
 };
 
 struct WorkerSpec {
@@ -238,7 +237,7 @@ struct SchedulerOptions {
   absl::Duration lease_duration = absl::Seconds(30);
   // Leases per job before it fails for good. Default: 3.
   int max_attempts = 3;
-  // ListRuns page size when the request says 0. Default: 50.
+  // Page size of every list when the request says 0. Default: 50.
   int default_page_size = 50;
   // Larger page sizes are clamped to this. Default: 1000.
   int max_page_size = 1000;
@@ -272,27 +271,29 @@ class Scheduler {
 
   absl::StatusOr<RunStatus> GetRun(int64_t run_id);
   absl::StatusOr<storage::Sweep> GetSweep(int64_t sweep_id);
-  // Newest first. `page_size` 0 means the default, negative is
-  // INVALID_ARGUMENT; `page_token` is empty or a previous next_page_token
-  // (anything else is INVALID_ARGUMENT naming "page_token").
-  absl::StatusOr<RunPage> ListRuns(const storage::RunFilter& filter,
-                                   int page_size,
-                                   const std::string& page_token);
+  // Lists are paged (see Page).
+  // Newest first.
+  absl::StatusOr<Page<storage::Run>> ListRuns(const storage::RunFilter& filter,
+                                              int page_size,
+                                              const std::string& page_token);
   absl::StatusOr<std::vector<storage::Job>> ListJobs(int64_t run_id);
-  absl::StatusOr<std::vector<storage::Checkpoint>> ListCheckpoints(
-      int64_t run_id);
-  // NOT_FOUND if the filter names an unknown run or sweep.
-  absl::StatusOr<std::vector<storage::ResultRow>> QueryResults(
-      const storage::ResultFilter& filter);
+  // Ascending epoch.
+  absl::StatusOr<Page<storage::Checkpoint>> ListCheckpoints(
+      int64_t run_id, int page_size, const std::string& page_token);
+  // In Store::QueryResults' order. NOT_FOUND if the filter names an unknown
+  // run or sweep.
+  absl::StatusOr<Page<storage::ResultRow>> QueryResults(
+      const storage::ResultFilter& filter, int page_size,
+      const std::string& page_token);
   absl::StatusOr<std::vector<storage::Metric>> ListMetrics(
       int64_t run_id, std::optional<std::string> name = std::nullopt);
   // The run's training curves by name (`names` empty: all), each
   // downsampled to at most `max_points` (>= 1) points.
   absl::StatusOr<std::vector<MetricSeries>> GetMetricHistory(
       int64_t run_id, const std::vector<std::string>& names, int max_points);
-  // Sweeps newest first, paged like ListRuns.
-  absl::StatusOr<SweepPage> ListSweeps(int page_size,
-                                       const std::string& page_token);
+  // Sweeps newest first.
+  absl::StatusOr<Page<storage::SweepSummary>> ListSweeps(
+      int page_size, const std::string& page_token);
 
   // Cancels the run and every unfinished job of it: queued jobs at once,
   // leased ones learn it at their next heartbeat. NOT_FOUND for an unknown
@@ -364,7 +365,9 @@ class Scheduler {
 
   // ---- Monitoring ----
 
-  absl::StatusOr<std::vector<WorkerInfo>> ListWorkers();
+  // Ascending id.
+  absl::StatusOr<Page<WorkerInfo>> ListWorkers(int page_size,
+                                               const std::string& page_token);
   absl::StatusOr<Census> TakeCensus();
   SchedulerStats Stats() const;
 

@@ -209,8 +209,9 @@ TEST_F(SchedulerTest, RejectsBadRequestsNamingTheField) {
   EXPECT_THAT(scheduler_->SubmitSweep(sweep),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("base.dataset.path")));
-  ASSERT_OK_AND_ASSIGN(RunPage page, scheduler_->ListRuns({}, 10, ""));
-  EXPECT_THAT(page.runs, SizeIs(0));
+  ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
+                       scheduler_->ListRuns({}, 10, ""));
+  EXPECT_THAT(page.rows, SizeIs(0));
 
   EXPECT_THAT(
       scheduler_->RegisterWorker({"w", {JobKind::kTrain}, {}}),
@@ -488,9 +489,9 @@ TEST_F(SchedulerTest, AStaleAttemptOfTheSameWorkerCannotActOnTheJob) {
   EXPECT_THAT(
       scheduler_->FailJob({other, second.job.id, second.token}, "x", false),
       StatusIs(absl::StatusCode::kFailedPrecondition));
-  ASSERT_OK_AND_ASSIGN(std::vector<storage::Checkpoint> ckpts,
-                       scheduler_->ListCheckpoints(run));
-  EXPECT_TRUE(ckpts.empty());
+  ASSERT_OK_AND_ASSIGN(Page<storage::Checkpoint> ckpts,
+                       scheduler_->ListCheckpoints(run, 0, ""));
+  EXPECT_TRUE(ckpts.rows.empty());
   EXPECT_EQ(StateOf(run), RunState::kRunning);
   ASSERT_OK(scheduler_->Heartbeat(second.ref(), {0.5}).status());
 }
@@ -755,15 +756,15 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
 
   storage::ResultFilter filter;
   filter.run_id = run;
-  ASSERT_OK_AND_ASSIGN(auto results, scheduler_->QueryResults(filter));
-  ASSERT_THAT(results, SizeIs(4));
-  EXPECT_EQ(results[0].epoch, 2);
-  EXPECT_EQ(results[0].result.hyperparameters.at("l2"), "0.1");
+  ASSERT_OK_AND_ASSIGN(auto results, scheduler_->QueryResults(filter, 10, ""));
+  ASSERT_THAT(results.rows, SizeIs(4));
+  EXPECT_EQ(results.rows[0].epoch, 2);
+  EXPECT_EQ(results.rows[0].result.hyperparameters.at("l2"), "0.1");
   filter.layer = "pixels";
-  ASSERT_OK_AND_ASSIGN(results, scheduler_->QueryResults(filter));
-  EXPECT_THAT(results, SizeIs(2));
-  ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run));
-  EXPECT_THAT(ckpts, SizeIs(2));
+  ASSERT_OK_AND_ASSIGN(results, scheduler_->QueryResults(filter, 10, ""));
+  EXPECT_THAT(results.rows, SizeIs(2));
+  ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run, 0, ""));
+  EXPECT_THAT(ckpts.rows, SizeIs(2));
 }
 
 TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
@@ -781,14 +782,15 @@ TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   EXPECT_EQ(second.assignment.checkpoint->epoch, 1);
   EXPECT_EQ(second.assignment.checkpoint->path, "runs/1/ckpt-1");
   EXPECT_EQ(second.assignment.attempt, 2);
-  ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run));
-  ASSERT_THAT(ckpts, SizeIs(1));
-  EXPECT_EQ(ckpts[0].metrics, (std::map<std::string, double>{{"loss", 0.5}}));
+  ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run, 0, ""));
+  ASSERT_THAT(ckpts.rows, SizeIs(1));
+  EXPECT_EQ(ckpts.rows[0].metrics,
+            (std::map<std::string, double>{{"loss", 0.5}}));
   // Completing TRAIN marks its last checkpoint final and queues its EXTRACT.
   ASSERT_OK(scheduler_->CompleteJob({w, second.job.id, second.token}));
-  ASSERT_OK_AND_ASSIGN(ckpts, scheduler_->ListCheckpoints(run));
-  EXPECT_TRUE(ckpts[0].is_final);
-  EXPECT_EQ(JobOf(run, JobKind::kExtract).checkpoint_id, ckpts[0].id);
+  ASSERT_OK_AND_ASSIGN(ckpts, scheduler_->ListCheckpoints(run, 0, ""));
+  EXPECT_TRUE(ckpts.rows[0].is_final);
+  EXPECT_EQ(JobOf(run, JobKind::kExtract).checkpoint_id, ckpts.rows[0].id);
 }
 
 TEST_F(SchedulerTest, RetriedTrainGetsEarlierCheckpointsToFallBackOn) {
@@ -844,8 +846,9 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   std::string token;
   int pages = 0;
   do {
-    ASSERT_OK_AND_ASSIGN(RunPage page, scheduler_->ListRuns({}, 0, token));
-    for (const auto& r : page.runs) seen.push_back(r.id);
+    ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
+                         scheduler_->ListRuns({}, 0, token));
+    for (const auto& r : page.rows) seen.push_back(r.id);
     token = page.next_page_token;
     ++pages;
   } while (!token.empty() && pages < 10);
@@ -867,11 +870,12 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   ASSERT_THAT(sub.run_ids, SizeIs(2));
   storage::RunFilter filter;
   filter.sweep_id = sub.sweep_id;
-  ASSERT_OK_AND_ASSIGN(RunPage page, scheduler_->ListRuns(filter, 10, ""));
-  ASSERT_THAT(page.runs, SizeIs(2));
-  EXPECT_EQ(page.runs[0].name, "widths/rotation-resnet50_v2-k8");
-  EXPECT_EQ(page.runs[0].config.width, 8);
-  EXPECT_EQ(page.runs[0].priority, 3);
+  ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
+                       scheduler_->ListRuns(filter, 10, ""));
+  ASSERT_THAT(page.rows, SizeIs(2));
+  EXPECT_EQ(page.rows[0].name, "widths/rotation-resnet50_v2-k8");
+  EXPECT_EQ(page.rows[0].config.width, 8);
+  EXPECT_EQ(page.rows[0].priority, 3);
   EXPECT_TRUE(page.next_page_token.empty());
   ASSERT_OK_AND_ASSIGN(storage::Sweep stored,
                        scheduler_->GetSweep(sub.sweep_id));
@@ -923,15 +927,16 @@ TEST_F(SchedulerTest, SweepsAreListedNewestFirstWithRunCounts) {
     sweep.sweep.grid.widths = {1, 2};
     ASSERT_OK(scheduler_->SubmitSweep(sweep).status());
   }
-  ASSERT_OK_AND_ASSIGN(SweepPage page, scheduler_->ListSweeps(2, ""));
-  ASSERT_THAT(page.sweeps, SizeIs(2));
-  EXPECT_EQ(page.sweeps[0].sweep.name, "third");
-  EXPECT_EQ(page.sweeps[0].runs, 2);
-  EXPECT_EQ(page.sweeps[0].succeeded, 0);
+  ASSERT_OK_AND_ASSIGN(Page<storage::SweepSummary> page,
+                       scheduler_->ListSweeps(2, ""));
+  ASSERT_THAT(page.rows, SizeIs(2));
+  EXPECT_EQ(page.rows[0].sweep.name, "third");
+  EXPECT_EQ(page.rows[0].runs, 2);
+  EXPECT_EQ(page.rows[0].succeeded, 0);
   ASSERT_FALSE(page.next_page_token.empty());
   ASSERT_OK_AND_ASSIGN(page, scheduler_->ListSweeps(2, page.next_page_token));
-  ASSERT_THAT(page.sweeps, SizeIs(1));
-  EXPECT_EQ(page.sweeps[0].sweep.name, "first");
+  ASSERT_THAT(page.rows, SizeIs(1));
+  EXPECT_EQ(page.rows[0].sweep.name, "first");
   EXPECT_TRUE(page.next_page_token.empty());
   EXPECT_THAT(
       scheduler_->ListSweeps(0, "x"),
@@ -957,8 +962,8 @@ TEST_F(SchedulerTest, MonitoringCountsWorkersJobsAndTheirTiming) {
                   .status());
   }
 
-  ASSERT_OK_AND_ASSIGN(std::vector<WorkerInfo> workers,
-                       scheduler_->ListWorkers());
+  ASSERT_OK_AND_ASSIGN(Page<WorkerInfo> page, scheduler_->ListWorkers(0, ""));
+  const std::vector<WorkerInfo>& workers = page.rows;
   ASSERT_THAT(workers, SizeIs(2));
   EXPECT_EQ(workers[0].worker.id, busy);
   EXPECT_TRUE(workers[0].alive);

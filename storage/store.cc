@@ -1140,13 +1140,20 @@ absl::StatusOr<Checkpoint> Store::GetCheckpoint(int64_t id) {
   return impl_->One<Checkpoint>(s, ReadCheckpoint, "checkpoint", id);
 }
 
-absl::StatusOr<std::vector<Checkpoint>> Store::ListCheckpoints(int64_t run_id) {
+absl::StatusOr<std::vector<Checkpoint>> Store::ListCheckpoints(
+    int64_t run_id, std::optional<int64_t> after_id, int limit) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
-  SSLAB_ASSIGN_OR_RETURN(
-      Statement s, impl_->Prepare(absl::StrCat(
-                       "SELECT ", kCheckpointColumns,
-                       " FROM checkpoints WHERE run_id = ?1 ORDER BY epoch")));
-  s.Bind(1, run_id);
+  std::optional<int64_t> after_epoch;
+  if (after_id) {
+    SSLAB_ASSIGN_OR_RETURN(Checkpoint after, GetCheckpoint(*after_id));
+    after_epoch = after.epoch;
+  }
+  SSLAB_ASSIGN_OR_RETURN(Statement s, impl_->Prepare(absl::StrCat(
+                                          "SELECT ", kCheckpointColumns,
+                                          " FROM checkpoints WHERE run_id = ?1 "
+                                          "AND (?2 IS NULL OR epoch > ?2) "
+                                          "ORDER BY epoch LIMIT ?3")));
+  s.Bind(1, run_id).Bind(2, after_epoch).Bind(3, limit);
   return ReadAll<Checkpoint>(s, ReadCheckpoint);
 }
 
@@ -1225,8 +1232,23 @@ absl::StatusOr<int64_t> Store::UpsertResult(const Result& r) {
 }
 
 absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
-    const ResultFilter& filter) {
+    const ResultFilter& filter, std::optional<int64_t> after_id, int limit) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  // Where the previous page ended: that result's place in the order below.
+  std::optional<Statement> after;
+  if (after_id) {
+    SSLAB_ASSIGN_OR_RETURN(
+        after, impl_->Prepare("SELECT c.run_id, c.epoch, r.layer, "
+                              "r.probe_kind, r.label_fraction, r.split "
+                              "FROM results r JOIN checkpoints c "
+                              "ON c.id = r.checkpoint_id WHERE r.id = ?1"));
+    after->Bind(1, *after_id);
+    SSLAB_ASSIGN_OR_RETURN(bool found, after->Step());
+    if (!found) {
+      return absl::NotFoundError(
+          absl::StrCat("result ", *after_id, " not found"));
+    }
+  }
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
       impl_->Prepare(absl::StrCat(
@@ -1243,9 +1265,14 @@ absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
           : filter.sweep_id ? "u.sweep_id = ?2 "
                             : "1 ",
           "AND (?3 IS NULL OR r.layer = ?3) "
-          "AND (?4 IS NULL OR r.probe_kind = ?4) "
+          "AND (?4 IS NULL OR r.probe_kind = ?4) ",
+          // The run bound lets the scan start at the previous page's run
+          // instead of the scope's first; the row value is the exact place.
+          after ? "AND u.id >= ?5 AND (u.id, c.epoch, r.layer, r.probe_kind, "
+                  "r.label_fraction, r.split) > (?5, ?6, ?7, ?8, ?9, ?10) "
+                : "",
           "ORDER BY u.id, c.epoch, r.layer, r.probe_kind, r.label_fraction, "
-          "r.split")));
+          "r.split LIMIT ?11")));
   if (filter.run_id) s.Bind(1, *filter.run_id);
   if (filter.sweep_id) s.Bind(2, *filter.sweep_id);
   s.Bind(3, filter.layer);
@@ -1254,6 +1281,15 @@ absl::StatusOr<std::vector<ResultRow>> Store::QueryResults(
   } else {
     s.BindNull(4);
   }
+  if (after) {
+    s.Bind(5, after->Int(0))
+        .Bind(6, after->Int(1))
+        .Bind(7, after->Text(2))
+        .Bind(8, after->Text(3))
+        .Bind(9, after->Double(4))
+        .Bind(10, after->Text(5));
+  }
+  s.Bind(11, limit);
   return ReadAll<ResultRow>(
       s, [](const Statement& q) -> absl::StatusOr<ResultRow> {
         ResultRow row;
@@ -1422,11 +1458,15 @@ absl::StatusOr<Worker> Store::GetWorker(int64_t id) {
   return impl_->One<Worker>(s, ReadWorker, "worker", id);
 }
 
-absl::StatusOr<std::vector<Worker>> Store::ListWorkers() {
+absl::StatusOr<std::vector<Worker>> Store::ListWorkers(
+    std::optional<int64_t> after_id, int limit) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
-      Statement s, impl_->Prepare(absl::StrCat("SELECT ", kWorkerColumns,
-                                               " FROM workers ORDER BY id")));
+      Statement s,
+      impl_->Prepare(absl::StrCat("SELECT ", kWorkerColumns,
+                                  " FROM workers WHERE (?1 IS NULL OR id > ?1) "
+                                  "ORDER BY id LIMIT ?2")));
+  s.Bind(1, after_id).Bind(2, limit);
   return ReadAll<Worker>(s, ReadWorker);
 }
 

@@ -137,8 +137,12 @@ class Store {
   // epoch again updates the row and returns its id.
   absl::StatusOr<int64_t> UpsertCheckpoint(const Checkpoint& checkpoint);
   absl::StatusOr<Checkpoint> GetCheckpoint(int64_t id);
-  // Ascending epoch.
-  absl::StatusOr<std::vector<Checkpoint>> ListCheckpoints(int64_t run_id);
+  // Ascending epoch; when `after_id` is set, only the epochs after that
+  // checkpoint's (NOT_FOUND if there is none); at most `limit` (negative:
+  // all).
+  absl::StatusOr<std::vector<Checkpoint>> ListCheckpoints(
+      int64_t run_id, std::optional<int64_t> after_id = std::nullopt,
+      int limit = -1);
 
   // Features, keyed by (checkpoint_id, layer, split).
   absl::StatusOr<int64_t> UpsertFeature(const Feature& feature);
@@ -148,9 +152,12 @@ class Store {
   // Results, keyed by (checkpoint_id, layer, probe_kind, label_fraction,
   // split).
   absl::StatusOr<int64_t> UpsertResult(const Result& result);
-  // Ordered by run id, epoch, layer, probe kind, label fraction, split.
+  // Ordered by run id, epoch, layer, probe kind, label fraction, split;
+  // when `after_id` is set, only the rows after that result in this order
+  // (NOT_FOUND if there is none); at most `limit` (negative: all).
   absl::StatusOr<std::vector<ResultRow>> QueryResults(
-      const ResultFilter& filter);
+      const ResultFilter& filter,
+      std::optional<int64_t> after_id = std::nullopt, int limit = -1);
 
   // Metrics: appended, each series (run, name) thinned to at most
   // StoreOptions::max_metric_points.
@@ -167,8 +174,10 @@ class Store {
   // registered_at and gets the new kinds, devices and last_heartbeat.
   absl::StatusOr<Worker> UpsertWorker(const Worker& worker);
   absl::StatusOr<Worker> GetWorker(int64_t id);
-  // Every registered worker, ascending id.
-  absl::StatusOr<std::vector<Worker>> ListWorkers();
+  // Registered workers, ascending id, only ids above `after_id` when set, at
+  // most `limit` (negative: all).
+  absl::StatusOr<std::vector<Worker>> ListWorkers(
+      std::optional<int64_t> after_id = std::nullopt, int limit = -1);
   absl::Status TouchWorker(int64_t id, absl::Time now);
 
  private:

@@ -81,6 +81,12 @@ class StoreTest : public ::testing::Test {
     run.created_at = run.updated_at = kT0;
     return run;
   }
+  static Sweep MakeSweep(const std::string& name) {
+    Sweep sweep;
+    sweep.name = name;
+    sweep.created_at = kT0;
+    return sweep;
+  }
   static Job MakeJob(int64_t run_id, int priority,
                      JobKind kind = JobKind::kTrain) {
     Job job;
@@ -220,10 +226,7 @@ TEST_F(StoreTest, TransactionRollsBackEveryWriteOnFailure) {
 
 TEST_F(StoreTest, ListRunsFiltersAndPagesNewestFirst) {
   auto store = OpenOrDie();
-  Sweep sweep;
-  sweep.name = "grid";
-  sweep.created_at = kT0;
-  ASSERT_OK_AND_ASSIGN(int64_t sweep_id, store->CreateSweep(sweep));
+  ASSERT_OK_AND_ASSIGN(int64_t sweep_id, store->CreateSweep(MakeSweep("grid")));
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) {
     ASSERT_OK_AND_ASSIGN(
@@ -259,6 +262,84 @@ TEST_F(StoreTest, ListRunsFiltersAndPagesNewestFirst) {
   ASSERT_OK_AND_ASSIGN(auto active, store->ListRuns(running, std::nullopt, 10));
   ASSERT_THAT(active, SizeIs(1));
   EXPECT_EQ(active[0].id, ids[2]);
+}
+
+TEST_F(StoreTest, ResultsAndCheckpointsPageByTheirPlaceInTheOrder) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t sweep_id, store->CreateSweep(MakeSweep("grid")));
+  std::vector<int64_t> runs;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_OK_AND_ASSIGN(
+        int64_t id, store->CreateRun(MakeRun(absl::StrCat("r", i),
+                                             Method::kRotation, sweep_id)));
+    runs.push_back(id);
+  }
+  // Written against the order (last run, last epoch, last layer first), so
+  // that result ids and list order disagree: a page must resume from the
+  // place of its last row, not from its id.
+  for (auto run = runs.rbegin(); run != runs.rend(); ++run) {
+    for (int epoch : {4, 2}) {
+      Checkpoint c;
+      c.run_id = *run;
+      c.epoch = epoch;
+      c.path = absl::StrCat("runs/", *run, "/epoch-", epoch);
+      c.sha256 = "aa";
+      c.created_at = kT0;
+      ASSERT_OK_AND_ASSIGN(int64_t ckpt, store->UpsertCheckpoint(c));
+      for (const char* layer : {"pre_logits", "block4", "block1"}) {
+        for (double fraction : {1.0, 0.1}) {
+          Result r;
+          r.checkpoint_id = ckpt;
+          r.target = {layer, ProbeKind::kLbfgs, fraction};
+          r.split = Split::kTest;
+          r.top1 = 0.5;
+          ASSERT_OK(store->UpsertResult(r).status());
+        }
+      }
+    }
+  }
+  ResultFilter filter;
+  filter.sweep_id = sweep_id;
+  ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> all, store->QueryResults(filter));
+  ASSERT_THAT(all, SizeIs(3 * 2 * 3 * 2));
+  EXPECT_EQ(all.front().run_id, runs[0]);
+  EXPECT_EQ(all.front().epoch, 2);
+  EXPECT_EQ(all.front().result.target.layer, "block1");
+  EXPECT_EQ(all.front().result.target.label_fraction, 0.1);
+  EXPECT_GT(all.front().result.id, all.back().result.id);
+
+  std::vector<int64_t> paged;
+  std::optional<int64_t> after;
+  for (int page = 0; page < 100; ++page) {
+    ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> rows,
+                         store->QueryResults(filter, after, 5));
+    ASSERT_LE(rows.size(), 5);
+    for (const ResultRow& row : rows) paged.push_back(row.result.id);
+    if (rows.size() < 5) break;
+    after = rows.back().result.id;
+  }
+  std::vector<int64_t> expected;
+  for (const ResultRow& row : all) expected.push_back(row.result.id);
+  EXPECT_EQ(paged, expected);
+  // A filter applies after the place as well.
+  filter.layer = "block4";
+  ASSERT_OK_AND_ASSIGN(std::vector<ResultRow> block4,
+                       store->QueryResults(filter, all[0].result.id, 100));
+  EXPECT_THAT(block4, SizeIs(3 * 2 * 2));
+  EXPECT_THAT(store->QueryResults(filter, 999999, 5),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("result")));
+
+  ASSERT_OK_AND_ASSIGN(std::vector<Checkpoint> ckpts,
+                       store->ListCheckpoints(runs[1], std::nullopt, 1));
+  ASSERT_THAT(ckpts, SizeIs(1));
+  EXPECT_EQ(ckpts[0].epoch, 2);
+  ASSERT_OK_AND_ASSIGN(ckpts, store->ListCheckpoints(runs[1], ckpts[0].id, 1));
+  ASSERT_THAT(ckpts, SizeIs(1));
+  EXPECT_EQ(ckpts[0].epoch, 4);
+  ASSERT_OK_AND_ASSIGN(ckpts, store->ListCheckpoints(runs[1], ckpts[0].id, 1));
+  EXPECT_THAT(ckpts, SizeIs(0));
+  EXPECT_THAT(store->ListCheckpoints(runs[1], 999999, 1),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
@@ -763,6 +844,11 @@ TEST_F(StoreTest, CountsAndListsForMonitoring) {
   ASSERT_THAT(workers, SizeIs(2));
   EXPECT_EQ(workers[1].name, "w2");
   EXPECT_THAT(workers[1].kinds, ElementsAre(JobKind::kProbe));
+  ASSERT_OK_AND_ASSIGN(auto page1, store->ListWorkers(std::nullopt, 1));
+  ASSERT_THAT(page1, SizeIs(1));
+  ASSERT_OK_AND_ASSIGN(auto rest, store->ListWorkers(page1[0].id, 5));
+  ASSERT_THAT(rest, SizeIs(1));
+  EXPECT_EQ(rest[0].name, "w2");
 }
 
 TEST_F(StoreTest, WorkerUpsertKeepsIdByName) {

@@ -77,7 +77,10 @@ class DashboardTest : public ::testing::Test {
     cluster_ = std::make_unique<Cluster>(
         ClusterBinaries{.scheduler = SSLAB_SCHEDULER_BIN, .cli = SSLAB_CLI_BIN},
         dir_);
-    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler());
+    // Pages of 7 rows: the run's and the sweep's results and the layer
+    // plots drawn from them are complete only if the page follows every
+    // next_page_token.
+    ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler(0, {"--max-page-size=7"}));
     base_ = absl::StrCat("http://127.0.0.1:", cluster_->http_port(), "/");
     shots_ = std::filesystem::path(SSLAB_BINARY_DIR) / "screenshots";
     std::filesystem::create_directories(shots_);

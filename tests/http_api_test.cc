@@ -198,6 +198,55 @@ TEST_F(HttpApiTest, ListsPageAndCapTheirPageSize) {
   EXPECT_THAT(Get("/api/v1/runs?page_size=1000000")["runs"], SizeIs(5));
 }
 
+// With pages of three rows every list takes several pages; the CLI and a
+// client following next_page_token get every row, in the unpaged order.
+TEST_F(HttpApiTest, ListsAreReadToTheEndAcrossPages) {
+  ASSERT_NO_FATAL_FAILURE(FillWithWork());
+  for (const char* name : {"w-a", "w-b", "w-c"}) {
+    FakeWorker worker(grpc::CreateChannel(cluster_->address(),
+                                          grpc::InsecureChannelCredentials()));
+    ASSERT_TRUE(worker.Register(name).ok());
+  }
+  const json sweep_results = Get("/api/v1/sweeps/1/results?page_size=1000");
+  ASSERT_THAT(sweep_results["results"], SizeIs(4 * 2 * 2));
+  EXPECT_FALSE(sweep_results.contains("next_page_token") &&
+               !sweep_results["next_page_token"].get<std::string>().empty());
+  const json run_results = Get("/api/v1/runs/1/results?page_size=1000");
+  ASSERT_THAT(run_results["results"], SizeIs(3 * 2 * 2));
+
+  ASSERT_EQ(cluster_->StopScheduler(SIGTERM), 0);
+  ASSERT_NO_FATAL_FAILURE(cluster_->StartScheduler(0, {"--max-page-size=3"}));
+  http_ = std::make_unique<httplib::Client>("127.0.0.1", cluster_->http_port());
+
+  // Over HTTP: the page size is capped, the token leads on.
+  json rows = json::array();
+  std::string token;
+  int pages = 0;
+  do {
+    const json page = Get("/api/v1/sweeps/1/results?page_size=1000" +
+                          (token.empty() ? "" : "&page_token=" + token));
+    ASSERT_LE(page["results"].size(), 3u);
+    for (const json& r : page["results"]) rows.push_back(r);
+    token = page.value("next_page_token", "");
+  } while (!token.empty() && ++pages < 100);
+  EXPECT_EQ(rows, sweep_results["results"]);
+
+  // Through the CLI, which reads every page.
+  auto cli_json = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), "--format=json");
+    const CommandResult r = cluster_->Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+  };
+  EXPECT_EQ(cli_json({"results", "--sweep", "1"})["results"],
+            sweep_results["results"]);
+  EXPECT_EQ(cli_json({"results", "1"})["results"], run_results["results"]);
+  EXPECT_THAT(cli_json({"workers"})["workers"], SizeIs(4));
+  const CommandResult table = cluster_->Cli({"results", "--sweep", "1"});
+  ASSERT_EQ(table.exit_code, 0) << table.err;
+  EXPECT_THAT(table.out, HasSubstr("pre_logits"));
+}
+
 TEST_F(HttpApiTest, MetricsPagePassesPromtoolAfterARun) {
   ASSERT_NO_FATAL_FAILURE(FillWithWork());
   const httplib::Result r = http_->Get("/metrics");

@@ -51,6 +51,20 @@ async function api(path) {
   return body;
 }
 
+// Every row of a paged list: follows next_page_token to the last page.
+async function apiAll(path, field) {
+  const rows = [];
+  let token = "";
+  do {
+    const sep = path.includes("?") ? "&" : "?";
+    const page = await api(`${path}${sep}page_size=1000` +
+      (token ? `&page_token=${encodeURIComponent(token)}` : ""));
+    rows.push(...(page[field] || []));
+    token = page.next_page_token || "";
+  } while (token);
+  return rows;
+}
+
 function fetchWithToken(path, token) {
   const headers = token ? { Authorization: "Bearer " + token } : {};
   return fetch("/api/v1" + path, { headers });
@@ -216,7 +230,7 @@ async function runsPage() {
   const best = {};
   await Promise.all(runs.filter((r) => num(r.progress && r.progress.jobs_succeeded) > 0)
     .map(async (r) => {
-      const results = (await api(`/runs/${r.run_id}/results`)).results || [];
+      const results = await apiAll(`/runs/${r.run_id}/results`, "results");
       const scores = layerScores(results);
       const b = bestLayer(scores[preferredProbe(scores)]);
       if (b) best[r.run_id] = b;
@@ -293,7 +307,8 @@ async function runPage(id) {
   clearPage("run");
   const [run, metrics, results, checkpoints] = await Promise.all([
     api(`/runs/${id}`), api(`/runs/${id}/metrics?max_points=500`),
-    api(`/runs/${id}/results`), api(`/runs/${id}/checkpoints`)]);
+    apiAll(`/runs/${id}/results`, "results"),
+    apiAll(`/runs/${id}/checkpoints`, "checkpoints")]);
   const r = run.run;
   const c = r.config;
   const p = r.progress || {};
@@ -319,14 +334,14 @@ async function runPage(id) {
     el("div", { class: "card" }, el("h3", {}, "Lineage"), kv([
       ["created", when(r.create_time)], ["updated", when(r.update_time)],
       ["seed", c.seed], ["device", short(c.device)], ["versions", versions],
-      ["checkpoints", String((checkpoints.checkpoints || []).length)]])));
+      ["checkpoints", String(checkpoints.length)]])));
   const jobs = (r.jobs || []).map((j) => [j.job_id, short(j.kind), stateCell(j.state),
     j.attempts || 0, j.layer || "", short(j.probe_kind),
     `${Math.round(100 * (j.progress || 0))}%`, j.lease_device || "", j.error || ""]);
   const jobColumns = ["Job", "Kind", "State", "Attempts", "Layer", "Probe", "Progress",
     "Device", "Error"].map((title) => ({ title }));
   const curves = trainingCurves(metrics.series || []);
-  const layers = layerPlots(results.results || [], ev.layers || []);
+  const layers = layerPlots(results, ev.layers || []);
   const running = !["succeeded", "failed", "cancelled"].includes(short(r.state));
   finish([el("h1", {}, `Run ${r.run_id}: ${r.name}`), info,
     el("h2", {}, "Training"),
@@ -353,10 +368,10 @@ async function sweepsPage() {
 async function sweepPage(id) {
   clearPage("sweep");
   const [sweep, results] = await Promise.all([api(`/sweeps/${id}`),
-    api(`/sweeps/${id}/results`)]);
+    apiAll(`/sweeps/${id}/results`, "results")]);
   const runs = sweep.runs || [];
   const byRun = {};
-  for (const r of results.results || []) (byRun[r.run_id] = byRun[r.run_id] || []).push(r);
+  for (const r of results) (byRun[r.run_id] = byRun[r.run_id] || []).push(r);
   const widths = new Set(runs.map((r) => num(r.config.width)));
   // The paper's grid: method x architecture (x k), best layer on val.
   const methods = [];
@@ -438,8 +453,7 @@ async function sweepPage(id) {
 
 async function workersPage() {
   clearPage("workers");
-  const list = await api("/workers");
-  const workers = list.workers || [];
+  const workers = await apiAll("/workers", "workers");
   const rows = workers.map((w) => [w.worker_id, w.name,
     el("td", { class: w.alive ? "state state-succeeded" : "state state-failed" },
       w.alive ? "alive" : "silent"),

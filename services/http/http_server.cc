@@ -136,6 +136,16 @@ class Query {
     return out;
   }
 
+  // page_size= and page_token= of a paged list.
+  template <typename Request>
+  absl::Status PageInto(Request* r) const {
+    SSLAB_ASSIGN_OR_RETURN(int64_t page_size, Number("page_size"));
+    r->set_page_size(
+        static_cast<int32_t>(std::min<int64_t>(page_size, 1 << 20)));
+    r->set_page_token(Text("page_token"));
+    return absl::OkStatus();
+  }
+
   // A non-negative integer, 0 when absent.
   absl::StatusOr<int64_t> Number(const std::string& name) const {
     const std::string text = Text(name);
@@ -198,23 +208,36 @@ class HttpServer::Impl {
     std::string host = options_.listen.substr(0, colon);
     if (host.size() > 1 && host.front() == '[')
       host = host.substr(1, host.size() - 2);
+    if (options_.tls.cert.empty()) {
+      server_ = std::make_unique<httplib::Server>();
+    } else {
+      auto https = std::make_unique<httplib::SSLServer>(
+          options_.tls.cert.c_str(), options_.tls.key.c_str());
+      if (!https->is_valid()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("http: cannot serve TLS with certificate ",
+                         options_.tls.cert, " and key ", options_.tls.key,
+                         " (missing, unreadable or not a matching PEM pair)"));
+      }
+      server_ = std::move(https);
+    }
     const int threads = std::max(1, options_.threads);
-    server_.new_task_queue = [threads] {
+    server_->new_task_queue = [threads] {
       return new httplib::ThreadPool(threads);
     };
     // Headers and body go out as separate writes: without TCP_NODELAY,
     // Nagle's algorithm and the client's delayed ACK add 40 ms to some.
-    server_.set_tcp_nodelay(true);
+    server_->set_tcp_nodelay(true);
     Routes();
-    port_ = port == 0 ? server_.bind_to_any_port(host)
-                      : (server_.bind_to_port(host, port) ? port : -1);
+    port_ = port == 0 ? server_->bind_to_any_port(host)
+                      : (server_->bind_to_port(host, port) ? port : -1);
     if (port_ <= 0) {
       return absl::UnavailableError(
           absl::StrCat("http: cannot listen on ", options_.listen));
     }
-    thread_ = std::thread([this] { server_.listen_after_bind(); });
+    thread_ = std::thread([this] { server_->listen_after_bind(); });
     // stop() is a no-op until the listener runs: wait for it.
-    while (!server_.is_running()) {
+    while (!server_->is_running()) {
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
     return absl::OkStatus();
@@ -224,7 +247,7 @@ class HttpServer::Impl {
 
   void Shutdown() {
     std::call_once(stopped_, [this] {
-      server_.stop();
+      if (server_) server_->stop();
       if (thread_.joinable()) thread_.join();
     });
   }
@@ -237,7 +260,7 @@ class HttpServer::Impl {
   // token.
   void Get(const std::string& pattern, Call call, bool open = false) {
     const Authenticator* auth = open ? nullptr : options_.auth;
-    server_.Get(
+    server_->Get(
         pattern, [call = std::move(call), auth](const httplib::Request& req,
                                                 httplib::Response& res) {
           absl::Status status;
@@ -297,10 +320,7 @@ class HttpServer::Impl {
       r.set_architecture(architecture);
       SSLAB_ASSIGN_OR_RETURN(int64_t sweep, q.Number("sweep_id"));
       r.set_sweep_id(sweep);
-      SSLAB_ASSIGN_OR_RETURN(int64_t page_size, q.Number("page_size"));
-      r.set_page_size(
-          static_cast<int32_t>(std::min<int64_t>(page_size, 1 << 20)));
-      r.set_page_token(q.Text("page_token"));
+      SSLAB_RETURN_IF_ERROR(q.PageInto(&r));
       return Serve<v1::ListRunsRequest, v1::ListRunsResponse>(&Svc::ListRuns, r,
                                                               res);
     });
@@ -339,10 +359,12 @@ class HttpServer::Impl {
         });
     Get(R"(/api/v1/runs/([^/]+)/checkpoints)",
         [this](const auto& req, auto& res) -> absl::Status {
-          SSLAB_RETURN_IF_ERROR(Query(req, {}).CheckNames());
+          Query q(req, {"page_size", "page_token"});
+          SSLAB_RETURN_IF_ERROR(q.CheckNames());
           v1::ListCheckpointsRequest r;
           SSLAB_ASSIGN_OR_RETURN(int64_t id, PathId(req, "run_id"));
           r.set_run_id(id);
+          SSLAB_RETURN_IF_ERROR(q.PageInto(&r));
           return Serve<v1::ListCheckpointsRequest, v1::ListCheckpointsResponse>(
               &Svc::ListCheckpoints, r, res);
         });
@@ -350,10 +372,7 @@ class HttpServer::Impl {
       Query q(req, {"page_size", "page_token"});
       SSLAB_RETURN_IF_ERROR(q.CheckNames());
       v1::ListSweepsRequest r;
-      SSLAB_ASSIGN_OR_RETURN(int64_t page_size, q.Number("page_size"));
-      r.set_page_size(
-          static_cast<int32_t>(std::min<int64_t>(page_size, 1 << 20)));
-      r.set_page_token(q.Text("page_token"));
+      SSLAB_RETURN_IF_ERROR(q.PageInto(&r));
       return Serve<v1::ListSweepsRequest, v1::ListSweepsResponse>(
           &Svc::ListSweeps, r, res);
     });
@@ -376,9 +395,12 @@ class HttpServer::Impl {
               &Svc::QueryResults, r, res);
         });
     Get("/api/v1/workers", [this](const auto& req, auto& res) -> absl::Status {
-      SSLAB_RETURN_IF_ERROR(Query(req, {}).CheckNames());
+      Query q(req, {"page_size", "page_token"});
+      SSLAB_RETURN_IF_ERROR(q.CheckNames());
+      v1::ListWorkersRequest r;
+      SSLAB_RETURN_IF_ERROR(q.PageInto(&r));
       return Serve<v1::ListWorkersRequest, v1::ListWorkersResponse>(
-          &Svc::ListWorkers, {}, res);
+          &Svc::ListWorkers, r, res);
     });
     Get("/metrics", [this](const auto&, auto& res) -> absl::Status {
       SSLAB_ASSIGN_OR_RETURN(scheduler::Census census,
@@ -396,14 +418,14 @@ class HttpServer::Impl {
         res.set_content(reinterpret_cast<const char*>(a->data), a->size,
                         a->content_type);
       };
-      server_.Get(a->path, serve);
-      if (std::string(a->path) == "/index.html") server_.Get("/", serve);
+      server_->Get(a->path, serve);
+      if (std::string(a->path) == "/index.html") server_->Get("/", serve);
     }
     // Anything else: a JSON 404 (or 405 for other methods than GET).
     // httplib calls this for every status >= 400; routes write their own
     // bodies, so only unrouted requests (no body yet) are answered here.
-    server_.set_error_handler([](const httplib::Request& req,
-                                 httplib::Response& res) {
+    server_->set_error_handler([](const httplib::Request& req,
+                                  httplib::Response& res) {
       if (!res.body.empty()) return;
       if (res.status == 404 && req.method != "GET" && req.method != "HEAD") {
         res.status = 405;
@@ -422,11 +444,12 @@ class HttpServer::Impl {
     });
   }
 
-  // layer= and probe_kind= of the results routes.
+  // layer=, probe_kind= and the page of the results routes.
   static absl::Status ResultFilters(const httplib::Request& req,
                                     v1::QueryResultsRequest* r) {
-    Query q(req, {"layer", "probe_kind"});
+    Query q(req, {"layer", "probe_kind", "page_size", "page_token"});
     SSLAB_RETURN_IF_ERROR(q.CheckNames());
+    SSLAB_RETURN_IF_ERROR(q.PageInto(r));
     r->set_layer(q.Text("layer"));
     SSLAB_ASSIGN_OR_RETURN(
         auto kind,
@@ -439,7 +462,8 @@ class HttpServer::Impl {
   scheduler::Scheduler* const scheduler_;
   const RpcStats* const rpc_stats_;
   const HttpServerOptions options_;
-  httplib::Server server_;
+  // An httplib::SSLServer with options_.tls.
+  std::unique_ptr<httplib::Server> server_;
   int port_ = 0;
   std::thread thread_;
   std::once_flag stopped_;

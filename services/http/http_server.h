@@ -6,18 +6,19 @@
 // in the proto3 JSON mapping with the .proto field names (as `sslab
 // --format json` does). Errors are JSON, {"error": {"code": "NOT_FOUND",
 // "message": ...}}, with the HTTP status of the gRPC code; unknown paths are
-// 404, other methods than GET 405, malformed ids and parameters 400.
+// 404, other methods than GET 405, malformed ids and parameters 400. Lists
+// are paged as in gRPC: follow next_page_token until it is absent.
 //
 //   GET
 //   /api/v1/runs?state=&method=&architecture=&sweep_id=&page_size=&page_token=
 //   GET /api/v1/runs/{id}                run with its jobs
-//   GET /api/v1/runs/{id}/results?layer=&probe_kind=
+//   GET /api/v1/runs/{id}/results?layer=&probe_kind=&page_size=&page_token=
 //   GET /api/v1/runs/{id}/metrics?name=&max_points=   training curves
-//   GET /api/v1/runs/{id}/checkpoints
+//   GET /api/v1/runs/{id}/checkpoints?page_size=&page_token=
 //   GET /api/v1/sweeps?page_size=&page_token=
 //   GET /api/v1/sweeps/{id}              sweep, its grid and its runs
-//   GET /api/v1/sweeps/{id}/results?layer=&probe_kind=
-//   GET /api/v1/workers
+//   GET /api/v1/sweeps/{id}/results?layer=&probe_kind=&page_size=&page_token=
+//   GET /api/v1/workers?page_size=&page_token=
 //   GET /api/v1/version, /api/v1/health
 //   GET /metrics                         Prometheus text format
 //   GET /, /app.js, /style.css, /vendor/chart.min.js   the dashboard
@@ -51,6 +52,9 @@ struct HttpServerOptions {
   // /api/v1/health needs "Authorization: Bearer <client token>" (401
   // otherwise, 403 for a worker token). Not owned. Default: none.
   const Authenticator* auth = nullptr;
+  // HTTPS with this certificate chain and key (PEM; `ca` unused) when
+  // `cert` is set. Default: plain HTTP.
+  TlsFiles tls;
 };
 
 class HttpServer {

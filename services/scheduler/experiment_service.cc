@@ -109,9 +109,9 @@ grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext* context,
     }
     if (req->sweep_id() > 0) filter.sweep_id = req->sweep_id();
     SSLAB_ASSIGN_OR_RETURN(
-        scheduler::RunPage page,
+        scheduler::Page<storage::Run> page,
         scheduler_->ListRuns(filter, req->page_size(), req->page_token()));
-    for (const storage::Run& run : page.runs) {
+    for (const storage::Run& run : page.rows) {
       // Counts and progress for the table; a run deleted in between is
       // listed without them.
       absl::StatusOr<v1::Run> full = LoadRun(*scheduler_, run.id, false);
@@ -183,9 +183,12 @@ grpc::Status ExperimentServiceImpl::ListCheckpoints(
     v1::ListCheckpointsResponse* resp) {
   return handle_(context, "ListCheckpoints", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
-    SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> checkpoints,
-                           scheduler_->ListCheckpoints(req->run_id()));
-    for (const auto& c : checkpoints) *resp->add_checkpoints() = ToProto(c);
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::Page<storage::Checkpoint> page,
+        scheduler_->ListCheckpoints(req->run_id(), req->page_size(),
+                                    req->page_token()));
+    for (const auto& c : page.rows) *resp->add_checkpoints() = ToProto(c);
+    resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });
 }
@@ -210,9 +213,11 @@ grpc::Status ExperimentServiceImpl::QueryResults(
     if (!req->layer().empty()) filter.layer = req->layer();
     SSLAB_RETURN_IF_ERROR(
         SetFilter(req->probe_kind(), "probe_kind", &filter.probe_kind));
-    SSLAB_ASSIGN_OR_RETURN(std::vector<storage::ResultRow> rows,
-                           scheduler_->QueryResults(filter));
-    for (const auto& row : rows) *resp->add_results() = ToProto(row);
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::Page<storage::ResultRow> page,
+        scheduler_->QueryResults(filter, req->page_size(), req->page_token()));
+    for (const auto& row : page.rows) *resp->add_results() = ToProto(row);
+    resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });
 }
@@ -254,9 +259,9 @@ grpc::Status ExperimentServiceImpl::ListSweeps(grpc::ServerContext* context,
                                                v1::ListSweepsResponse* resp) {
   return handle_(context, "ListSweeps", [&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
-        scheduler::SweepPage page,
+        scheduler::Page<storage::SweepSummary> page,
         scheduler_->ListSweeps(req->page_size(), req->page_token()));
-    for (const auto& s : page.sweeps) *resp->add_sweeps() = ToProto(s);
+    for (const auto& s : page.rows) *resp->add_sweeps() = ToProto(s);
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });
@@ -274,9 +279,9 @@ grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext* context,
     std::vector<storage::Run> runs;
     std::string token;
     do {  // every run: a sweep holds at most experiment::kMaxSweepRuns
-      SSLAB_ASSIGN_OR_RETURN(scheduler::RunPage page,
+      SSLAB_ASSIGN_OR_RETURN(scheduler::Page<storage::Run> page,
                              scheduler_->ListRuns(filter, 1000, token));
-      runs.insert(runs.end(), page.runs.begin(), page.runs.end());
+      runs.insert(runs.end(), page.rows.begin(), page.rows.end());
       token = page.next_page_token;
     } while (!token.empty());
     std::reverse(runs.begin(), runs.end());  // grid order
@@ -291,13 +296,15 @@ grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext* context,
   });
 }
 
-grpc::Status ExperimentServiceImpl::ListWorkers(grpc::ServerContext* context,
-                                                const v1::ListWorkersRequest*,
-                                                v1::ListWorkersResponse* resp) {
+grpc::Status ExperimentServiceImpl::ListWorkers(
+    grpc::ServerContext* context, const v1::ListWorkersRequest* req,
+    v1::ListWorkersResponse* resp) {
   return handle_(context, "ListWorkers", [&]() -> absl::Status {
-    SSLAB_ASSIGN_OR_RETURN(std::vector<scheduler::WorkerInfo> workers,
-                           scheduler_->ListWorkers());
-    for (const auto& w : workers) *resp->add_workers() = ToProto(w);
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::Page<scheduler::WorkerInfo> page,
+        scheduler_->ListWorkers(req->page_size(), req->page_token()));
+    for (const auto& w : page.rows) *resp->add_workers() = ToProto(w);
+    resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
   });
 }

@@ -13,11 +13,14 @@
 //   --http-listen (SSLAB_HTTP_LISTEN) host:port of the JSON API, /metrics and
 //                            the dashboard, default 127.0.0.1:8080; "" = off
 //   --http-port-file         write the bound HTTP port here once serving
+//   --max-page-size (SSLAB_MAX_PAGE_SIZE) rows per page of any list at most,
+//                            default 1000
 // Security (services/common/security.h; README "Security"):
 //   --client-tokens-file (SSLAB_CLIENT_TOKENS_FILE)  tokens of the CLI and
 //                            dashboards, one per line
 //   --worker-tokens-file (SSLAB_WORKER_TOKENS_FILE)  tokens of the workers
 //   --tls-cert, --tls-key (SSLAB_TLS_CERT, SSLAB_TLS_KEY)  serve gRPC over TLS
+//                            and the HTTP side over HTTPS
 //   --worker-listen (SSLAB_WORKER_LISTEN)  the worker API's own host:port
 //   --worker-tls-client-ca (SSLAB_WORKER_TLS_CLIENT_CA)  workers must present
 //                            a certificate signed by this CA (mutual TLS;
@@ -28,6 +31,7 @@
 // the database, also while a scheduler serves it, and checks the copy.
 #include <pthread.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -151,6 +155,12 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_WORKER_TLS_CLIENT_CA");
   app.add_flag("--allow-unauthenticated", allow_unauthenticated,
                "serve a non-loopback address without tokens");
+  int max_page_size = scheduler::SchedulerOptions().max_page_size;
+  app.add_option("--max-page-size", max_page_size,
+                 "rows per page of any list at most (bounds each answer)")
+      ->envname("SSLAB_MAX_PAGE_SIZE")
+      ->check(CLI::Range(1, max_page_size))
+      ->capture_default_str();
   std::string backup_to;
   app.fallthrough();  // --db also after "backup"
   CLI::App* backup = app.add_subcommand(
@@ -219,6 +229,9 @@ int Main(int argc, char** argv) {
   }
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.lease_duration = absl::Seconds(lease_seconds);
+  scheduler_options.max_page_size = max_page_size;
+  scheduler_options.default_page_size =
+      std::min(scheduler_options.default_page_size, max_page_size);
   scheduler_options.versions = {{"sslab", SSLAB_VERSION}, {"api", "sslab.v1"}};
   absl::StatusOr<std::unique_ptr<scheduler::Scheduler>> sched =
       scheduler::Scheduler::Create(*std::move(store), scheduler::Clock::Real(),
@@ -247,6 +260,8 @@ int Main(int argc, char** argv) {
     services::HttpServerOptions http_options;
     http_options.listen = http_listen;
     http_options.auth = &server_options.auth;
+    http_options.tls.cert = tls.cert;
+    http_options.tls.key = tls.key;
     absl::StatusOr<std::unique_ptr<services::HttpServer>> started =
         services::HttpServer::Start((*server)->experiments(), sched->get(),
                                     (*server)->rpc_stats(), http_options);
@@ -284,7 +299,8 @@ int Main(int argc, char** argv) {
                                                  : " (client certificates)");
   }
   if (http) {
-    SSLAB_LOG(INFO) << "dashboard, JSON API and /metrics on http://"
+    SSLAB_LOG(INFO) << "dashboard, JSON API and /metrics on "
+                    << (tls.cert.empty() ? "http" : "https") << "://"
                     << http_listen.substr(0, http_listen.rfind(':')) << ":"
                     << http->port() << "/";
   }

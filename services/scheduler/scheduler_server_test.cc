@@ -404,6 +404,22 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   EXPECT_EQ(results.results(0).method(), v1::METHOD_ROTATION);
   EXPECT_EQ(results.results(0).epoch(), 2);
   EXPECT_EQ(results.results(0).hyperparameters().at("l2"), "0.001");
+  // The same rows a page at a time.
+  q.set_page_size(1);
+  v1::QueryResultsResponse first, second;
+  ASSERT_TRUE(experiments_->QueryResults(Ctx().get(), q, &first).ok());
+  ASSERT_THAT(first.results(), SizeIs(1));
+  EXPECT_EQ(first.results(0).layer(), results.results(0).layer());
+  ASSERT_FALSE(first.next_page_token().empty());
+  q.set_page_token(first.next_page_token());
+  ASSERT_TRUE(experiments_->QueryResults(Ctx().get(), q, &second).ok());
+  ASSERT_THAT(second.results(), SizeIs(1));
+  EXPECT_EQ(second.results(0).layer(), results.results(1).layer());
+  EXPECT_TRUE(second.next_page_token().empty());
+  q.set_page_token("987654321");
+  EXPECT_THAT(
+      FromGrpcStatus(experiments_->QueryResults(Ctx().get(), q, &second)),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("page_token")));
 
   v1::ListCheckpointsRequest lc;
   lc.set_run_id(run.run_id());

@@ -219,9 +219,10 @@ class SecureServerTest : public ::testing::Test {
         Ctx().get(), req, &resp));
   }
   int64_t RunCount() {
-    absl::StatusOr<scheduler::RunPage> page = scheduler_->ListRuns({}, 0, "");
+    absl::StatusOr<scheduler::Page<storage::Run>> page =
+        scheduler_->ListRuns({}, 0, "");
     EXPECT_TRUE(page.ok());
-    return page.ok() ? static_cast<int64_t>(page->runs.size()) : -1;
+    return page.ok() ? static_cast<int64_t>(page->rows.size()) : -1;
   }
 
   fs::path dir_;
@@ -255,9 +256,9 @@ TEST_F(SecureServerTest, AClientTokenCannotActAsAWorker) {
                        HasSubstr("client token cannot call the worker API")));
   EXPECT_THAT(Register(Channel("", port)),
               StatusIs(absl::StatusCode::kUnauthenticated));
-  ASSERT_OK_AND_ASSIGN(std::vector<scheduler::WorkerInfo> workers,
-                       scheduler_->ListWorkers());
-  EXPECT_TRUE(workers.empty());
+  ASSERT_OK_AND_ASSIGN(scheduler::Page<scheduler::WorkerInfo> workers,
+                       scheduler_->ListWorkers(0, ""));
+  EXPECT_TRUE(workers.rows.empty());
   EXPECT_OK(Register(Channel(kWorkerToken, port)));
 }
 
@@ -293,6 +294,41 @@ TEST_F(SecureServerTest, HttpApiTakesTheClientTokenAndOnlyIt) {
   // What a load balancer and the browser need before they have a token.
   EXPECT_EQ(get("/api/v1/health", ""), 200);
   EXPECT_EQ(get("/", ""), 200);
+}
+
+TEST_F(SecureServerTest, HttpsServesTheApiToClientsThatTrustItsCa) {
+  const Pki pki = Pki::Make(dir_);
+  Start({});
+  HttpServerOptions options;
+  options.listen = "127.0.0.1:0";
+  options.auth = &auth_;
+  options.tls = {pki.server.string(), pki.server_key.string(), ""};
+  ASSERT_OK_AND_ASSIGN(
+      http_, HttpServer::Start(server_->experiments(), scheduler_.get(),
+                               server_->rpc_stats(), options));
+  const httplib::Headers token = {
+      {"Authorization", absl::StrCat("Bearer ", kClientToken)}};
+  httplib::SSLClient trusting("127.0.0.1", http_->port());
+  trusting.set_ca_cert_path(pki.ca.string().c_str());
+  trusting.enable_server_certificate_verification(true);
+  auto res = trusting.Get("/api/v1/runs", token);
+  ASSERT_TRUE(res) << httplib::to_string(res.error());
+  EXPECT_EQ(res->status, 200);
+  httplib::SSLClient other("127.0.0.1", http_->port());
+  other.set_ca_cert_path(pki.other_ca.string().c_str());
+  other.enable_server_certificate_verification(true);
+  EXPECT_FALSE(other.Get("/api/v1/runs", token));
+  // Plain HTTP gets no answer from the TLS port.
+  httplib::Client plain("127.0.0.1", http_->port());
+  auto refused = plain.Get("/api/v1/runs", token);
+  EXPECT_TRUE(!refused || refused->status != 200);
+
+  options.listen = "127.0.0.1:0";
+  options.tls.key = pki.worker_key.string();  // not the certificate's key
+  EXPECT_THAT(
+      HttpServer::Start(server_->experiments(), scheduler_.get(),
+                        server_->rpc_stats(), options),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("worker.key")));
 }
 
 TEST_F(SecureServerTest, TlsServesClientsThatTrustItsCaAndNoOthers) {

@@ -281,9 +281,9 @@ TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
         run, [](const auto& j) { return j.state == JobState::kSucceeded; });
   }
   // The workers list shows the devices as the worker described them.
-  ASSERT_OK_AND_ASSIGN(auto workers, scheduler_->ListWorkers());
-  ASSERT_EQ(workers.size(), 1);
-  EXPECT_EQ(workers[0].worker.devices, devices);
+  ASSERT_OK_AND_ASSIGN(auto workers, scheduler_->ListWorkers(0, ""));
+  ASSERT_EQ(workers.rows.size(), 1);
+  EXPECT_EQ(workers.rows[0].worker.devices, devices);
 }
 
 }  // namespace
