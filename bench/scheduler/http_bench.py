@@ -27,7 +27,6 @@ import http.client
 import json
 import os
 import random
-import resource
 import shutil
 import sqlite3
 import ssl
@@ -96,7 +95,7 @@ def fill(db, runs, results_per_run):
         con.executemany(
             "INSERT INTO jobs (run_id, kind, state, priority, attempts, "
             "max_attempts, device, progress, created_ms, updated_ms) VALUES "
-            "(?, 'TRAIN', 'SUCCEEDED', 0, 1, 3, 'CPU', 1, ?, ?)",
+            "(?, 'TRAIN', 'SUCCEEDED', 0, 1, 3, 'cpu', 1, ?, ?)",
             ((i + 1, now, now) for i in range(runs)))
     count = con.execute("SELECT count(*) FROM results").fetchone()[0]
     con.close()
@@ -186,23 +185,26 @@ def time_cli(args, workdir, db):
         addr = "127.0.0.1:" + open(workdir + "/grpc.port").read().strip()
         cli = os.path.abspath(args.cli)
         times = {"json": [], "table": []}
+        peak_mb = {"json": 0, "table": 0}
         for _ in range(3):  # interleaved repeats
             for kind, flags in (("json", ["--format=json"]), ("table", [])):
-                before = resource.getrusage(resource.RUSAGE_CHILDREN)
+                rss_file = os.path.join(workdir, "cli.rss")
                 start = time.perf_counter()
                 out = subprocess.run(
-                    [cli, "--addr", addr, "--timeout", "600", *flags,
-                     "results", "--sweep", "1"],
+                    ["/usr/bin/time", "-f", "%M", "-o", rss_file, cli,
+                     "--addr", addr, "--timeout", "600", *flags, "results",
+                     "--sweep", "1"],
                     check=True, capture_output=True).stdout
                 times[kind].append(time.perf_counter() - start)
+                peak_mb[kind] = max(peak_mb[kind],
+                                    int(open(rss_file).read()) / 1024)
                 if kind == "json":
                     count = len(json.loads(out)["results"])
-        peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         for kind, values in times.items():
             print(f"sslab results --sweep 1 ({kind}, {count} results): "
                   f"median {statistics.median(values):.2f} s of "
-                  f"{', '.join(f'{v:.2f}' for v in values)}")
-        print(f"largest CLI resident set: {peak_mb:.0f} MB")
+                  f"{', '.join(f'{v:.2f}' for v in values)}, "
+                  f"peak resident {peak_mb[kind]:.0f} MB")
     finally:
         proc.terminate()
         proc.wait()
