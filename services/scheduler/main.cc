@@ -26,6 +26,7 @@
 //                            a certificate signed by this CA (mutual TLS;
 //                            needs --worker-listen and --tls-cert)
 //   --allow-unauthenticated  serve a non-loopback address without tokens
+// Logs (services/common/log_flags.h): --log-format text|json, --log-level.
 //
 // `sslab-scheduler backup --db FILE --to COPY` writes a consistent copy of
 // the database, also while a scheduler serves it, and checks the copy.
@@ -44,6 +45,7 @@
 #include "common/shutdown_signals.h"
 #include "scheduler/clock.h"
 #include "scheduler/scheduler.h"
+#include "services/common/log_flags.h"
 #include "services/common/security.h"
 #include "services/http/http_server.h"
 #include "services/scheduler/scheduler_server.h"
@@ -56,7 +58,9 @@
 namespace sslab {
 namespace {
 
+using services::AddLogFlags;
 using services::Authenticator;
+using services::LogFlags;
 using services::TlsFiles;
 
 // `sslab-scheduler backup`: a second, non-exclusive connection copies the
@@ -161,6 +165,8 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_MAX_PAGE_SIZE")
       ->check(CLI::Range(1, max_page_size))
       ->capture_default_str();
+  LogFlags log_flags;
+  AddLogFlags(app, &log_flags);
   std::string backup_to;
   app.fallthrough();  // --db also after "backup"
   CLI::App* backup = app.add_subcommand(
@@ -172,6 +178,7 @@ int Main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
   }
+  log_flags.Apply();
 
   if (backup->parsed()) return Backup(db, backup_to);
 

@@ -16,6 +16,7 @@
 #include "common/log.h"
 #include "common/shutdown_signals.h"
 #include "services/common/client_flags.h"
+#include "services/common/log_flags.h"
 #include "services/worker/devices.h"
 #include "sslab/v1/worker_status.grpc.pb.h"
 
@@ -69,7 +70,10 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
   app.add_option("--port-file", port_file, "write the bound port to this file");
   ClientSecurityFlags security_flags;
   AddClientSecurityFlags(app, &security_flags);
+  LogFlags log_flags;
+  AddLogFlags(app, &log_flags);
   CLI11_PARSE(app, argc, argv);
+  log_flags.Apply();
   absl::StatusOr<ChannelSecurity> security = security_flags.Load();
   if (!security.ok()) {
     std::cerr << program.name << ": " << security.status().message() << "\n";

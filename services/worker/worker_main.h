@@ -14,6 +14,8 @@
 //   --name NAME                                   default
 //   <program>@<host>:<pid>
 //   --port-file FILE                              write the bound port there
+//   --log-format, --log-level (SSLAB_LOG_FORMAT, SSLAB_LOG_LEVEL)
+//                                                 text|json, info|warning|error
 #ifndef SSLAB_SERVICES_WORKER_WORKER_MAIN_H_
 #define SSLAB_SERVICES_WORKER_WORKER_MAIN_H_
 
