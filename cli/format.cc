@@ -9,9 +9,11 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "experiment/run_config.h"
 #include "experiment/vocabulary.h"
@@ -39,15 +41,6 @@ std::string Time(const google::protobuf::Timestamp& t) {
                           absl::UTCTimeZone());
 }
 
-std::string Metrics(const google::protobuf::Map<std::string, double>& m) {
-  // Sorted for stable output (proto maps are unordered).
-  std::map<std::string, double> sorted(m.begin(), m.end());
-  std::vector<std::string> parts;
-  for (const auto& [k, v] : sorted)
-    parts.push_back(absl::StrFormat("%s=%.4g", k, v));
-  return absl::StrJoin(parts, " ");
-}
-
 int JobsDone(const v1::Progress& p) {
   return p.jobs_succeeded() + p.jobs_failed() + p.jobs_cancelled();
 }
@@ -63,6 +56,22 @@ int LayerRank(v1::Architecture architecture, const std::string& layer) {
 }
 
 std::string Fraction(double f) { return absl::StrFormat("%g", f); }
+
+// "cpu", or "cuda:1 (NVIDIA H100 80 GiB)" when the worker described it.
+std::string DeviceLabel(const v1::Device& d) {
+  std::string id = d.kind() == v1::DEVICE_KIND_CUDA
+                       ? absl::StrCat(ShortName(d.kind()), ":", d.index())
+                       : std::string(ShortName(d.kind()));
+  if (!d.name().empty()) {
+    absl::StrAppend(
+        &id, " (", d.name(),
+        d.memory_bytes() > 0
+            ? absl::StrFormat(" %.0f GiB", d.memory_bytes() / 1073741824.0)
+            : "",
+        ")");
+  }
+  return id;
+}
 
 }  // namespace
 
@@ -138,6 +147,37 @@ std::string ToJson(const google::protobuf::Message& message) {
   (void)google::protobuf::util::MessageToJsonString(message, &json, options);
   if (json.empty() || json.back() != '\n') json += '\n';
   return json;
+}
+
+std::string HumanDuration(double seconds) {
+  if (!(seconds >= 0)) return "?";
+  const int64_t s = static_cast<int64_t>(seconds + 0.5);
+  if (s < 90) return absl::StrCat(s, " s");
+  const int64_t minutes = (s + 30) / 60;
+  if (minutes < 90) return absl::StrCat(minutes, " min");
+  if (minutes < 48 * 60) {
+    return minutes % 60 == 0
+               ? absl::StrCat(minutes / 60, " h")
+               : absl::StrCat(minutes / 60, " h ", minutes % 60, " min");
+  }
+  const int64_t hours = (minutes + 30) / 60;
+  return hours % 24 == 0 ? absl::StrCat(hours / 24, " d")
+                         : absl::StrCat(hours / 24, " d ", hours % 24, " h");
+}
+
+std::string Metrics(const google::protobuf::Map<std::string, double>& m) {
+  // Sorted for stable output (proto maps are unordered).
+  std::map<std::string, double> sorted(m.begin(), m.end());
+  std::vector<std::string> parts;
+  for (const auto& [k, v] : sorted) {
+    if (absl::EndsWith(k, "_seconds")) {
+      parts.push_back(
+          absl::StrCat(k.substr(0, k.size() - 8), "=", HumanDuration(v)));
+    } else {
+      parts.push_back(absl::StrFormat("%s=%.4g", k, v));
+    }
+  }
+  return absl::StrJoin(parts, " ");
 }
 
 std::string Percent(double fraction) {
@@ -355,6 +395,31 @@ Table ResultsTable(const std::vector<v1::Result>& results) {
   return t;
 }
 
+Table ResultRowsTable(const std::vector<v1::Result>& results) {
+  Table t{{"RUN", "NAME", "METHOD", "ARCH", "K", "EPOCH", "LAYER", "PROBE",
+           "LABEL_FRACTION", "SPLIT", "TOP1", "TOP5", "L2", "HYPERPARAMETERS"},
+          {}};
+  for (const v1::Result& r : results) {
+    const std::map<std::string, std::string> hyper(r.hyperparameters().begin(),
+                                                   r.hyperparameters().end());
+    const auto l2 = hyper.find("l2");
+    std::vector<std::string> others;
+    for (const auto& [k, v] : hyper) {
+      if (k != "l2") others.push_back(absl::StrCat(k, "=", v));
+    }
+    t.rows.push_back(
+        {absl::StrCat(r.run_id()), r.run_name(),
+         std::string(ShortName(r.method())),
+         std::string(ShortName(r.architecture())), absl::StrCat(r.width()),
+         absl::StrCat(r.epoch()), r.layer(),
+         std::string(ShortName(r.probe_kind())),
+         absl::StrCat(r.label_fraction()), r.split(),
+         absl::StrFormat("%.6g", r.top1()), absl::StrFormat("%.6g", r.top5()),
+         l2 == hyper.end() ? "" : l2->second, absl::StrJoin(others, ";")});
+  }
+  return t;
+}
+
 Table SweepGrid(const std::vector<v1::Result>& results,
                 v1::ProbeKind probe_kind) {
   if (probe_kind == v1::PROBE_KIND_UNSPECIFIED) {
@@ -505,20 +570,7 @@ Table WorkersTable(const std::vector<v1::Worker>& workers) {
           {}};
   for (const v1::Worker& w : workers) {
     std::vector<std::string> devices, kinds, jobs;
-    for (const v1::Device& d : w.devices()) {
-      std::string id = d.kind() == v1::DEVICE_KIND_CUDA
-                           ? absl::StrCat(ShortName(d.kind()), ":", d.index())
-                           : std::string(ShortName(d.kind()));
-      if (!d.name().empty()) {
-        absl::StrAppend(
-            &id, " (", d.name(),
-            d.memory_bytes() > 0
-                ? absl::StrFormat(" %.0f GiB", d.memory_bytes() / 1073741824.0)
-                : "",
-            ")");
-      }
-      devices.push_back(std::move(id));
-    }
+    for (const v1::Device& d : w.devices()) devices.push_back(DeviceLabel(d));
     for (int k : w.job_kinds()) {
       kinds.emplace_back(ShortName(static_cast<v1::JobKind>(k)));
     }
@@ -533,6 +585,42 @@ Table WorkersTable(const std::vector<v1::Worker>& workers) {
          absl::StrJoin(jobs, ", "), Time(w.last_heartbeat_time())});
   }
   return t;
+}
+
+std::string WorkerStatusText(const v1::WorkerStatus& s) {
+  const std::string name = v1::WorkerPhase_Name(s.phase());
+  absl::string_view phase = name;
+  absl::ConsumePrefix(&phase, "WORKER_PHASE_");
+  std::vector<std::string> kinds;
+  for (int k : s.job_kinds()) {
+    kinds.emplace_back(ShortName(static_cast<v1::JobKind>(k)));
+  }
+  std::string out = absl::StrCat(
+      "name:       ", s.name(), " (worker ", s.worker_id(), ")\n",
+      "phase:      ", absl::AsciiStrToLower(phase), "\n",
+      "scheduler:  ", s.scheduler_address(), "\n",
+      "serves:     ", absl::StrJoin(kinds, ","), "\n",
+      "jobs:       ", s.jobs_succeeded(), " succeeded, ", s.jobs_failed(),
+      " failed since ", Time(s.start_time()), "\n");
+  if (!s.last_error().empty()) {
+    absl::StrAppend(&out, "last error: ", s.last_error(), "\n");
+  }
+  Table t{{"DEVICE", "JOB", "PROGRESS", "EPOCH", "STEP", "METRICS"}, {}};
+  for (const v1::WorkerSlot& slot : s.slots()) {
+    const bool busy = slot.has_current_job();
+    const v1::Job& j = slot.current_job();
+    t.rows.push_back(
+        {DeviceLabel(slot.device()),
+         busy ? absl::StrCat(ShortName(j.kind()), " ", j.job_id(), " (run ",
+                             j.run_id(), ")")
+              : "idle",
+         busy
+             ? absl::StrCat(static_cast<int>(slot.progress() * 100 + 1e-9), "%")
+             : "",
+         busy ? absl::StrCat(slot.epoch()) : "",
+         busy ? absl::StrCat(slot.step()) : "", Metrics(slot.metrics())});
+  }
+  return out + "\n" + RenderTable(t, OutputFormat::kTable);
 }
 
 std::string ProgressBar(double fraction, int width) {

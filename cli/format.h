@@ -13,6 +13,7 @@
 
 #include "absl/strings/string_view.h"
 #include "sslab/v1/types.pb.h"
+#include "sslab/v1/worker_status.pb.h"
 
 namespace sslab::cli {
 
@@ -40,6 +41,13 @@ std::string ToJson(const google::protobuf::Message& message);
 // Accuracy fraction as a percentage with one decimal: 0.5543 -> "55.4".
 std::string Percent(double fraction);
 
+// A duration for people: "45 s", "12 min", "3 h 25 min", "2 d 4 h".
+std::string HumanDuration(double seconds);
+
+// Metrics as "name=value" pairs sorted by name; a *_seconds metric is shown
+// under its name without the suffix as a HumanDuration ("eta=12 min").
+std::string Metrics(const google::protobuf::Map<std::string, double>& m);
+
 // One row per run: ID NAME STATE METHOD ARCH K PROGRESS JOBS CREATED.
 Table RunsTable(const std::vector<v1::Run>& runs);
 
@@ -63,6 +71,12 @@ Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints);
 // on the test split (val when there is no test result).
 Table ResultsTable(const std::vector<v1::Result>& results);
 
+// Every field of every result, one row each (for CSV and spreadsheets):
+// RUN NAME METHOD ARCH K EPOCH LAYER PROBE LABEL_FRACTION SPLIT TOP1 TOP5
+// L2 HYPERPARAMETERS (accuracies as fractions, the other hyper-parameters
+// as "k=v;k=v").
+Table ResultRowsTable(const std::vector<v1::Result>& results);
+
 // Results of a sweep as the paper's grid: one row per method, one column per
 // architecture (with k when several widths occur). Each cell is the layer
 // with the best val top-1 (the study's protocol; test when a run has no val
@@ -82,6 +96,11 @@ Table SweepsTable(const std::vector<v1::Sweep>& sweeps);
 
 // ID NAME STATUS DEVICES SERVES JOBS LAST_HEARD.
 Table WorkersTable(const std::vector<v1::Worker>& workers);
+
+// `sslab worker ADDR`: what one worker process says about itself ("key:
+// value" lines), then one row per device: DEVICE JOB PROGRESS EPOCH STEP
+// METRICS.
+std::string WorkerStatusText(const v1::WorkerStatus& status);
 
 // "[##########..........]  50%" with `width` cells inside the brackets;
 // fractions are clamped to [0, 1].

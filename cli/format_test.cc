@@ -249,6 +249,70 @@ TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
   EXPECT_EQ(t.rows[0][5], "train 12 (run 4) on cuda:1");
 }
 
+TEST(HumanDurationTest, PicksTheUnitAPersonWouldSay) {
+  EXPECT_EQ(HumanDuration(45.2), "45 s");
+  EXPECT_EQ(HumanDuration(12 * 60 + 10), "12 min");
+  EXPECT_EQ(HumanDuration(3 * 3600 + 25 * 60), "3 h 25 min");
+  EXPECT_EQ(HumanDuration(2 * 3600), "2 h");
+  EXPECT_EQ(HumanDuration(52 * 3600), "2 d 4 h");
+  EXPECT_EQ(HumanDuration(-1), "?");
+  google::protobuf::Map<std::string, double> m;
+  m["eta_seconds"] = 12340;
+  m["loss"] = 0.53125;
+  EXPECT_EQ(Metrics(m), "eta=3 h 26 min loss=0.5312");
+}
+
+TEST(ResultRowsTableTest, KeepsEveryFieldOfEveryResult) {
+  v1::Result r;
+  r.set_run_id(7);
+  r.set_run_name("grid/rotation-revnet50-k2");
+  r.set_method(v1::METHOD_ROTATION);
+  r.set_architecture(v1::ARCHITECTURE_REVNET50);
+  r.set_width(2);
+  r.set_epoch(35);
+  r.set_layer("block3");
+  r.set_probe_kind(v1::PROBE_KIND_LBFGS);
+  r.set_label_fraction(0.1);
+  r.set_split("test");
+  r.set_top1(0.5543);
+  r.set_top5(0.9012);
+  (*r.mutable_hyperparameters())["l2"] = "0.001";
+  (*r.mutable_hyperparameters())["train_rows"] = "500";
+  const Table t = ResultRowsTable({r});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(RenderTable(t, OutputFormat::kCsv),
+            "RUN,NAME,METHOD,ARCH,K,EPOCH,LAYER,PROBE,LABEL_FRACTION,SPLIT,"
+            "TOP1,TOP5,L2,HYPERPARAMETERS\n"
+            "7,grid/rotation-revnet50-k2,rotation,revnet50,2,35,block3,lbfgs,"
+            "0.1,test,0.5543,0.9012,0.001,train_rows=500\n");
+}
+
+TEST(WorkerStatusTextTest, SaysWhatRunsOnEachDevice) {
+  v1::WorkerStatus s;
+  s.set_name("trainer-0");
+  s.set_worker_id(3);
+  s.set_phase(v1::WORKER_PHASE_RUNNING);
+  s.add_job_kinds(v1::JOB_KIND_TRAIN);
+  s.set_jobs_succeeded(2);
+  v1::WorkerSlot* busy = s.add_slots();
+  busy->mutable_device()->set_kind(v1::DEVICE_KIND_CUDA);
+  busy->mutable_device()->set_index(1);
+  busy->mutable_current_job()->set_kind(v1::JOB_KIND_TRAIN);
+  busy->mutable_current_job()->set_job_id(12);
+  busy->mutable_current_job()->set_run_id(4);
+  busy->set_progress(0.4);
+  busy->set_epoch(2);
+  (*busy->mutable_metrics())["eta_seconds"] = 600;
+  s.add_slots()->mutable_device()->set_kind(v1::DEVICE_KIND_CPU);
+  const std::string text = WorkerStatusText(s);
+  EXPECT_THAT(text, HasSubstr("name:       trainer-0 (worker 3)"));
+  EXPECT_THAT(text, HasSubstr("phase:      running"));
+  EXPECT_THAT(text, HasSubstr("jobs:       2 succeeded, 0 failed"));
+  EXPECT_THAT(text, HasSubstr("cuda:1  train 12 (run 4)  40%       2"));
+  EXPECT_THAT(text, HasSubstr("eta=10 min"));
+  EXPECT_THAT(text, HasSubstr("cpu     idle"));
+}
+
 TEST(ToJsonTest, UsesProtoFieldNames) {
   v1::Run run;
   run.set_run_id(5);

@@ -11,6 +11,7 @@
 #include <grpcpp/grpcpp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -25,13 +26,16 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "cli/completion.h"
 #include "cli/format.h"
+#include "cli/run_file.h"
 #include "experiment/vocabulary.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/common/client_flags.h"
 #include "services/common/experiment_proto.h"
 #include "services/common/grpc_status.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
+#include "sslab/v1/worker_status.grpc.pb.h"
 
 #ifndef SSLAB_VERSION
 #define SSLAB_VERSION "unknown"
@@ -84,6 +88,7 @@ CLI::Option* Last(CLI::Option* o) {
 }
 
 void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
+  const experiment::RunConfig defaults;
   app->add_option("--config", f->config_file,
                   "RunConfig as JSON (proto3 JSON mapping, e.g. the \"config\" "
                   "of `sslab show RUN --format json`); flags override it");
@@ -94,26 +99,55 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
     Last(Remember(
         f, app->add_option("--arch", f->arch,
                            experiment::Choices<experiment::Architecture>())));
-    Last(Remember(
-        f, app->add_option("--width,-k", f->width, "widening factor k")));
+    Last(Remember(f, app->add_option("--width,-k", f->width,
+                                     absl::StrCat("widening factor k (default ",
+                                                  defaults.width, ")"))));
   }
   Last(Remember(f, app->add_option("--last-relu", f->last_relu,
-                                   "false for the (-) variants")));
+                                   "true|false; false for the study's (-) "
+                                   "variants (default true)")));
   Last(Remember(
       f, app->add_option(
              "--dataset", f->dataset,
              absl::StrCat("KIND:PATH, KIND one of ",
                           experiment::Choices<experiment::DatasetKind>()))));
-  Last(Remember(f, app->add_option("--val-fraction", f->val_fraction)));
-  Last(Remember(f, app->add_option("--max-examples", f->max_examples)));
-  Last(Remember(f, app->add_option("--image-size", f->image_size)));
-  Last(Remember(f, app->add_option("--epochs", f->epochs)));
-  Last(Remember(f, app->add_option("--batch-size", f->batch_size)));
-  Last(Remember(f, app->add_option("--lr", f->lr, "base lr per 256 images")));
-  Last(Remember(f, app->add_option("--warmup-epochs", f->warmup)));
-  Remember(f,
-           app->add_option("--decay-epochs", f->decay_epochs)->delimiter(','));
-  Last(Remember(f, app->add_option("--decay-factor", f->decay_factor)));
+  Last(Remember(f, app->add_option(
+                       "--val-fraction", f->val_fraction,
+                       absl::StrCat("share of the training images held out for "
+                                    "validation (default ",
+                                    defaults.dataset.val_fraction, ")"))));
+  Last(Remember(f, app->add_option("--max-examples", f->max_examples,
+                                   "train on at most this many images "
+                                   "(default 0: all)")));
+  Last(Remember(f, app->add_option("--image-size", f->image_size,
+                                   "input pixels per side (default: 28 idx, "
+                                   "32 cifar, 224 imagefolder)")));
+  Last(Remember(
+      f,
+      app->add_option("--epochs", f->epochs,
+                      absl::StrCat("training epochs (default ", defaults.epochs,
+                                   ", the paper's; 0: the random-init "
+                                   "control)"))));
+  Last(Remember(f, app->add_option("--batch-size", f->batch_size,
+                                   "source images per batch (default 64; 128 "
+                                   "jigsaw and relative patch location, 256 "
+                                   "supervised)")));
+  Last(Remember(f, app->add_option("--lr", f->lr,
+                                   "base lr per 256 images (default 0.1; x4 "
+                                   "for rotation under 20 epochs)")));
+  Last(Remember(f, app->add_option("--warmup-epochs", f->warmup,
+                                   "linear warm-up (default: 5 of the paper's "
+                                   "35 epochs, scaled; 1/7 of runs under 20 "
+                                   "epochs)")));
+  Remember(f, app->add_option("--decay-epochs", f->decay_epochs,
+                              "epochs where the lr is multiplied by "
+                              "--decay-factor, comma-separated (default: 15,25 "
+                              "of 35, scaled; 3/4 of runs under 20 epochs)")
+                  ->delimiter(','));
+  Last(Remember(f, app->add_option(
+                       "--decay-factor", f->decay_factor,
+                       absl::StrCat("lr factor at each decay (default ",
+                                    defaults.lr_schedule.decay_factor, ")"))));
   Remember(
       f, app->add_option("--layers", f->layers, "comma-separated; default all")
              ->delimiter(','));
@@ -122,26 +156,46 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
                      absl::StrCat("comma-separated, of ",
                                   experiment::Choices<experiment::ProbeKind>()))
                   ->delimiter(','));
-  Remember(
-      f,
-      app->add_option("--label-fractions", f->label_fractions)->delimiter(','));
+  Remember(f, app->add_option("--label-fractions", f->label_fractions,
+                              "shares of the training labels the probes "
+                              "use, comma-separated (default 1)")
+                  ->delimiter(','));
   Last(Remember(f, app->add_option("--eval-every", f->eval_every,
                                    "evaluate every N epochs; 0 = final only")));
-  Remember(f, app->add_option("--l2-grid", f->l2_grid,
-                              "L-BFGS probe: L2 weights tried, comma-separated")
+  const experiment::ProbeSettings& probe = defaults.evaluation.probe;
+  Remember(f, app->add_option(
+                     "--l2-grid", f->l2_grid,
+                     absl::StrCat("L-BFGS probe: L2 weights tried (the best "
+                                  "on val is refit), comma-separated "
+                                  "(default ",
+                                  absl::StrJoin(probe.l2_grid, ","), ")"))
                   ->delimiter(','));
-  Last(Remember(f, app->add_option("--sgd-epochs", f->sgd_epochs)));
-  Last(Remember(f, app->add_option("--sgd-lr", f->sgd_lr)));
-  Last(Remember(f, app->add_option("--sgd-batch-size", f->sgd_batch)));
-  Last(Remember(f, app->add_option("--mlp-hidden", f->mlp_hidden,
-                                   "MLP probe: hidden units")));
-  Last(Remember(f, app->add_option("--mlp-epochs", f->mlp_epochs)));
+  Last(Remember(f, app->add_option("--sgd-epochs", f->sgd_epochs,
+                                   absl::StrCat("SGD probe: epochs (default ",
+                                                probe.sgd_epochs, ")"))));
+  Last(Remember(
+      f, app->add_option("--sgd-lr", f->sgd_lr,
+                         absl::StrCat("SGD probe: learning rate (default ",
+                                      probe.sgd_learning_rate, ")"))));
+  Last(Remember(f,
+                app->add_option("--sgd-batch-size", f->sgd_batch,
+                                absl::StrCat("SGD probe: batch size (default ",
+                                             probe.sgd_batch_size, ")"))));
+  Last(Remember(
+      f, app->add_option("--mlp-hidden", f->mlp_hidden,
+                         absl::StrCat("MLP probe: hidden units (default ",
+                                      probe.mlp_hidden_units, ")"))));
+  Last(Remember(f, app->add_option("--mlp-epochs", f->mlp_epochs,
+                                   absl::StrCat("MLP probe: epochs (default ",
+                                                probe.mlp_epochs, ")"))));
   Last(Remember(
       f, app->add_option(
              "--augmentation", f->augmentation,
              absl::StrCat(experiment::Choices<experiment::Augmentation>(),
                           "; auto = light up to 64 px"))));
-  Last(Remember(f, app->add_option("--seed", f->seed)));
+  Last(Remember(f, app->add_option("--seed", f->seed,
+                                   "random seed of initialisation, data order "
+                                   "and augmentation (default 0)")));
   Last(Remember(
       f, app->add_option(
              "--device", f->device,
@@ -161,7 +215,9 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   Last(Remember(
       f, app->add_option("--memory-format", f->memory_format,
                          experiment::Choices<experiment::MemoryFormat>())));
-  Last(Remember(f, app->add_option("--threads", f->threads)));
+  Last(Remember(f, app->add_option("--threads", f->threads,
+                                   "LibTorch threads per job (default 0: the "
+                                   "worker's, at most its cores)")));
 }
 
 bool Given(const ConfigFlags& f, const std::string& name) {
@@ -369,10 +425,26 @@ void PrintTable(const Table& t, OutputFormat format) {
   std::cout << RenderTable(t, format);
 }
 
+// --dry-run: the config the scheduler would store, with every default
+// filled in and checked as the scheduler checks it; nothing is submitted.
+int DryRunSubmit(const v1::RunConfig& config) {
+  absl::StatusOr<experiment::RunSpec> spec =
+      services::FromProto(config, "config");
+  absl::StatusOr<experiment::RunConfig> expanded =
+      spec.ok() ? experiment::ExpandRunSpec(*spec, "config")
+                : absl::StatusOr<experiment::RunConfig>(spec.status());
+  if (!expanded.ok())
+    throw UsageError(std::string(expanded.status().message()));
+  std::cout << ToJson(services::ToProto(*expanded));
+  std::cerr << "sslab: dry run: valid, not submitted\n";
+  return 0;
+}
+
 int CmdSubmit(Client& client, const Globals& g, const ConfigFlags& f,
-              const std::string& name, int priority, bool quiet) {
+              const std::string& name, int priority, bool quiet, bool dry_run) {
   v1::SubmitRunRequest req;
   *req.mutable_config() = BuildConfig(f);
+  if (dry_run) return DryRunSubmit(req.config());
   req.set_name(name);
   req.set_priority(priority);
   v1::SubmitRunResponse resp;
@@ -401,7 +473,7 @@ struct SweepFlags {
 };
 
 int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
-             const SweepFlags& s, bool quiet) {
+             const SweepFlags& s, bool quiet, bool dry_run) {
   v1::SubmitSweepRequest req;
   *req.mutable_base() = BuildConfig(f);
   req.set_name(s.name);
@@ -426,6 +498,18 @@ int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
       throw UsageError(
           absl::StrCat("--last-relus: expected true|false, got \"", v, "\""));
     }
+  }
+  if (dry_run) {
+    absl::StatusOr<experiment::SweepSpec> spec = services::FromProto(req);
+    absl::StatusOr<std::vector<experiment::SweepRun>> runs =
+        spec.ok()
+            ? experiment::ExpandSweep(*spec)
+            : absl::StatusOr<std::vector<experiment::SweepRun>>(spec.status());
+    if (!runs.ok()) throw UsageError(std::string(runs.status().message()));
+    for (const experiment::SweepRun& run : *runs) std::cout << run.name << "\n";
+    std::cerr << "sslab: dry run: " << runs->size()
+              << " valid runs, not submitted\n";
+    return 0;
   }
   v1::SubmitSweepResponse resp;
   Check(client.stub().SubmitSweep(client.Context().get(), req, &resp));
@@ -590,6 +674,10 @@ int CmdResults(Client& client, const Globals& g, int64_t run_id,
     std::cout << "no results yet\n";
     return 0;
   }
+  if (g.output == OutputFormat::kCsv) {
+    PrintTable(ResultRowsTable(results), g.output);  // every field
+    return 0;
+  }
   PrintTable(sweep_id != 0 ? SweepGrid(results, req.probe_kind())
                            : ResultsTable(results),
              g.output);
@@ -697,6 +785,22 @@ int CmdHealth(Client& client, const std::string& service) {
              : kExitServerError;
 }
 
+// The worker's status service is on its plaintext status port (the one
+// its health check uses), not the scheduler's.
+int CmdWorker(const Globals& g, const std::string& addr) {
+  auto stub = v1::WorkerStatusService::NewStub(
+      grpc::CreateChannel(addr, grpc::InsecureChannelCredentials()));
+  grpc::ClientContext ctx;
+  ctx.set_deadline(
+      std::chrono::system_clock::now() +
+      std::chrono::milliseconds(static_cast<int64_t>(g.timeout_s * 1000)));
+  v1::WorkerStatus status;
+  Check(stub->GetWorkerStatus(&ctx, v1::GetWorkerStatusRequest(), &status));
+  std::cout << (g.output == OutputFormat::kJson ? ToJson(status)
+                                                : WorkerStatusText(status));
+  return 0;
+}
+
 int Main(int argc, char** argv) {
   CLI::App app{"sslab: submit and inspect self-supervised learning runs"};
   app.require_subcommand(1);
@@ -705,7 +809,9 @@ int Main(int argc, char** argv) {
   app.add_option("--addr", g.addr, "scheduler address host:port")
       ->envname("SSLAB_ADDR")
       ->capture_default_str();
-  app.add_option("--format", g.format, "table|json|csv")->capture_default_str();
+  app.add_option("--format,-o", g.format, "table|json|csv")
+      ->check(CLI::IsMember({"table", "json", "csv"}))
+      ->capture_default_str();
   app.add_option("--timeout", g.timeout_s, "seconds per call")
       ->capture_default_str();
   services::AddClientSecurityFlags(app, &g.security_flags);
@@ -714,35 +820,74 @@ int Main(int argc, char** argv) {
   std::string run_name;
   int priority = 0;
   bool quiet = false;
+  bool dry_run = false;
+  std::string run_file;
   auto* submit = app.add_subcommand("submit", "submit one run");
+  submit->add_option("--file,-f", run_file,
+                     "YAML or JSON file of these flags without dashes "
+                     "(configs/); flags given override it");
+  submit->add_flag("--dry-run", dry_run,
+                   "check and print the complete config; submit nothing");
   AddConfigFlags(submit, &submit_flags, /*sweep=*/false);
-  submit->add_option("--name", run_name);
-  submit->add_option("--priority", priority);
+  submit->add_option("--name", run_name,
+                     "run name (default METHOD-ARCH-kWIDTH)");
+  submit->add_option("--priority", priority,
+                     "higher is leased first (default 0)");
   submit->add_flag("--quiet,-q", quiet, "print only the run id");
 
   ConfigFlags sweep_flags;
   SweepFlags sweep_grid;
   auto* sweep = app.add_subcommand("sweep", "submit a grid of runs");
+  sweep->add_option("--file,-f", run_file,
+                    "YAML or JSON file of these flags without dashes "
+                    "(configs/); flags given override it");
+  sweep->add_flag("--dry-run", dry_run,
+                  "check and list the runs; submit nothing");
   AddConfigFlags(sweep, &sweep_flags, /*sweep=*/true);
-  sweep->add_option("--methods", sweep_grid.methods)->delimiter(',');
-  sweep->add_option("--archs", sweep_grid.archs)->delimiter(',');
-  sweep->add_option("--widths", sweep_grid.widths)->delimiter(',');
-  sweep->add_option("--seeds", sweep_grid.seeds)->delimiter(',');
-  sweep->add_option("--epochs-values", sweep_grid.epochs)->delimiter(',');
-  sweep->add_option("--last-relus", sweep_grid.last_relus, "true,false")
+  // The grid is the product of the axes given; an axis not given keeps the
+  // base config's value (the flags above).
+  sweep
+      ->add_option("--methods", sweep_grid.methods,
+                   absl::StrCat(experiment::Choices<experiment::Method>(),
+                                "; axis, comma-separated"))
       ->delimiter(',');
-  sweep->add_option("--name", sweep_grid.name)->required();
-  sweep->add_option("--priority", sweep_grid.priority);
+  sweep
+      ->add_option("--archs", sweep_grid.archs,
+                   absl::StrCat(experiment::Choices<experiment::Architecture>(),
+                                "; axis, comma-separated"))
+      ->delimiter(',');
+  sweep
+      ->add_option("--widths", sweep_grid.widths,
+                   "widening factors k; axis, comma-separated")
+      ->delimiter(',');
+  sweep->add_option("--seeds", sweep_grid.seeds, "seeds; axis, comma-separated")
+      ->delimiter(',');
+  sweep
+      ->add_option("--epochs-values", sweep_grid.epochs,
+                   "training epochs; axis, comma-separated")
+      ->delimiter(',');
+  sweep
+      ->add_option("--last-relus", sweep_grid.last_relus,
+                   "true|false; axis, comma-separated")
+      ->delimiter(',');
+  sweep->add_option("--name", sweep_grid.name,
+                    "sweep name, prefix of its runs' names (required)");
+  sweep->add_option("--priority", sweep_grid.priority,
+                    "higher is leased first (default 0)");
   sweep->add_flag("--quiet,-q", quiet, "print only the sweep id");
 
   ListFlags list_flags;
   auto* ls = app.add_subcommand("ls", "list runs, newest first");
-  ls->add_option("--state", list_flags.state);
-  ls->add_option("--method", list_flags.method);
-  ls->add_option("--arch", list_flags.arch);
-  ls->add_option("--sweep", list_flags.sweep);
-  ls->add_option("--limit", list_flags.limit, "page size");
-  ls->add_option("--page-token", list_flags.page_token);
+  ls->add_option("--state", list_flags.state,
+                 experiment::Choices<experiment::RunState>());
+  ls->add_option("--method", list_flags.method,
+                 experiment::Choices<experiment::Method>());
+  ls->add_option("--arch", list_flags.arch,
+                 experiment::Choices<experiment::Architecture>());
+  ls->add_option("--sweep", list_flags.sweep, "only this sweep's runs");
+  ls->add_option("--limit", list_flags.limit, "page size (default 50)");
+  ls->add_option("--page-token", list_flags.page_token,
+                 "the page after the one that printed this token");
   ls->add_flag("--all", list_flags.all, "follow every page");
 
   int64_t run_id = 0;
@@ -757,16 +902,17 @@ int Main(int argc, char** argv) {
   std::string reason;
   auto* cancel = app.add_subcommand("cancel", "cancel a run and its jobs");
   cancel->add_option("RUN", run_id)->required();
-  cancel->add_option("--reason", reason);
+  cancel->add_option("--reason", reason, "recorded as the run's error");
 
   int64_t sweep_id = 0;
   std::string layer, probe;
   auto* results = app.add_subcommand(
       "results", "per-layer accuracies of a run, or a sweep's grid");
   auto* results_run = results->add_option("RUN", run_id);
-  auto* results_sweep = results->add_option("--sweep", sweep_id);
+  auto* results_sweep =
+      results->add_option("--sweep", sweep_id, "the sweep's grid instead");
   results_run->excludes(results_sweep);
-  results->add_option("--layer", layer);
+  results->add_option("--layer", layer, "only this layer");
   results->add_option("--probe", probe,
                       experiment::Choices<experiment::ProbeKind>());
 
@@ -797,8 +943,36 @@ int Main(int argc, char** argv) {
   health->add_option("--service", health_service,
                      "service name; empty = server");
 
+  std::string worker_addr;
+  auto* worker = app.add_subcommand(
+      "worker", "what one worker process runs now (its --listen address)");
+  worker->add_option("ADDR", worker_addr, "the worker's host:port")->required();
+
+  std::string shell;
+  auto* completion = app.add_subcommand(
+      "completion", "print shell completion: source <(sslab completion bash)");
+  completion->add_option("SHELL", shell, "bash|zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
+
   try {
     app.parse(argc, argv);
+    // A run or sweep file stands for the flags the command line left out:
+    // parse again with them added.
+    for (CLI::App* command : {submit, sweep}) {
+      if (!command->parsed() || run_file.empty()) continue;
+      absl::StatusOr<std::vector<std::string>> from_file =
+          RunFileArguments(run_file, *command);
+      if (!from_file.ok()) {
+        std::cerr << "sslab: " << from_file.status().message() << "\n";
+        return kExitUsage;
+      }
+      std::vector<std::string> args(argv + 1, argv + argc);
+      args.insert(args.end(), from_file->begin(), from_file->end());
+      std::reverse(args.begin(), args.end());  // CLI11 takes them reversed
+      app.clear();
+      app.parse(args);
+    }
   } catch (const CLI::ParseError& e) {
     const int rc = app.exit(e);
     return rc == 0 ? 0 : kExitUsage;
@@ -808,6 +982,12 @@ int Main(int argc, char** argv) {
     if (!output) throw UsageError("--format: expected table|json|csv");
     g.output = *output;
     if (!(g.timeout_s > 0)) throw UsageError("--timeout: must be > 0");
+    if (completion->parsed()) {
+      std::cout << (shell == "zsh" ? ZshCompletion(app, "sslab")
+                                   : BashCompletion(app, "sslab"));
+      return 0;
+    }
+    if (worker->parsed()) return CmdWorker(g, worker_addr);
     if (results->parsed() && results_run->count() == 0 &&
         results_sweep->count() == 0) {
       throw UsageError("results: give RUN or --sweep ID");
@@ -819,10 +999,15 @@ int Main(int argc, char** argv) {
     g.security = *std::move(security);
     Client client(g);
     if (submit->parsed()) {
-      return CmdSubmit(client, g, submit_flags, run_name, priority, quiet);
+      return CmdSubmit(client, g, submit_flags, run_name, priority, quiet,
+                       dry_run);
     }
-    if (sweep->parsed())
-      return CmdSweep(client, g, sweep_flags, sweep_grid, quiet);
+    if (sweep->parsed()) {
+      if (sweep_grid.name.empty()) {
+        throw UsageError("sweep: give --name (or name: in the file)");
+      }
+      return CmdSweep(client, g, sweep_flags, sweep_grid, quiet, dry_run);
+    }
     if (ls->parsed()) return CmdList(client, g, list_flags);
     if (show->parsed()) return CmdShow(client, g, run_id);
     if (watch->parsed()) return CmdWatch(client, g, run_id, watch_max_s);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -21,6 +22,7 @@
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
 #include "common/files.h"
 #include "tests/cluster.h"
@@ -128,6 +130,30 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
     EXPECT_TRUE(seen.count({layer, "PROBE_KIND_SGD"})) << layer;
   }
   EXPECT_GT(best, 0.2) << results.dump();
+
+  // CSV keeps every field of every result, top-5 and the L2 weight included.
+  const CommandResult csv =
+      cluster_->Cli({"-o", "csv", "results", std::to_string(run)});
+  ASSERT_EQ(csv.exit_code, 0) << csv.err;
+  const std::vector<std::string> lines =
+      absl::StrSplit(csv.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0],
+            "RUN,NAME,METHOD,ARCH,K,EPOCH,LAYER,PROBE,LABEL_FRACTION,SPLIT,"
+            "TOP1,TOP5,L2,HYPERPARAMETERS");
+  EXPECT_EQ(lines.size(), results["results"].size() + 1);
+
+  // The trainer's own status port tells what it did.
+  std::ifstream port_file(cluster_->dir() / "trainer-0.port");
+  int trainer_port = 0;
+  port_file >> trainer_port;
+  const nlohmann::json status =
+      CliJson({"worker", absl::StrCat("127.0.0.1:", trainer_port)});
+  EXPECT_EQ(status.value("name", ""), "trainer-0") << status.dump();
+  EXPECT_EQ(status.value("jobs_succeeded", "0"), "1") << status.dump();
+  const CommandResult text =
+      cluster_->Cli({"worker", absl::StrCat("127.0.0.1:", trainer_port)});
+  EXPECT_THAT(text.out, HasSubstr("phase:      idle")) << text.out;
 
   // The checkpoint registered is on disk with the registered checksum.
   const nlohmann::json checkpoints =

@@ -97,6 +97,59 @@ class SchedulerIntegrationTest : public ::testing::Test {
   std::unique_ptr<v1::ExperimentService::Stub> experiments_;
 };
 
+TEST_F(SchedulerIntegrationTest, RunFilesSubmitWithFlagsOverridingThem) {
+  const std::filesystem::path file = dir_ / "run.yaml";
+  std::ofstream(file) << "method: jigsaw\narch: revnet50\nwidth: 2\n"
+                         "dataset: "
+                      << kDataset
+                      << "\nepochs: 6\n"
+                         "layers: [block4, pre_logits]\n";
+  const CommandResult r =
+      Cli({"submit", "-q", "-f", file.string(), "--epochs", "3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const CommandResult shown = Cli(
+      {"-o", "json", "show", std::string(absl::StripAsciiWhitespace(r.out))});
+  ASSERT_EQ(shown.exit_code, 0) << shown.err;
+  const nlohmann::json config = nlohmann::json::parse(shown.out)["config"];
+  EXPECT_EQ(config["method"], "METHOD_JIGSAW");
+  EXPECT_EQ(config["architecture"], "ARCHITECTURE_REVNET50");
+  EXPECT_EQ(config["width"], 2);
+  EXPECT_EQ(config["epochs"], 3);  // the flag, not the file's 6
+  EXPECT_EQ(config["evaluation"]["layers"],
+            nlohmann::json({"block4", "pre_logits"}));
+
+  std::ofstream(file) << "metod: jigsaw\n";
+  const CommandResult typo = Cli({"submit", "-f", file.string()});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_THAT(typo.err, HasSubstr("metod: not a flag of `sslab submit`"));
+}
+
+// Every file in configs/ is a valid run or sweep, as the scheduler would
+// check it (--dry-run submits nothing).
+TEST_F(SchedulerIntegrationTest, EveryShippedConfigIsValid) {
+  int checked = 0;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(
+           std::filesystem::path(SSLAB_SOURCE_ROOT) / "configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    const std::string text = [&] {
+      std::ifstream in(entry.path());
+      return std::string(std::istreambuf_iterator<char>(in), {});
+    }();
+    // A sweep names its grid; a run does not.
+    const bool sweep = text.find("\nname:") != std::string::npos ||
+                       text.rfind("name:", 0) == 0;
+    const CommandResult r = Cli(
+        {sweep ? "sweep" : "submit", "-f", entry.path().string(), "--dry-run"});
+    EXPECT_EQ(r.exit_code, 0) << entry.path() << ": " << r.err;
+    EXPECT_THAT(r.err, HasSubstr("dry run")) << entry.path();
+    ++checked;
+  }
+  EXPECT_GE(checked, 7);
+  // Nothing was submitted.
+  const CommandResult ls = Cli({"-o", "json", "ls"});
+  EXPECT_THAT(ls.out, Not(HasSubstr("run_id"))) << ls.out;
+}
+
 TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   const int64_t run = SubmitSmall();
   ASSERT_GT(run, 0);
@@ -155,9 +208,11 @@ TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   EXPECT_THAT(results.out, HasSubstr("pre_logits  63.0"));
   CommandResult csv = Cli({"results", id, "--format=csv"});
   ASSERT_EQ(csv.exit_code, 0) << csv.err;
-  EXPECT_THAT(
-      csv.out,
-      HasSubstr("EPOCH,LAYER,LBFGS\n2,block3,57.0\n2,pre_logits,63.0\n"));
+  // CSV: one row per result with every field (top-5 and L2 too).
+  EXPECT_THAT(csv.out,
+              HasSubstr("1,rotation-resnet50_v2-k1,rotation,resnet50_v2,1,2,"
+                        "block3,lbfgs,1,test,0.57,0.9,0.001,\n"));
+  EXPECT_THAT(csv.out, HasSubstr("2,pre_logits,lbfgs,1,val,0.64,0.9,0.001,"));
 
   // The training curves the heartbeats carried.
   CommandResult metrics = Cli({"metrics", id, "--name", "loss"});

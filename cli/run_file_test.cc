@@ -1,0 +1,95 @@
+#include "cli/run_file.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "absl/strings/str_cat.h"
+#include "common/testing/status_matchers.h"
+
+namespace sslab::cli {
+namespace {
+
+using ::sslab::testing::StatusIs;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+
+class RunFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    submit_ = app_.add_subcommand("submit");
+    submit_->add_option("--file,-f", file_);
+    submit_->add_option("--method", text_);
+    submit_->add_option("--epochs", number_);
+    submit_->add_option("--batch-size", number_);
+    submit_->add_option("--layers", list_)->delimiter(',');
+    submit_->add_flag("--quiet", flag_);
+    path_ = (std::filesystem::path(::testing::TempDir()) /
+             absl::StrCat("run_file_", getpid(), ".yaml"))
+                .string();
+  }
+  void TearDown() override { std::filesystem::remove(path_); }
+
+  absl::StatusOr<std::vector<std::string>> Arguments(
+      const std::string& yaml, std::vector<std::string> command_line = {}) {
+    std::ofstream(path_) << yaml;
+    command_line.insert(command_line.begin(), "submit");
+    std::reverse(command_line.begin(), command_line.end());
+    app_.clear();
+    app_.parse(command_line);
+    return RunFileArguments(path_, *submit_);
+  }
+
+  CLI::App app_;
+  CLI::App* submit_ = nullptr;
+  std::string file_, text_;
+  int number_ = 0;
+  std::vector<std::string> list_;
+  bool flag_ = false;
+  std::string path_;
+};
+
+TEST_F(RunFileTest, KeysBecomeTheFlagsTheCommandLineLeftOut) {
+  ASSERT_OK_AND_ASSIGN(std::vector<std::string> args,
+                       Arguments("method: rotation\nepochs: 4\nbatch_size: 32\n"
+                                 "layers: [block3, pre_logits]\nquiet: true\n",
+                                 {"--epochs", "2"}));
+  // --epochs came from the command line, which wins; batch_size is
+  // spelled as in JSON and still finds --batch-size.
+  EXPECT_THAT(args, ElementsAre("--method=rotation", "--batch-size=32",
+                                "--layers=block3,pre_logits", "--quiet"));
+}
+
+TEST_F(RunFileTest, JsonFilesWorkToo) {
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<std::string> args,
+      Arguments(R"({"method": "jigsaw", "layers": ["block4"]})"));
+  EXPECT_THAT(args, ElementsAre("--method=jigsaw", "--layers=block4"));
+}
+
+TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {
+  EXPECT_THAT(Arguments("metod: rotation\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("metod: not a flag of `sslab submit`")));
+  EXPECT_THAT(Arguments("layers: {a: 1}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("layers: expected a value or a list")));
+  EXPECT_THAT(Arguments("file: other.yaml\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("file: not a flag")));
+  EXPECT_THAT(Arguments("- a\n- b\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a map of flag names")));
+  EXPECT_THAT(Arguments("method: [rotation\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not YAML or JSON")));
+  std::filesystem::remove(path_);
+  EXPECT_THAT(RunFileArguments(path_, *submit_),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr(path_)));
+}
+
+}  // namespace
+}  // namespace sslab::cli
