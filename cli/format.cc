@@ -229,6 +229,24 @@ std::string RunWarning(const v1::Run& run) {
   return config.ok() ? experiment::ShortRunWarning(*config) : "";
 }
 
+std::string LineageText(
+    const google::protobuf::Map<std::string, std::string>& lineage) {
+  auto get = [&](const char* key) {
+    const auto it = lineage.find(key);
+    return it == lineage.end() ? std::string() : it->second;
+  };
+  std::string out = absl::StrCat(get("worker"), " on ", get("device"));
+  if (!get("host").empty()) absl::StrAppend(&out, " at ", get("host"));
+  absl::StrAppend(&out, ": sslab ", get("sslab"));
+  if (!get("git").empty()) absl::StrAppend(&out, " (git ", get("git"), ")");
+  if (!get("libtorch").empty()) {
+    absl::StrAppend(&out, ", libtorch ", get("libtorch"));
+  }
+  if (!get("cuda").empty()) absl::StrAppend(&out, ", cuda ", get("cuda"));
+  if (!get("cudnn").empty()) absl::StrAppend(&out, ", cudnn ", get("cudnn"));
+  return out;
+}
+
 std::string RunDetails(const v1::Run& run) {
   const v1::RunConfig& c = run.config();
   const v1::Progress& p = run.progress();
@@ -313,6 +331,20 @@ std::string RunDetails(const v1::Run& run) {
   kv("created", Time(run.create_time()));
   kv("updated", Time(run.update_time()));
   if (!version_parts.empty()) kv("versions", absl::StrJoin(version_parts, " "));
+  // Lineage: what ran the jobs, one line per distinct worker build and
+  // device, with the jobs it ran.
+  std::vector<std::pair<std::string, std::vector<std::string>>> ran_on;
+  for (const v1::Job& j : run.jobs()) {
+    if (j.lineage().empty()) continue;
+    const std::string text = LineageText(j.lineage());
+    auto it = std::find_if(ran_on.begin(), ran_on.end(),
+                           [&](const auto& r) { return r.first == text; });
+    if (it == ran_on.end()) it = ran_on.insert(ran_on.end(), {text, {}});
+    it->second.push_back(absl::StrCat(j.job_id()));
+  }
+  for (const auto& [text, jobs] : ran_on) {
+    kv("ran on", absl::StrCat(text, " (jobs ", absl::StrJoin(jobs, ","), ")"));
+  }
   if (run.jobs_size() > 0) {
     absl::StrAppend(
         &out, "\n",

@@ -51,8 +51,13 @@ std::string Metrics(const google::protobuf::Map<std::string, double>& m);
 // One row per run: ID NAME STATE METHOD ARCH K PROGRESS JOBS CREATED.
 Table RunsTable(const std::vector<v1::Run>& runs);
 
-// `sslab show`: the run's fields as "key: value" lines, then its jobs table.
+// `sslab show`: the run's fields as "key: value" lines (with one "ran on"
+// line per distinct job lineage), then its jobs table.
 std::string RunDetails(const v1::Run& run);
+// A job's lineage in one line: "trainer-0 on cuda:0 (NVIDIA H100) at box:
+// sslab 0.1.0 (git abc1234), libtorch 2.5.1, cuda 12.4, cudnn 9.1.0".
+std::string LineageText(
+    const google::protobuf::Map<std::string, std::string>& lineage);
 // "pretext: top-1 93.1%, loss 0.210 at epoch 2\n" from a
 // checkpoint's metrics; "" without pretext_top1.
 std::string PretextLine(const v1::Checkpoint& checkpoint);

@@ -503,6 +503,18 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
                        "' are the same GPU (", d.key, ")"));
     }
   }
+  // Copied into every job the worker leases: small, like a heartbeat's.
+  if (spec.build.size() > kMaxMetricsPerHeartbeat) {
+    return Invalid("build", absl::StrCat("at most ", kMaxMetricsPerHeartbeat,
+                                         " entries, got ", spec.build.size()));
+  }
+  for (const auto& [key, value] : spec.build) {
+    if (key.empty() || key.size() > kMaxMetricNameLength ||
+        value.size() > 256) {
+      return Invalid("build", absl::StrCat("entry \"", key.substr(0, 64),
+                                           "\" is empty or too long"));
+    }
+  }
   std::vector<JobKind> kinds = spec.kinds;
   if (kinds.empty()) kinds = experiment::AllValues<JobKind>();
   std::sort(kinds.begin(), kinds.end());
@@ -512,6 +524,7 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
   worker.name = spec.name;
   worker.kinds = std::move(kinds);
   worker.devices = spec.devices;
+  worker.build = spec.build;
   worker.registered_at = worker.last_heartbeat = impl_->clock->Now();
   storage::Worker stored;
   int released = 0;

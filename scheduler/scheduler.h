@@ -181,6 +181,8 @@ struct WorkerSpec {
   std::vector<experiment::JobKind> kinds;
   // Non-empty, no duplicate ids, no two GPUs with the same key.
   std::vector<experiment::DeviceInfo> devices;
+  // What it runs (storage::Worker::build); copied into each job it leases.
+  std::map<std::string, std::string> build;
 };
 
 // What every worker call on a leased job names: the worker, the job, and the

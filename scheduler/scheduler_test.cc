@@ -9,6 +9,7 @@
 #include <string>
 #include <thread>
 
+#include "absl/strings/str_cat.h"
 #include "common/testing/status_matchers.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -239,6 +240,31 @@ TEST_F(SchedulerTest, StoresTheExpandedConfigWithVersions) {
               ElementsAre(ProbeKind::kLbfgs));
   EXPECT_EQ(status.run.versions.at("sslab"), "test");
   EXPECT_EQ(status.run.max_attempts, 3);
+}
+
+TEST_F(SchedulerTest, ALeaseRecordsWhatRunsTheJob) {
+  const int64_t run = Submit(Spec());
+  WorkerSpec spec{"box-trainer",
+                  {JobKind::kTrain},
+                  {{kCpu, "box/cpu", "Xeon", int64_t{1} << 30}},
+                  {{"sslab", "0.1.0"},
+                   {"git", "abc1234"},
+                   {"libtorch", "1.13.0"},
+                   {"host", "box"}}};
+  ASSERT_OK_AND_ASSIGN(int64_t w, scheduler_->RegisterWorker(spec));
+  const Lease lease = MustLease(w, {kCpu});
+  ASSERT_OK_AND_ASSIGN(std::vector<Job> jobs, scheduler_->ListJobs(run));
+  ASSERT_EQ(jobs[0].id, lease.job.id);
+  std::map<std::string, std::string> expected = spec.build;
+  expected["worker"] = "box-trainer";
+  expected["device"] = "cpu (Xeon)";
+  EXPECT_EQ(jobs[0].lineage, expected);
+
+  // A build is copied into every job: it is kept small.
+  spec.name = "chatty";
+  for (int i = 0; i < 40; ++i) spec.build[absl::StrCat("key", i)] = "v";
+  EXPECT_THAT(scheduler_->RegisterWorker(spec),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("build")));
 }
 
 TEST_F(SchedulerTest, LeasesByPriorityThenFifo) {

@@ -318,6 +318,13 @@ WHERE m.id = (SELECT n.id FROM metrics n
               WHERE n.run_id = m.run_id AND n.name = m.name
               ORDER BY n.step DESC, n.id DESC LIMIT 1);
 )sql",
+    // 5: lineage. What each worker runs (its build: sslab version and git
+    // commit, LibTorch, CUDA and cuDNN, host), and what ran each job (that
+    // build, the worker's name and the device), set at each lease.
+    R"sql(
+ALTER TABLE workers ADD COLUMN build_json TEXT NOT NULL DEFAULT '{}';
+ALTER TABLE jobs ADD COLUMN lineage_json TEXT NOT NULL DEFAULT '{}';
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -325,10 +332,9 @@ static_assert(std::size(kMigrations) == Store::kSchemaVersion,
 // PRAGMA user_version cannot take a bound parameter; these are the only
 // values ever written, fixed at compile time.
 constexpr const char* kSetUserVersion[] = {
-    "PRAGMA user_version = 1",
-    "PRAGMA user_version = 2",
-    "PRAGMA user_version = 3",
-    "PRAGMA user_version = 4",
+    "PRAGMA user_version = 1", "PRAGMA user_version = 2",
+    "PRAGMA user_version = 3", "PRAGMA user_version = 4",
+    "PRAGMA user_version = 5",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
@@ -425,7 +431,7 @@ constexpr const char* kJobColumns =
     "id, run_id, kind, state, checkpoint_id, layer, probe_kind, "
     "label_fraction, priority, attempts, max_attempts, device, "
     "lease_worker_id, lease_device, lease_expiry_ms, progress, last_error, "
-    "created_ms, updated_ms, lease_token_sha256";
+    "created_ms, updated_ms, lease_token_sha256, lineage_json";
 
 absl::StatusOr<Job> ReadJob(const Statement& s) {
   Job job;
@@ -458,6 +464,8 @@ absl::StatusOr<Job> ReadJob(const Statement& s) {
   job.created_at = s.Time(17);
   job.updated_at = s.Time(18);
   job.lease_token_sha256 = s.Text(19);
+  SSLAB_ASSIGN_OR_RETURN(job.lineage,
+                         internal::DecodeStringMap(s.Text(20), "job lineage"));
   return job;
 }
 
@@ -497,7 +505,8 @@ absl::StatusOr<Feature> ReadFeature(const Statement& s) {
 }
 
 constexpr const char* kWorkerColumns =
-    "id, name, kinds_json, devices_json, registered_ms, last_heartbeat_ms";
+    "id, name, kinds_json, devices_json, registered_ms, last_heartbeat_ms, "
+    "build_json";
 
 absl::StatusOr<Worker> ReadWorker(const Statement& s) {
   Worker w;
@@ -509,6 +518,8 @@ absl::StatusOr<Worker> ReadWorker(const Statement& s) {
                          internal::DecodeDevices(s.Text(3), "worker devices"));
   w.registered_at = s.Time(4);
   w.last_heartbeat = s.Time(5);
+  SSLAB_ASSIGN_OR_RETURN(w.build,
+                         internal::DecodeStringMap(s.Text(6), "worker build"));
   return w;
 }
 
@@ -540,7 +551,7 @@ Statement& BindJobTarget(Statement& s, const Job& job, int first) {
   return s;
 }
 
-// Binds priority .. lease_token_sha256 (kJobColumns from "priority" on) at
+// Binds priority .. lineage_json (kJobColumns from "priority" on) at
 // `first`..
 Statement& BindJobState(Statement& s, const Job& job, int first) {
   return s.Bind(first, job.priority)
@@ -554,7 +565,8 @@ Statement& BindJobState(Statement& s, const Job& job, int first) {
       .Bind(first + 8, job.last_error)
       .Bind(first + 9, job.created_at)
       .Bind(first + 10, job.updated_at)
-      .Bind(first + 11, job.lease_token_sha256);
+      .Bind(first + 11, job.lease_token_sha256)
+      .Bind(first + 12, internal::EncodeMap(job.lineage));
 }
 
 }  // namespace
@@ -987,7 +999,7 @@ absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
         impl_->Prepare(absl::StrCat(
             "INSERT INTO jobs (", kJobColumns,
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19)")));
+            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)")));
     s.Bind(1, job.run_id)
         .Bind(2, EnumText(job.kind))
         .Bind(3, EnumText(job.state))
@@ -1020,7 +1032,8 @@ absl::Status Store::UpdateJob(const Job& job) {
             "UPDATE jobs SET state = ?2, priority = ?8, attempts = ?9, "
             "max_attempts = ?10, lease_worker_id = ?12, lease_device = ?13, "
             "lease_expiry_ms = ?14, progress = ?15, last_error = ?16, "
-            "updated_ms = ?18, lease_token_sha256 = ?19 WHERE id = ?1"));
+            "updated_ms = ?18, lease_token_sha256 = ?19, lineage_json = ?20 "
+            "WHERE id = ?1"));
     s.Bind(1, job.id).Bind(2, EnumText(job.state));
     BindJobState(s, job, 8);
     SSLAB_RETURN_IF_ERROR(s.Run());
@@ -1429,17 +1442,20 @@ absl::StatusOr<Worker> Store::UpsertWorker(const Worker& worker) {
         Statement s,
         impl_->Prepare(
             "INSERT INTO workers (name, kinds_json, devices_json, "
-            "registered_ms, last_heartbeat_ms) VALUES (?1, ?2, ?3, ?4, ?5) "
+            "registered_ms, last_heartbeat_ms, build_json) VALUES (?1, ?2, "
+            "?3, ?4, ?5, ?6) "
             "ON CONFLICT (name) DO UPDATE SET kinds_json = "
             "excluded.kinds_json, "
             "devices_json = excluded.devices_json, "
-            "last_heartbeat_ms = excluded.last_heartbeat_ms "
+            "last_heartbeat_ms = excluded.last_heartbeat_ms, "
+            "build_json = excluded.build_json "
             "RETURNING id, registered_ms"));
     s.Bind(1, worker.name)
         .Bind(2, internal::EncodeEnums(worker.kinds))
         .Bind(3, internal::EncodeDevices(worker.devices))
         .Bind(4, worker.registered_at)
-        .Bind(5, worker.last_heartbeat);
+        .Bind(5, worker.last_heartbeat)
+        .Bind(6, internal::EncodeMap(worker.build));
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::InternalError("worker upsert returned no id");
     out.id = s.Int(0);

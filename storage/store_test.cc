@@ -586,7 +586,9 @@ TEST_F(StoreTest, LatestMetricsFollowTheLargestStep) {
 
   // A database of schema 3 gets the table filled from its metrics.
   store.reset();
-  RawExec("DROP TABLE latest_metrics; PRAGMA user_version = 3;");
+  RawExec(
+      "DROP TABLE latest_metrics; ALTER TABLE workers DROP COLUMN build_json; "
+      "ALTER TABLE jobs DROP COLUMN lineage_json; PRAGMA user_version = 3;");
   store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   ASSERT_OK_AND_ASSIGN(auto migrated, store->LatestMetrics(run));
@@ -871,6 +873,31 @@ TEST_F(StoreTest, WorkerUpsertKeepsIdByName) {
   EXPECT_THAT(read.kinds, ElementsAre(JobKind::kTrain));
   EXPECT_THAT(store->GetWorker(first.id + 7),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("worker")));
+}
+
+TEST_F(StoreTest, KeepsWhatEachWorkerAndJobRanWith) {
+  auto store = OpenOrDie();
+  Worker w;
+  w.name = "trainer-1";
+  w.kinds = {JobKind::kTrain};
+  w.devices = {{DeviceId::Cpu(), "host/cpu", "Xeon", 1 << 30}};
+  w.build = {{"sslab", "0.1.0"}, {"git", "abc1234"}, {"libtorch", "1.13.0"}};
+  w.registered_at = w.last_heartbeat = kT0;
+  ASSERT_OK_AND_ASSIGN(Worker stored, store->UpsertWorker(w));
+  w.build["libtorch"] = "2.5.1";  // the same name, upgraded
+  ASSERT_OK(store->UpsertWorker(w).status());
+  ASSERT_OK_AND_ASSIGN(Worker read, store->GetWorker(stored.id));
+  EXPECT_EQ(read.build, w.build);
+
+  ASSERT_OK_AND_ASSIGN(int64_t run, store->CreateRun(MakeRun("r")));
+  ASSERT_OK_AND_ASSIGN(int64_t id, store->CreateJob(MakeJob(run, 0)));
+  ASSERT_OK_AND_ASSIGN(Job job, store->GetJob(id));
+  EXPECT_TRUE(job.lineage.empty());
+  job.lineage = w.build;
+  job.lineage["worker"] = "trainer-1";
+  ASSERT_OK(store->UpdateJob(job));
+  ASSERT_OK_AND_ASSIGN(Job again, store->GetJob(id));
+  EXPECT_EQ(again.lineage, job.lineage);
 }
 
 }  // namespace

@@ -90,6 +90,9 @@ struct Job {
   // 0..1, reported by heartbeats.
   double progress = 0;
   std::string last_error;
+  // What ran the latest attempt: the worker's build, "worker" (its name) and
+  // "device" (the leased device as the worker described it).
+  std::map<std::string, std::string> lineage;
   absl::Time created_at;
   absl::Time updated_at;
 };
@@ -164,6 +167,9 @@ struct Worker {
   std::vector<JobKind> kinds;
   // As the worker found them at startup.
   std::vector<experiment::DeviceInfo> devices;
+  // What the worker runs: "sslab", "git", "libtorch", "cuda", "cudnn",
+  // "host" (as it reported them at registration).
+  std::map<std::string, std::string> build;
   absl::Time registered_at;
   absl::Time last_heartbeat;
 };

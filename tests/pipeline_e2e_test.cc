@@ -155,6 +155,20 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
       cluster_->Cli({"worker", absl::StrCat("127.0.0.1:", trainer_port)});
   EXPECT_THAT(text.out, HasSubstr("phase:      idle")) << text.out;
 
+  // Lineage: every job records the worker, device and build that ran it.
+  const nlohmann::json shown = CliJson({"show", std::to_string(run)});
+  for (const auto& job : shown["jobs"]) {
+    const nlohmann::json& lineage = job["lineage"];
+    EXPECT_FALSE(lineage.value("git", "").empty()) << job.dump();
+    EXPECT_THAT(lineage.value("libtorch", ""), HasSubstr("1.")) << job.dump();
+    EXPECT_THAT(lineage.value("device", ""), HasSubstr("cpu")) << job.dump();
+    EXPECT_FALSE(lineage.value("host", "").empty()) << job.dump();
+  }
+  EXPECT_EQ(shown["jobs"][0]["lineage"].value("worker", ""), "trainer-0");
+  const CommandResult details = cluster_->Cli({"show", std::to_string(run)});
+  EXPECT_THAT(details.out, HasSubstr("ran on:        trainer-0 on cpu"))
+      << details.out;
+
   // The checkpoint registered is on disk with the registered checksum.
   const nlohmann::json checkpoints =
       CliJson({"checkpoints", std::to_string(run)});

@@ -159,6 +159,15 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   job.attempts += 1;
   job.lease_worker_id = worker.id;
   job.lease_device = device;
+  job.lineage = worker.build;
+  job.lineage["worker"] = worker.name;
+  job.lineage["device"] = device.ToString();
+  for (const experiment::DeviceInfo& d : worker.devices) {
+    if (d.id == device && !d.name.empty()) {
+      job.lineage["device"] =
+          absl::StrCat(device.ToString(), " (", d.name, ")");
+    }
+  }
   lease.token = NewLeaseToken();
   job.lease_token_sha256 = Sha256Hex(lease.token);
   job.updated_at = now;

@@ -82,6 +82,7 @@ v1::Job ToProto(const storage::Job& job) {
   }
   out.set_device_kind(std::string(experiment::Name(job.device)));
   if (job.lease_device) out.set_lease_device(job.lease_device->ToString());
+  out.mutable_lineage()->insert(job.lineage.begin(), job.lineage.end());
   return out;
 }
 

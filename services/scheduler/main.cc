@@ -40,6 +40,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
@@ -239,7 +240,8 @@ int Main(int argc, char** argv) {
   scheduler_options.max_page_size = max_page_size;
   scheduler_options.default_page_size =
       std::min(scheduler_options.default_page_size, max_page_size);
-  scheduler_options.versions = {{"sslab", SSLAB_VERSION}, {"api", "sslab.v1"}};
+  scheduler_options.versions = {
+      {"sslab", SSLAB_VERSION}, {"api", "sslab.v1"}, {"git", BuildCommit()}};
   absl::StatusOr<std::unique_ptr<scheduler::Scheduler>> sched =
       scheduler::Scheduler::Create(*std::move(store), scheduler::Clock::Real(),
                                    scheduler_options);

@@ -47,6 +47,7 @@ grpc::Status WorkerServiceImpl::RegisterWorker(
   return handle_(context, "RegisterWorker", [&]() -> absl::Status {
     scheduler::WorkerSpec spec;
     spec.name = req->name();
+    spec.build.insert(req->build().begin(), req->build().end());
     for (int i = 0; i < req->devices_size(); ++i) {
       SSLAB_ASSIGN_OR_RETURN(
           experiment::DeviceInfo device,

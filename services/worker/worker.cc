@@ -244,6 +244,7 @@ absl::Status Worker::Register(int& generation) {
   for (experiment::JobKind kind : options_.job_kinds) {
     request.add_job_kinds(ToProto<v1::JobKind>(kind));
   }
+  request.mutable_build()->insert(options_.build.begin(), options_.build.end());
   std::chrono::milliseconds backoff(200);
   while (!stopping_) {
     grpc::ClientContext ctx;

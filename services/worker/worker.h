@@ -44,6 +44,9 @@ struct WorkerOptions {
   std::vector<experiment::DeviceInfo> devices;
   // Job kinds served (TRAIN for the trainer, ...).
   std::vector<experiment::JobKind> job_kinds;
+  // What this process runs ("sslab", "git", "libtorch", "cuda", "cudnn",
+  // "host"), sent at registration: the lineage of every job it runs.
+  std::map<std::string, std::string> build;
   // Shared artifact directory (checkpoints, feature shards).
   std::filesystem::path artifact_dir = "var/artifacts";
   // The directories runs may read data sets from (empty: anywhere).

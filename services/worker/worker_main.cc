@@ -12,6 +12,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
+#include "common/build_info.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/shutdown_signals.h"
@@ -90,6 +91,9 @@ int WorkerMain(int argc, char** argv, const WorkerProgram& program) {
     options.dataset_roots.emplace_back(std::string(root));
   }
   options.job_kinds = program.job_kinds;
+  options.build = {
+      {"sslab", SSLAB_VERSION}, {"git", BuildCommit()}, {"host", host}};
+  if (program.torch_build) options.build.merge(program.torch_build());
   options.threads = threads;
   // nvidia-smi numbers GPUs in PCI order; make CUDA's ordinals agree.
   ::setenv("CUDA_DEVICE_ORDER", "PCI_BUS_ID", /*overwrite=*/0);

@@ -20,6 +20,7 @@
 #define SSLAB_SERVICES_WORKER_WORKER_MAIN_H_
 
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -36,6 +37,8 @@ struct WorkerProgram {
   std::function<JobRunner(const WorkerOptions&)> make_runner;
   // CUDA devices LibTorch sees; unset = none.
   std::function<int()> cuda_device_count;
+  // The LibTorch, CUDA and cuDNN versions, for lineage; unset = none.
+  std::function<std::map<std::string, std::string>()> torch_build;
 };
 
 int WorkerMain(int argc, char** argv, const WorkerProgram& program);
