@@ -244,6 +244,9 @@ std::string LineageText(
   }
   if (!get("cuda").empty()) absl::StrAppend(&out, ", cuda ", get("cuda"));
   if (!get("cudnn").empty()) absl::StrAppend(&out, ", cudnn ", get("cudnn"));
+  if (!get("dataset").empty()) {
+    absl::StrAppend(&out, "; data ", get("dataset"));
+  }
   return out;
 }
 

@@ -29,6 +29,7 @@
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <string>
@@ -141,6 +142,15 @@ class Dataset {
 // datasets larger than RAM.
 absl::StatusOr<std::shared_ptr<const Dataset>> OpenDataset(
     const DatasetSpec& spec, Split split);
+
+// What a run read, to tell later whether two runs read the same data:
+// "N files, B bytes, sha256:<16 hex>" over the relative path and size of
+// every regular file under `path` (a directory or a file), in path order,
+// and the first 4 KiB of the first 64 of them (the headers of IDX and CIFAR
+// files; an image folder is only listed). NOT_FOUND if `path` does not
+// exist.
+absl::StatusOr<std::string> DatasetFingerprint(
+    const std::filesystem::path& path);
 
 }  // namespace sslab::data
 

@@ -161,6 +161,27 @@ TEST(IdxTest, BadFilesAreNamed) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("labels")));
 }
 
+TEST(FingerprintTest, ChangesWithTheFilesAndNotWithTheirPlace) {
+  const std::string a = testing::MakeTempDir("fp_a");
+  testing::WriteIdx(a, "train", 40, 5, 4, CyclicLabels(40, 4), false);
+  testing::WriteIdx(a, "t10k", 8, 5, 4, CyclicLabels(8, 4), false);
+  const std::string b = testing::MakeTempDir("fp_b");
+  testing::WriteIdx(b, "train", 40, 5, 4, CyclicLabels(40, 4), false);
+  testing::WriteIdx(b, "t10k", 8, 5, 4, CyclicLabels(8, 4), false);
+  ASSERT_OK_AND_ASSIGN(const std::string first, DatasetFingerprint(a));
+  EXPECT_THAT(first, ::testing::MatchesRegex(
+                         "4 files, [0-9]+ bytes, sha256:[0-9a-f]{16}"));
+  // The same files elsewhere: the same fingerprint.
+  ASSERT_OK_AND_ASSIGN(const std::string copy, DatasetFingerprint(b));
+  EXPECT_EQ(copy, first);
+  // Other contents (a different image count in a header): another one.
+  testing::WriteIdx(b, "t10k", 9, 5, 4, CyclicLabels(9, 4), false);
+  ASSERT_OK_AND_ASSIGN(const std::string changed, DatasetFingerprint(b));
+  EXPECT_NE(changed, first);
+  EXPECT_THAT(DatasetFingerprint(a + "/missing"),
+              StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST(SpecTest, RejectsBadFieldsByName) {
   const std::string dir = testing::MakeTempDir("spec");
   DatasetSpec spec = Spec("lmdb", dir);

@@ -631,7 +631,19 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const LeaseRef& lease,
   return reply;
 }
 
-absl::Status Scheduler::CompleteJob(const LeaseRef& lease) {
+absl::Status Scheduler::CompleteJob(
+    const LeaseRef& lease, const std::map<std::string, std::string>& lineage) {
+  if (lineage.size() > 8) {
+    return Invalid("lineage",
+                   absl::StrCat("at most 8 entries, got ", lineage.size()));
+  }
+  for (const auto& [key, value] : lineage) {
+    if (key.empty() || key.size() > kMaxMetricNameLength ||
+        value.size() > 256) {
+      return Invalid("lineage", absl::StrCat("entry \"", key.substr(0, 64),
+                                             "\" is empty or too long"));
+    }
+  }
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {
@@ -649,6 +661,7 @@ absl::Status Scheduler::CompleteJob(const LeaseRef& lease) {
     SSLAB_RETURN_IF_ERROR(impl_->graph.AdvancePast(run, job));
     job.state = JobState::kSucceeded;
     job.progress = 1;
+    for (const auto& [key, value] : lineage) job.lineage[key] = value;
     SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
     return impl_->graph.RecomputeRunState(run.id);
   });

@@ -342,7 +342,11 @@ class Scheduler {
   // have registered features for every planned layer and split
   // (FAILED_PRECONDITION otherwise). Repeating the call for a job this worker
   // completed is OK; on a cancelled job it only releases the lease.
-  absl::Status CompleteJob(const LeaseRef& lease);
+  // `lineage` (at most 8 entries, as short as a build's) is added to the
+  // job's.
+  absl::Status CompleteJob(
+      const LeaseRef& lease,
+      const std::map<std::string, std::string>& lineage = {});
 
   // Releases the lease. A retryable failure requeues the job unless it used
   // max_attempts; otherwise the job fails for good with `error`, and so does

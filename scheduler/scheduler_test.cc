@@ -259,6 +259,18 @@ TEST_F(SchedulerTest, ALeaseRecordsWhatRunsTheJob) {
   expected["worker"] = "box-trainer";
   expected["device"] = "cpu (Xeon)";
   EXPECT_EQ(jobs[0].lineage, expected);
+  // What the job learned about its inputs joins it when it completes.
+  std::map<std::string, std::string> many;
+  for (int i = 0; i < 9; ++i) many[absl::StrCat("key", i)] = "v";
+  EXPECT_THAT(
+      scheduler_->CompleteJob(lease.ref(), many),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lineage")));
+  ASSERT_OK(
+      scheduler_->RegisterCheckpoint(lease.ref(), Ckpt(1, false)).status());
+  ASSERT_OK(scheduler_->CompleteJob(lease.ref(), {{"dataset", "4 files"}}));
+  ASSERT_OK_AND_ASSIGN(jobs, scheduler_->ListJobs(run));
+  expected["dataset"] = "4 files";
+  EXPECT_EQ(jobs[0].lineage, expected);
 
   // A build is copied into every job: it is kept small.
   spec.name = "chatty";

@@ -165,6 +165,11 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
     EXPECT_FALSE(lineage.value("host", "").empty()) << job.dump();
   }
   EXPECT_EQ(shown["jobs"][0]["lineage"].value("worker", ""), "trainer-0");
+  // The TRAIN job also says which data it read.
+  EXPECT_THAT(shown["jobs"][0]["lineage"].value("dataset", ""),
+              ::testing::MatchesRegex("4 files, [0-9]+ bytes, "
+                                      "sha256:[0-9a-f]{16}"))
+      << shown["jobs"][0].dump();
   const CommandResult details = cluster_->Cli({"show", std::to_string(run)});
   EXPECT_THAT(details.out, HasSubstr("ran on:        trainer-0 on cpu"))
       << details.out;

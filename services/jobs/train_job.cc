@@ -56,6 +56,10 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
                          MissingOnThisWorker(data::OpenDataset(
                              dataset_spec, data::Split::kTrain)));
+  // Lineage: which data this training read.
+  SSLAB_ASSIGN_OR_RETURN(const std::string fingerprint,
+                         data::DatasetFingerprint(dataset_spec.path));
+  context.AddLineage("dataset", fingerprint);
   trainer::TrainerOptions options =
       TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
                         assignment.device, threads);

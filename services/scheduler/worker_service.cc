@@ -123,7 +123,8 @@ grpc::Status WorkerServiceImpl::CompleteJob(grpc::ServerContext* context,
                                             v1::CompleteJobResponse*) {
   return handle_(context, "CompleteJob", [&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
-    SSLAB_RETURN_IF_ERROR(scheduler_->CompleteJob(lease));
+    SSLAB_RETURN_IF_ERROR(scheduler_->CompleteJob(
+        lease, {req->lineage().begin(), req->lineage().end()}));
     SSLAB_LOG(INFO) << "worker " << req->worker_id() << " completed job "
                     << req->job_id();
     return absl::OkStatus();

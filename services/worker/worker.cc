@@ -73,6 +73,15 @@ class Worker::Context final : public JobContext {
 
   bool cancelled() const override { return cancelled_.load(); }
 
+  void AddLineage(const std::string& key, const std::string& value) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    lineage_[key] = value;
+  }
+  std::map<std::string, std::string> lineage() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lineage_;
+  }
+
   absl::StatusOr<int64_t> RegisterCheckpoint(
       const experiment::CheckpointReport& checkpoint) override {
     v1::RegisterCheckpointRequest request = ToProto(checkpoint);
@@ -163,6 +172,7 @@ class Worker::Context final : public JobContext {
   int64_t epoch_ = 0;
   int64_t step_ = 0;
   std::map<std::string, double> metrics_;
+  std::map<std::string, std::string> lineage_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> lease_lost_{false};
   std::mutex done_mu_;
@@ -412,6 +422,8 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
   if (result.ok()) {
     v1::CompleteJobRequest request;
     context.Stamp(request);
+    const std::map<std::string, std::string> lineage = context.lineage();
+    request.mutable_lineage()->insert(lineage.begin(), lineage.end());
     v1::CompleteJobResponse response;
     reported = context.Call([&](grpc::ClientContext* ctx) {
       return stub_->CompleteJob(ctx, request, &response);

@@ -80,6 +80,10 @@ class JobContext {
   virtual absl::Status RecordResult(const experiment::ProbeResult& result) = 0;
 
   virtual const std::filesystem::path& artifact_dir() const = 0;
+
+  // Adds to the job's lineage (sent when it completes), e.g. the data set's
+  // fingerprint.
+  virtual void AddLineage(const std::string& key, const std::string& value) {}
 };
 
 // Runs one job. OK completes it; CANCELLED means it stopped because the
