@@ -195,6 +195,8 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
   ASSERT_EQ(run_charts.size(), 6u) << run.dom;
   for (int points : run_charts) EXPECT_GT(points, 0);
   EXPECT_EQ(Count(run.dom, "class=\"job-row\""), 2 + 4 * 2);
+  // Lineage: the worker and device that ran the jobs.
+  EXPECT_THAT(run.dom, HasSubstr("fake-dashboard on cpu")) << run.dom;
 
   const Page sweep = Load("#/sweeps/1");
   ExpectClean(sweep, "sweep");

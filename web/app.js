@@ -313,6 +313,15 @@ async function runPage(id) {
   const c = r.config;
   const p = r.progress || {};
   const versions = Object.entries(r.versions || {}).map(([k, v]) => `${k} ${v}`).join(", ");
+  // What ran the jobs (each distinct worker build and device once), and
+  // the data the training read.
+  const jobLineage = (r.jobs || []).map((j) => j.lineage || {});
+  const ranOn = [...new Set(jobLineage.filter((l) => l.worker).map((l) =>
+    `${l.worker} on ${l.device}${l.host ? ` at ${l.host}` : ""}` +
+    `${l.sslab ? `: sslab ${l.sslab}` : ""}` +
+    `${l.git ? ` (git ${l.git})` : ""}${l.libtorch ? `, libtorch ${l.libtorch}` : ""}` +
+    `${l.cuda ? `, cuda ${l.cuda}` : ""}${l.cudnn ? `, cudnn ${l.cudnn}` : ""}`))];
+  const data = jobLineage.map((l) => l.dataset).find(Boolean) || "";
   const kv = (pairs) => el("dl", { class: "kv" },
     pairs.flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, v)]));
   const lr = c.lr_schedule || {};
@@ -334,6 +343,7 @@ async function runPage(id) {
     el("div", { class: "card" }, el("h3", {}, "Lineage"), kv([
       ["created", when(r.create_time)], ["updated", when(r.update_time)],
       ["seed", c.seed], ["device", short(c.device)], ["versions", versions],
+      ["ran on", ranOn.join("; ")], ["data", data],
       ["checkpoints", String(checkpoints.length)]])));
   const jobs = (r.jobs || []).map((j) => [j.job_id, short(j.kind), stateCell(j.state),
     j.attempts || 0, j.layer || "", short(j.probe_kind),
