@@ -89,135 +89,104 @@ CLI::Option* Last(CLI::Option* o) {
 
 void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   const experiment::RunConfig defaults;
+  // A flag for one setting (the last one given wins), and one for a list
+  // (comma-separated).
+  auto scalar = [&](const std::string& name, auto& variable,
+                    const std::string& help) {
+    Last(Remember(f, app->add_option(name, variable, help)));
+  };
+  auto list = [&](const std::string& name, auto& variable,
+                  const std::string& help) {
+    Remember(f, app->add_option(name, variable, help)->delimiter(','));
+  };
   app->add_option("--config", f->config_file,
                   "RunConfig as JSON (proto3 JSON mapping, e.g. the \"config\" "
                   "of `sslab show RUN --format json`); flags override it");
   if (!sweep) {
-    Last(Remember(f,
-                  app->add_option("--method", f->method,
-                                  experiment::Choices<experiment::Method>())));
-    Last(Remember(
-        f, app->add_option("--arch", f->arch,
-                           experiment::Choices<experiment::Architecture>())));
-    Last(Remember(f, app->add_option("--width,-k", f->width,
-                                     absl::StrCat("widening factor k (default ",
-                                                  defaults.width, ")"))));
+    scalar("--method", f->method, experiment::Choices<experiment::Method>());
+    scalar("--arch", f->arch, experiment::Choices<experiment::Architecture>());
+    scalar("--width,-k", f->width,
+           absl::StrCat("widening factor k (default ", defaults.width, ")"));
   }
-  Last(Remember(f, app->add_option("--last-relu", f->last_relu,
-                                   "true|false; false for the study's (-) "
-                                   "variants (default true)")));
-  Last(Remember(
-      f, app->add_option(
-             "--dataset", f->dataset,
-             absl::StrCat("KIND:PATH, KIND one of ",
-                          experiment::Choices<experiment::DatasetKind>()))));
-  Last(Remember(f, app->add_option(
-                       "--val-fraction", f->val_fraction,
-                       absl::StrCat("share of the training images held out for "
-                                    "validation (default ",
-                                    defaults.dataset.val_fraction, ")"))));
-  Last(Remember(f, app->add_option("--max-examples", f->max_examples,
-                                   "train on at most this many images "
-                                   "(default 0: all)")));
-  Last(Remember(f, app->add_option("--image-size", f->image_size,
-                                   "input pixels per side (default: 28 idx, "
-                                   "32 cifar, 224 imagefolder)")));
-  Last(Remember(
-      f,
-      app->add_option("--epochs", f->epochs,
-                      absl::StrCat("training epochs (default ", defaults.epochs,
-                                   ", the paper's; 0: the random-init "
-                                   "control)"))));
-  Last(Remember(f, app->add_option("--batch-size", f->batch_size,
-                                   "source images per batch (default 64; 128 "
-                                   "jigsaw and relative patch location, 256 "
-                                   "supervised)")));
-  Last(Remember(f, app->add_option("--lr", f->lr,
-                                   "base lr per 256 images (default 0.1; x4 "
-                                   "for rotation under 20 epochs)")));
-  Last(Remember(f, app->add_option("--warmup-epochs", f->warmup,
-                                   "linear warm-up (default: 5 of the paper's "
-                                   "35 epochs, scaled; 1/7 of runs under 20 "
-                                   "epochs)")));
-  Remember(f, app->add_option("--decay-epochs", f->decay_epochs,
-                              "epochs where the lr is multiplied by "
-                              "--decay-factor, comma-separated (default: 15,25 "
-                              "of 35, scaled; 3/4 of runs under 20 epochs)")
-                  ->delimiter(','));
-  Last(Remember(f, app->add_option(
-                       "--decay-factor", f->decay_factor,
-                       absl::StrCat("lr factor at each decay (default ",
-                                    defaults.lr_schedule.decay_factor, ")"))));
-  Remember(
-      f, app->add_option("--layers", f->layers, "comma-separated; default all")
-             ->delimiter(','));
-  Remember(f, app->add_option(
-                     "--probes", f->probes,
-                     absl::StrCat("comma-separated, of ",
-                                  experiment::Choices<experiment::ProbeKind>()))
-                  ->delimiter(','));
-  Remember(f, app->add_option("--label-fractions", f->label_fractions,
-                              "shares of the training labels the probes "
-                              "use, comma-separated (default 1)")
-                  ->delimiter(','));
-  Last(Remember(f, app->add_option("--eval-every", f->eval_every,
-                                   "evaluate every N epochs; 0 = final only")));
+  scalar("--last-relu", f->last_relu,
+         "true|false; false for the study's (-) variants (default true)");
+  scalar("--dataset", f->dataset,
+         absl::StrCat("KIND:PATH, KIND one of ",
+                      experiment::Choices<experiment::DatasetKind>()));
+  scalar("--val-fraction", f->val_fraction,
+         absl::StrCat(
+             "share of the training images held out for validation (default ",
+             defaults.dataset.val_fraction, ")"));
+  scalar("--max-examples", f->max_examples,
+         "train on at most this many images (default 0: all)");
+  scalar("--image-size", f->image_size,
+         "input pixels per side (default: 28 idx, 32 cifar, 224 imagefolder)");
+  scalar("--epochs", f->epochs,
+         absl::StrCat("training epochs (default ", defaults.epochs,
+                      ", the paper's; 0: the random-init control)"));
+  scalar("--batch-size", f->batch_size,
+         "source images per batch (default 64; 128 jigsaw and relative patch "
+         "location, 256 supervised)");
+  scalar(
+      "--lr", f->lr,
+      "base lr per 256 images (default 0.1; x4 for rotation under 20 epochs)");
+  scalar("--warmup-epochs", f->warmup,
+         "linear warm-up (default: 5 of the paper's 35 epochs, scaled; 1/7 of "
+         "runs under 20 epochs)");
+  list("--decay-epochs", f->decay_epochs,
+       "epochs where the lr is multiplied by --decay-factor, comma-separated "
+       "(default: 15,25 of 35, scaled; 3/4 of runs under 20 epochs)");
+  scalar("--decay-factor", f->decay_factor,
+         absl::StrCat("lr factor at each decay (default ",
+                      defaults.lr_schedule.decay_factor, ")"));
+  list("--layers", f->layers, "comma-separated; default all");
+  list("--probes", f->probes,
+       absl::StrCat("comma-separated, of ",
+                    experiment::Choices<experiment::ProbeKind>()));
+  list("--label-fractions", f->label_fractions,
+       "shares of the training labels the probes use, comma-separated (default "
+       "1)");
+  scalar("--eval-every", f->eval_every,
+         "evaluate every N epochs; 0 = final only");
   const experiment::ProbeSettings& probe = defaults.evaluation.probe;
-  Remember(f, app->add_option(
-                     "--l2-grid", f->l2_grid,
-                     absl::StrCat("L-BFGS probe: L2 weights tried (the best "
-                                  "on val is refit), comma-separated "
-                                  "(default ",
-                                  absl::StrJoin(probe.l2_grid, ","), ")"))
-                  ->delimiter(','));
-  Last(Remember(f, app->add_option("--sgd-epochs", f->sgd_epochs,
-                                   absl::StrCat("SGD probe: epochs (default ",
-                                                probe.sgd_epochs, ")"))));
-  Last(Remember(
-      f, app->add_option("--sgd-lr", f->sgd_lr,
-                         absl::StrCat("SGD probe: learning rate (default ",
-                                      probe.sgd_learning_rate, ")"))));
-  Last(Remember(f,
-                app->add_option("--sgd-batch-size", f->sgd_batch,
-                                absl::StrCat("SGD probe: batch size (default ",
-                                             probe.sgd_batch_size, ")"))));
-  Last(Remember(
-      f, app->add_option("--mlp-hidden", f->mlp_hidden,
-                         absl::StrCat("MLP probe: hidden units (default ",
-                                      probe.mlp_hidden_units, ")"))));
-  Last(Remember(f, app->add_option("--mlp-epochs", f->mlp_epochs,
-                                   absl::StrCat("MLP probe: epochs (default ",
-                                                probe.mlp_epochs, ")"))));
-  Last(Remember(
-      f, app->add_option(
-             "--augmentation", f->augmentation,
-             absl::StrCat(experiment::Choices<experiment::Augmentation>(),
-                          "; auto = light up to 64 px"))));
-  Last(Remember(f, app->add_option("--seed", f->seed,
-                                   "random seed of initialisation, data order "
-                                   "and augmentation (default 0)")));
-  Last(Remember(
-      f, app->add_option(
-             "--device", f->device,
-             absl::StrCat(experiment::Choices<experiment::DeviceRequest>(),
-                          " for training and extraction; auto = a free GPU, "
-                          "else the CPU"))));
-  Last(Remember(
-      f, app->add_option(
-             "--probe-device", f->probe_device,
-             absl::StrCat(experiment::Choices<experiment::DeviceRequest>(),
-                          " for probes; default cpu"))));
-  Last(Remember(
-      f,
-      app->add_option("--precision", f->precision,
-                      absl::StrCat(experiment::Choices<experiment::Precision>(),
-                                   "; auto = bf16 on CUDA, fp32 on CPU"))));
-  Last(Remember(
-      f, app->add_option("--memory-format", f->memory_format,
-                         experiment::Choices<experiment::MemoryFormat>())));
-  Last(Remember(f, app->add_option("--threads", f->threads,
-                                   "LibTorch threads per job (default 0: the "
-                                   "worker's, at most its cores)")));
+  list("--l2-grid", f->l2_grid,
+       absl::StrCat("L-BFGS probe: L2 weights tried (the best on val is "
+                    "refit), comma-separated (default ",
+                    absl::StrJoin(probe.l2_grid, ","), ")"));
+  scalar("--sgd-epochs", f->sgd_epochs,
+         absl::StrCat("SGD probe: epochs (default ", probe.sgd_epochs, ")"));
+  scalar("--sgd-lr", f->sgd_lr,
+         absl::StrCat("SGD probe: learning rate (default ",
+                      probe.sgd_learning_rate, ")"));
+  scalar("--sgd-batch-size", f->sgd_batch,
+         absl::StrCat("SGD probe: batch size (default ", probe.sgd_batch_size,
+                      ")"));
+  scalar("--mlp-hidden", f->mlp_hidden,
+         absl::StrCat("MLP probe: hidden units (default ",
+                      probe.mlp_hidden_units, ")"));
+  scalar("--mlp-epochs", f->mlp_epochs,
+         absl::StrCat("MLP probe: epochs (default ", probe.mlp_epochs, ")"));
+  scalar("--augmentation", f->augmentation,
+         absl::StrCat(experiment::Choices<experiment::Augmentation>(),
+                      "; auto = light up to 64 px"));
+  scalar(
+      "--seed", f->seed,
+      "random seed of initialisation, data order and augmentation (default 0)");
+  scalar("--device", f->device,
+         absl::StrCat(
+             experiment::Choices<experiment::DeviceRequest>(),
+             " for training and extraction; auto = a free GPU, else the CPU"));
+  scalar("--probe-device", f->probe_device,
+         absl::StrCat(experiment::Choices<experiment::DeviceRequest>(),
+                      " for probes; default cpu"));
+  scalar("--precision", f->precision,
+         absl::StrCat(experiment::Choices<experiment::Precision>(),
+                      "; auto = bf16 on CUDA, fp32 on CPU"));
+  scalar("--memory-format", f->memory_format,
+         experiment::Choices<experiment::MemoryFormat>());
+  scalar(
+      "--threads", f->threads,
+      "LibTorch threads per job (default 0: the worker's, at most its cores)");
 }
 
 bool Given(const ConfigFlags& f, const std::string& name) {

@@ -13,7 +13,7 @@
 namespace sslab::data {
 namespace {
 
-constexpr int kHeaderFiles = 64;
+constexpr size_t kHeaderFiles = 64;
 constexpr size_t kHeaderBytes = 4096;
 
 }  // namespace
@@ -26,24 +26,31 @@ absl::StatusOr<std::string> DatasetFingerprint(
     return absl::NotFoundError(
         absl::StrCat("data set ", path.string(), " not found"));
   }
-  // (relative path, size) of every regular file, in path order.
+  // (relative path, size) of every regular file, in path order. A file
+  // that vanishes or cannot be read while listing is left out.
   std::vector<std::pair<std::string, uintmax_t>> files;
-  if (fs::is_regular_file(path, error)) {
-    files.emplace_back(path.filename().string(), fs::file_size(path, error));
+  auto add = [&](const fs::path& file, std::string name) {
+    std::error_code size_error;
+    const uintmax_t size = fs::file_size(file, size_error);
+    if (!size_error) files.emplace_back(std::move(name), size);
+  };
+  const bool single_file = fs::is_regular_file(path, error);
+  if (single_file) {
+    add(path, path.filename().string());
   } else {
     for (fs::recursive_directory_iterator
              it(path, fs::directory_options::skip_permission_denied, error),
          end;
-         it != end; it.increment(error)) {
-      if (error) break;
-      if (!it->is_regular_file(error)) continue;
-      files.emplace_back(fs::relative(it->path(), path, error).string(),
-                         it->file_size(error));
+         !error && it != end; it.increment(error)) {
+      std::error_code entry_error;
+      if (it->is_regular_file(entry_error)) {
+        add(it->path(), it->path().lexically_relative(path).string());
+      }
     }
-  }
-  if (error) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot list data set ", path.string(), ": ", error.message()));
+    if (error) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot list data set ", path.string(), ": ", error.message()));
+    }
   }
   std::sort(files.begin(), files.end());
   Sha256 hash;
@@ -55,8 +62,7 @@ absl::StatusOr<std::string> DatasetFingerprint(
     const std::string line = absl::StrCat(name, "\t", size, "\n");
     hash.Update(line.data(), line.size());
     if (i < kHeaderFiles) {
-      std::ifstream in(fs::is_regular_file(path) ? path : path / name,
-                       std::ios::binary);
+      std::ifstream in(single_file ? path : path / name, std::ios::binary);
       in.read(header.data(), header.size());
       hash.Update(header.data(), static_cast<size_t>(in.gcount()));
     }

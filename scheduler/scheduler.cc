@@ -50,6 +50,23 @@ absl::Status CheckMetricName(const std::string& name) {
   return absl::OkStatus();
 }
 
+// Lineage entries are copied into every job record: few and short.
+absl::Status CheckLineage(const std::map<std::string, std::string>& entries,
+                          absl::string_view field, size_t max_entries) {
+  if (entries.size() > max_entries) {
+    return Invalid(field, absl::StrCat("at most ", max_entries,
+                                       " entries, got ", entries.size()));
+  }
+  for (const auto& [key, value] : entries) {
+    if (key.empty() || key.size() > kMaxMetricNameLength ||
+        value.size() > kMaxLineageValueLength) {
+      return Invalid(field, absl::StrCat("entry \"", key.substr(0, 64),
+                                         "\" is empty or too long"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status CheckName(const std::string& name, absl::string_view field) {
   if (name.size() > static_cast<size_t>(experiment::kMaxNameLength)) {
     return Invalid(field,
@@ -503,18 +520,7 @@ absl::StatusOr<int64_t> Scheduler::RegisterWorker(const WorkerSpec& spec) {
                        "' are the same GPU (", d.key, ")"));
     }
   }
-  // Copied into every job the worker leases: small, like a heartbeat's.
-  if (spec.build.size() > kMaxMetricsPerHeartbeat) {
-    return Invalid("build", absl::StrCat("at most ", kMaxMetricsPerHeartbeat,
-                                         " entries, got ", spec.build.size()));
-  }
-  for (const auto& [key, value] : spec.build) {
-    if (key.empty() || key.size() > kMaxMetricNameLength ||
-        value.size() > 256) {
-      return Invalid("build", absl::StrCat("entry \"", key.substr(0, 64),
-                                           "\" is empty or too long"));
-    }
-  }
+  SSLAB_RETURN_IF_ERROR(CheckLineage(spec.build, "build", kMaxBuildEntries));
   std::vector<JobKind> kinds = spec.kinds;
   if (kinds.empty()) kinds = experiment::AllValues<JobKind>();
   std::sort(kinds.begin(), kinds.end());
@@ -633,17 +639,8 @@ absl::StatusOr<HeartbeatReply> Scheduler::Heartbeat(const LeaseRef& lease,
 
 absl::Status Scheduler::CompleteJob(
     const LeaseRef& lease, const std::map<std::string, std::string>& lineage) {
-  if (lineage.size() > 8) {
-    return Invalid("lineage",
-                   absl::StrCat("at most 8 entries, got ", lineage.size()));
-  }
-  for (const auto& [key, value] : lineage) {
-    if (key.empty() || key.size() > kMaxMetricNameLength ||
-        value.size() > 256) {
-      return Invalid("lineage", absl::StrCat("entry \"", key.substr(0, 64),
-                                             "\" is empty or too long"));
-    }
-  }
+  SSLAB_RETURN_IF_ERROR(
+      CheckLineage(lineage, "lineage", kMaxJobLineageEntries));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   return impl_->Mutate([&]() -> absl::Status {

@@ -212,6 +212,11 @@ struct Lease {
 // Limits on what one heartbeat may record.
 inline constexpr size_t kMaxMetricsPerHeartbeat = 32;
 inline constexpr size_t kMaxMetricNameLength = 64;
+// Limits on lineage: a worker's build (WorkerSpec::build) and what a job
+// adds when it completes. Keys are at most kMaxMetricNameLength long.
+inline constexpr size_t kMaxBuildEntries = 32;
+inline constexpr size_t kMaxJobLineageEntries = 8;
+inline constexpr size_t kMaxLineageValueLength = 256;
 
 struct HeartbeatInfo {
   // Progress of the job, clamped to [0, 1] (NaN keeps the previous value).
@@ -342,7 +347,7 @@ class Scheduler {
   // have registered features for every planned layer and split
   // (FAILED_PRECONDITION otherwise). Repeating the call for a job this worker
   // completed is OK; on a cancelled job it only releases the lease.
-  // `lineage` (at most 8 entries, as short as a build's) is added to the
+  // `lineage` (at most kMaxJobLineageEntries entries) is added to the
   // job's.
   absl::Status CompleteJob(
       const LeaseRef& lease,

@@ -161,12 +161,12 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   job.lease_device = device;
   job.lineage = worker.build;
   job.lineage["worker"] = worker.name;
-  job.lineage["device"] = device.ToString();
-  for (const experiment::DeviceInfo& d : worker.devices) {
-    if (d.id == device && !d.name.empty()) {
-      job.lineage["device"] =
-          absl::StrCat(device.ToString(), " (", d.name, ")");
-    }
+  std::string& device_label = job.lineage["device"] = device.ToString();
+  const auto info = std::find_if(
+      worker.devices.begin(), worker.devices.end(),
+      [&](const experiment::DeviceInfo& d) { return d.id == device; });
+  if (info != worker.devices.end() && !info->name.empty()) {
+    absl::StrAppend(&device_label, " (", info->name, ")");
   }
   lease.token = NewLeaseToken();
   job.lease_token_sha256 = Sha256Hex(lease.token);
