@@ -165,6 +165,18 @@ std::string HumanDuration(double seconds) {
                          : absl::StrCat(hours / 24, " d ", hours % 24, " h");
 }
 
+std::string HumanBytes(int64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  static constexpr const char* kUnits[] = {"KiB", "MiB", "GiB", "TiB"};
+  double value = static_cast<double>(bytes);
+  int unit = -1;
+  while (value >= 1024 && unit < 3) {
+    value /= 1024;
+    ++unit;
+  }
+  return absl::StrFormat("%.1f %s", value, kUnits[unit]);
+}
+
 std::string Metrics(const google::protobuf::Map<std::string, double>& m) {
   // Sorted for stable output (proto maps are unordered).
   std::map<std::string, double> sorted(m.begin(), m.end());

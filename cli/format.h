@@ -44,6 +44,10 @@ std::string Percent(double fraction);
 // A duration for people: "45 s", "12 min", "3 h 25 min", "2 d 4 h".
 std::string HumanDuration(double seconds);
 
+// A size for people, in binary units: "512 B", "1.5 KiB", "12.3 MiB",
+// "4.0 GiB", "1.2 TiB".
+std::string HumanBytes(int64_t bytes);
+
 // Metrics as "name=value" pairs sorted by name; a *_seconds metric is shown
 // under its name without the suffix as a HumanDuration ("eta=12 min").
 std::string Metrics(const google::protobuf::Map<std::string, double>& m);

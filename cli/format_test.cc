@@ -249,6 +249,14 @@ TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
   EXPECT_EQ(t.rows[0][5], "train 12 (run 4) on cuda:1");
 }
 
+TEST(HumanBytesTest, PicksABinaryUnit) {
+  EXPECT_EQ(HumanBytes(0), "0 B");
+  EXPECT_EQ(HumanBytes(1023), "1023 B");
+  EXPECT_EQ(HumanBytes(1536), "1.5 KiB");
+  EXPECT_EQ(HumanBytes(12900000), "12.3 MiB");
+  EXPECT_EQ(HumanBytes(int64_t{5} << 40), "5.0 TiB");
+}
+
 TEST(HumanDurationTest, PicksTheUnitAPersonWouldSay) {
   EXPECT_EQ(HumanDuration(45.2), "45 s");
   EXPECT_EQ(HumanDuration(12 * 60 + 10), "12 min");

@@ -27,6 +27,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "cli/completion.h"
+#include "cli/export_command.h"
 #include "cli/format.h"
 #include "cli/run_file.h"
 #include "experiment/vocabulary.h"
@@ -320,6 +321,13 @@ class CallError : public std::runtime_error {
   explicit CallError(const grpc::Status& s)
       : std::runtime_error(s.error_message()), status(s) {}
   grpc::Status status;
+};
+
+// A command's local work (files) failed.
+struct LocalError : std::runtime_error {
+  explicit LocalError(absl::Status s)
+      : std::runtime_error(std::string(s.message())), status(std::move(s)) {}
+  absl::Status status;
 };
 
 void Check(const grpc::Status& status) {
@@ -680,6 +688,62 @@ int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
   return 0;
 }
 
+struct ExportFlags {
+  int64_t epoch = -1;
+  std::string to;
+  std::vector<std::string> layers, splits;
+  bool no_model = false, no_features = false;
+  std::string artifacts = "var/artifacts";
+};
+
+int CmdExport(Client& client, const Globals& g, int64_t run_id,
+              const ExportFlags& f) {
+  v1::ListCheckpointsRequest req;
+  req.set_run_id(run_id);
+  req.set_page_size(kFullPage);
+  const v1::ListCheckpointsResponse resp =
+      client.Pages(&v1::ExperimentService::Stub::ListCheckpoints, req);
+  if (resp.checkpoints().empty()) {
+    throw LocalError(absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " has no checkpoints yet")));
+  }
+  ExportRequest r;
+  r.run_id = run_id;
+  r.checkpoint = *resp.checkpoints().rbegin();  // ascending epochs
+  if (f.epoch >= 0) {
+    std::vector<int64_t> epochs;
+    for (const v1::Checkpoint& c : resp.checkpoints()) {
+      epochs.push_back(c.epoch());
+      if (c.epoch() == f.epoch) r.checkpoint = c;
+    }
+    if (r.checkpoint.epoch() != f.epoch) {
+      throw UsageError(absl::StrCat("--epoch ", f.epoch, ": run ", run_id,
+                                    " has checkpoints at epochs ",
+                                    absl::StrJoin(epochs, ", ")));
+    }
+  }
+  r.artifacts = f.artifacts;
+  r.to = f.to.empty() ? absl::StrCat("run-", run_id, "-epoch-",
+                                     r.checkpoint.epoch())
+                      : f.to;
+  r.layers = f.layers;
+  r.splits = f.splits;
+  r.model = !f.no_model;
+  r.features = !f.no_features;
+  std::ostream quiet(nullptr);
+  absl::StatusOr<std::string> manifest =
+      ExportRun(r, g.output == OutputFormat::kJson ? quiet : std::cout);
+  if (!manifest.ok()) throw LocalError(manifest.status());
+  if (g.output == OutputFormat::kJson) {
+    std::cout << *manifest;
+  } else {
+    std::cout << "written to " << r.to.string() << "/ (manifest.json); in "
+              << "Python, from there: import sslab_models; "
+              << "model = sslab_models.load(\"model.pt\")\n";
+  }
+  return 0;
+}
+
 int CmdMetrics(Client& client, const Globals& g, int64_t run_id,
                const std::vector<std::string>& names, int max_points) {
   v1::GetMetricHistoryRequest req;
@@ -898,6 +962,33 @@ int Main(int argc, char** argv) {
   metrics->add_option("--max-points", max_points,
                       "points per series at most (default 1000)");
 
+  ExportFlags export_flags;
+  auto* export_command = app.add_subcommand(
+      "export",
+      "a run's backbone for PyTorch (model.pt + sslab_models.py) and its "
+      "features as .npy, for notebooks");
+  export_command->add_option("RUN", run_id)->required();
+  export_command->add_option("--epoch", export_flags.epoch,
+                             "the checkpoint's epoch (default: the last)");
+  export_command->add_option("--to", export_flags.to,
+                             "output directory (default: run-RUN-epoch-E)");
+  export_command->add_option("--layer", export_flags.layers,
+                             "only these layers (repeatable; default: all "
+                             "extracted)");
+  export_command->add_option("--split", export_flags.splits,
+                             "only these splits, train|val|test (repeatable; "
+                             "default: all extracted)");
+  export_command->add_flag("--no-model", export_flags.no_model,
+                           "features only");
+  export_command->add_flag("--no-features", export_flags.no_features,
+                           "the backbone only");
+  export_command
+      ->add_option("--artifacts", export_flags.artifacts,
+                   "the artifact directory: the scheduler's --data-dir or a "
+                   "mount of it")
+      ->envname("SSLAB_DATA_DIR")
+      ->capture_default_str();
+
   int sweeps_limit = 0;
   auto* sweeps = app.add_subcommand("sweeps", "list sweeps, newest first");
   sweeps->add_option("--limit", sweeps_limit, "how many (default 50)");
@@ -987,6 +1078,9 @@ int Main(int argc, char** argv) {
     if (metrics->parsed()) {
       return CmdMetrics(client, g, run_id, metric_names, max_points);
     }
+    if (export_command->parsed()) {
+      return CmdExport(client, g, run_id, export_flags);
+    }
     if (sweeps->parsed()) return CmdSweeps(client, g, sweeps_limit);
     if (workers->parsed()) return CmdWorkers(client, g);
     if (version->parsed()) return CmdVersion(client, g);
@@ -994,6 +1088,10 @@ int Main(int argc, char** argv) {
   } catch (const UsageError& e) {
     std::cerr << "sslab: " << e.what() << "\n";
     return kExitUsage;
+  } catch (const LocalError& e) {
+    std::cerr << "sslab: error: " << absl::StatusCodeToString(e.status.code())
+              << ": " << e.status.message() << "\n";
+    return kExitServerError;
   } catch (const CallError& e) {
     std::cerr << "sslab: error: "
               << absl::StatusCodeToString(

@@ -298,28 +298,53 @@ absl::StatusOr<ShardInfo> ReadShardInfo(const std::filesystem::path& path) {
   return ReadHeader(path, in, &digest);
 }
 
-absl::StatusOr<Shard> ReadShard(const std::filesystem::path& path) {
+absl::StatusOr<ShardInfo> StreamShardPayload(
+    const std::filesystem::path& path,
+    absl::FunctionRef<absl::Status(const ShardInfo&)> on_header,
+    absl::FunctionRef<absl::Status(const char* data, size_t size)> sink) {
   std::ifstream in;
   std::string digest;
   SSLAB_ASSIGN_OR_RETURN(ShardInfo info, ReadHeader(path, in, &digest));
+  SSLAB_RETURN_IF_ERROR(on_header(info));
+  constexpr size_t kChunk = 8 << 20;
+  size_t left = static_cast<size_t>(info.rows) * info.dims *
+                ElementBytes(info.dtype);
+  std::string buffer(std::min(left, kChunk), '\0');
+  Sha256 sha;
+  while (left > 0) {
+    const size_t n = std::min(left, kChunk);
+    if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) {
+      return DataLoss(path, "truncated payload");
+    }
+    sha.Update(buffer.data(), n);
+    SSLAB_RETURN_IF_ERROR(sink(buffer.data(), n));
+    left -= n;
+  }
+  if (sha.FinalHex() != info.payload_sha256) {
+    return DataLoss(path, "payload checksum mismatch");
+  }
+  return info;
+}
+
+absl::StatusOr<Shard> ReadShard(const std::filesystem::path& path) {
   try {
-    at::Tensor raw = at::empty({info.rows, info.dims}, TorchType(info.dtype));
-    char* p = static_cast<char*>(raw.data_ptr());
-    size_t left = raw.numel() * ElementBytes(info.dtype);
-    Sha256 sha;
-    constexpr size_t kChunk = 8 << 20;
-    while (left > 0) {
-      const size_t n = std::min(left, kChunk);
-      if (!in.read(p, static_cast<std::streamsize>(n))) {
-        return DataLoss(path, "truncated payload");
-      }
-      sha.Update(p, n);
-      p += n;
-      left -= n;
-    }
-    if (sha.FinalHex() != info.payload_sha256) {
-      return DataLoss(path, "payload checksum mismatch");
-    }
+    at::Tensor raw;
+    char* p = nullptr;
+    SSLAB_ASSIGN_OR_RETURN(
+        ShardInfo info,
+        StreamShardPayload(
+            path,
+            [&](const ShardInfo& header) {
+              raw = at::empty({header.rows, header.dims},
+                              TorchType(header.dtype));
+              p = static_cast<char*>(raw.data_ptr());
+              return absl::OkStatus();
+            },
+            [&](const char* data, size_t size) {
+              std::memcpy(p, data, size);
+              p += size;
+              return absl::OkStatus();
+            }));
     Shard shard;
     shard.info = std::move(info);
     shard.data = raw.scalar_type() == at::kHalf ? raw.to(at::kFloat) : raw;

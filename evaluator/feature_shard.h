@@ -25,6 +25,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -108,6 +109,17 @@ absl::StatusOr<ShardInfo> ReadShardInfo(const std::filesystem::path& path);
 // plus DATA_LOSS for a checksum mismatch; RESOURCE_EXHAUSTED when the matrix
 // does not fit in memory.
 absl::StatusOr<Shard> ReadShard(const std::filesystem::path& path);
+
+// Streams a shard's payload (raw little-endian row-major elements of
+// info.dtype, float16 not widened) to `sink` in chunks of at most 8 MiB, so
+// a shard larger than memory can be copied, and verifies the payload
+// checksum at the end. Errors as ReadShard; an error from `sink` stops the
+// read and is returned. `on_header`, called once before the first chunk,
+// sees the checked header.
+absl::StatusOr<ShardInfo> StreamShardPayload(
+    const std::filesystem::path& path,
+    absl::FunctionRef<absl::Status(const ShardInfo&)> on_header,
+    absl::FunctionRef<absl::Status(const char* data, size_t size)> sink);
 
 }  // namespace sslab::evaluator
 

@@ -185,6 +185,40 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
       Sha256OfFile(cluster_->artifacts() / final_checkpoint.value("path", ""));
   ASSERT_TRUE(sha.ok()) << sha.status();
   EXPECT_EQ(*sha, final_checkpoint.value("sha256", ""));
+
+  // Export: the backbone loads in Debian's python3-torch through the
+  // sslab_models.py written next to it, and its pre_logits width is the
+  // exported features'; numpy maps the features without reading them.
+  const std::filesystem::path out = cluster_->dir() / "export";
+  const CommandResult exported = cluster_->Cli(
+      {"export", std::to_string(run), "--to", out.string(), "--artifacts",
+       cluster_->artifacts().string(), "--split", "test"});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_THAT(exported.out, HasSubstr("model.pt  resnet50_v2 (rotation"));
+  EXPECT_THAT(exported.out, HasSubstr("features/test/block3.npy"));
+  const nlohmann::json manifest = nlohmann::json::parse(
+      ReadFileToString(out / "manifest.json").value_or("{}"));
+  const nlohmann::json& test_split = manifest["features"]["test"];
+  ASSERT_TRUE(test_split.contains("pre_logits")) << manifest.dump();
+  EXPECT_EQ(test_split["labels"]["shape"][0],
+            test_split["pre_logits"]["shape"][0]);
+  EXPECT_FALSE(manifest["features"].contains("train")) << manifest.dump();
+  const std::string python = absl::StrCat(
+      "cd ", out.string(), " && /usr/bin/python3 -c '"
+      "import numpy, torch, sslab_models\n"
+      "m = sslab_models.load(\"model.pt\")\n"
+      "f = numpy.load(\"features/test/pre_logits.npy\", mmap_mode=\"r\")\n"
+      "y = numpy.load(\"features/test/labels.npy\", mmap_mode=\"r\")\n"
+      "e = m.forward_endpoints(torch.zeros(1, 1, 28, 28))\n"
+      "assert e[\"pre_logits\"].shape[1] == f.shape[1], (e[\"pre_logits\"].shape, f.shape)\n"
+      "assert y.shape == (f.shape[0], 1) and 0 <= y.min() and y.max() < 10\n"
+      "'");
+  EXPECT_EQ(std::system(python.c_str()), 0) << python;
+  const CommandResult missing = cluster_->Cli(
+      {"export", std::to_string(run), "--to", (out / "x").string(),
+       "--artifacts", cluster_->artifacts().string(), "--layer", "block9"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND: --layer block9"));
 }
 
 TEST_F(PipelineTest, CancelStopsTrainingBetweenSteps) {
