@@ -318,7 +318,10 @@ std::string RunDetails(const v1::Run& run) {
          absl::StrJoin(fractions, ","), "; ",
          c.evaluation().every_epochs()
              ? absl::StrCat("every ", c.evaluation().every_epochs(), " epochs")
-             : "final only"));
+             : "final only",
+         c.evaluation().feature_dtype() == v1::FEATURE_DTYPE_FLOAT16
+             ? "; features float16"
+             : ""));
   const v1::ProbeSettings& ps = c.evaluation().probe();
   std::vector<std::string> l2;
   for (double x : ps.l2_grid()) l2.push_back(absl::StrFormat("%g", x));
@@ -343,6 +346,13 @@ std::string RunDetails(const v1::Run& run) {
                           p.jobs_runnable(), " queued, ", p.jobs_pending(),
                           " waiting, ", p.jobs_failed(), " failed, ",
                           p.jobs_cancelled(), " cancelled"));
+  const v1::DiskUsage& d = run.disk();
+  kv("disk",
+     absl::StrCat(HumanBytes(d.checkpoint_bytes() + d.feature_bytes()), " (",
+                  d.checkpoints(), " checkpoints ",
+                  HumanBytes(d.checkpoint_bytes()), ", ", d.feature_shards(),
+                  " feature shards ", HumanBytes(d.feature_bytes()), ")",
+                  run.pinned() ? "; pinned: retention keeps everything" : ""));
   kv("created", Time(run.create_time()));
   kv("updated", Time(run.update_time()));
   if (!version_parts.empty()) kv("versions", absl::StrJoin(version_parts, " "));
@@ -371,13 +381,25 @@ std::string RunDetails(const v1::Run& run) {
 
 Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints) {
   Table t{
-      {"ID", "EPOCH", "STEP", "FINAL", "BYTES", "SHA256", "PATH", "METRICS"},
+      {"ID", "EPOCH", "STEP", "FINAL", "BYTES", "SHA256", "PATH", "METRICS",
+       "DELETED"},
       {}};
   for (const v1::Checkpoint& c : checkpoints) {
     t.rows.push_back({absl::StrCat(c.checkpoint_id()), absl::StrCat(c.epoch()),
                       absl::StrCat(c.step()), c.is_final() ? "yes" : "",
                       absl::StrCat(c.bytes()), c.sha256().substr(0, 12),
-                      c.path(), Metrics(c.metrics())});
+                      c.path(), Metrics(c.metrics()),
+                      c.has_delete_time() ? Time(c.delete_time()) : ""});
+  }
+  return t;
+}
+
+Table ArtifactsTable(const std::vector<v1::Artifact>& artifacts) {
+  Table t{{"RUN", "EPOCH", "KIND", "LAYER", "SPLIT", "SIZE", "PATH"}, {}};
+  for (const v1::Artifact& a : artifacts) {
+    t.rows.push_back({absl::StrCat(a.run_id()), absl::StrCat(a.epoch()),
+                      a.kind(), a.layer(), a.split(), HumanBytes(a.bytes()),
+                      a.path()});
   }
   return t;
 }

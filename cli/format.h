@@ -74,6 +74,8 @@ Table JobsTable(const std::vector<v1::Job>& jobs);
 
 // ID EPOCH STEP FINAL BYTES SHA256 PATH METRICS.
 Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints);
+// What retention deleted or would delete (`sslab gc`).
+Table ArtifactsTable(const std::vector<v1::Artifact>& artifacts);
 
 // Results of one run: one row per (epoch, layer) in network order, one
 // column per probe kind (and label fraction when several), cells = top-1 %

@@ -194,6 +194,16 @@ TEST(RunsTableTest, OneRowPerRun) {
   EXPECT_THAT(details, HasSubstr("state:         pending"));
   EXPECT_THAT(details, HasSubstr("resnet50_v2 k=4"));
   EXPECT_THAT(details, Not(HasSubstr("error:")));
+  EXPECT_THAT(details, HasSubstr("disk:          0 B (0 checkpoints 0 B, 0 "
+                                 "feature shards 0 B)\n"));
+  run.set_pinned(true);
+  run.mutable_disk()->set_checkpoints(2);
+  run.mutable_disk()->set_checkpoint_bytes(3 << 20);
+  run.mutable_disk()->set_feature_shards(12);
+  run.mutable_disk()->set_feature_bytes(1 << 20);
+  EXPECT_THAT(RunDetails(run),
+              HasSubstr("disk:          4.0 MiB (2 checkpoints 3.0 MiB, 12 "
+                        "feature shards 1.0 MiB); pinned"));
 }
 
 TEST(RunDetailsTest, ShowsDevicesPrecisionAndWarnsAboutShortRuns) {
@@ -247,6 +257,22 @@ TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(t.rows[0][3], "cuda:1 (NVIDIA H200 141 GiB)");
   EXPECT_EQ(t.rows[0][5], "train 12 (run 4) on cuda:1");
+}
+
+TEST(ArtifactsTableTest, NamesWhatRetentionDeletes) {
+  v1::Artifact a;
+  a.set_run_id(3);
+  a.set_epoch(2);
+  a.set_kind("features");
+  a.set_layer("block3");
+  a.set_split("train");
+  a.set_bytes(2048);
+  a.set_path("runs/3/features/ckpt-5/train/block3.feat");
+  const Table t = ArtifactsTable({a});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0], (std::vector<std::string>{
+                           "3", "2", "features", "block3", "train", "2.0 KiB",
+                           "runs/3/features/ckpt-5/train/block3.feat"}));
 }
 
 TEST(HumanBytesTest, PicksABinaryUnit) {

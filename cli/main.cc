@@ -61,7 +61,7 @@ struct Globals {
 struct ConfigFlags {
   std::string config_file;
   std::string method, arch, dataset, device, probe_device, precision,
-      memory_format, augmentation;
+      memory_format, augmentation, feature_dtype;
   int width = 0, epochs = 0, batch_size = 0, image_size = 0, eval_every = 0,
       threads = 0, sgd_epochs = 0, sgd_batch = 0, mlp_hidden = 0,
       mlp_epochs = 0;
@@ -149,6 +149,10 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
        "1)");
   scalar("--eval-every", f->eval_every,
          "evaluate every N epochs; 0 = final only");
+  scalar("--feature-dtype", f->feature_dtype,
+         absl::StrCat("how extracted features are stored, ",
+                      experiment::Choices<experiment::FeatureDtype>(),
+                      " (default float32; float16 halves the disk)"));
   const experiment::ProbeSettings& probe = defaults.evaluation.probe;
   list("--l2-grid", f->l2_grid,
        absl::StrCat("L-BFGS probe: L2 weights tried (the best on val is "
@@ -172,7 +176,8 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
                       "; auto = light up to 64 px"));
   scalar(
       "--seed", f->seed,
-      "random seed of initialisation, data order and augmentation (default 0)");
+      "random seed of initialisation, data order and augmentation (default: "
+      "a fresh one, recorded)");
   scalar("--device", f->device,
          absl::StrCat(
              experiment::Choices<experiment::DeviceRequest>(),
@@ -279,6 +284,11 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
   }
   if (Given(f, "--eval-every"))
     c.mutable_evaluation()->set_every_epochs(f.eval_every);
+  if (Given(f, "--feature-dtype")) {
+    c.mutable_evaluation()->set_feature_dtype(
+        ParseOrThrow<v1::FeatureDtype, experiment::FeatureDtype>(
+            f.feature_dtype, "--feature-dtype"));
+  }
   v1::ProbeSettings* probe = c.mutable_evaluation()->mutable_probe();
   if (Given(f, "--l2-grid")) {
     probe->clear_l2_grid();
@@ -403,8 +413,9 @@ void PrintTable(const Table& t, OutputFormat format) {
 }
 
 // --dry-run: the config the scheduler would store, with every default
-// filled in and checked as the scheduler checks it; nothing is submitted.
-int DryRunSubmit(const v1::RunConfig& config) {
+// filled in and checked as the scheduler checks it, printed as a run file
+// (JSON with -o json); nothing is submitted.
+int DryRunSubmit(const Globals& g, const v1::RunConfig& config) {
   absl::StatusOr<experiment::RunSpec> spec =
       services::FromProto(config, "config");
   absl::StatusOr<experiment::RunConfig> expanded =
@@ -412,8 +423,13 @@ int DryRunSubmit(const v1::RunConfig& config) {
                 : absl::StatusOr<experiment::RunConfig>(spec.status());
   if (!expanded.ok())
     throw UsageError(std::string(expanded.status().message()));
-  std::cout << ToJson(services::ToProto(*expanded));
-  std::cerr << "sslab: dry run: valid, not submitted\n";
+  v1::RunConfig complete = services::ToProto(*expanded);
+  // Without a seed the scheduler draws one at submit: none to print yet.
+  if (!spec->seed) complete.clear_seed();
+  std::cout << (g.output == OutputFormat::kJson ? ToJson(complete)
+                                                : RunFileFromConfig(complete));
+  std::cerr << "sslab: dry run: valid, not submitted"
+            << (spec->seed ? "" : " (seed: a fresh one at submit)") << "\n";
   return 0;
 }
 
@@ -421,7 +437,7 @@ int CmdSubmit(Client& client, const Globals& g, const ConfigFlags& f,
               const std::string& name, int priority, bool quiet, bool dry_run) {
   v1::SubmitRunRequest req;
   *req.mutable_config() = BuildConfig(f);
-  if (dry_run) return DryRunSubmit(req.config());
+  if (dry_run) return DryRunSubmit(g, req.config());
   req.set_name(name);
   req.set_priority(priority);
   v1::SubmitRunResponse resp;
@@ -544,11 +560,17 @@ int CmdList(Client& client, const Globals& g, const ListFlags& l) {
   return 0;
 }
 
-int CmdShow(Client& client, const Globals& g, int64_t run_id) {
+int CmdShow(Client& client, const Globals& g, int64_t run_id, bool as_file) {
   v1::GetRunRequest req;
   req.set_run_id(run_id);
   v1::GetRunResponse resp;
   Check(client.stub().GetRun(client.Context().get(), req, &resp));
+  if (as_file) {
+    std::cout << "# run " << run_id << " (" << resp.run().name()
+              << "): sslab submit -f FILE runs it again\n"
+              << RunFileFromConfig(resp.run().config());
+    return 0;
+  }
   switch (g.output) {
     case OutputFormat::kJson:
       std::cout << ToJson(resp.run());
@@ -744,6 +766,58 @@ int CmdExport(Client& client, const Globals& g, int64_t run_id,
   return 0;
 }
 
+int CmdGarbage(Client& client, const Globals& g, int64_t run_id,
+               bool dry_run) {
+  v1::CollectGarbageRequest req;
+  req.set_run_id(run_id);
+  req.set_dry_run(dry_run);
+  v1::CollectGarbageResponse resp;
+  Check(client.stub().CollectGarbage(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+    return 0;
+  }
+  PrintTable(ArtifactsTable({resp.artifacts().begin(), resp.artifacts().end()}),
+             g.output);
+  if (g.output == OutputFormat::kTable) {
+    std::cout << resp.artifacts_size() << " artifact(s), "
+              << HumanBytes(resp.bytes())
+              << (dry_run ? " would be freed (nothing deleted: --dry-run)\n"
+                          : " freed\n");
+  }
+  return 0;
+}
+
+int CmdPin(Client& client, const Globals& g, int64_t run_id, bool pinned) {
+  v1::PinRunRequest req;
+  req.set_run_id(run_id);
+  req.set_pinned(pinned);
+  v1::PinRunResponse resp;
+  Check(client.stub().PinRun(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp.run());
+  } else {
+    std::cout << "run " << run_id
+              << (pinned ? " pinned: retention keeps all its artifacts\n"
+                         : " unpinned: retention applies again\n");
+  }
+  return 0;
+}
+
+int CmdDelete(Client& client, const Globals& g, int64_t run_id) {
+  v1::DeleteRunRequest req;
+  req.set_run_id(run_id);
+  v1::DeleteRunResponse resp;
+  Check(client.stub().DeleteRun(client.Context().get(), req, &resp));
+  if (g.output == OutputFormat::kJson) {
+    std::cout << ToJson(resp);
+  } else {
+    std::cout << "deleted run " << run_id << ": " << resp.files()
+              << " file(s), " << HumanBytes(resp.bytes()) << "\n";
+  }
+  return 0;
+}
+
 int CmdMetrics(Client& client, const Globals& g, int64_t run_id,
                const std::vector<std::string>& names, int max_points) {
   v1::GetMetricHistoryRequest req;
@@ -860,7 +934,8 @@ int Main(int argc, char** argv) {
                      "YAML or JSON file of these flags without dashes "
                      "(configs/); flags given override it");
   submit->add_flag("--dry-run", dry_run,
-                   "check and print the complete config; submit nothing");
+                   "check and print the complete config as a run file "
+                   "(-o json: JSON); submit nothing");
   AddConfigFlags(submit, &submit_flags, /*sweep=*/false);
   submit->add_option("--name", run_name,
                      "run name (default METHOD-ARCH-kWIDTH)");
@@ -924,8 +999,11 @@ int Main(int argc, char** argv) {
   ls->add_flag("--all", list_flags.all, "follow every page");
 
   int64_t run_id = 0;
+  bool show_as_file = false;
   auto* show = app.add_subcommand("show", "show a run and its jobs");
   show->add_option("RUN", run_id)->required();
+  show->add_flag("--as-file", show_as_file,
+                 "print its complete config as a run file (for submit -f)");
 
   double watch_max_s = 7 * 24 * 3600;
   auto* watch = app.add_subcommand("watch", "follow a run until it ends");
@@ -961,6 +1039,28 @@ int Main(int argc, char** argv) {
   metrics->add_option("--name", metric_names, "only these series (repeatable)");
   metrics->add_option("--max-points", max_points,
                       "points per series at most (default 1000)");
+
+  bool gc_dry_run = false;
+  auto* gc = app.add_subcommand(
+      "gc",
+      "apply retention now: delete checkpoints and feature shards no run "
+      "needs (the scheduler's --keep-checkpoints, --keep-features; pinned "
+      "runs keep all)");
+  gc->add_option("RUN", run_id, "only this run (default: all)");
+  gc->add_flag("--dry-run", gc_dry_run, "list what would go; delete nothing");
+
+  auto* pin = app.add_subcommand(
+      "pin", "keep every artifact of a run (retention skips it)");
+  pin->add_option("RUN", run_id)->required();
+  auto* unpin =
+      app.add_subcommand("unpin", "let retention apply to a run again");
+  unpin->add_option("RUN", run_id)->required();
+
+  auto* rm = app.add_subcommand(
+      "rm",
+      "delete a finished run: its files and every record of it (results "
+      "included)");
+  rm->add_option("RUN", run_id)->required();
 
   ExportFlags export_flags;
   auto* export_command = app.add_subcommand(
@@ -1069,7 +1169,7 @@ int Main(int argc, char** argv) {
       return CmdSweep(client, g, sweep_flags, sweep_grid, quiet, dry_run);
     }
     if (ls->parsed()) return CmdList(client, g, list_flags);
-    if (show->parsed()) return CmdShow(client, g, run_id);
+    if (show->parsed()) return CmdShow(client, g, run_id, show_as_file);
     if (watch->parsed()) return CmdWatch(client, g, run_id, watch_max_s);
     if (cancel->parsed()) return CmdCancel(client, g, run_id, reason);
     if (results->parsed())
@@ -1078,6 +1178,10 @@ int Main(int argc, char** argv) {
     if (metrics->parsed()) {
       return CmdMetrics(client, g, run_id, metric_names, max_points);
     }
+    if (gc->parsed()) return CmdGarbage(client, g, run_id, gc_dry_run);
+    if (pin->parsed()) return CmdPin(client, g, run_id, true);
+    if (unpin->parsed()) return CmdPin(client, g, run_id, false);
+    if (rm->parsed()) return CmdDelete(client, g, run_id);
     if (export_command->parsed()) {
       return CmdExport(client, g, run_id, export_flags);
     }

@@ -3,10 +3,14 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <charconv>
 #include <fstream>
+#include <system_error>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "experiment/vocabulary.h"
+#include "services/common/experiment_proto.h"
 
 namespace sslab::cli {
 namespace {
@@ -16,7 +20,82 @@ bool Reserved(const std::string& flag) {
   return flag == "--help" || flag == "--file";
 }
 
+// The shortest text that reads back as exactly `x`.
+std::string Number(double x) {
+  char buffer[32];
+  const auto [end, ec] = std::to_chars(buffer, buffer + sizeof(buffer), x);
+  return ec == std::errc() ? std::string(buffer, end) : absl::StrCat(x);
+}
+
+std::string Quoted(absl::string_view text) {
+  std::string out = "\"";
+  for (char ch : text) {
+    if (ch == '"' || ch == '\\') out.push_back('\\');
+    out.push_back(ch);
+  }
+  return out + "\"";
+}
+
+template <typename List, typename Format>
+std::string Sequence(const List& items, Format format) {
+  std::vector<std::string> parts;
+  for (const auto& item : items) parts.push_back(format(item));
+  return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
 }  // namespace
+
+std::string RunFileFromConfig(const v1::RunConfig& c) {
+  using experiment::Name;
+  std::string out;
+  auto line = [&](absl::string_view key, const std::string& value) {
+    absl::StrAppend(&out, key, ": ", value, "\n");
+  };
+  auto text = [](auto name) { return std::string(name); };
+  line("method", text(services::ShortName(c.method())));
+  line("arch", text(services::ShortName(c.architecture())));
+  line("width", absl::StrCat(c.width()));
+  line("last-relu", c.last_relu() ? "true" : "false");
+  const v1::DatasetSpec& d = c.dataset();
+  line("dataset", Quoted(absl::StrCat(services::ShortName(d.kind()), ":",
+                                      d.path())));
+  line("val-fraction", Number(d.val_fraction()));
+  line("max-examples", absl::StrCat(d.max_examples()));
+  line("image-size", absl::StrCat(d.image_size()));
+  line("epochs", absl::StrCat(c.epochs()));
+  line("batch-size", absl::StrCat(c.batch_size()));
+  const v1::LrSchedule& lr = c.lr_schedule();
+  line("lr", Number(lr.base_lr()));
+  line("warmup-epochs", Number(lr.warmup_epochs()));
+  line("decay-epochs", Sequence(lr.decay_epochs(), Number));
+  line("decay-factor", Number(lr.decay_factor()));
+  const v1::EvaluationPlan& e = c.evaluation();
+  line("layers", Sequence(e.layers(), Quoted));
+  line("probes", Sequence(e.probe_kinds(), [](int k) {
+         return std::string(
+             services::ShortName(static_cast<v1::ProbeKind>(k)));
+       }));
+  line("label-fractions", Sequence(e.label_fractions(), Number));
+  line("eval-every", absl::StrCat(e.every_epochs()));
+  line("feature-dtype",
+       text(services::ShortName<experiment::FeatureDtype>(e.feature_dtype())));
+  const v1::ProbeSettings& p = e.probe();
+  line("l2-grid", Sequence(p.l2_grid(), Number));
+  line("sgd-epochs", absl::StrCat(p.sgd_epochs()));
+  line("sgd-lr", Number(p.sgd_learning_rate()));
+  line("sgd-batch-size", absl::StrCat(p.sgd_batch_size()));
+  line("mlp-hidden", absl::StrCat(p.mlp_hidden_units()));
+  line("mlp-epochs", absl::StrCat(p.mlp_epochs()));
+  line("augmentation",
+       text(services::ShortName<experiment::Augmentation>(c.augmentation())));
+  if (c.has_seed()) line("seed", absl::StrCat(c.seed()));
+  line("device", text(services::ShortName(c.device())));
+  line("probe-device", text(services::ShortName(c.probe_device())));
+  line("precision", text(services::ShortName(c.precision())));
+  line("memory-format", text(services::ShortName(c.memory_format())));
+  line("threads", absl::StrCat(c.threads()));
+  return out;
+}
 
 absl::StatusOr<std::vector<std::string>> RunFileArguments(
     const std::string& path, const CLI::App& command) {

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "sslab/v1/types.pb.h"
 
 namespace sslab::cli {
 
@@ -28,6 +29,12 @@ namespace sslab::cli {
 // nested map, or an empty value; NOT_FOUND if the file cannot be read.
 absl::StatusOr<std::vector<std::string>> RunFileArguments(
     const std::string& path, const CLI::App& command);
+
+// The run file of a complete config: every setting under its flag's name,
+// numbers in their shortest exact form, so that `sslab submit -f` of it
+// asks for exactly `config` (file -> config -> file is a fixed point). What
+// `--dry-run` prints, and `sslab show RUN --as-file` (to run it again).
+std::string RunFileFromConfig(const v1::RunConfig& config);
 
 }  // namespace sslab::cli
 

@@ -16,6 +16,7 @@ namespace {
 using ::sslab::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 class RunFileTest : public ::testing::Test {
  protected:
@@ -89,6 +90,45 @@ TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {
   std::filesystem::remove(path_);
   EXPECT_THAT(RunFileArguments(path_, *submit_),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(path_)));
+}
+
+}  // namespace
+}  // namespace sslab::cli
+
+namespace sslab::cli {
+namespace {
+
+TEST(RunFileFromConfigTest, WritesEverySettingUnderItsFlagExactly) {
+  v1::RunConfig c;
+  c.set_method(v1::METHOD_JIGSAW);
+  c.set_architecture(v1::ARCHITECTURE_REVNET50);
+  c.set_width(4);
+  c.set_last_relu(false);
+  c.mutable_dataset()->set_kind(v1::DATASET_KIND_IMAGEFOLDER);
+  c.mutable_dataset()->set_path("/data/my \"net\"");
+  c.mutable_dataset()->set_val_fraction(0.1);
+  c.mutable_lr_schedule()->set_base_lr(0.1 * 3);  // 0.30000000000000004
+  c.mutable_lr_schedule()->add_decay_epochs(15);
+  c.mutable_lr_schedule()->add_decay_epochs(25.5);
+  c.mutable_evaluation()->add_layers("block3");
+  c.mutable_evaluation()->add_probe_kinds(v1::PROBE_KIND_MLP);
+  c.mutable_evaluation()->set_feature_dtype(v1::FEATURE_DTYPE_FLOAT16);
+  c.set_precision(v1::PRECISION_BF16);
+  const std::string file = RunFileFromConfig(c);
+  EXPECT_THAT(file, HasSubstr("method: jigsaw\narch: revnet50\nwidth: 4\n"
+                              "last-relu: false\n"
+                              "dataset: \"imagefolder:/data/my \\\"net\\\"\"\n"
+                              "val-fraction: 0.1\n"));
+  // The shortest text that reads back as the same double.
+  EXPECT_THAT(file, HasSubstr("lr: 0.30000000000000004\n"));
+  EXPECT_THAT(file, HasSubstr("decay-epochs: [15, 25.5]\n"));
+  EXPECT_THAT(file, HasSubstr("layers: [\"block3\"]\nprobes: [mlp]\n"));
+  EXPECT_THAT(file, HasSubstr("feature-dtype: float16\n"));
+  EXPECT_THAT(file, HasSubstr("precision: bf16\n"));
+  // No seed given: none written (the scheduler draws one at submit).
+  EXPECT_THAT(file, Not(HasSubstr("seed:")));
+  c.set_seed(0);
+  EXPECT_THAT(RunFileFromConfig(c), HasSubstr("\nseed: 0\n"));
 }
 
 }  // namespace

@@ -73,6 +73,7 @@ struct FeatureRef {
   std::string sha256;
   int64_t rows = 0;
   int64_t dims = 0;
+  int64_t bytes = 0;  // file size; 0 when unknown
 
   friend bool operator==(const FeatureRef&, const FeatureRef&) = default;
 };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
+#include <random>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -164,6 +166,14 @@ std::string DefaultRunName(const RunConfig& config) {
                       config.width);
 }
 
+int64_t FreshSeed() {
+  static std::mutex mu;
+  static std::mt19937_64 engine(std::random_device{}());
+  std::lock_guard<std::mutex> lock(mu);
+  return std::uniform_int_distribution<int64_t>(1, (int64_t{1} << 31) - 1)(
+      engine);
+}
+
 absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
                                         absl::string_view field_prefix) {
   const Fields f(field_prefix);
@@ -212,6 +222,7 @@ absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
     c.evaluation.label_fractions = e.label_fractions;
   }
   c.evaluation.every_epochs = e.every_epochs.value_or(0);
+  c.evaluation.feature_dtype = e.feature_dtype.value_or(FeatureDtype::kFloat32);
   const RunSpec::Evaluation::Probe& p = e.probe;
   ProbeSettings& probe = c.evaluation.probe;
   if (!p.l2_grid.empty()) probe.l2_grid = p.l2_grid;
@@ -254,7 +265,8 @@ RunSpec ToRunSpec(const RunConfig& c) {
                   c.evaluation.label_fractions,
                   c.evaluation.every_epochs,
                   {p.l2_grid, p.sgd_epochs, p.sgd_learning_rate,
-                   p.sgd_batch_size, p.mlp_hidden_units, p.mlp_epochs}};
+                   p.sgd_batch_size, p.mlp_hidden_units, p.mlp_epochs},
+                  c.evaluation.feature_dtype};
   s.augmentation = c.augmentation;
   s.seed = c.seed;
   s.device = c.device;
@@ -361,6 +373,9 @@ absl::Status ValidateRunConfig(const RunConfig& c,
   if (e.every_epochs < 0) {
     return f.Invalid("evaluation.every_epochs",
                      absl::StrCat("must be >= 0, got ", e.every_epochs));
+  }
+  if (Name(e.feature_dtype).empty()) {
+    return f.Invalid("evaluation.feature_dtype", "unknown value");
   }
 
   const ProbeSettings& p = e.probe;

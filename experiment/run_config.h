@@ -8,7 +8,8 @@
 // size by method (Rotation/Exemplar 64, Jigsaw/RPL 128, supervised 256),
 // the study's ImageNet augmentation above 64 px and a light one up to 64 px,
 // every representation layer probed by L-BFGS on the full labels with the
-// study's probe settings, final checkpoint only, seed 0, training on a GPU
+// study's probe settings, final checkpoint only, seed 0 (the scheduler draws
+// a fresh one for a run submitted without: FreshSeed), training on a GPU
 // when one is free (else the CPU), probes on the CPU, bf16 autocast on CUDA
 // and fp32 on CPU, channels-last, the worker's threads.
 //
@@ -80,6 +81,8 @@ struct EvaluationPlan {
   // Also evaluate every N-th epoch's checkpoint; 0 = the final one only.
   int every_epochs = 0;
   ProbeSettings probe;
+  // How the EXTRACT jobs store features.
+  FeatureDtype feature_dtype = FeatureDtype::kFloat32;
 
   friend bool operator==(const EvaluationPlan&,
                          const EvaluationPlan&) = default;
@@ -153,6 +156,7 @@ struct RunSpec {
       std::optional<int> mlp_hidden_units;
       std::optional<int> mlp_epochs;
     } probe;
+    std::optional<FeatureDtype> feature_dtype;
   } evaluation;
   std::optional<Augmentation> augmentation;  // kAuto = unset
   std::optional<int64_t> seed;
@@ -220,6 +224,10 @@ std::string ShortRunWarning(const RunConfig& config);
 int DefaultBatchSize(Method method);
 // The image side a dataset kind defaults to.
 int DefaultImageSize(DatasetKind kind);
+
+// A random seed in [1, 2^31 - 1] for a run submitted without one (small and
+// positive: it reads the same in JSON, YAML and every tool).
+int64_t FreshSeed();
 
 // Fills every unset field of `spec` with its default and validates the
 // result (ValidateRunConfig). Errors are INVALID_ARGUMENT naming the field

@@ -75,6 +75,10 @@ enum class Precision { kAuto, kFp32, kBf16 };
 
 // Memory layout of activations and convolution weights.
 enum class MemoryFormat { kChannelsLast, kNchw };
+// How extracted features are stored: float16 halves the disk (on ImageNet
+// ~23 instead of ~46 GB per layer and checkpoint) at a rounding error far
+// below what moves a probe's accuracy.
+enum class FeatureDtype { kFloat32, kFloat16 };
 
 // Training augmentation: the study's ImageNet pipeline (inception crop of
 // 5-100% of the area, flip, colour jitter) or a light one for small images
@@ -147,6 +151,9 @@ SSLAB_VOCABULARY_(Precision, "precision",
 SSLAB_VOCABULARY_(MemoryFormat, "memory format",
                   {{MemoryFormat::kChannelsLast, "channels_last"},
                    {MemoryFormat::kNchw, "nchw"}});
+SSLAB_VOCABULARY_(FeatureDtype, "feature dtype",
+                  {{FeatureDtype::kFloat32, "float32"},
+                   {FeatureDtype::kFloat16, "float16"}});
 SSLAB_VOCABULARY_(Augmentation, "augmentation",
                   {{Augmentation::kAuto, "auto"},
                    {Augmentation::kInception, "inception"},

@@ -363,6 +363,19 @@ class Backbone(nn.Module):
             raise ValueError("forward() needs a head: num_outputs is 0")
         return self.forward_endpoints(images, ["logits"])["logits"]
 
+    def _pooled_endpoints(self, x: torch.Tensor):
+        """How ResNet and RevNet end: final_bn (+ ReLU unless last_relu is
+        false) when they have one, the spatial mean as pre_logits, then the
+        logits."""
+        if self.final_bn is not None:
+            x = self.final_bn(x)
+            if self.options["last_relu"]:
+                x = F.relu(x)
+        x = x.mean(dim=(2, 3))
+        yield "pre_logits", x
+        if self.logits is not None:
+            yield "logits", self.logits(x)
+
 
 class ResNet(Backbone):
     """ResNet50 v1 or v2 (models/internal/resnet.cc). Parameter names:
@@ -413,14 +426,7 @@ class ResNet(Backbone):
                 x = unit(x)
             yield f"block{stage}", x
         # v1 units end with a ReLU already; last_relu is always true there.
-        if self.final_bn is not None:
-            x = self.final_bn(x)
-            if self.options["last_relu"]:
-                x = F.relu(x)
-        x = x.mean(dim=(2, 3))
-        yield "pre_logits", x
-        if self.logits is not None:
-            yield "logits", self.logits(x)
+        yield from self._pooled_endpoints(x)
 
 
 class RevNet(Backbone):
@@ -467,13 +473,7 @@ class RevNet(Backbone):
                 x = F.pad(x, (0, 0, 0, 0, pad, pad))
             x = getattr(self, f"block{stage + 1}")(x)
             yield f"block{stage + 1}", x
-        x = self.final_bn(x)
-        if self.options["last_relu"]:
-            x = F.relu(x)
-        x = x.mean(dim=(2, 3))
-        yield "pre_logits", x
-        if self.logits is not None:
-            yield "logits", self.logits(x)
+        yield from self._pooled_endpoints(x)
 
 
 class Vgg(Backbone):

@@ -15,6 +15,7 @@
 #include "common/status_macros.h"
 #include "scheduler/internal/job_graph.h"
 #include "scheduler/internal/leases.h"
+#include "scheduler/internal/retention.h"
 
 namespace sslab::scheduler {
 
@@ -155,6 +156,29 @@ std::vector<storage::Metric> Downsample(std::vector<storage::Metric> points,
   return out;
 }
 
+Artifact CheckpointArtifact(const storage::Checkpoint& c) {
+  Artifact a;
+  a.kind = Artifact::Kind::kCheckpoint;
+  a.run_id = c.run_id;
+  a.epoch = c.epoch;
+  a.path = c.path;
+  a.bytes = c.bytes;
+  return a;
+}
+
+Artifact FeatureArtifact(const storage::Feature& f,
+                         const storage::Checkpoint& of) {
+  Artifact a;
+  a.kind = Artifact::Kind::kFeatures;
+  a.run_id = of.run_id;
+  a.epoch = of.epoch;
+  a.layer = f.layer;
+  a.split = f.split;
+  a.path = f.path;
+  a.bytes = f.bytes;
+  return a;
+}
+
 }  // namespace
 
 class Scheduler::Impl {
@@ -231,6 +255,65 @@ class Scheduler::Impl {
   absl::StatusOr<std::vector<WorkerInfo>> DescribeWorkers(
       std::vector<storage::Worker> workers);
 
+  // Runs a job of which completed since the last CollectGarbageOfChangedRuns
+  // (which, the first time, takes every run with artifacts instead).
+  std::set<int64_t> changed_runs;  // guarded by mu
+  bool collected_once = false;     // guarded by mu
+
+  // A run's checkpoints (deleted ones too) and the features of those not
+  // deleted, by checkpoint id.
+  absl::Status ReadArtifacts(
+      int64_t run_id, std::vector<storage::Checkpoint>* checkpoints,
+      std::map<int64_t, std::vector<storage::Feature>>* features) {
+    SSLAB_ASSIGN_OR_RETURN(*checkpoints, store->ListCheckpoints(run_id));
+    for (const storage::Checkpoint& c : *checkpoints) {
+      if (c.deleted_at) continue;
+      SSLAB_ASSIGN_OR_RETURN((*features)[c.id], store->ListFeatures(c.id));
+    }
+    return absl::OkStatus();
+  }
+
+  // Retention over the runs `run_ids` (unknown ones skipped): appends what
+  // it no longer needs to `out` and, unless `dry_run`, marks it deleted, in
+  // one transaction. Bumps the version when it marked anything.
+  absl::Status Collect(const std::vector<int64_t>& run_ids, bool dry_run,
+                       std::vector<Artifact>* out) {
+    const absl::Time now = clock->Now();
+    SSLAB_RETURN_IF_ERROR(store->InTransaction([&]() -> absl::Status {
+      for (int64_t run_id : run_ids) {
+        absl::StatusOr<Run> run = store->GetRun(run_id);
+        if (absl::IsNotFound(run.status())) continue;  // deleted meanwhile
+        SSLAB_RETURN_IF_ERROR(run.status());
+        SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store->ListJobs(run_id));
+        std::vector<storage::Checkpoint> checkpoints;
+        std::map<int64_t, std::vector<storage::Feature>> features;
+        SSLAB_RETURN_IF_ERROR(ReadArtifacts(run_id, &checkpoints, &features));
+        const internal::Unneeded unneeded = internal::FindUnneeded(
+            *run, jobs, checkpoints, features, options.retention);
+        for (const storage::Checkpoint& c : unneeded.checkpoints) {
+          out->push_back(CheckpointArtifact(c));
+          if (!dry_run) {
+            SSLAB_RETURN_IF_ERROR(store->MarkCheckpointDeleted(c.id, now));
+          }
+        }
+        for (const storage::Feature& f : unneeded.features) {
+          const auto of = std::find_if(
+              checkpoints.begin(), checkpoints.end(),
+              [&](const storage::Checkpoint& c) {
+                return c.id == f.checkpoint_id;
+              });
+          out->push_back(FeatureArtifact(f, *of));
+          if (!dry_run) {
+            SSLAB_RETURN_IF_ERROR(store->MarkFeatureDeleted(f.id, now));
+          }
+        }
+      }
+      return absl::OkStatus();
+    }));
+    if (!dry_run && !out->empty()) Bump();
+    return absl::OkStatus();
+  }
+
   // A run as submitted, before it is stored.
   Run NewRun(std::string name, experiment::RunConfig config, int priority,
              std::optional<int64_t> sweep_id) const {
@@ -291,8 +374,10 @@ const SchedulerOptions& Scheduler::options() const { return impl_->options; }
 
 absl::StatusOr<int64_t> Scheduler::SubmitRun(const RunRequest& request) {
   SSLAB_RETURN_IF_ERROR(CheckName(request.name, "name"));
+  experiment::RunSpec spec = request.config;
+  if (!spec.seed) spec.seed = experiment::FreshSeed();
   SSLAB_ASSIGN_OR_RETURN(experiment::RunConfig config,
-                         experiment::ExpandRunSpec(request.config, "config."));
+                         experiment::ExpandRunSpec(spec, "config."));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   int64_t run_id = 0;
@@ -307,8 +392,13 @@ absl::StatusOr<int64_t> Scheduler::SubmitRun(const RunRequest& request) {
 
 absl::StatusOr<SweepSubmission> Scheduler::SubmitSweep(
     const SweepRequest& request) {
+  // One fresh seed for the whole grid: its runs differ only in their axes.
+  experiment::SweepSpec spec = request.sweep;
+  if (!spec.base.seed && spec.grid.seeds.empty()) {
+    spec.base.seed = experiment::FreshSeed();
+  }
   SSLAB_ASSIGN_OR_RETURN(std::vector<experiment::SweepRun> runs,
-                         experiment::ExpandSweep(request.sweep));
+                         experiment::ExpandSweep(spec));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   SweepSubmission out;
@@ -341,6 +431,7 @@ absl::StatusOr<RunStatus> Scheduler::GetRun(int64_t run_id) {
     if (j.kind == JobKind::kTrain) status.train_progress = j.progress;
   }
   status.job_list = std::move(jobs);
+  SSLAB_ASSIGN_OR_RETURN(status.disk, impl_->store->RunDiskUsage(run_id));
   SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Metric> latest,
                          impl_->store->LatestMetrics(run_id));
   for (const storage::Metric& m : latest) {
@@ -476,6 +567,72 @@ absl::Status Scheduler::Cancel(int64_t run_id, const std::string& reason) {
     run.updated_at = impl_->clock->Now();
     return impl_->store->UpdateRun(run);
   });
+}
+
+// ---- Artifact lifecycle ----
+
+absl::StatusOr<std::vector<Artifact>> Scheduler::CollectGarbage(
+    std::optional<int64_t> run_id, bool dry_run) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<int64_t> run_ids;
+  if (run_id) {
+    SSLAB_RETURN_IF_ERROR(impl_->GetRun(*run_id).status());
+    run_ids = {*run_id};
+  } else {
+    SSLAB_ASSIGN_OR_RETURN(run_ids, impl_->store->ListRunIdsWithArtifacts());
+  }
+  std::vector<Artifact> out;
+  SSLAB_RETURN_IF_ERROR(impl_->Collect(run_ids, dry_run, &out));
+  return out;
+}
+
+absl::StatusOr<std::vector<Artifact>> Scheduler::CollectGarbageOfChangedRuns() {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  std::vector<int64_t> run_ids(impl_->changed_runs.begin(),
+                               impl_->changed_runs.end());
+  if (!impl_->collected_once) {
+    SSLAB_ASSIGN_OR_RETURN(run_ids, impl_->store->ListRunIdsWithArtifacts());
+  }
+  std::vector<Artifact> out;
+  SSLAB_RETURN_IF_ERROR(impl_->Collect(run_ids, /*dry_run=*/false, &out));
+  impl_->changed_runs.clear();
+  impl_->collected_once = true;
+  return out;
+}
+
+absl::Status Scheduler::PinRun(int64_t run_id, bool pinned) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_RETURN_IF_ERROR(impl_->GetRun(run_id).status());
+  return impl_->Mutate(
+      [&]() { return impl_->store->SetRunPinned(run_id, pinned); });
+}
+
+absl::StatusOr<std::vector<Artifact>> Scheduler::DeleteRun(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
+  std::vector<Artifact> out;
+  SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(Run run, impl_->GetRun(run_id));
+    if (!experiment::IsFinal(run.state)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run ", run_id, " is ", experiment::Name(run.state),
+          ": cancel it first"));
+    }
+    std::vector<storage::Checkpoint> checkpoints;
+    std::map<int64_t, std::vector<storage::Feature>> features;
+    SSLAB_RETURN_IF_ERROR(
+        impl_->ReadArtifacts(run_id, &checkpoints, &features));
+    for (const storage::Checkpoint& c : checkpoints) {
+      if (c.deleted_at) continue;
+      out.push_back(CheckpointArtifact(c));
+      for (const storage::Feature& f : features[c.id]) {
+        if (!f.deleted_at) out.push_back(FeatureArtifact(f, c));
+      }
+    }
+    return impl_->store->DeleteRun(run_id);
+  }));
+  impl_->changed_runs.erase(run_id);
+  return out;
 }
 
 // ---- Watching ----
@@ -643,7 +800,8 @@ absl::Status Scheduler::CompleteJob(
       CheckLineage(lineage, "lineage", kMaxJobLineageEntries));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
-  return impl_->Mutate([&]() -> absl::Status {
+  int64_t run_id = 0;
+  absl::Status completed = impl_->Mutate([&]() -> absl::Status {
     absl::StatusOr<Job> done = impl_->store->GetJob(lease.job_id);
     if (done.ok() && done->state == JobState::kSucceeded &&
         internal::Leases::LastLeasedAs(*done, lease)) {
@@ -660,8 +818,11 @@ absl::Status Scheduler::CompleteJob(
     job.progress = 1;
     for (const auto& [key, value] : lineage) job.lineage[key] = value;
     SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
+    run_id = run.id;
     return impl_->graph.RecomputeRunState(run.id);
   });
+  if (completed.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
+  return completed;
 }
 
 absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
@@ -747,6 +908,7 @@ absl::Status Scheduler::RegisterFeatures(
         experiment::CheckArtifactPath(f.path, field + "path"));
     if (f.rows < 0) return Invalid(field + "rows", "must be >= 0");
     if (f.dims < 0) return Invalid(field + "dims", "must be >= 0");
+    if (f.bytes < 0) return Invalid(field + "bytes", "must be >= 0");
   }
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
@@ -763,6 +925,7 @@ absl::Status Scheduler::RegisterFeatures(
       f.sha256 = info.sha256;
       f.rows = info.rows;
       f.dims = info.dims;
+      f.bytes = info.bytes;
       f.created_at = now;
       SSLAB_RETURN_IF_ERROR(impl_->store->UpsertFeature(f).status());
     }

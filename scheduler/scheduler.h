@@ -112,6 +112,8 @@ struct RunStatus {
   std::map<std::string, double> latest_metrics;
   // The run's jobs, ascending id.
   std::vector<storage::Job> job_list;
+  // What its artifacts not yet deleted take.
+  storage::DiskUsage disk;
 };
 
 // One training curve of a run, downsampled: each point the mean of a run of
@@ -239,6 +241,30 @@ struct HeartbeatReply {
   absl::Time lease_expiry;
 };
 
+// What retention keeps of a run that is not pinned (scheduler/internal/
+// retention.h says it all): every checkpoint evaluated or needed by an
+// unfinished job, the final one and the last `keep_last_checkpoints` (<= 0:
+// every checkpoint); a checkpoint's feature shards until all its probes
+// succeeded, or for good with `keep_features`.
+struct RetentionOptions {
+  int keep_last_checkpoints = 1;
+  bool keep_features = false;
+};
+
+// A checkpoint or one feature shard of one, as retention reports it.
+struct Artifact {
+  enum class Kind { kCheckpoint, kFeatures };
+  Kind kind = Kind::kCheckpoint;
+  int64_t run_id = 0;
+  int epoch = 0;
+  // kFeatures: which shard.
+  std::string layer;
+  experiment::Split split = experiment::Split::kTrain;
+  // Relative to the artifact directory.
+  std::string path;
+  int64_t bytes = 0;
+};
+
 struct SchedulerOptions {
   // How long a lease lasts without a heartbeat. Default: 30 s.
   absl::Duration lease_duration = absl::Seconds(30);
@@ -250,6 +276,7 @@ struct SchedulerOptions {
   int max_page_size = 1000;
   // Recorded with every run submitted (e.g. "sslab" -> "0.1.0").
   std::map<std::string, std::string> versions;
+  RetentionOptions retention;
 };
 
 class Scheduler {
@@ -307,6 +334,29 @@ class Scheduler {
   // run, FAILED_PRECONDITION if the run already finished.
   // `reason`, when given, becomes the run's error text ("cancelled: ...").
   absl::Status Cancel(int64_t run_id, const std::string& reason = "");
+
+  // ---- Artifact lifecycle ----
+  //
+  // This class knows no directory: it decides and records, and the caller
+  // removes the files. Records are marked first, so a crash in between
+  // leaves a file the database calls deleted, never a record of a file that
+  // is gone.
+
+  // The artifacts retention (options().retention) no longer needs, of
+  // `run_id` or of every run when unset; unless `dry_run`, marked deleted in
+  // one transaction. NOT_FOUND for an unknown run.
+  absl::StatusOr<std::vector<Artifact>> CollectGarbage(
+      std::optional<int64_t> run_id, bool dry_run);
+  // CollectGarbage of the runs a job of which completed since the last call
+  // (of every run with artifacts on the first call): what a server runs
+  // from a timer.
+  absl::StatusOr<std::vector<Artifact>> CollectGarbageOfChangedRuns();
+  // A pinned run keeps every artifact. NOT_FOUND for an unknown run.
+  absl::Status PinRun(int64_t run_id, bool pinned);
+  // Deletes a finished run and every record of it; returns its artifacts not
+  // yet deleted, for the caller to remove. FAILED_PRECONDITION naming the
+  // state while it is pending or running.
+  absl::StatusOr<std::vector<Artifact>> DeleteRun(int64_t run_id);
 
   // ---- Watching ----
 

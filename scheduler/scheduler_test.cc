@@ -29,6 +29,7 @@ using ::sslab::testing::StatusIs;
 using storage::Job;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 const DeviceId kCpu = DeviceId::Cpu();
@@ -240,6 +241,33 @@ TEST_F(SchedulerTest, StoresTheExpandedConfigWithVersions) {
               ElementsAre(ProbeKind::kLbfgs));
   EXPECT_EQ(status.run.versions.at("sslab"), "test");
   EXPECT_EQ(status.run.max_attempts, 3);
+}
+
+TEST_F(SchedulerTest, ARunWithoutSeedGetsAFreshOneRecorded) {
+  auto seed_of = [&](int64_t run) {
+    auto status = scheduler_->GetRun(run);
+    EXPECT_OK(status.status());
+    return status.ok() ? status->run.config.seed : -1;
+  };
+  const int64_t a = seed_of(Submit(Spec()));
+  const int64_t b = seed_of(Submit(Spec()));
+  EXPECT_GT(a, 0);
+  EXPECT_GT(b, 0);
+  EXPECT_NE(a, b);  // 1 in 2^31 to fail by chance
+  RunRequest zero = Spec();
+  zero.config.seed = 0;
+  EXPECT_EQ(seed_of(Submit(zero)), 0);  // a seed given is kept, 0 included
+
+  // A sweep's runs share one fresh seed: they differ only in their axes.
+  SweepRequest sweep;
+  sweep.sweep.name = "widths";
+  sweep.sweep.base = Spec().config;
+  sweep.sweep.grid.widths = {1, 2};
+  ASSERT_OK_AND_ASSIGN(SweepSubmission submitted,
+                       scheduler_->SubmitSweep(sweep));
+  ASSERT_THAT(submitted.run_ids, SizeIs(2));
+  EXPECT_GT(seed_of(submitted.run_ids[0]), 0);
+  EXPECT_EQ(seed_of(submitted.run_ids[0]), seed_of(submitted.run_ids[1]));
 }
 
 TEST_F(SchedulerTest, ALeaseRecordsWhatRunsTheJob) {
@@ -803,6 +831,86 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   EXPECT_THAT(results.rows, SizeIs(2));
   ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run, 0, ""));
   EXPECT_THAT(ckpts.rows, SizeIs(2));
+}
+
+TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
+  RunRequest spec = Spec();
+  spec.config.epochs = 4;
+  const int64_t run = Submit(spec);
+  const int64_t w = Worker("w", {kCpu});
+  Lease train = MustLease(w, {kCpu});
+  for (int epoch = 1; epoch <= 4; ++epoch) {
+    ASSERT_OK(scheduler_->RegisterCheckpoint(train.ref(),
+                                             Ckpt(epoch, epoch == 4))
+                  .status());
+  }
+  EXPECT_THAT(scheduler_->DeleteRun(run),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("cancel it first")));
+  auto collect = [&](bool dry_run) {
+    absl::StatusOr<std::vector<Artifact>> got =
+        scheduler_->CollectGarbage(run, dry_run);
+    EXPECT_OK(got.status());
+    std::vector<std::string> names;
+    for (const Artifact& a : got.value_or(std::vector<Artifact>{})) {
+      names.push_back(absl::StrCat(
+          a.kind == Artifact::Kind::kCheckpoint ? "ckpt" : a.layer, "@",
+          a.epoch));
+    }
+    return names;
+  };
+  // Training: the resume point and its fallbacks stay; epoch 1 can go.
+  EXPECT_THAT(collect(/*dry_run=*/true), ElementsAre("ckpt@1"));
+  ASSERT_OK(scheduler_->CompleteJob(train.ref()));
+  EXPECT_THAT(collect(/*dry_run=*/true),
+              ElementsAre("ckpt@1", "ckpt@2", "ckpt@3"));
+  ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.disk.checkpoints, 4);  // a dry run deletes nothing
+  ASSERT_OK_AND_ASSIGN(std::vector<Artifact> changed,
+                       scheduler_->CollectGarbageOfChangedRuns());
+  EXPECT_THAT(changed, SizeIs(3));
+  EXPECT_THAT(collect(false), IsEmpty());
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.disk.checkpoints, 1);
+  EXPECT_EQ(status.disk.checkpoint_bytes, 1234);
+
+  // Feature shards stay until the last probe of their checkpoint succeeded.
+  Lease extract = MustLease(w, {kCpu});
+  ASSERT_EQ(extract.job.kind, JobKind::kExtract);
+  RegisterAllFeatures(extract.ref(), {"block4"});
+  ASSERT_OK(scheduler_->CompleteJob(extract.ref()));
+  std::vector<Lease> probes;
+  for (auto lease = scheduler_->LeaseJob(w, {kCpu});
+       lease.ok() && lease->has_value();
+       lease = scheduler_->LeaseJob(w, {kCpu})) {
+    probes.push_back(**lease);
+  }
+  ASSERT_GE(probes.size(), 1u);
+  for (const Lease& probe : probes) {
+    EXPECT_THAT(collect(false), IsEmpty());
+    ASSERT_OK(scheduler_->RecordResult(probe.ref(),
+                                       {Split::kTest, 0.5, 0.9, {}}));
+    ASSERT_OK(scheduler_->CompleteJob(probe.ref()));
+  }
+  EXPECT_EQ(StateOf(run), RunState::kSucceeded);
+  ASSERT_OK_AND_ASSIGN(changed, scheduler_->CollectGarbageOfChangedRuns());
+  ASSERT_THAT(changed, SizeIs(3));  // block4 of train, val, test
+  EXPECT_EQ(changed[0].kind, Artifact::Kind::kFeatures);
+  EXPECT_EQ(changed[0].epoch, 4);
+  ASSERT_OK_AND_ASSIGN(changed, scheduler_->CollectGarbageOfChangedRuns());
+  EXPECT_THAT(changed, IsEmpty());
+
+  // A finished run goes with its records; what was left is returned.
+  ASSERT_OK(scheduler_->PinRun(run, true));
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_TRUE(status.run.pinned);
+  ASSERT_OK_AND_ASSIGN(std::vector<Artifact> left, scheduler_->DeleteRun(run));
+  ASSERT_THAT(left, SizeIs(1));
+  EXPECT_EQ(left[0].path, "runs/1/ckpt-4");
+  EXPECT_THAT(scheduler_->GetRun(run),
+              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(scheduler_->PinRun(run, false),
+              StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {

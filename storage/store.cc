@@ -325,6 +325,21 @@ WHERE m.id = (SELECT n.id FROM metrics n
 ALTER TABLE workers ADD COLUMN build_json TEXT NOT NULL DEFAULT '{}';
 ALTER TABLE jobs ADD COLUMN lineage_json TEXT NOT NULL DEFAULT '{}';
 )sql",
+    // 6: the artifact lifecycle. Runs may store features as float16.
+    // Pinned runs keep every artifact; retention
+    // marks what it deleted (the rows stay: results refer to checkpoints);
+    // feature shards record their size, estimated for older rows as the
+    // float32 payload they were written with.
+    R"sql(
+ALTER TABLE runs ADD COLUMN pinned INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE runs ADD COLUMN eval_feature_dtype TEXT NOT NULL
+  DEFAULT 'float32';
+ALTER TABLE checkpoints ADD COLUMN deleted_ms INTEGER;
+ALTER TABLE features ADD COLUMN bytes INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE features ADD COLUMN deleted_ms INTEGER;
+UPDATE features SET bytes = rows * dims * 4;
+CREATE INDEX checkpoints_live ON checkpoints(run_id) WHERE deleted_ms IS NULL;
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -334,7 +349,7 @@ static_assert(std::size(kMigrations) == Store::kSchemaVersion,
 constexpr const char* kSetUserVersion[] = {
     "PRAGMA user_version = 1", "PRAGMA user_version = 2",
     "PRAGMA user_version = 3", "PRAGMA user_version = 4",
-    "PRAGMA user_version = 5",
+    "PRAGMA user_version = 5", "PRAGMA user_version = 6",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
@@ -354,7 +369,8 @@ constexpr const char* kRunColumns =
     "seed, device, threads, max_attempts, versions_json, priority, "
     "created_ms, updated_ms, error, augmentation, probe_device, precision, "
     "memory_format, probe_l2_grid, probe_sgd_epochs, probe_sgd_learning_rate, "
-    "probe_sgd_batch_size, probe_mlp_hidden_units, probe_mlp_epochs";
+    "probe_sgd_batch_size, probe_mlp_hidden_units, probe_mlp_epochs, pinned, "
+    "eval_feature_dtype";
 
 absl::StatusOr<Run> ReadRun(const Statement& s) {
   Run run;
@@ -424,6 +440,10 @@ absl::StatusOr<Run> ReadRun(const Statement& s) {
   probe.sgd_batch_size = static_cast<int>(s.Int(39));
   probe.mlp_hidden_units = static_cast<int>(s.Int(40));
   probe.mlp_epochs = static_cast<int>(s.Int(41));
+  run.pinned = s.Int(42) != 0;
+  SSLAB_ASSIGN_OR_RETURN(c.evaluation.feature_dtype,
+                         ParseEnumText<experiment::FeatureDtype>(
+                             s.Text(43), "feature dtype"));
   return run;
 }
 
@@ -471,7 +491,7 @@ absl::StatusOr<Job> ReadJob(const Statement& s) {
 
 constexpr const char* kCheckpointColumns =
     "id, run_id, epoch, step, path, sha256, bytes, metrics_json, is_final, "
-    "created_ms";
+    "created_ms, deleted_ms";
 
 absl::StatusOr<Checkpoint> ReadCheckpoint(const Statement& s) {
   Checkpoint c;
@@ -486,6 +506,7 @@ absl::StatusOr<Checkpoint> ReadCheckpoint(const Statement& s) {
       c.metrics, internal::DecodeNumberMap(s.Text(7), "checkpoint metrics"));
   c.is_final = s.Int(8) != 0;
   c.created_at = s.Time(9);
+  c.deleted_at = s.OptionalTime(10);
   return c;
 }
 
@@ -501,6 +522,8 @@ absl::StatusOr<Feature> ReadFeature(const Statement& s) {
   f.rows = s.Int(6);
   f.dims = s.Int(7);
   f.created_at = s.Time(8);
+  f.bytes = s.Int(9);
+  f.deleted_at = s.OptionalTime(10);
   return f;
 }
 
@@ -863,7 +886,7 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
             "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, "
-            "?38, ?39, ?40, ?41)")));
+            "?38, ?39, ?40, ?41, ?42, ?43)")));
     s.Bind(1, run.name)
         .Bind(2, run.sweep_id)
         .Bind(3, EnumText(run.state))
@@ -904,7 +927,9 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
         .Bind(38, c.evaluation.probe.sgd_learning_rate)
         .Bind(39, c.evaluation.probe.sgd_batch_size)
         .Bind(40, c.evaluation.probe.mlp_hidden_units)
-        .Bind(41, c.evaluation.probe.mlp_epochs);
+        .Bind(41, c.evaluation.probe.mlp_epochs)
+        .Bind(42, run.pinned)
+        .Bind(43, EnumText(c.evaluation.feature_dtype));
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -1126,7 +1151,8 @@ absl::StatusOr<int64_t> Store::UpsertCheckpoint(const Checkpoint& c) {
             "ON CONFLICT (run_id, epoch) DO UPDATE SET step = excluded.step, "
             "path = excluded.path, sha256 = excluded.sha256, "
             "bytes = excluded.bytes, metrics_json = excluded.metrics_json, "
-            "is_final = max(is_final, excluded.is_final) RETURNING id"));
+            "is_final = max(is_final, excluded.is_final), deleted_ms = NULL "
+            "RETURNING id"));
     s.Bind(1, c.run_id)
         .Bind(2, c.epoch)
         .Bind(3, c.step)
@@ -1179,10 +1205,12 @@ absl::StatusOr<int64_t> Store::UpsertFeature(const Feature& f) {
         Statement s,
         impl_->Prepare(
             "INSERT INTO features (checkpoint_id, layer, split, path, sha256, "
-            "rows, dims, created_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
+            "rows, dims, created_ms, bytes) "
+            "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) "
             "ON CONFLICT (checkpoint_id, layer, split) DO UPDATE SET "
             "path = excluded.path, sha256 = excluded.sha256, "
-            "rows = excluded.rows, dims = excluded.dims RETURNING id"));
+            "rows = excluded.rows, dims = excluded.dims, "
+            "bytes = excluded.bytes, deleted_ms = NULL RETURNING id"));
     s.Bind(1, f.checkpoint_id)
         .Bind(2, f.layer)
         .Bind(3, EnumText(f.split))
@@ -1190,7 +1218,8 @@ absl::StatusOr<int64_t> Store::UpsertFeature(const Feature& f) {
         .Bind(5, f.sha256)
         .Bind(6, f.rows)
         .Bind(7, f.dims)
-        .Bind(8, f.created_at);
+        .Bind(8, f.created_at)
+        .Bind(9, f.bytes);
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
     if (!row) return absl::InternalError("feature upsert returned no id");
     id = s.Int(0);
@@ -1206,10 +1235,116 @@ absl::StatusOr<std::vector<Feature>> Store::ListFeatures(
       Statement s,
       impl_->Prepare(
           "SELECT id, checkpoint_id, layer, split, path, sha256, rows, dims, "
-          "created_ms FROM features WHERE checkpoint_id = ?1 "
-          "ORDER BY layer, split"));
+          "created_ms, bytes, deleted_ms FROM features "
+          "WHERE checkpoint_id = ?1 ORDER BY layer, split"));
   s.Bind(1, checkpoint_id);
   return ReadAll<Feature>(s, ReadFeature);
+}
+
+// ---- Artifact lifecycle ----
+
+absl::Status Store::SetRunPinned(int64_t run_id, bool pinned) {
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s, impl_->Prepare("UPDATE runs SET pinned = ?2 WHERE id = ?1"));
+    s.Bind(1, run_id).Bind(2, pinned);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status Store::MarkCheckpointDeleted(int64_t id, absl::Time at) {
+  return MarkDeleted("checkpoint", id, at);
+}
+
+absl::Status Store::MarkFeatureDeleted(int64_t id, absl::Time at) {
+  return MarkDeleted("feature", id, at);
+}
+
+absl::Status Store::MarkDeleted(absl::string_view kind, int64_t id,
+                                absl::Time at) {
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s,
+        impl_->Prepare(kind == "checkpoint"
+                           ? "UPDATE checkpoints SET deleted_ms = ?2 "
+                             "WHERE id = ?1"
+                           : "UPDATE features SET deleted_ms = ?2 "
+                             "WHERE id = ?1"));
+    s.Bind(1, id).Bind(2, at);
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat(kind, " ", id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<DiskUsage> Store::RunDiskUsage(int64_t run_id) {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare(
+          "SELECT (SELECT count(*) FROM checkpoints "
+          "        WHERE run_id = ?1 AND deleted_ms IS NULL), "
+          "       (SELECT coalesce(sum(bytes), 0) FROM checkpoints "
+          "        WHERE run_id = ?1 AND deleted_ms IS NULL), "
+          "       count(f.id), coalesce(sum(f.bytes), 0) "
+          "FROM checkpoints c JOIN features f ON f.checkpoint_id = c.id "
+          "WHERE c.run_id = ?1 AND f.deleted_ms IS NULL"));
+  s.Bind(1, run_id);
+  SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+  if (!row) return absl::InternalError("disk usage query returned no row");
+  DiskUsage usage;
+  usage.checkpoints = static_cast<int>(s.Int(0));
+  usage.checkpoint_bytes = s.Int(1);
+  usage.feature_shards = static_cast<int>(s.Int(2));
+  usage.feature_bytes = s.Int(3);
+  return usage;
+}
+
+absl::StatusOr<std::vector<int64_t>> Store::ListRunIdsWithArtifacts() {
+  std::lock_guard<std::recursive_mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(
+      Statement s,
+      impl_->Prepare("SELECT DISTINCT run_id FROM checkpoints "
+                     "WHERE deleted_ms IS NULL ORDER BY run_id"));
+  std::vector<int64_t> ids;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) break;
+    ids.push_back(s.Int(0));
+  }
+  return ids;
+}
+
+absl::Status Store::DeleteRun(int64_t run_id) {
+  return InTransaction([&]() -> absl::Status {
+    // Children first: results and features hang off checkpoints, which jobs
+    // also refer to.
+    for (const char* sql : {
+             "DELETE FROM results WHERE checkpoint_id IN "
+             "(SELECT id FROM checkpoints WHERE run_id = ?1)",
+             "DELETE FROM features WHERE checkpoint_id IN "
+             "(SELECT id FROM checkpoints WHERE run_id = ?1)",
+             "DELETE FROM jobs WHERE run_id = ?1",
+             "DELETE FROM checkpoints WHERE run_id = ?1",
+             "DELETE FROM metrics WHERE run_id = ?1",
+             "DELETE FROM latest_metrics WHERE run_id = ?1",
+             "DELETE FROM runs WHERE id = ?1",
+         }) {
+      SSLAB_ASSIGN_OR_RETURN(Statement s, impl_->Prepare(sql));
+      s.Bind(1, run_id);
+      SSLAB_RETURN_IF_ERROR(s.Run());
+    }
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+    }
+    return absl::OkStatus();
+  });
 }
 
 // ---- Results ----

@@ -35,6 +35,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "absl/time/time.h"
 #include "storage/types.h"
 
@@ -61,7 +62,7 @@ struct StoreOptions {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 5;
+  static constexpr int kSchemaVersion = 6;
 
   // Opens (creating if missing) the database at `path` and migrates it to
   // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is
@@ -149,6 +150,22 @@ class Store {
   // Ordered by layer, then split.
   absl::StatusOr<std::vector<Feature>> ListFeatures(int64_t checkpoint_id);
 
+  // Artifact lifecycle. A deleted checkpoint or feature keeps its row
+  // (results refer to it) with deleted_at set; registering it again (the
+  // same key) clears that.
+  absl::Status SetRunPinned(int64_t run_id, bool pinned);
+  absl::Status MarkCheckpointDeleted(int64_t id, absl::Time at);
+  absl::Status MarkFeatureDeleted(int64_t id, absl::Time at);
+  // Checkpoints and feature shards of the run not deleted, and their bytes.
+  absl::StatusOr<DiskUsage> RunDiskUsage(int64_t run_id);
+  // Runs with a checkpoint not deleted (only those can have artifacts),
+  // ascending.
+  absl::StatusOr<std::vector<int64_t>> ListRunIdsWithArtifacts();
+  // Deletes the run and every row of it: jobs, checkpoints, features,
+  // results, metrics. NOT_FOUND for an unknown run. (A sweep keeps its
+  // other runs.)
+  absl::Status DeleteRun(int64_t run_id);
+
   // Results, keyed by (checkpoint_id, layer, probe_kind, label_fraction,
   // split).
   absl::StatusOr<int64_t> UpsertResult(const Result& result);
@@ -183,6 +200,8 @@ class Store {
  private:
   class Impl;
   explicit Store(std::unique_ptr<Impl> impl);
+  // Sets deleted_ms of the checkpoint or feature ("checkpoint" / "feature").
+  absl::Status MarkDeleted(absl::string_view kind, int64_t id, absl::Time at);
   // Drops every other point of the older half of one series.
   absl::Status ThinMetricSeries(int64_t run_id, const std::string& name);
   std::unique_ptr<Impl> impl_;

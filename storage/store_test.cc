@@ -494,6 +494,7 @@ TEST_F(StoreTest, KeepsEveryFieldOfARunsConfigInTypedColumns) {
   c.evaluation.probe_kinds = {ProbeKind::kMlp, ProbeKind::kLbfgs};
   c.evaluation.label_fractions = {1.0, 0.1};
   c.evaluation.every_epochs = 3;
+  c.evaluation.feature_dtype = experiment::FeatureDtype::kFloat16;
   c.seed = int64_t{1} << 40;
   c.device = experiment::DeviceRequest::kCuda;
   c.threads = 7;
@@ -588,7 +589,12 @@ TEST_F(StoreTest, LatestMetricsFollowTheLargestStep) {
   store.reset();
   RawExec(
       "DROP TABLE latest_metrics; ALTER TABLE workers DROP COLUMN build_json; "
-      "ALTER TABLE jobs DROP COLUMN lineage_json; PRAGMA user_version = 3;");
+      "ALTER TABLE jobs DROP COLUMN lineage_json; "
+      "DROP INDEX checkpoints_live; ALTER TABLE runs DROP COLUMN pinned; "
+      "ALTER TABLE runs DROP COLUMN eval_feature_dtype; "
+      "ALTER TABLE checkpoints DROP COLUMN deleted_ms; "
+      "ALTER TABLE features DROP COLUMN bytes; "
+      "ALTER TABLE features DROP COLUMN deleted_ms; PRAGMA user_version = 3;");
   store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   ASSERT_OK_AND_ASSIGN(auto migrated, store->LatestMetrics(run));
@@ -669,6 +675,87 @@ TEST_F(StoreTest, ADamagedFileIsRefusedAtOpenNamingIt) {
   StoreOptions unchecked;
   unchecked.check_integrity = false;
   EXPECT_OK(Store::Open(path_, unchecked).status());
+}
+
+TEST_F(StoreTest, ArtifactLifecycleMarksPinsCountsAndDeletesRuns) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t run_id, store->CreateRun(MakeRun("r")));
+  ASSERT_OK_AND_ASSIGN(int64_t other, store->CreateRun(MakeRun("other")));
+  std::vector<int64_t> ckpts;
+  for (int epoch : {1, 2}) {
+    Checkpoint c;
+    c.run_id = run_id;
+    c.epoch = epoch;
+    c.path = absl::StrCat("runs/1/epoch-", epoch);
+    c.bytes = 1000 * epoch;
+    c.created_at = kT0;
+    ASSERT_OK_AND_ASSIGN(int64_t id, store->UpsertCheckpoint(c));
+    ckpts.push_back(id);
+  }
+  Feature f;
+  f.checkpoint_id = ckpts[1];
+  f.layer = "block4";
+  f.path = "runs/1/f";
+  f.rows = 5;
+  f.dims = 7;
+  f.bytes = 300;
+  ASSERT_OK_AND_ASSIGN(int64_t feature, store->UpsertFeature(f));
+  ASSERT_OK(store->UpsertResult({0, ckpts[1], {"block4", ProbeKind::kLbfgs, 1},
+                                 Split::kTest, 0.5, 0.9, {}, kT0})
+                .status());
+  ASSERT_OK(store->AppendMetrics(run_id, {{1, "loss", 2.0}}, kT0));
+
+  ASSERT_OK_AND_ASSIGN(DiskUsage usage, store->RunDiskUsage(run_id));
+  EXPECT_EQ(usage.checkpoints, 2);
+  EXPECT_EQ(usage.checkpoint_bytes, 3000);
+  EXPECT_EQ(usage.feature_shards, 1);
+  EXPECT_EQ(usage.feature_bytes, 300);
+  ASSERT_OK_AND_ASSIGN(std::vector<int64_t> with_artifacts,
+                       store->ListRunIdsWithArtifacts());
+  EXPECT_THAT(with_artifacts, ElementsAre(run_id));
+
+  // Deleted files keep their rows, marked, and stop counting.
+  ASSERT_OK(store->MarkCheckpointDeleted(ckpts[0], kT0 + absl::Seconds(1)));
+  ASSERT_OK(store->MarkFeatureDeleted(feature, kT0 + absl::Seconds(2)));
+  ASSERT_OK_AND_ASSIGN(usage, store->RunDiskUsage(run_id));
+  EXPECT_EQ(usage.checkpoints, 1);
+  EXPECT_EQ(usage.checkpoint_bytes, 2000);
+  EXPECT_EQ(usage.feature_shards, 0);
+  EXPECT_EQ(usage.feature_bytes, 0);
+  ASSERT_OK_AND_ASSIGN(auto listed, store->ListCheckpoints(run_id));
+  EXPECT_EQ(listed[0].deleted_at, kT0 + absl::Seconds(1));
+  EXPECT_FALSE(listed[1].deleted_at);
+  ASSERT_OK_AND_ASSIGN(auto features, store->ListFeatures(ckpts[1]));
+  EXPECT_EQ(features[0].deleted_at, kT0 + absl::Seconds(2));
+  // Registered again (a re-extraction): there again.
+  ASSERT_OK(store->UpsertFeature(f).status());
+  ASSERT_OK_AND_ASSIGN(usage, store->RunDiskUsage(run_id));
+  EXPECT_EQ(usage.feature_shards, 1);
+  EXPECT_THAT(store->MarkCheckpointDeleted(999, kT0),
+              StatusIs(absl::StatusCode::kNotFound));
+
+  ASSERT_OK(store->SetRunPinned(run_id, true));
+  ASSERT_OK_AND_ASSIGN(storage::Run pinned, store->GetRun(run_id));
+  EXPECT_TRUE(pinned.pinned);
+  EXPECT_THAT(store->SetRunPinned(999, true),
+              StatusIs(absl::StatusCode::kNotFound));
+
+  // A run goes with every row of it; the other run stays.
+  ASSERT_OK(store->DeleteRun(run_id));
+  EXPECT_THAT(store->GetRun(run_id), StatusIs(absl::StatusCode::kNotFound));
+  ASSERT_OK_AND_ASSIGN(listed, store->ListCheckpoints(run_id));
+  EXPECT_THAT(listed, SizeIs(0));
+  ASSERT_OK_AND_ASSIGN(features, store->ListFeatures(ckpts[1]));
+  EXPECT_THAT(features, SizeIs(0));
+  ASSERT_OK_AND_ASSIGN(auto metrics, store->ListMetrics(run_id));
+  EXPECT_THAT(metrics, SizeIs(0));
+  ResultFilter filter;
+  filter.run_id = run_id;
+  ASSERT_OK_AND_ASSIGN(auto results, store->QueryResults(filter));
+  EXPECT_THAT(results, SizeIs(0));
+  ASSERT_OK(store->GetRun(other).status());
+  EXPECT_THAT(store->DeleteRun(run_id), StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_EQ(RawQueryInt("SELECT count(*) FROM pragma_foreign_key_check"), 0);
 }
 
 TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
@@ -766,6 +853,13 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_TRUE(ckpts[0].metrics.count("pretext_top1"));
   ASSERT_OK_AND_ASSIGN(auto features, store->ListFeatures(ckpts[0].id));
   EXPECT_THAT(features, SizeIs(6));
+  // Schema 6 estimates the sizes of shards registered before it, and
+  // deleted nothing.
+  EXPECT_EQ(features[0].bytes, features[0].rows * features[0].dims * 4);
+  EXPECT_GT(features[0].bytes, 0);
+  EXPECT_FALSE(features[0].deleted_at);
+  EXPECT_FALSE(ckpts[0].deleted_at);
+  EXPECT_FALSE(tiny.pinned);
   ResultFilter filter;
   filter.run_id = 1;
   ASSERT_OK_AND_ASSIGN(auto results, store->QueryResults(filter));

@@ -59,6 +59,8 @@ struct Run {
   absl::Time updated_at;
   // Why the run failed (the failing job's last error); empty otherwise.
   std::string error;
+  // Retention keeps every artifact of a pinned run (Store::SetRunPinned).
+  bool pinned = false;
 };
 
 struct Job {
@@ -114,6 +116,8 @@ struct Checkpoint {
   // The last checkpoint of training.
   bool is_final = false;
   absl::Time created_at;
+  // When retention deleted the file; the record stays (results refer to it).
+  std::optional<absl::Time> deleted_at;
 };
 
 // One shard of precomputed features: one layer of one split of a checkpoint.
@@ -126,7 +130,20 @@ struct Feature {
   std::string sha256;
   int64_t rows = 0;
   int64_t dims = 0;
+  // File size (rows * dims * 4 estimated for shards registered before
+  // schema 6).
+  int64_t bytes = 0;
   absl::Time created_at;
+  // When retention deleted the file.
+  std::optional<absl::Time> deleted_at;
+};
+
+// What a run's artifacts not yet deleted take on disk.
+struct DiskUsage {
+  int checkpoints = 0;
+  int64_t checkpoint_bytes = 0;
+  int feature_shards = 0;
+  int64_t feature_bytes = 0;
 };
 
 // Accuracy of one probe on one layer of one checkpoint, on one split.

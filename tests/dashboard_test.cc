@@ -197,6 +197,11 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
   EXPECT_EQ(Count(run.dom, "class=\"job-row\""), 2 + 4 * 2);
   // Lineage: the worker and device that ran the jobs.
   EXPECT_THAT(run.dom, HasSubstr("fake-dashboard on cpu")) << run.dom;
+  // Disk use of what retention left.
+  EXPECT_THAT(run.dom,
+              ::testing::ContainsRegex("<dt>disk</dt><dd>[0-9.]+ [KMG]?i?B: "
+                                       "[0-9]+ checkpoints [0-9.]+ [KMG]?i?B"))
+      << run.dom;
 
   const Page sweep = Load("#/sweeps/1");
   ExpectClean(sweep, "sweep");

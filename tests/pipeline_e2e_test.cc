@@ -107,8 +107,11 @@ class PipelineTest : public ::testing::Test {
 
 TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
   ASSERT_NO_FATAL_FAILURE(StartAll());
-  const int64_t run = Submit(
-      {"--max-examples", "64", "--epochs", "1", "--probes", "lbfgs,sgd"});
+  const int64_t run =
+      Submit({"--max-examples", "64", "--epochs", "1", "--probes", "lbfgs,sgd",
+              "--feature-dtype", "float16"});
+  // Pinned: its feature shards outlive its probes, for the export below.
+  ASSERT_EQ(cluster_->Cli({"pin", std::to_string(run)}).exit_code, 0);
   ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-0").Stderr();
 
   // Every ResNet layer x both probe kinds has a test accuracy; the best layer
@@ -202,6 +205,8 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
   ASSERT_TRUE(test_split.contains("pre_logits")) << manifest.dump();
   EXPECT_EQ(test_split["labels"]["shape"][0],
             test_split["pre_logits"]["shape"][0]);
+  EXPECT_EQ(test_split["pre_logits"]["dtype"], "<f2");  // --feature-dtype
+  EXPECT_EQ(test_split["labels"]["dtype"], "<i8");
   EXPECT_FALSE(manifest["features"].contains("train")) << manifest.dump();
   const std::string python = absl::StrCat(
       "cd ", out.string(), " && /usr/bin/python3 -c '"
@@ -219,6 +224,94 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
        "--artifacts", cluster_->artifacts().string(), "--layer", "block9"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND: --layer block9"));
+}
+
+// Retention while a sweep runs, with `sslab gc` called over and over on top
+// of the scheduler's own passes: every run still succeeds with every result
+// (nothing a job needed was deleted); then only what retention keeps is on
+// disk. A pinned run keeps everything; `sslab rm` removes a run.
+TEST_F(PipelineTest, RetentionDuringASweepDeletesNothingNeeded) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const nlohmann::json sweep = CliJson(
+      {"sweep", "--name", "retention", "--methods", "rotation", "--archs",
+       "resnet50_v2", "--widths", "1", "--seeds", "1,2,3", "--dataset",
+       kDataset, "--batch-size", "16", "--threads", "2", "--max-examples",
+       "64", "--epochs", "3", "--eval-every", "2", "--layers",
+       "block4,pre_logits", "--probes", "lbfgs"});
+  std::vector<std::string> runs;
+  for (const auto& r : sweep.value("runs", nlohmann::json::array())) {
+    runs.push_back(r.value("run_id", "0"));
+  }
+  ASSERT_EQ(runs.size(), 3u) << sweep.dump();
+  const std::string pinned = runs.back();
+  ASSERT_EQ(cluster_->Cli({"pin", pinned}).exit_code, 0);
+  const CommandResult busy = cluster_->Cli({"rm", runs[0]});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_THAT(busy.err, HasSubstr("cancel it first"));
+
+  // gc as fast as the CLI goes until every run has ended.
+  int passes = 0;
+  for (bool all_done = false; !all_done; ++passes) {
+    ASSERT_EQ(cluster_->Cli({"gc"}).exit_code, 0);
+    all_done = true;
+    for (const std::string& run : runs) {
+      const std::string state = CliJson({"show", run}).value("state", "");
+      if (state == "RUN_STATE_SUCCEEDED") continue;
+      ASSERT_NE(state, "RUN_STATE_FAILED")
+          << run << ": " << CliJson({"show", run}).value("error", "");
+      all_done = false;
+    }
+    ASSERT_LT(passes, 2000);
+  }
+  EXPECT_GT(passes, 3);
+
+  for (const std::string& run : runs) {
+    // Epochs 2 and 3 evaluated: 2 layers x (val, test) x 2 checkpoints.
+    EXPECT_EQ(CliJson({"results", run})["results"].size(), 8u) << run;
+    const std::filesystem::path dir = cluster_->artifacts() / "runs" / run;
+    int shards = 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(dir)) {
+      shards += e.path().extension() == ".feat";
+    }
+    const nlohmann::json checkpoints = CliJson({"checkpoints", run});
+    std::set<int> deleted, on_disk;
+    for (const auto& c : checkpoints["checkpoints"]) {
+      const int epoch = std::stoi(c.value("epoch", "0"));
+      if (c.contains("delete_time") && !c["delete_time"].is_null()) {
+        deleted.insert(epoch);
+      }
+      if (std::filesystem::exists(cluster_->artifacts() / c.value("path", ""))) {
+        on_disk.insert(epoch);
+      }
+    }
+    const nlohmann::json shown = CliJson({"show", run});
+    if (run == pinned) {
+      // (block4, pre_logits, labels) x (train, val, test) x 2 checkpoints.
+      EXPECT_EQ(shards, 18) << run;
+      EXPECT_EQ(on_disk, (std::set<int>{1, 2, 3})) << checkpoints.dump();
+      EXPECT_EQ(shown["disk"].value("feature_shards", 0), 12) << shown.dump();
+    } else {
+      EXPECT_EQ(shards, 0) << run;
+      // Epoch 1 was neither evaluated nor the last.
+      EXPECT_EQ(deleted, (std::set<int>{1})) << checkpoints.dump();
+      EXPECT_EQ(on_disk, (std::set<int>{2, 3})) << checkpoints.dump();
+      EXPECT_EQ(shown["disk"].value("checkpoints", 0), 2) << shown.dump();
+      EXPECT_FALSE(shown["disk"].contains("feature_shards") &&
+                   shown["disk"].value("feature_shards", 0) != 0)
+          << shown.dump();
+    }
+  }
+  const nlohmann::json left = CliJson({"gc", "--dry-run"});
+  EXPECT_TRUE(left.value("artifacts", nlohmann::json::array()).empty())
+      << left.dump();
+
+  const CommandResult removed = cluster_->Cli({"rm", pinned});
+  ASSERT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_THAT(removed.out, HasSubstr("deleted run " + pinned + ": 21 file(s)"));
+  EXPECT_FALSE(std::filesystem::exists(cluster_->artifacts() / "runs" / pinned));
+  EXPECT_EQ(cluster_->Cli({"show", pinned}).exit_code, 1);
+  EXPECT_EQ(CliJson({"show", runs[0]}).value("state", ""),
+            "RUN_STATE_SUCCEEDED");
 }
 
 TEST_F(PipelineTest, CancelStopsTrainingBetweenSteps) {

@@ -150,6 +150,57 @@ TEST_F(SchedulerIntegrationTest, EveryShippedConfigIsValid) {
   EXPECT_THAT(ls.out, Not(HasSubstr("run_id"))) << ls.out;
 }
 
+// File -> config -> file: --dry-run prints the complete config as a run
+// file, which asks for the same config again and prints itself; a submitted
+// run's file (show --as-file) gives back its stored config, seed included.
+TEST_F(SchedulerIntegrationTest, RunFilesRoundTripThroughTheirConfigs) {
+  const std::filesystem::path dir = std::filesystem::path(::testing::TempDir());
+  auto dry_run = [&](const std::filesystem::path& file, bool json) {
+    std::vector<std::string> args = {"submit", "-f", file.string(),
+                                     "--dry-run"};
+    if (json) args.insert(args.begin(), {"-o", "json"});
+    const CommandResult r = Cli(args);
+    EXPECT_EQ(r.exit_code, 0) << file << ": " << r.err;
+    return r.out;
+  };
+  // The shipped demo, and a file that sets what defaults leave alone.
+  const std::filesystem::path tuned = dir / "tuned.yaml";
+  std::ofstream(tuned) << "method: exemplar\narch: vgg19_bn\nwidth: 2\n"
+                          "dataset: cifar:/data/cifar\nepochs: 7\n"
+                          "lr: 0.3\ndecay-epochs: [2.5, 5]\nseed: 11\n"
+                          "probes: [sgd, mlp]\nlabel-fractions: [0.1, 1]\n"
+                          "feature-dtype: float16\nprecision: fp32\n";
+  int checked = 0;
+  for (const std::filesystem::path& original :
+       {std::filesystem::path(SSLAB_SOURCE_ROOT) / "configs/cpu/demo.yaml",
+        tuned}) {
+    const std::string name = original.filename().string();
+    const std::filesystem::path first = dir / absl::StrCat("first-", name);
+    const std::filesystem::path second = dir / absl::StrCat("second-", name);
+    std::ofstream(first) << dry_run(original, false);
+    std::ofstream(second) << dry_run(first, false);
+    EXPECT_EQ(dry_run(first, true), dry_run(original, true)) << name;
+    std::ifstream a(first), b(second);
+    EXPECT_EQ(std::string(std::istreambuf_iterator<char>(a), {}),
+              std::string(std::istreambuf_iterator<char>(b), {}))
+        << name;
+    ++checked;
+  }
+  EXPECT_EQ(checked, 2);
+
+  const int64_t run = SubmitSmall();
+  ASSERT_GT(run, 0);
+  const CommandResult as_file = Cli({"show", absl::StrCat(run), "--as-file"});
+  ASSERT_EQ(as_file.exit_code, 0) << as_file.err;
+  const std::filesystem::path rerun = dir / "rerun.yaml";
+  std::ofstream(rerun) << as_file.out;
+  const auto stored = nlohmann::json::parse(
+      Cli({"show", absl::StrCat(run), "--format", "json"}).out)["config"];
+  const auto again = nlohmann::json::parse(dry_run(rerun, true));
+  EXPECT_EQ(again, stored) << as_file.out;
+  EXPECT_NE(stored.value("seed", "0"), "0");  // drawn fresh, recorded
+}
+
 TEST_F(SchedulerIntegrationTest, CliAndFakeWorkerRunTheJobGraph) {
   const int64_t run = SubmitSmall();
   ASSERT_GT(run, 0);

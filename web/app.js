@@ -303,6 +303,24 @@ function layerPlots(results, layers) {
   });
 }
 
+// 1536 -> "1.5 KiB", as the CLI says it.
+function humanBytes(n) {
+  const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+  let value = Number(n || 0);
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) { value /= 1024; unit++; }
+  return unit === 0 ? `${value} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+// What a run's artifacts not yet deleted by retention take.
+function diskText(d, pinned) {
+  const ckpt = Number(d.checkpoint_bytes || 0);
+  const feat = Number(d.feature_bytes || 0);
+  return `${humanBytes(ckpt + feat)}: ${d.checkpoints || 0} checkpoints ` +
+    `${humanBytes(ckpt)}, ${d.feature_shards || 0} feature shards ` +
+    `${humanBytes(feat)}${pinned ? " (pinned)" : ""}`;
+}
+
 async function runPage(id) {
   clearPage("run");
   const [run, metrics, results, checkpoints] = await Promise.all([
@@ -344,7 +362,8 @@ async function runPage(id) {
       ["created", when(r.create_time)], ["updated", when(r.update_time)],
       ["seed", c.seed], ["device", short(c.device)], ["versions", versions],
       ["ran on", ranOn.join("; ")], ["data", data],
-      ["checkpoints", String(checkpoints.length)]])));
+      ["checkpoints", String(checkpoints.length)],
+      ["disk", diskText(r.disk || {}, r.pinned)]])));
   const jobs = (r.jobs || []).map((j) => [j.job_id, short(j.kind), stateCell(j.state),
     j.attempts || 0, j.layer || "", short(j.probe_kind),
     `${Math.round(100 * (j.progress || 0))}%`, j.lease_device || "", j.error || ""]);

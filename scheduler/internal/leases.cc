@@ -198,6 +198,7 @@ absl::StatusOr<experiment::JobAssignment> Leases::Assign(
            i >= 0 && static_cast<int>(a.fallback_checkpoints.size()) <
                          experiment::kFallbackCheckpoints;
            --i) {
+        if (ckpts[i].deleted_at) continue;  // retention took it
         a.fallback_checkpoints.push_back(RefOf(ckpts[i]));
       }
       break;
@@ -223,7 +224,7 @@ absl::StatusOr<experiment::JobAssignment> Leases::Assign(
       for (const storage::Feature& f : features) {
         if (f.layer != job.probe->layer) continue;
         a.features.push_back(
-            {f.layer, f.split, f.path, f.sha256, f.rows, f.dims});
+            {f.layer, f.split, f.path, f.sha256, f.rows, f.dims, f.bytes});
       }
       break;
     }

@@ -103,6 +103,8 @@ v1::RunConfig ToProto(const experiment::RunConfig& c) {
   }
   for (double f : c.evaluation.label_fractions) e->add_label_fractions(f);
   e->set_every_epochs(c.evaluation.every_epochs);
+  e->set_feature_dtype(
+      ToProto<v1::FeatureDtype>(c.evaluation.feature_dtype));
   const experiment::ProbeSettings& ps = c.evaluation.probe;
   v1::ProbeSettings* probe = e->mutable_probe();
   for (double l2 : ps.l2_grid) probe->add_l2_grid(l2);
@@ -166,6 +168,12 @@ absl::StatusOr<experiment::RunSpec> FromProto(const v1::RunConfig& c,
   s.evaluation.label_fractions.assign(e.label_fractions().begin(),
                                       e.label_fractions().end());
   if (e.every_epochs() != 0) s.evaluation.every_epochs = e.every_epochs();
+  if (e.feature_dtype() != 0) {
+    SSLAB_ASSIGN_OR_RETURN(
+        s.evaluation.feature_dtype,
+        RequireFromProto<experiment::FeatureDtype>(
+            e.feature_dtype(), Field(p, "evaluation.feature_dtype")));
+  }
   const v1::ProbeSettings& ps = e.probe();
   experiment::RunSpec::Evaluation::Probe& probe = s.evaluation.probe;
   probe.l2_grid.assign(ps.l2_grid().begin(), ps.l2_grid().end());
@@ -178,7 +186,7 @@ absl::StatusOr<experiment::RunSpec> FromProto(const v1::RunConfig& c,
     probe.mlp_hidden_units = ps.mlp_hidden_units();
   }
   if (ps.mlp_epochs() != 0) probe.mlp_epochs = ps.mlp_epochs();
-  if (c.seed() != 0) s.seed = c.seed();
+  if (c.has_seed()) s.seed = c.seed();
   if (c.device() != 0) {
     SSLAB_ASSIGN_OR_RETURN(s.device, RequireFromProto<DeviceRequest>(
                                          c.device(), Field(p, "device")));
@@ -322,6 +330,7 @@ v1::FeatureShard ToProto(const experiment::FeatureRef& f) {
   out.set_sha256(f.sha256);
   out.set_rows(f.rows);
   out.set_dims(f.dims);
+  out.set_bytes(f.bytes);
   return out;
 }
 
@@ -330,7 +339,8 @@ absl::StatusOr<experiment::FeatureRef> FromProto(const v1::FeatureShard& f,
   SSLAB_ASSIGN_OR_RETURN(Split split,
                          SplitFromProto(f.split(), Field(field, ".split")));
   return experiment::FeatureRef{f.layer(),  split,    f.path(),
-                                f.sha256(), f.rows(), f.dims()};
+                                f.sha256(), f.rows(), f.dims(),
+                                f.bytes()};
 }
 
 v1::RegisterCheckpointRequest ToProto(const experiment::CheckpointReport& c) {

@@ -44,6 +44,7 @@ TEST(ExperimentProtoTest, EnumsNameTheSameValues) {
   ExpectSameVocabulary<experiment::Precision, v1::Precision>();
   ExpectSameVocabulary<experiment::MemoryFormat, v1::MemoryFormat>();
   ExpectSameVocabulary<experiment::Augmentation, v1::Augmentation>();
+  ExpectSameVocabulary<experiment::FeatureDtype, v1::FeatureDtype>();
   EXPECT_EQ(ToProto<v1::Method>(experiment::Method::kRelativePatchLocation),
             v1::METHOD_RELATIVE_PATCH_LOCATION);
   EXPECT_EQ(ShortName(v1::ARCHITECTURE_VGG19_BN), "vgg19_bn");
@@ -91,6 +92,7 @@ experiment::RunConfig FullConfig() {
   c.evaluation.label_fractions = {0.01, 1.0};
   c.evaluation.every_epochs = 4;
   c.evaluation.probe = {{1e-3, 1e-5}, 12, 0.25, 100, 64, 3};
+  c.evaluation.feature_dtype = experiment::FeatureDtype::kFloat16;
   c.augmentation = experiment::Augmentation::kInception;
   c.seed = -7;
   c.device = experiment::DeviceRequest::kCuda;
@@ -120,6 +122,12 @@ TEST(ExperimentProtoTest, UnsetProtoFieldsAreUnsetInTheSpec) {
   EXPECT_EQ(s.batch_size, std::nullopt);
   EXPECT_EQ(s.device, std::nullopt);
   EXPECT_TRUE(s.evaluation.probe_kinds.empty());
+  EXPECT_EQ(s.evaluation.feature_dtype, std::nullopt);
+  // No seed: the scheduler draws a fresh one. A seed of 0 is a seed.
+  EXPECT_EQ(s.seed, std::nullopt);
+  p.set_seed(0);
+  ASSERT_OK_AND_ASSIGN(s, FromProto(p, "config."));
+  EXPECT_EQ(s.seed, 0);
 }
 
 TEST(ExperimentProtoTest, UnknownEnumNumbersNameTheirField) {

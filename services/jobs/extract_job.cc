@@ -85,6 +85,10 @@ absl::Status RunExtractJob(const experiment::JobAssignment& assignment,
   evaluator::ExtractionOptions options;
   options.layers = assignment.layers;
   options.device = device;
+  options.dtype = config.evaluation.feature_dtype ==
+                          experiment::FeatureDtype::kFloat16
+                      ? evaluator::ShardDtype::kFloat16
+                      : evaluator::ShardDtype::kFloat32;
   std::shared_ptr<models::BackboneImpl> model = loaded.backbone;
   if (std::find(options.layers.begin(), options.layers.end(),
                 experiment::kPixelsLayer) != options.layers.end()) {
@@ -114,7 +118,8 @@ absl::Status RunExtractJob(const experiment::JobAssignment& assignment,
       if (shard.layer == "labels") continue;  // beside every layer's shard
       features.push_back(
           {shard.layer, split, RelativeArtifact(artifacts, shard.path),
-           shard.info.payload_sha256, shard.info.rows, shard.info.dims});
+           shard.info.payload_sha256, shard.info.rows, shard.info.dims,
+           shard.info.file_bytes});
     }
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": extracted "
                     << split_name << " (" << dataset->size() << " images, "

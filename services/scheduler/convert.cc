@@ -32,6 +32,7 @@ v1::Run ToProto(const storage::Run& run) {
   ToProto(run.updated_at, out.mutable_update_time());
   out.set_error(run.error);
   out.set_priority(run.priority);
+  out.set_pinned(run.pinned);
   return out;
 }
 
@@ -52,6 +53,11 @@ v1::Run ToProto(const scheduler::RunStatus& status, bool with_jobs) {
   for (const auto& [name, value] : status.latest_metrics) {
     (*p->mutable_metrics())[name] = value;
   }
+  v1::DiskUsage* disk = out.mutable_disk();
+  disk->set_checkpoints(status.disk.checkpoints);
+  disk->set_checkpoint_bytes(status.disk.checkpoint_bytes);
+  disk->set_feature_shards(status.disk.feature_shards);
+  disk->set_feature_bytes(status.disk.feature_bytes);
   if (with_jobs) {
     for (const storage::Job& job : status.job_list) {
       *out.add_jobs() = ToProto(job);
@@ -98,6 +104,23 @@ v1::Checkpoint ToProto(const storage::Checkpoint& c) {
   for (const auto& [k, v] : c.metrics) (*out.mutable_metrics())[k] = v;
   ToProto(c.created_at, out.mutable_create_time());
   out.set_is_final(c.is_final);
+  if (c.deleted_at) ToProto(*c.deleted_at, out.mutable_delete_time());
+  return out;
+}
+
+v1::Artifact ToProto(const scheduler::Artifact& a) {
+  v1::Artifact out;
+  out.set_run_id(a.run_id);
+  out.set_epoch(a.epoch);
+  out.set_path(a.path);
+  out.set_bytes(a.bytes);
+  if (a.kind == scheduler::Artifact::Kind::kCheckpoint) {
+    out.set_kind("checkpoint");
+  } else {
+    out.set_kind("features");
+    out.set_layer(a.layer);
+    out.set_split(std::string(experiment::Name(a.split)));
+  }
   return out;
 }
 

@@ -28,6 +28,7 @@ v1::Run ToProto(const storage::Run& run);
 v1::Job ToProto(const storage::Job& job);
 v1::Checkpoint ToProto(const storage::Checkpoint& checkpoint);
 v1::Result ToProto(const storage::ResultRow& row);
+v1::Artifact ToProto(const scheduler::Artifact& artifact);
 
 // A lease -> everything the worker needs.
 v1::JobAssignment ToProto(const scheduler::Lease& lease);

@@ -1,10 +1,13 @@
 #include "services/scheduler/experiment_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/time/clock.h"
+#include "common/log.h"
 #include "common/status_macros.h"
 #include "services/common/experiment_proto.h"
 #include "services/scheduler/convert.h"
@@ -305,6 +308,70 @@ grpc::Status ExperimentServiceImpl::ListWorkers(
         scheduler_->ListWorkers(req->page_size(), req->page_token()));
     for (const auto& w : page.rows) *resp->add_workers() = ToProto(w);
     resp->set_next_page_token(page.next_page_token);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status ExperimentServiceImpl::NeedFiles() const {
+  if (files_ != nullptr) return absl::OkStatus();
+  return absl::FailedPreconditionError(
+      "the scheduler has no --data-dir: it cannot delete artifacts");
+}
+
+grpc::Status ExperimentServiceImpl::CollectGarbage(
+    grpc::ServerContext* context, const v1::CollectGarbageRequest* req,
+    v1::CollectGarbageResponse* resp) {
+  return handle_(context, "CollectGarbage", [&]() -> absl::Status {
+    std::optional<int64_t> run_id;
+    if (req->run_id() != 0) {
+      SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+      run_id = req->run_id();
+    }
+    SSLAB_RETURN_IF_ERROR(NeedFiles());
+    SSLAB_ASSIGN_OR_RETURN(std::vector<scheduler::Artifact> unneeded,
+                           scheduler_->CollectGarbage(run_id, req->dry_run()));
+    int64_t bytes = 0;
+    for (const scheduler::Artifact& a : unneeded) {
+      *resp->add_artifacts() = ToProto(a);
+      bytes += a.bytes;
+    }
+    if (!req->dry_run() && !unneeded.empty()) {
+      const Removed removed = files_->Remove(unneeded);
+      bytes = removed.bytes;
+      SSLAB_LOG(INFO) << "gc: deleted " << unneeded.size() << " artifact(s), "
+                      << removed.files << " file(s), " << removed.bytes
+                      << " bytes";
+    }
+    resp->set_bytes(bytes);
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::PinRun(grpc::ServerContext* context,
+                                           const v1::PinRunRequest* req,
+                                           v1::PinRunResponse* resp) {
+  return handle_(context, "PinRun", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    SSLAB_RETURN_IF_ERROR(scheduler_->PinRun(req->run_id(), req->pinned()));
+    SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
+                           LoadRun(*scheduler_, req->run_id(), false));
+    return absl::OkStatus();
+  });
+}
+
+grpc::Status ExperimentServiceImpl::DeleteRun(grpc::ServerContext* context,
+                                              const v1::DeleteRunRequest* req,
+                                              v1::DeleteRunResponse* resp) {
+  return handle_(context, "DeleteRun", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    SSLAB_RETURN_IF_ERROR(NeedFiles());
+    SSLAB_RETURN_IF_ERROR(scheduler_->DeleteRun(req->run_id()).status());
+    // Its directory holds every file of it, registered or not.
+    const Removed removed = files_->RemoveRun(req->run_id());
+    resp->set_files(removed.files);
+    resp->set_bytes(removed.bytes);
+    SSLAB_LOG(INFO) << "deleted run " << req->run_id() << ": " << removed.files
+                    << " file(s), " << removed.bytes << " bytes";
     return absl::OkStatus();
   });
 }

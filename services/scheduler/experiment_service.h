@@ -15,6 +15,7 @@
 #include <atomic>
 
 #include "scheduler/scheduler.h"
+#include "services/scheduler/artifact_files.h"
 #include "services/common/security.h"
 #include "services/scheduler/handler.h"
 #include "services/scheduler/rpc_stats.h"
@@ -28,11 +29,15 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   // that every caller holds a client token; `stats` (optional) records
   // every call's latency. Each WatchRun holds a server thread while it is
   // open: beyond `max_watches` at once, WatchRun answers RESOURCE_EXHAUSTED.
+  // Without `files` (the artifact directory), CollectGarbage and DeleteRun
+  // answer FAILED_PRECONDITION.
   explicit ExperimentServiceImpl(scheduler::Scheduler* scheduler,
                                  RpcStats* stats = nullptr,
                                  const Authenticator* auth = nullptr,
-                                 int max_watches = 64)
+                                 int max_watches = 64,
+                                 const ArtifactFiles* files = nullptr)
       : scheduler_(scheduler),
+        files_(files),
         handle_(Role::kClient, auth, stats),
         max_watches_(max_watches) {}
 
@@ -78,9 +83,22 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status ListWorkers(grpc::ServerContext* context,
                            const v1::ListWorkersRequest* request,
                            v1::ListWorkersResponse* response) override;
+  grpc::Status CollectGarbage(grpc::ServerContext* context,
+                              const v1::CollectGarbageRequest* request,
+                              v1::CollectGarbageResponse* response) override;
+  grpc::Status PinRun(grpc::ServerContext* context,
+                      const v1::PinRunRequest* request,
+                      v1::PinRunResponse* response) override;
+  grpc::Status DeleteRun(grpc::ServerContext* context,
+                         const v1::DeleteRunRequest* request,
+                         v1::DeleteRunResponse* response) override;
 
  private:
+  // The artifact directory's files; null without one.
+  absl::Status NeedFiles() const;
+
   scheduler::Scheduler* const scheduler_;
+  const ArtifactFiles* const files_;
   const Handler handle_;
   std::atomic<bool> stopping_{false};
   const int max_watches_;

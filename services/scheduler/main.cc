@@ -15,6 +15,11 @@
 //   --http-port-file         write the bound HTTP port here once serving
 //   --max-page-size (SSLAB_MAX_PAGE_SIZE) rows per page of any list at most,
 //                            default 1000
+// Artifact lifecycle (needs --data-dir; scheduler/internal/retention.h):
+//   --keep-checkpoints (SSLAB_KEEP_CHECKPOINTS) keep the last N checkpoints
+//                            besides evaluated and final ones, default 1; 0 all
+//   --keep-features (SSLAB_KEEP_FEATURES) keep feature shards after probes
+//   --auto-gc (SSLAB_AUTO_GC) apply retention as jobs complete, default true
 // Security (services/common/security.h; README "Security"):
 //   --client-tokens-file (SSLAB_CLIENT_TOKENS_FILE)  tokens of the CLI and
 //                            dashboards, one per line
@@ -160,6 +165,23 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_WORKER_TLS_CLIENT_CA");
   app.add_flag("--allow-unauthenticated", allow_unauthenticated,
                "serve a non-loopback address without tokens");
+  scheduler::RetentionOptions retention;
+  bool auto_gc = true;
+  app.add_option("--keep-checkpoints", retention.keep_last_checkpoints,
+                 "checkpoints retention keeps besides the evaluated and final "
+                 "ones: the last N (0: every checkpoint)")
+      ->envname("SSLAB_KEEP_CHECKPOINTS")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  app.add_flag("--keep-features", retention.keep_features,
+               "keep feature shards after their probes succeeded (default: "
+               "deleted unless the run is pinned)")
+      ->envname("SSLAB_KEEP_FEATURES");
+  app.add_option("--auto-gc", auto_gc,
+                 "apply retention to the artifact directory as jobs complete "
+                 "(false: only `sslab gc` deletes)")
+      ->envname("SSLAB_AUTO_GC")
+      ->capture_default_str();
   int max_page_size = scheduler::SchedulerOptions().max_page_size;
   app.add_option("--max-page-size", max_page_size,
                  "rows per page of any list at most (bounds each answer)")
@@ -238,6 +260,7 @@ int Main(int argc, char** argv) {
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.lease_duration = absl::Seconds(lease_seconds);
   scheduler_options.max_page_size = max_page_size;
+  scheduler_options.retention = retention;
   scheduler_options.default_page_size =
       std::min(scheduler_options.default_page_size, max_page_size);
   scheduler_options.versions = {
@@ -258,6 +281,8 @@ int Main(int argc, char** argv) {
   server_options.worker_listen = worker_listen;
   server_options.worker_tls = tls;
   server_options.worker_tls.ca = worker_client_ca;
+  server_options.artifact_dir = data_dir;
+  server_options.auto_gc = auto_gc;
   absl::StatusOr<std::unique_ptr<services::SchedulerServer>> server =
       services::SchedulerServer::Start(sched->get(), server_options);
   if (!server.ok()) {

@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -22,8 +24,11 @@ class SchedulerServer::Impl {
   Impl(scheduler::Scheduler* scheduler, const SchedulerServerOptions& options)
       : scheduler_(scheduler),
         options_(options),
+        files_(options.artifact_dir.empty()
+                   ? nullptr
+                   : std::make_unique<ArtifactFiles>(options.artifact_dir)),
         experiments_(scheduler, &rpc_stats_, &options_.auth,
-                     options_.max_watches),
+                     options_.max_watches, files_.get()),
         workers_(scheduler, &rpc_stats_, &options_.auth) {}
 
   absl::Status Start() {
@@ -98,12 +103,29 @@ class SchedulerServer::Impl {
       } else if (*expired > 0) {
         SSLAB_LOG(WARNING) << *expired << " lease(s) expired; jobs requeued";
       }
+      if (files_ != nullptr && options_.auto_gc) CollectGarbage();
       lock.lock();
     }
   }
 
+  // Retention over the runs that changed; their files removed.
+  void CollectGarbage() {
+    absl::StatusOr<std::vector<scheduler::Artifact>> unneeded =
+        scheduler_->CollectGarbageOfChangedRuns();
+    if (!unneeded.ok()) {
+      SSLAB_LOG(ERROR) << "retention pass failed: " << unneeded.status();
+      return;
+    }
+    if (unneeded->empty()) return;
+    const Removed removed = files_->Remove(*unneeded);
+    SSLAB_LOG(INFO) << "retention: deleted " << unneeded->size()
+                    << " artifact(s), " << removed.files << " file(s), "
+                    << removed.bytes << " bytes";
+  }
+
   scheduler::Scheduler* const scheduler_;
   const SchedulerServerOptions options_;
+  const std::unique_ptr<ArtifactFiles> files_;  // null: no artifact dir
   RpcStats rpc_stats_;
   ExperimentServiceImpl experiments_;
   WorkerServiceImpl workers_;

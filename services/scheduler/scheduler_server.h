@@ -44,6 +44,13 @@ struct SchedulerServerOptions {
   // Largest request accepted, bytes. Default: 4 MiB (a sweep of 1000 runs'
   // configs fits many times over).
   int max_request_bytes = 4 << 20;
+  // The artifact directory workers share. Empty: the artifact lifecycle
+  // calls (CollectGarbage, DeleteRun) answer FAILED_PRECONDITION and
+  // nothing is ever deleted.
+  std::string artifact_dir;
+  // With artifact_dir: apply retention (the scheduler's RetentionOptions)
+  // every expire_interval to the runs a job of which completed since.
+  bool auto_gc = true;
 };
 
 class SchedulerServer {
