@@ -744,6 +744,12 @@ int CmdExport(Client& client, const Globals& g, int64_t run_id,
                                     absl::StrJoin(epochs, ", ")));
     }
   }
+  if (r.checkpoint.has_delete_time() && !f.no_model) {
+    throw LocalError(absl::NotFoundError(absl::StrCat(
+        "run ", run_id, " epoch ", r.checkpoint.epoch(),
+        ": retention deleted this checkpoint (`sslab pin` keeps a run's "
+        "checkpoints)")));
+  }
   r.artifacts = f.artifacts;
   r.to = f.to.empty() ? absl::StrCat("run-", run_id, "-epoch-",
                                      r.checkpoint.epoch())

@@ -30,8 +30,20 @@ std::string Number(double x) {
 std::string Quoted(absl::string_view text) {
   std::string out = "\"";
   for (char ch : text) {
-    if (ch == '"' || ch == '\\') out.push_back('\\');
-    out.push_back(ch);
+    switch (ch) {
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '"':
+      case '\\':
+        out.push_back('\\');
+        [[fallthrough]];
+      default:
+        out.push_back(ch);
+    }
   }
   return out + "\"";
 }

@@ -103,9 +103,10 @@ class StagedFile {
   }
   absl::StatusOr<int64_t> Commit() {
     const bool flushed = std::fflush(file_) == 0 && fsync(fileno(file_)) == 0;
+    const absl::Status write_error = IoError(path_, "write");  // errno now
     std::fclose(file_);
     file_ = nullptr;
-    if (!flushed) return IoError(path_, "write");
+    if (!flushed) return write_error;
     std::error_code ec;
     std::filesystem::rename(tmp_, path_, ec);
     if (ec) {
@@ -113,7 +114,15 @@ class StagedFile {
           absl::StrCat("rename into ", path_.string(), ": ", ec.message()));
     }
     committed_ = true;
-    return static_cast<int64_t>(std::filesystem::file_size(path_, ec));
+    if (path_.has_parent_path()) {
+      SSLAB_RETURN_IF_ERROR(SyncDirectory(path_.parent_path()));
+    }
+    const std::uintmax_t size = std::filesystem::file_size(path_, ec);
+    if (ec) {
+      return absl::InternalError(
+          absl::StrCat("stat ", path_.string(), ": ", ec.message()));
+    }
+    return static_cast<int64_t>(size);
   }
 
  private:

@@ -255,10 +255,10 @@ class Scheduler::Impl {
   absl::StatusOr<std::vector<WorkerInfo>> DescribeWorkers(
       std::vector<storage::Worker> workers);
 
-  // Runs a job of which completed since the last CollectGarbageOfChangedRuns
-  // (which, the first time, takes every run with artifacts instead).
+  // Runs a job of which ended (or that were cancelled) since the last
+  // CollectGarbageOfChangedRuns. Only these are collected automatically:
+  // what was there before this process started waits for `sslab gc`.
   std::set<int64_t> changed_runs;  // guarded by mu
-  bool collected_once = false;     // guarded by mu
 
   // A run's checkpoints (deleted ones too) and the features of those not
   // deleted, by checkpoint id.
@@ -565,7 +565,9 @@ absl::Status Scheduler::Cancel(int64_t run_id, const std::string& reason) {
     run.state = RunState::kCancelled;
     if (!reason.empty()) run.error = absl::StrCat("cancelled: ", reason);
     run.updated_at = impl_->clock->Now();
-    return impl_->store->UpdateRun(run);
+    SSLAB_RETURN_IF_ERROR(impl_->store->UpdateRun(run));
+    impl_->changed_runs.insert(run_id);
+    return absl::OkStatus();
   });
 }
 
@@ -588,15 +590,11 @@ absl::StatusOr<std::vector<Artifact>> Scheduler::CollectGarbage(
 
 absl::StatusOr<std::vector<Artifact>> Scheduler::CollectGarbageOfChangedRuns() {
   std::lock_guard<std::mutex> lock(impl_->mu);
-  std::vector<int64_t> run_ids(impl_->changed_runs.begin(),
-                               impl_->changed_runs.end());
-  if (!impl_->collected_once) {
-    SSLAB_ASSIGN_OR_RETURN(run_ids, impl_->store->ListRunIdsWithArtifacts());
-  }
+  const std::vector<int64_t> run_ids(impl_->changed_runs.begin(),
+                                     impl_->changed_runs.end());
   std::vector<Artifact> out;
   SSLAB_RETURN_IF_ERROR(impl_->Collect(run_ids, /*dry_run=*/false, &out));
   impl_->changed_runs.clear();
-  impl_->collected_once = true;
   return out;
 }
 
@@ -617,6 +615,15 @@ absl::StatusOr<std::vector<Artifact>> Scheduler::DeleteRun(int64_t run_id) {
       return absl::FailedPreconditionError(absl::StrCat(
           "run ", run_id, " is ", experiment::Name(run.state),
           ": cancel it first"));
+    }
+    // A cancelled job's worker may still be writing until it lets go.
+    SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs,
+                           impl_->store->ListJobs(run_id));
+    for (const Job& job : jobs) {
+      if (!job.lease_expiry) continue;
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run ", run_id, ": job ", job.id, " is still stopping on worker ",
+          job.lease_worker_id.value_or(0), "; retry shortly"));
     }
     std::vector<storage::Checkpoint> checkpoints;
     std::map<int64_t, std::vector<storage::Feature>> features;
@@ -830,7 +837,8 @@ absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
   const std::string message = error.empty() ? "(no error message)" : error;
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
-  return impl_->Mutate([&]() -> absl::Status {
+  int64_t run_id = 0;
+  absl::Status failed = impl_->Mutate([&]() -> absl::Status {
     absl::StatusOr<Job> done = impl_->store->GetJob(lease.job_id);
     if (done.ok() && done->state == JobState::kFailed &&
         internal::Leases::LastLeasedAs(*done, lease) && !done->lease_expiry) {
@@ -840,6 +848,7 @@ absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
     impl_->leases.AttemptEnded(job);
     job.lease_expiry.reset();
     job.updated_at = impl_->clock->Now();
+    run_id = job.run_id;
     if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
     SSLAB_LOG(WARNING) << experiment::Name(job.kind) << " job " << job.id
                        << " (run " << job.run_id << ") failed on worker "
@@ -854,6 +863,9 @@ absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
     }
     return impl_->graph.FailForGood(std::move(job), message);
   });
+  // A run that failed or was cancelled keeps only what retention keeps.
+  if (failed.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
+  return failed;
 }
 
 absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(

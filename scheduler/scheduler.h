@@ -347,9 +347,10 @@ class Scheduler {
   // one transaction. NOT_FOUND for an unknown run.
   absl::StatusOr<std::vector<Artifact>> CollectGarbage(
       std::optional<int64_t> run_id, bool dry_run);
-  // CollectGarbage of the runs a job of which completed since the last call
-  // (of every run with artifacts on the first call): what a server runs
-  // from a timer.
+  // CollectGarbage of the runs a job of which ended, or that were cancelled,
+  // since the last call (in this process: older runs wait for an explicit
+  // CollectGarbage, so an upgrade deletes nothing unasked): what a server
+  // runs from a timer.
   absl::StatusOr<std::vector<Artifact>> CollectGarbageOfChangedRuns();
   // A pinned run keeps every artifact. NOT_FOUND for an unknown run.
   absl::Status PinRun(int64_t run_id, bool pinned);

@@ -913,6 +913,44 @@ TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
               StatusIs(absl::StatusCode::kNotFound));
 }
 
+TEST_F(SchedulerTest, AutomaticRetentionLeavesRunsFromBeforeTheStartAlone) {
+  RunRequest spec = Spec();
+  spec.config.epochs = 3;
+  const int64_t run = Submit(spec);
+  const int64_t w = Worker("w", {kCpu});
+  Lease train = MustLease(w, {kCpu});
+  for (int epoch = 1; epoch <= 3; ++epoch) {
+    ASSERT_OK(scheduler_->RegisterCheckpoint(train.ref(),
+                                             Ckpt(epoch, epoch == 3))
+                  .status());
+  }
+  ASSERT_OK(scheduler_->CompleteJob(train.ref()));
+  // After a restart (an upgrade, say), only what is asked for goes.
+  Start();
+  ASSERT_OK_AND_ASSIGN(std::vector<Artifact> changed,
+                       scheduler_->CollectGarbageOfChangedRuns());
+  EXPECT_THAT(changed, IsEmpty());
+  ASSERT_OK_AND_ASSIGN(std::vector<Artifact> all,
+                       scheduler_->CollectGarbage(std::nullopt, false));
+  EXPECT_THAT(all, SizeIs(2));  // epochs 1 and 2
+  ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.disk.checkpoints, 1);
+}
+
+TEST_F(SchedulerTest, ACancelledRunIsDeletedOnlyOnceItsWorkersLetGo) {
+  const int64_t run = Submit(Spec());
+  const int64_t w = Worker("w", {kCpu});
+  Lease train = MustLease(w, {kCpu});
+  ASSERT_OK(scheduler_->Cancel(run));
+  // The trainer may still be writing a checkpoint until its heartbeat.
+  EXPECT_THAT(scheduler_->DeleteRun(run),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("still stopping on worker")));
+  ASSERT_OK(scheduler_->FailJob(train.ref(), "cancelled", false));
+  ASSERT_OK(scheduler_->DeleteRun(run).status());
+  EXPECT_THAT(scheduler_->GetRun(run), StatusIs(absl::StatusCode::kNotFound));
+}
+
 TEST_F(SchedulerTest, RetriedTrainResumesFromLatestCheckpoint) {
   int64_t run = Submit(Spec());
   int64_t w = Worker("w", {kCpu});

@@ -1294,7 +1294,8 @@ absl::StatusOr<DiskUsage> Store::RunDiskUsage(int64_t run_id) {
           "        WHERE run_id = ?1 AND deleted_ms IS NULL), "
           "       count(f.id), coalesce(sum(f.bytes), 0) "
           "FROM checkpoints c JOIN features f ON f.checkpoint_id = c.id "
-          "WHERE c.run_id = ?1 AND f.deleted_ms IS NULL"));
+          "WHERE c.run_id = ?1 AND c.deleted_ms IS NULL "
+          "AND f.deleted_ms IS NULL"));
   s.Bind(1, run_id);
   SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
   if (!row) return absl::InternalError("disk usage query returned no row");

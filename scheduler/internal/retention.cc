@@ -18,9 +18,10 @@ Unneeded FindUnneeded(
   Unneeded out;
   if (run.pinned) return out;
 
-  // Per checkpoint: is it needed by an unfinished job, was it evaluated, and
-  // did everything that reads its features succeed.
-  std::set<int64_t> needed, evaluated, features_pending;
+  // Per checkpoint: was it evaluated (EXTRACT and PROBE jobs only refer to
+  // evaluated checkpoints, so this keeps every one a job needs), and did
+  // everything that reads its features succeed.
+  std::set<int64_t> evaluated, features_pending;
   std::map<int64_t, int> probes;
   bool training = false;
   for (const storage::Job& job : jobs) {
@@ -29,7 +30,6 @@ Unneeded FindUnneeded(
     }
     if (!job.checkpoint_id) continue;
     const int64_t id = *job.checkpoint_id;
-    if (!experiment::IsFinal(job.state)) needed.insert(id);
     if (job.kind == JobKind::kExtract) evaluated.insert(id);
     if (job.state != JobState::kSucceeded) features_pending.insert(id);
     if (job.kind == JobKind::kProbe) ++probes[id];
@@ -51,8 +51,7 @@ Unneeded FindUnneeded(
   for (size_t i = 0; i < live.size(); ++i) {
     const storage::Checkpoint& c = *live[i];
     const bool recent = i + keep_last >= live.size();
-    if (!recent && !c.is_final && !needed.count(c.id) &&
-        !evaluated.count(c.id)) {
+    if (!recent && !c.is_final && !evaluated.count(c.id)) {
       out.checkpoints.push_back(c);
     }
     if (options.keep_features || features_pending.count(c.id) ||

@@ -1,9 +1,10 @@
 // Which of a run's artifacts retention no longer needs. Private to
 // scheduler/; a pure function of the run's records, so it is tested alone.
 //
-// Kept, always: everything of a pinned run; every checkpoint an unfinished
-// job refers to, every checkpoint that was evaluated (has an EXTRACT job),
-// the final one, and the last `keep_last_checkpoints` by epoch, or while
+// Kept, always: everything of a pinned run; every checkpoint that was
+// evaluated (has an EXTRACT job: the only checkpoints EXTRACT and PROBE jobs
+// refer to), the final one, and the last `keep_last_checkpoints` by epoch,
+// or while
 // training goes on at least the last 1 + experiment::kFallbackCheckpoints
 // (what a restarted TRAIN job resumes from, or falls back on); a checkpoint's
 // feature

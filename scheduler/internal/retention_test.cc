@@ -114,12 +114,6 @@ TEST_F(RetentionTest, ShardsStayUntilEveryProbeOfTheirCheckpointSucceeded) {
   EXPECT_THAT(Ids(Find(), true), IsEmpty());
 }
 
-TEST_F(RetentionTest, AnUnfinishedJobKeepsItsCheckpoint) {
-  // A (hypothetical) EXTRACT of epoch 3 still queued.
-  jobs_.push_back(Job(JobKind::kExtract, JobState::kRunnable, 3));
-  EXPECT_THAT(Ids(Find(), false), ElementsAre(1));
-}
-
 TEST_F(RetentionTest, PinnedRunAndKeepFeaturesKeepShards) {
   EXPECT_THAT(Ids(Find({.keep_features = true}), true), IsEmpty());
   run_.pinned = true;

@@ -45,14 +45,17 @@ Removed ArtifactFiles::Remove(
       continue;
     }
     const std::filesystem::path path = dir_ / a.path;
-    if (!RemoveFile(path, removed) ||
-        a.kind != scheduler::Artifact::Kind::kFeatures) {
+    if (!RemoveFile(path, removed)) continue;
+    std::error_code ec;
+    if (a.kind == scheduler::Artifact::Kind::kCheckpoint) {
+      // An attempt's directory once its last checkpoint is gone (remove()
+      // leaves a directory that is not empty alone).
+      std::filesystem::remove(path.parent_path(), ec);
       continue;
     }
     const std::filesystem::path split_dir = path.parent_path();
     if (!OnlyLabelsLeft(split_dir)) continue;
     RemoveFile(split_dir / "labels.feat", removed);
-    std::error_code ec;
     // Empty directories only: remove() fails on one that is not.
     std::filesystem::remove(split_dir, ec);
     std::filesystem::remove(split_dir.parent_path(), ec);

@@ -49,7 +49,8 @@ struct SchedulerServerOptions {
   // nothing is ever deleted.
   std::string artifact_dir;
   // With artifact_dir: apply retention (the scheduler's RetentionOptions)
-  // every expire_interval to the runs a job of which completed since.
+  // every expire_interval to the runs a job of which ended since (runs from
+  // before this process wait for CollectGarbage).
   bool auto_gc = true;
 };
 
