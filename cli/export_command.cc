@@ -11,6 +11,7 @@
 #include "common/files.h"
 #include "common/status_macros.h"
 #include "exporter/export.h"
+#include "services/jobs/artifacts.h"
 
 namespace sslab::cli {
 namespace {
@@ -54,17 +55,15 @@ std::vector<std::filesystem::path> SortedEntries(
 absl::Status ExportFeatures(const ExportRequest& r, nlohmann::json& manifest,
                             std::ostream& progress) {
   const std::filesystem::path dir =
-      r.artifacts / "runs" / std::to_string(r.run_id) / "features" /
-      absl::StrCat("ckpt-", r.checkpoint.checkpoint_id());
+      services::FeatureDir(r.artifacts, r.run_id, r.checkpoint.checkpoint_id());
   std::vector<std::string> layers_seen, splits_seen;
-  for (const auto& split_dir : SortedEntries(
-           dir, [](const auto& e) { return e.is_directory(); })) {
+  for (const auto& split_dir :
+       SortedEntries(dir, [](const auto& e) { return e.is_directory(); })) {
     const std::string split = split_dir.filename().string();
     if (!Wanted(r.splits, split)) continue;
     splits_seen.push_back(split);
     bool any = false;
-    for (const auto& shard :
-         SortedEntries(split_dir, [](const auto& e) {
+    for (const auto& shard : SortedEntries(split_dir, [](const auto& e) {
            return e.is_regular_file() && e.path().extension() == ".feat";
          })) {
       const std::string layer = shard.stem().string();
@@ -81,7 +80,8 @@ absl::Status ExportFeatures(const ExportRequest& r, nlohmann::json& manifest,
       any = true;
     }
     if (!any) continue;
-    const std::filesystem::path labels = r.to / "features" / split / "labels.npy";
+    const std::filesystem::path labels =
+        r.to / "features" / split / "labels.npy";
     SSLAB_ASSIGN_OR_RETURN(
         exporter::NpyFile file,
         exporter::ExportFeatureShard(split_dir / "labels.feat", labels));
@@ -114,11 +114,10 @@ absl::Status ExportFeatures(const ExportRequest& r, nlohmann::json& manifest,
 
 absl::StatusOr<std::string> ExportRun(const ExportRequest& r,
                                       std::ostream& progress) {
-  nlohmann::json manifest = {
-      {"run_id", r.run_id},
-      {"epoch", r.checkpoint.epoch()},
-      {"checkpoint_sha256", r.checkpoint.sha256()},
-      {"features", nlohmann::json::object()}};
+  nlohmann::json manifest = {{"run_id", r.run_id},
+                             {"epoch", r.checkpoint.epoch()},
+                             {"checkpoint_sha256", r.checkpoint.sha256()},
+                             {"features", nlohmann::json::object()}};
   std::error_code ec;
   std::filesystem::create_directories(r.to, ec);
   if (ec) {
@@ -139,8 +138,8 @@ absl::StatusOr<std::string> ExportRun(const ExportRequest& r,
     SSLAB_ASSIGN_OR_RETURN(
         exporter::BackboneExport model,
         exporter::ExportBackbone(checkpoint, r.to / "model.pt", r.run_id));
-    SSLAB_RETURN_IF_ERROR(WriteFileAtomically(
-        r.to / "sslab_models.py", exporter::PythonModelsModule()));
+    SSLAB_RETURN_IF_ERROR(WriteFileAtomically(r.to / "sslab_models.py",
+                                              exporter::PythonModelsModule()));
     manifest["model"] = {{"file", "model.pt"},
                          {"architecture", model.architecture},
                          {"method", model.method},

@@ -18,19 +18,20 @@ namespace sslab::cli {
 
 struct ExportRequest {
   int64_t run_id = 0;
-  v1::Checkpoint checkpoint;         // as ListCheckpoints returns it
-  std::filesystem::path artifacts;   // the artifact directory
-  std::filesystem::path to;          // output directory, created
-  std::vector<std::string> layers;   // empty: every layer extracted
-  std::vector<std::string> splits;   // empty: every split extracted
+  v1::Checkpoint checkpoint;        // as ListCheckpoints returns it
+  std::filesystem::path artifacts;  // the artifact directory
+  std::filesystem::path to;         // output directory, created
+  std::vector<std::string> layers;  // empty: every layer extracted
+  std::vector<std::string> splits;  // empty: every split extracted
   bool model = true;
   bool features = true;
 };
 
 // Writes under `to`:
 //   model.pt + sslab_models.py   the backbone (sslab_models.load("model.pt"))
-//   features/<split>/<layer>.npy and labels.npy (numpy.load(..., mmap_mode="r"))
-//   manifest.json                what was written, with shapes and dtypes
+//   features/<split>/<layer>.npy and labels.npy (numpy.load(...,
+//   mmap_mode="r")) manifest.json                what was written, with shapes
+//   and dtypes
 // and prints one line per file to `progress`. Returns the manifest JSON.
 // The checkpoint is checked against its registered SHA-256 before torch
 // reads it (DATA_LOSS naming it otherwise); NOT_FOUND naming --artifacts when

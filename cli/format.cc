@@ -380,10 +380,9 @@ std::string RunDetails(const v1::Run& run) {
 }
 
 Table CheckpointsTable(const std::vector<v1::Checkpoint>& checkpoints) {
-  Table t{
-      {"ID", "EPOCH", "STEP", "FINAL", "BYTES", "SHA256", "PATH", "METRICS",
-       "DELETED"},
-      {}};
+  Table t{{"ID", "EPOCH", "STEP", "FINAL", "BYTES", "SHA256", "PATH", "METRICS",
+           "DELETED"},
+          {}};
   for (const v1::Checkpoint& c : checkpoints) {
     t.rows.push_back({absl::StrCat(c.checkpoint_id()), absl::StrCat(c.epoch()),
                       absl::StrCat(c.step()), c.is_final() ? "yes" : "",

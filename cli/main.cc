@@ -174,10 +174,9 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   scalar("--augmentation", f->augmentation,
          absl::StrCat(experiment::Choices<experiment::Augmentation>(),
                       "; auto = light up to 64 px"));
-  scalar(
-      "--seed", f->seed,
-      "random seed of initialisation, data order and augmentation (default: "
-      "a fresh one, recorded)");
+  scalar("--seed", f->seed,
+         "random seed of initialisation, data order and augmentation (default: "
+         "a fresh one, recorded)");
   scalar("--device", f->device,
          absl::StrCat(
              experiment::Choices<experiment::DeviceRequest>(),
@@ -751,9 +750,9 @@ int CmdExport(Client& client, const Globals& g, int64_t run_id,
         "checkpoints)")));
   }
   r.artifacts = f.artifacts;
-  r.to = f.to.empty() ? absl::StrCat("run-", run_id, "-epoch-",
-                                     r.checkpoint.epoch())
-                      : f.to;
+  r.to = f.to.empty()
+             ? absl::StrCat("run-", run_id, "-epoch-", r.checkpoint.epoch())
+             : f.to;
   r.layers = f.layers;
   r.splits = f.splits;
   r.model = !f.no_model;
@@ -772,8 +771,7 @@ int CmdExport(Client& client, const Globals& g, int64_t run_id,
   return 0;
 }
 
-int CmdGarbage(Client& client, const Globals& g, int64_t run_id,
-               bool dry_run) {
+int CmdGarbage(Client& client, const Globals& g, int64_t run_id, bool dry_run) {
   v1::CollectGarbageRequest req;
   req.set_run_id(run_id);
   req.set_dry_run(dry_run);

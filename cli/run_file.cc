@@ -69,8 +69,8 @@ std::string RunFileFromConfig(const v1::RunConfig& c) {
   line("width", absl::StrCat(c.width()));
   line("last-relu", c.last_relu() ? "true" : "false");
   const v1::DatasetSpec& d = c.dataset();
-  line("dataset", Quoted(absl::StrCat(services::ShortName(d.kind()), ":",
-                                      d.path())));
+  line("dataset",
+       Quoted(absl::StrCat(services::ShortName(d.kind()), ":", d.path())));
   line("val-fraction", Number(d.val_fraction()));
   line("max-examples", absl::StrCat(d.max_examples()));
   line("image-size", absl::StrCat(d.image_size()));
@@ -84,8 +84,7 @@ std::string RunFileFromConfig(const v1::RunConfig& c) {
   const v1::EvaluationPlan& e = c.evaluation();
   line("layers", Sequence(e.layers(), Quoted));
   line("probes", Sequence(e.probe_kinds(), [](int k) {
-         return std::string(
-             services::ShortName(static_cast<v1::ProbeKind>(k)));
+         return std::string(services::ShortName(static_cast<v1::ProbeKind>(k)));
        }));
   line("label-fractions", Sequence(e.label_fractions(), Number));
   line("eval-every", absl::StrCat(e.every_epochs()));

@@ -307,8 +307,8 @@ absl::StatusOr<ShardInfo> StreamShardPayload(
   SSLAB_ASSIGN_OR_RETURN(ShardInfo info, ReadHeader(path, in, &digest));
   SSLAB_RETURN_IF_ERROR(on_header(info));
   constexpr size_t kChunk = 8 << 20;
-  size_t left = static_cast<size_t>(info.rows) * info.dims *
-                ElementBytes(info.dtype);
+  size_t left =
+      static_cast<size_t>(info.rows) * info.dims * ElementBytes(info.dtype);
   std::string buffer(std::min(left, kChunk), '\0');
   Sha256 sha;
   while (left > 0) {
@@ -330,21 +330,20 @@ absl::StatusOr<Shard> ReadShard(const std::filesystem::path& path) {
   try {
     at::Tensor raw;
     char* p = nullptr;
-    SSLAB_ASSIGN_OR_RETURN(
-        ShardInfo info,
-        StreamShardPayload(
-            path,
-            [&](const ShardInfo& header) {
-              raw = at::empty({header.rows, header.dims},
-                              TorchType(header.dtype));
-              p = static_cast<char*>(raw.data_ptr());
-              return absl::OkStatus();
-            },
-            [&](const char* data, size_t size) {
-              std::memcpy(p, data, size);
-              p += size;
-              return absl::OkStatus();
-            }));
+    SSLAB_ASSIGN_OR_RETURN(ShardInfo info,
+                           StreamShardPayload(
+                               path,
+                               [&](const ShardInfo& header) {
+                                 raw = at::empty({header.rows, header.dims},
+                                                 TorchType(header.dtype));
+                                 p = static_cast<char*>(raw.data_ptr());
+                                 return absl::OkStatus();
+                               },
+                               [&](const char* data, size_t size) {
+                                 std::memcpy(p, data, size);
+                                 p += size;
+                                 return absl::OkStatus();
+                               }));
     Shard shard;
     shard.info = std::move(info);
     shard.data = raw.scalar_type() == at::kHalf ? raw.to(at::kFloat) : raw;

@@ -170,8 +170,8 @@ int64_t FreshSeed() {
   static std::mutex mu;
   static std::mt19937_64 engine(std::random_device{}());
   std::lock_guard<std::mutex> lock(mu);
-  return std::uniform_int_distribution<int64_t>(1, (int64_t{1} << 31) - 1)(
-      engine);
+  return std::uniform_int_distribution<int64_t>(1,
+                                                (int64_t{1} << 31) - 1)(engine);
 }
 
 absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,

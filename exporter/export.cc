@@ -62,9 +62,9 @@ std::string NpyPreamble(const std::string& descr,
                         const std::vector<int64_t>& shape) {
   std::string dims = absl::StrJoin(shape, ", ");
   if (shape.size() == 1) dims += ",";
-  std::string dict = absl::StrCat("{'descr': '", descr,
-                                  "', 'fortran_order': False, 'shape': (",
-                                  dims, "), }");
+  std::string dict =
+      absl::StrCat("{'descr': '", descr,
+                   "', 'fortran_order': False, 'shape': (", dims, "), }");
   const size_t fixed = 6 + 2 + 2;
   const size_t unpadded = fixed + dict.size() + 1;  // + '\n'
   dict.append((64 - unpadded % 64) % 64, ' ');
@@ -188,8 +188,9 @@ absl::StatusOr<NpyFile> ExportFeatureShard(const std::filesystem::path& shard,
 absl::StatusOr<BackboneExport> ExportBackbone(
     const std::filesystem::path& checkpoint, const std::filesystem::path& out,
     int64_t run_id) {
-  SSLAB_ASSIGN_OR_RETURN(trainer::LoadedModel loaded,
-                         trainer::LoadModelFromCheckpoint(checkpoint, at::kCPU));
+  SSLAB_ASSIGN_OR_RETURN(
+      trainer::LoadedModel loaded,
+      trainer::LoadModelFromCheckpoint(checkpoint, at::kCPU));
   BackboneExport result;
   result.architecture =
       std::string(experiment::Name(loaded.model_options.architecture));

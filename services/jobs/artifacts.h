@@ -63,15 +63,20 @@ inline std::string RelativeArtifact(const std::filesystem::path& artifact_dir,
   return path.lexically_relative(artifact_dir).string();
 }
 
+// Everything of one run lies under its directory.
+inline std::filesystem::path RunDir(const std::filesystem::path& artifact_dir,
+                                    int64_t run_id) {
+  return artifact_dir / "runs" / std::to_string(run_id);
+}
 inline std::filesystem::path CheckpointDir(
     const std::filesystem::path& artifact_dir, int64_t run_id, int attempt) {
-  return artifact_dir / "runs" / std::to_string(run_id) / "checkpoints" /
+  return RunDir(artifact_dir, run_id) / "checkpoints" /
          absl::StrCat("attempt-", attempt);
 }
 inline std::filesystem::path FeatureDir(
     const std::filesystem::path& artifact_dir, int64_t run_id,
     int64_t checkpoint_id) {
-  return artifact_dir / "runs" / std::to_string(run_id) / "features" /
+  return RunDir(artifact_dir, run_id) / "features" /
          absl::StrCat("ckpt-", checkpoint_id);
 }
 

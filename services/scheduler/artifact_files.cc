@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "experiment/job_graph.h"
+#include "services/jobs/artifacts.h"
 
 namespace sslab::services {
 namespace {
@@ -65,7 +66,7 @@ Removed ArtifactFiles::Remove(
 
 Removed ArtifactFiles::RemoveRun(int64_t run_id) const {
   Removed removed;
-  const std::filesystem::path run_dir = dir_ / "runs" / std::to_string(run_id);
+  const std::filesystem::path run_dir = RunDir(dir_, run_id);
   std::error_code ec;
   for (const auto& entry :
        std::filesystem::recursive_directory_iterator(run_dir, ec)) {
