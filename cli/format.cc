@@ -16,6 +16,7 @@
 #include "absl/strings/strip.h"
 #include "absl/time/time.h"
 #include "experiment/run_config.h"
+#include "experiment/run_spec_fields.h"
 #include "experiment/vocabulary.h"
 #include "services/common/experiment_proto.h"
 
@@ -614,7 +615,7 @@ Table SweepsTable(const std::vector<v1::Sweep>& sweeps) {
         axes.push_back(absl::StrCat(name, "=", absl::StrJoin(values, ",")));
       }
     };
-    std::vector<std::string> methods, archs, widths;
+    std::vector<std::string> methods, archs, widths, last_relus, seeds, epochs;
     for (int m : g.methods()) {
       methods.emplace_back(ShortName(static_cast<v1::Method>(m)));
     }
@@ -622,9 +623,25 @@ Table SweepsTable(const std::vector<v1::Sweep>& sweeps) {
       archs.emplace_back(ShortName(static_cast<v1::Architecture>(a)));
     }
     for (int w : g.widths()) widths.push_back(absl::StrCat(w));
+    for (bool r : g.last_relu_values())
+      last_relus.push_back(r ? "true" : "false");
+    for (int64_t seed : g.seeds()) seeds.push_back(absl::StrCat(seed));
+    for (int e : g.epochs_values()) epochs.push_back(absl::StrCat(e));
     axis("methods", methods);
     axis("archs", archs);
     axis("widths", widths);
+    axis("last-relus", last_relus);
+    axis("seeds", seeds);
+    axis("epochs", epochs);
+    for (const v1::SweepAxis& a : g.axes()) {
+      axes.push_back(absl::StrCat(
+          a.field(), "=",
+          absl::StrJoin(a.values(),
+                        experiment::IsListField(a.field()) ? ";" : ",")));
+    }
+    for (const v1::SweepZip& z : g.zip()) {
+      axes.push_back(absl::StrCat("zip=", absl::StrJoin(z.fields(), "+")));
+    }
     t.rows.push_back({absl::StrCat(s.sweep_id()), s.name(),
                       absl::StrCat(s.runs_total()),
                       absl::StrCat(s.runs_succeeded()),

@@ -238,6 +238,32 @@ TEST(PretextLineTest, FromTheCheckpointsMetrics) {
   EXPECT_EQ(PretextLine(c), "pretext: top-1 93.1%, loss 0.210 at epoch 2\n");
 }
 
+TEST(SweepsTableTest, ShowsEveryAxisAndZipGroup) {
+  v1::Sweep s;
+  s.set_sweep_id(2);
+  s.set_name("lr-study");
+  v1::SweepGrid* g = s.mutable_grid();
+  g->add_architectures(v1::ARCHITECTURE_REVNET50);
+  g->add_epochs_values(4);
+  g->add_epochs_values(8);
+  v1::SweepAxis* lr = g->add_axes();
+  lr->set_field("lr");
+  lr->add_values("0.1");
+  lr->add_values("0.4");
+  v1::SweepAxis* decay = g->add_axes();
+  decay->set_field("decay-epochs");
+  decay->add_values("3");
+  decay->add_values("6");
+  v1::SweepZip* zip = g->add_zip();
+  zip->add_fields("epochs");
+  zip->add_fields("decay-epochs");
+  const Table t = SweepsTable({s});
+  ASSERT_EQ(t.rows.size(), 1u);
+  EXPECT_EQ(t.rows[0][4],
+            "archs=revnet50 epochs=4,8 lr=0.1,0.4 decay-epochs=3;6 "
+            "zip=epochs+decay-epochs");
+}
+
 TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
   v1::Worker w;
   w.set_worker_id(3);

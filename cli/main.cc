@@ -24,12 +24,15 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "cli/completion.h"
 #include "cli/export_command.h"
 #include "cli/format.h"
 #include "cli/run_file.h"
+#include "experiment/run_spec_fields.h"
 #include "experiment/vocabulary.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/common/client_flags.h"
@@ -460,9 +463,31 @@ struct SweepFlags {
   std::vector<int> widths, epochs;
   std::vector<int64_t> seeds;
   std::vector<std::string> last_relus;
+  // "FIELD=VALUES" each, and "FIELD,FIELD[;FIELD,FIELD]" each.
+  std::vector<std::string> axes, zips;
   std::string name;
   int priority = 0;
 };
+
+// "lr=0.1,0.4" -> field lr, values 0.1 and 0.4; a list setting's values
+// are separated by ';' ("decay-epochs=15,25;30,50").
+v1::SweepAxis ParseAxis(const std::string& text) {
+  const size_t eq = text.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size()) {
+    throw UsageError(absl::StrCat(
+        "--axis: expected FIELD=VALUE,VALUE..., e.g. lr=0.1,0.4; got \"", text,
+        "\""));
+  }
+  v1::SweepAxis axis;
+  axis.set_field(text.substr(0, eq));
+  const char separator = experiment::IsListField(axis.field()) ? ';' : ',';
+  for (absl::string_view value :
+       absl::StrSplit(absl::string_view(text).substr(eq + 1), separator,
+                      absl::SkipEmpty())) {
+    axis.add_values(std::string(value));
+  }
+  return axis;
+}
 
 int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
              const SweepFlags& s, bool quiet, bool dry_run) {
@@ -489,6 +514,26 @@ int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
     } else {
       throw UsageError(
           absl::StrCat("--last-relus: expected true|false, got \"", v, "\""));
+    }
+  }
+  // An axis given twice: the last one wins, in its place (a run file
+  // repeats the command line's axes where the file has them).
+  for (size_t i = 0; i < s.axes.size(); ++i) {
+    const v1::SweepAxis axis = ParseAxis(s.axes[i]);
+    if (std::none_of(s.axes.begin() + i + 1, s.axes.end(),
+                     [&](const std::string& later) {
+                       return ParseAxis(later).field() == axis.field();
+                     })) {
+      *req.add_axes() = axis;
+    }
+  }
+  for (const std::string& zips : s.zips) {
+    for (absl::string_view group :
+         absl::StrSplit(zips, ';', absl::SkipEmpty())) {
+      v1::SweepZip* zip = req.add_zip();
+      for (absl::string_view field : absl::StrSplit(group, ',')) {
+        zip->add_fields(std::string(absl::StripAsciiWhitespace(field)));
+      }
     }
   }
   if (dry_run) {
@@ -982,6 +1027,16 @@ int Main(int argc, char** argv) {
       ->add_option("--last-relus", sweep_grid.last_relus,
                    "true|false; axis, comma-separated")
       ->delimiter(',');
+  sweep->add_option(
+      "--axis,--axes", sweep_grid.axes,
+      absl::StrCat("FIELD=V1,V2,...: sweep any other setting, named as its "
+                   "flag (",
+                   experiment::FieldNames(),
+                   "); a list setting's values separated by ';'; repeatable"));
+  sweep->add_option("--zip", sweep_grid.zips,
+                    "FIELD,FIELD: these axes advance together instead of "
+                    "multiplying (equal lengths), e.g. lr,batch-size or "
+                    "epochs,decay-epochs; repeatable");
   sweep->add_option("--name", sweep_grid.name,
                     "sweep name, prefix of its runs' names (required)");
   sweep->add_option("--priority", sweep_grid.priority,

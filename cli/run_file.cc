@@ -7,6 +7,7 @@
 #include <fstream>
 #include <system_error>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "experiment/vocabulary.h"
@@ -53,6 +54,36 @@ std::string Sequence(const List& items, Format format) {
   std::vector<std::string> parts;
   for (const auto& item : items) parts.push_back(format(item));
   return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
+}
+
+// A value as the command line writes it: a scalar as is, a list's items
+// comma-separated, a list of lists ';'-separated (a list setting's values
+// on an axis, or zip groups).
+absl::StatusOr<std::string> ValueText(const YAML::Node& value) {
+  if (value.IsScalar()) return value.Scalar();
+  if (!value.IsSequence()) {
+    return absl::InvalidArgumentError("expected a value or a list of values");
+  }
+  std::vector<std::string> items;
+  bool nested = false;
+  for (const YAML::Node& item : value) {
+    if (item.IsSequence()) {
+      nested = true;
+      std::vector<std::string> inner;
+      for (const YAML::Node& x : item) {
+        if (!x.IsScalar()) {
+          return absl::InvalidArgumentError("lists nest one level at most");
+        }
+        inner.push_back(x.Scalar());
+      }
+      items.push_back(absl::StrJoin(inner, ","));
+    } else if (item.IsScalar()) {
+      items.push_back(item.Scalar());
+    } else {
+      return absl::InvalidArgumentError("list items must be plain values");
+    }
+  }
+  return absl::StrJoin(items, nested ? ";" : ",");
 }
 
 }  // namespace
@@ -138,21 +169,40 @@ absl::StatusOr<std::vector<std::string>> RunFileArguments(
       return bad(absl::StrCat("not a flag of `sslab ", command.get_name(),
                               "` (keys are its flags without the dashes)"));
     }
-    if (option->count() > 0) continue;  // the command line overrides it
     const YAML::Node& value = entry.second;
-    std::string text;
-    if (value.IsScalar()) {
-      text = value.Scalar();
-    } else if (value.IsSequence()) {
-      std::vector<std::string> items;
-      for (const YAML::Node& item : value) {
-        if (!item.IsScalar()) return bad("list items must be plain values");
-        items.push_back(item.Scalar());
+    if (value.IsMap()) {
+      // One option per entry, "--axis=lr=0.1,0.4". The command line
+      // overrides entries one by one: an overridden entry repeats the
+      // command line's value in the file's place, and the last one wins.
+      if (option->get_items_expected_max() <= 1 ||
+          option->get_delimiter() != '\0') {
+        return bad(
+            "expected a value or a list of values (a map only for "
+            "axes)");
       }
-      text = absl::StrJoin(items, ",");
-    } else {
-      return bad("expected a value or a list of values");
+      for (const auto& item : value) {
+        const std::string name = item.first.as<std::string>();
+        const std::vector<std::string> given = option->results();
+        const auto overridden =
+            std::find_if(given.begin(), given.end(), [&](const std::string& g) {
+              return absl::StartsWith(g, name + "=");
+            });
+        if (overridden != given.end()) {
+          args.push_back(absl::StrCat(flag, "=", *overridden));
+          continue;
+        }
+        absl::StatusOr<std::string> text = ValueText(item.second);
+        if (!text.ok())
+          return bad(absl::StrCat(name, ": ", text.status().message()));
+        args.push_back(absl::StrCat(flag, "=", name, "=", *text));
+      }
+      continue;
     }
+    if (option->count() > 0) continue;  // the command line overrides it
+    absl::StatusOr<std::string> value_text = ValueText(value);
+    if (!value_text.ok())
+      return bad(std::string(value_text.status().message()));
+    const std::string& text = *value_text;
     if (text.empty()) return bad("empty value");
     // A flag (no value) is on when the file says true.
     if (option->get_items_expected_max() == 0) {

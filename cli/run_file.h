@@ -10,7 +10,17 @@
 //   dataset: imagefolder:/data/imagenet
 //   layers: [block3, block4, pre_logits]
 //
-// Flags given on the command line override the file's keys.
+// A sweep's further axes are a map, one `--axis FIELD=VALUES` per entry,
+// and a list of lists joins its inner lists with ';' (a list setting's
+// values, or several zip groups):
+//
+//   axes:
+//     lr: [0.1, 0.4]
+//     decay-epochs: [[15, 25], [20]]
+//   zip: [[epochs, decay-epochs]]
+//
+// Flags given on the command line override the file's keys, and an
+// `--axis` the file's entry for the same field.
 #ifndef SSLAB_CLI_RUN_FILE_H_
 #define SSLAB_CLI_RUN_FILE_H_
 

@@ -28,6 +28,8 @@ class RunFileTest : public ::testing::Test {
     submit_->add_option("--batch-size", number_);
     submit_->add_option("--layers", list_)->delimiter(',');
     submit_->add_flag("--quiet", flag_);
+    submit_->add_option("--axis,--axes", axes_);
+    submit_->add_option("--zip", zips_);
     path_ = (std::filesystem::path(::testing::TempDir()) /
              absl::StrCat("run_file_", getpid(), ".yaml"))
                 .string();
@@ -48,7 +50,7 @@ class RunFileTest : public ::testing::Test {
   CLI::App* submit_ = nullptr;
   std::string file_, text_;
   int number_ = 0;
-  std::vector<std::string> list_;
+  std::vector<std::string> list_, axes_, zips_;
   bool flag_ = false;
   std::string path_;
 };
@@ -69,6 +71,27 @@ TEST_F(RunFileTest, JsonFilesWorkToo) {
       std::vector<std::string> args,
       Arguments(R"({"method": "jigsaw", "layers": ["block4"]})"));
   EXPECT_THAT(args, ElementsAre("--method=jigsaw", "--layers=block4"));
+}
+
+TEST_F(RunFileTest, AxesMapToOneFlagEachAndNestedListsToSemicolons) {
+  ASSERT_OK_AND_ASSIGN(
+      std::vector<std::string> args,
+      Arguments("axes:\n"
+                "  lr: [0.1, 0.4]\n"
+                "  batch-size: [64, 256]\n"
+                "  decay-epochs: [[3], [1.5, 3]]\n"
+                "zip: [[lr, batch-size], [epochs, decay-epochs]]\n",
+                {"--axis", "batch-size=32,128"}));
+  // The command line's batch-size axis replaces the file's in its place (the
+  // last one wins); the others stay.
+  EXPECT_THAT(args, ElementsAre("--axes=lr=0.1,0.4", "--axes=batch-size=32,128",
+                                "--axes=decay-epochs=3;1.5,3",
+                                "--zip=lr,batch-size;epochs,decay-epochs"));
+  ASSERT_OK_AND_ASSIGN(args, Arguments("zip: [lr, batch-size]\n"));
+  EXPECT_THAT(args, ElementsAre("--zip=lr,batch-size"));
+  EXPECT_THAT(Arguments("axes: {lr: [[[1]]]}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes: lr: lists nest one level at most")));
 }
 
 TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {

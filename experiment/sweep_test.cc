@@ -9,6 +9,7 @@ namespace sslab::experiment {
 namespace {
 
 using ::sslab::testing::StatusIs;
+using ::testing::AllOf;
 using ::testing::HasSubstr;
 using ::testing::SizeIs;
 
@@ -64,6 +65,95 @@ TEST(SweepTest, NamesTheBadField) {
   s.name.clear();
   EXPECT_THAT(ExpandSweep(s),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")));
+}
+
+TEST(SweepTest, FurtherAxesSetAnySettingAndNameTheRun) {
+  SweepSpec s = Small();
+  s.grid.widths = {1, 2};
+  s.grid.axes = {{"lr", {"0.1", "0.4"}}, {"decay-epochs", {"1", "1.5"}}};
+  ASSERT_OK_AND_ASSIGN(std::vector<SweepRun> runs, ExpandSweep(s));
+  ASSERT_THAT(runs, SizeIs(8));
+  EXPECT_EQ(runs[0].name, "table1/rotation-resnet50_v2-k1-lr0.1-decay-epochs1");
+  EXPECT_EQ(runs[1].name,
+            "table1/rotation-resnet50_v2-k1-lr0.1-decay-epochs1.5");
+  EXPECT_EQ(runs[7].name,
+            "table1/rotation-resnet50_v2-k2-lr0.4-decay-epochs1.5");
+  EXPECT_EQ(runs[7].config.lr_schedule.base_lr, 0.4);
+  EXPECT_EQ(runs[7].config.lr_schedule.decay_epochs, std::vector<double>{1.5});
+  EXPECT_EQ(runs[7].config.width, 2);
+}
+
+TEST(SweepTest, ZippedAxesAdvanceTogether) {
+  SweepSpec s = Small();
+  s.grid.methods = {Method::kRotation, Method::kJigsaw};
+  s.grid.epochs_values = {2, 4};
+  s.grid.axes = {{"lr", {"0.1", "0.4"}},
+                 {"batch-size", {"64", "256"}},
+                 {"decay-epochs", {"1.5", "3"}}};
+  s.grid.zip = {{"lr", "batch-size"}, {"epochs", "decay-epochs"}};
+  ASSERT_OK_AND_ASSIGN(std::vector<SweepRun> runs, ExpandSweep(s));
+  // methods (2) x epochs+decay-epochs (2) x lr+batch-size (2): the zip
+  // groups sit where their first axis is.
+  ASSERT_THAT(runs, SizeIs(8));
+  EXPECT_EQ(runs[0].name,
+            "table1/rotation-resnet50_v2-k4-e2-lr0.1-batch-size64-"
+            "decay-epochs1.5");
+  EXPECT_EQ(runs[1].name,
+            "table1/rotation-resnet50_v2-k4-e2-lr0.4-batch-size256-"
+            "decay-epochs1.5");
+  EXPECT_EQ(runs[2].name,
+            "table1/rotation-resnet50_v2-k4-e4-lr0.1-batch-size64-"
+            "decay-epochs3");
+  EXPECT_EQ(runs[7].config.method, Method::kJigsaw);
+  for (const SweepRun& run : runs) {
+    EXPECT_EQ(run.config.batch_size,
+              run.config.lr_schedule.base_lr == 0.1 ? 64 : 256);
+    EXPECT_EQ(run.config.lr_schedule.decay_epochs.front(),
+              run.config.epochs == 2 ? 1.5 : 3);
+  }
+  ASSERT_OK_AND_ASSIGN(int size, GridSize(s.grid));
+  EXPECT_EQ(size, 8);
+}
+
+TEST(SweepTest, BadFurtherAxesAndZipsNameTheirEntry) {
+  auto expand = [](std::vector<SweepAxis> axes,
+                   std::vector<std::vector<std::string>> zip = {}) {
+    SweepSpec s = Small();
+    s.grid.widths = {1, 2};
+    s.grid.axes = std::move(axes);
+    s.grid.zip = std::move(zip);
+    return ExpandSweep(s).status();
+  };
+  EXPECT_THAT(expand({{"lrr", {"1"}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes[0].field: unknown setting \"lrr\"")));
+  EXPECT_THAT(expand({{"width", {"1"}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("has its own axis")));
+  EXPECT_THAT(expand({{"lr", {"1"}}, {"lr", {"2"}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes[1].field: \"lr\" is swept twice")));
+  EXPECT_THAT(expand({{"lr", {}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes[0].values: must not be empty")));
+  EXPECT_THAT(expand({{"lr", {"0.1", "fast"}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes[0].values[1]: lr: expected a number")));
+  // In range is ExpandRunSpec's to say; the point is named.
+  EXPECT_THAT(
+      expand({{"lr", {"0.1", "-1"}}}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               AllOf(HasSubstr("base_lr"),
+                     HasSubstr("(in the sweep's point width=1 lr=-1)"))));
+  EXPECT_THAT(expand({{"lr", {"0.1", "0.4"}}}, {{"lr", "seed"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("zip[0]: no axis sweeps \"seed\"")));
+  EXPECT_THAT(expand({{"lr", {"0.1", "0.4", "1"}}}, {{"width", "lr"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("zip[0]: width has 2 values but lr has 3")));
+  EXPECT_THAT(expand({{"lr", {"0.1", "0.4"}}}, {{"width", "lr"}, {"lr"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("zip[1]: \"lr\" is zipped more than once")));
 }
 
 TEST(SweepTest, GridSizeIsBoundedWithoutOverflow) {

@@ -168,10 +168,17 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
               "--epochs", "2", "--layers", "block2,block3,pre_logits,pixels",
               "--probes", "lbfgs,mlp"}));
   // Runs 2-5: a finished sweep over methods and widths.
-  ASSERT_NO_FATAL_FAILURE(
-      Submit({"sweep", "-q", "--name", "widths", "--methods", "rotation,jigsaw",
-              "--archs", "revnet50", "--widths", "1,2", "--dataset", kDataset,
-              "--epochs", "1", "--layers", "block1,block3,pre_logits"}));
+  ASSERT_NO_FATAL_FAILURE(Submit({"sweep",     "-q",
+                                  "--name",    "widths",
+                                  "--methods", "rotation,jigsaw",
+                                  "--archs",   "revnet50",
+                                  "--widths",  "1,2",
+                                  "--dataset", kDataset,
+                                  "--epochs",  "1",
+                                  "--layers",  "block1,block3,pre_logits",
+                                  "--axis",    "decay-epochs=0.5",
+                                  "--axis",    "warmup-epochs=0.1",
+                                  "--zip",     "decay-epochs,warmup-epochs"}));
   {
     FakeWorker worker(grpc::CreateChannel(cluster_->address(),
                                           grpc::InsecureChannelCredentials()));
@@ -214,6 +221,10 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
   const Page sweeps = Load("#/sweeps");
   ExpectClean(sweeps, "sweeps");
   EXPECT_EQ(Count(sweeps.dom, "class=\"sweep-row\""), 1);
+  EXPECT_THAT(sweeps.dom,
+              HasSubstr("methods=rotation,jigsaw archs=revnet50 widths=1,2 "
+                        "decay-epochs=0.5 warmup-epochs=0.1 "
+                        "zip=decay-epochs+warmup-epochs"));
 
   const Page workers = Load("#/workers");
   ExpectClean(workers, "workers");

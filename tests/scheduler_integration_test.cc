@@ -124,6 +124,57 @@ TEST_F(SchedulerIntegrationTest, RunFilesSubmitWithFlagsOverridingThem) {
   EXPECT_THAT(typo.err, HasSubstr("metod: not a flag of `sslab submit`"));
 }
 
+// Any setting as an axis, from a sweep file and the command line: lr and
+// batch-size zipped, decay-epochs (a list setting) multiplied; the command
+// line replaces one axis of the file and keeps the others.
+TEST_F(SchedulerIntegrationTest, SweepFilesSweepAnySettingAndZipAxes) {
+  const std::filesystem::path file = dir_ / "lr-batch.yaml";
+  std::ofstream(file) << "name: lr-batch\nmethods: [rotation]\n"
+                         "archs: [resnet50_v2]\nwidths: [1]\ndataset: "
+                      << kDataset
+                      << "\nepochs: 4\n"
+                         "axes:\n"
+                         "  lr: [0.1, 0.4]\n"
+                         "  batch-size: [32, 128]\n"
+                         "  decay-epochs: [[2, 3], [3]]\n"
+                         "zip: [lr, batch-size]\n";
+  const CommandResult dry = Cli({"sweep", "-f", file.string(), "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(dry.out,
+            "lr-batch/rotation-resnet50_v2-k1-lr0.1-batch-size32-"
+            "decay-epochs2,3\n"
+            "lr-batch/rotation-resnet50_v2-k1-lr0.1-batch-size32-"
+            "decay-epochs3\n"
+            "lr-batch/rotation-resnet50_v2-k1-lr0.4-batch-size128-"
+            "decay-epochs2,3\n"
+            "lr-batch/rotation-resnet50_v2-k1-lr0.4-batch-size128-"
+            "decay-epochs3\n");
+
+  const CommandResult sweep = Cli({"-o", "json", "sweep", "-f", file.string(),
+                                   "--axis", "batch-size=64,256"});
+  ASSERT_EQ(sweep.exit_code, 0) << sweep.err;
+  const nlohmann::json runs = nlohmann::json::parse(sweep.out)["runs"];
+  ASSERT_EQ(runs.size(), 4u);
+  EXPECT_EQ(runs[3]["config"]["batch_size"], 256);
+  EXPECT_EQ(runs[3]["config"]["lr_schedule"]["base_lr"], 0.4);
+  EXPECT_EQ(runs[3]["config"]["lr_schedule"]["decay_epochs"],
+            nlohmann::json({3.0}));
+  EXPECT_EQ(runs[0]["config"]["lr_schedule"]["decay_epochs"],
+            nlohmann::json({2.0, 3.0}));
+  const CommandResult sweeps = Cli({"sweeps"});
+  ASSERT_EQ(sweeps.exit_code, 0) << sweeps.err;
+  EXPECT_THAT(sweeps.out,
+              HasSubstr("lr=0.1,0.4 batch-size=64,256 decay-epochs=2,3;3 "
+                        "zip=lr+batch-size"));
+
+  // Zipped axes of unequal lengths are a usage error naming the group.
+  const CommandResult unequal =
+      Cli({"sweep", "-f", file.string(), "--axis", "batch-size=64"});
+  EXPECT_EQ(unequal.exit_code, 1);
+  EXPECT_THAT(unequal.err,
+              HasSubstr("zip[0]: lr has 2 values but batch-size has 1"));
+}
+
 // Every file in configs/ is a valid run or sweep, as the scheduler would
 // check it (--dry-run submits nothing).
 TEST_F(SchedulerIntegrationTest, EveryShippedConfigIsValid) {

@@ -382,15 +382,36 @@ async function runPage(id) {
     el("h2", {}, "Jobs"), table(jobColumns, jobs, "job-row")], running);
 }
 
+// A sweep's axes as `sslab sweeps` prints them: "methods=rotation,jigsaw
+// widths=1,2 lr=0.1,0.4 zip=lr+batch-size" (a list value in brackets).
+function gridText(g = {}) {
+  const parts = [];
+  const axis = (name, values) => {
+    if (values && values.length) parts.push(`${name}=${values.join(",")}`);
+  };
+  axis("methods", (g.methods || []).map(short));
+  axis("archs", (g.architectures || []).map(short));
+  axis("widths", g.widths);
+  axis("last-relus", g.last_relu_values);
+  axis("seeds", g.seeds);
+  axis("epochs", g.epochs_values);
+  for (const a of g.axes || []) {
+    axis(a.field, (a.values || []).map((v) => (v.includes(",") ? `[${v}]` : v)));
+  }
+  for (const z of g.zip || []) parts.push(`zip=${(z.fields || []).join("+")}`);
+  return parts.join(" ");
+}
+
 async function sweepsPage() {
   clearPage("sweeps");
   const list = await api("/sweeps?page_size=100");
   const sweeps = list.sweeps || [];
   const rows = sweeps.map((s) => [link(`#/sweeps/${s.sweep_id}`, s.sweep_id), s.name,
-    num(s.runs_total), num(s.runs_succeeded), when(s.create_time)]);
+    num(s.runs_total), num(s.runs_succeeded), gridText(s.grid), when(s.create_time)]);
   finish([el("h1", {}, "Sweeps"), sweeps.length
     ? table([{ title: "Sweep" }, { title: "Name" }, { title: "Runs", num: true },
-      { title: "Succeeded", num: true }, { title: "Created" }], rows, "sweep-row")
+      { title: "Succeeded", num: true }, { title: "Grid" }, { title: "Created" }], rows,
+      "sweep-row")
     : el("div", { class: "empty" }, "No sweeps yet.")], false);
 }
 

@@ -103,8 +103,7 @@ v1::RunConfig ToProto(const experiment::RunConfig& c) {
   }
   for (double f : c.evaluation.label_fractions) e->add_label_fractions(f);
   e->set_every_epochs(c.evaluation.every_epochs);
-  e->set_feature_dtype(
-      ToProto<v1::FeatureDtype>(c.evaluation.feature_dtype));
+  e->set_feature_dtype(ToProto<v1::FeatureDtype>(c.evaluation.feature_dtype));
   const experiment::ProbeSettings& ps = c.evaluation.probe;
   v1::ProbeSettings* probe = e->mutable_probe();
   for (double l2 : ps.l2_grid) probe->add_l2_grid(l2);
@@ -246,6 +245,13 @@ absl::StatusOr<experiment::SweepSpec> FromProto(
                             r.last_relu_values().end());
   g.seeds.assign(r.seeds().begin(), r.seeds().end());
   g.epochs_values.assign(r.epochs_values().begin(), r.epochs_values().end());
+  for (const v1::SweepAxis& axis : r.axes()) {
+    g.axes.push_back(
+        {axis.field(), {axis.values().begin(), axis.values().end()}});
+  }
+  for (const v1::SweepZip& zip : r.zip()) {
+    g.zip.emplace_back(zip.fields().begin(), zip.fields().end());
+  }
   return s;
 }
 
@@ -338,9 +344,8 @@ absl::StatusOr<experiment::FeatureRef> FromProto(const v1::FeatureShard& f,
                                                  absl::string_view field) {
   SSLAB_ASSIGN_OR_RETURN(Split split,
                          SplitFromProto(f.split(), Field(field, ".split")));
-  return experiment::FeatureRef{f.layer(),  split,    f.path(),
-                                f.sha256(), f.rows(), f.dims(),
-                                f.bytes()};
+  return experiment::FeatureRef{f.layer(), split,    f.path(), f.sha256(),
+                                f.rows(),  f.dims(), f.bytes()};
 }
 
 v1::RegisterCheckpointRequest ToProto(const experiment::CheckpointReport& c) {

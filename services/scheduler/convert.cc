@@ -171,6 +171,15 @@ v1::Sweep ToProto(const storage::SweepSummary& s) {
   for (bool r : g.last_relu_values) grid->add_last_relu_values(r);
   for (int64_t seed : g.seeds) grid->add_seeds(seed);
   for (int e : g.epochs_values) grid->add_epochs_values(e);
+  for (const experiment::SweepAxis& axis : g.axes) {
+    v1::SweepAxis* out_axis = grid->add_axes();
+    out_axis->set_field(axis.field);
+    for (const std::string& value : axis.values) out_axis->add_values(value);
+  }
+  for (const std::vector<std::string>& fields : g.zip) {
+    v1::SweepZip* zip = grid->add_zip();
+    for (const std::string& field : fields) zip->add_fields(field);
+  }
   ToProto(s.sweep.created_at, out.mutable_create_time());
   out.set_runs_total(static_cast<int32_t>(s.runs));
   out.set_runs_succeeded(static_cast<int32_t>(s.succeeded));

@@ -29,6 +29,7 @@ namespace {
 
 using ::sslab::testing::StatusIs;
 using ::testing::ElementsAre;
+using ::testing::EndsWith;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::SizeIs;
@@ -276,6 +277,52 @@ TEST_F(SchedulerServiceTest, SweepExpandsTheGrid) {
   EXPECT_THAT(
       FromGrpcStatus(experiments_->SubmitSweep(Ctx().get(), req, &resp)),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("widths[2]")));
+}
+
+TEST_F(SchedulerServiceTest, SweepAxesOfAnySettingZipAndAreKept) {
+  v1::SubmitSweepRequest req;
+  *req.mutable_base() = SmallConfig();
+  req.set_name("lr-batch");
+  req.add_widths(1);
+  req.add_widths(2);
+  v1::SweepAxis* lr = req.add_axes();
+  lr->set_field("lr");
+  lr->add_values("0.1");
+  lr->add_values("0.4");
+  v1::SweepAxis* batch = req.add_axes();
+  batch->set_field("batch-size");
+  batch->add_values("64");
+  batch->add_values("256");
+  v1::SweepZip* zip = req.add_zip();
+  zip->add_fields("lr");
+  zip->add_fields("batch-size");
+  v1::SubmitSweepResponse resp;
+  ASSERT_TRUE(experiments_->SubmitSweep(Ctx().get(), req, &resp).ok());
+  ASSERT_THAT(resp.runs(), SizeIs(4));
+  EXPECT_THAT(resp.runs(3).name(), EndsWith("-k2-lr0.4-batch-size256"));
+  EXPECT_EQ(resp.runs(3).config().batch_size(), 256);
+  EXPECT_EQ(resp.runs(3).config().lr_schedule().base_lr(), 0.4);
+  EXPECT_EQ(resp.runs(2).config().batch_size(), 64);
+
+  // The grid is stored as submitted (ListSweeps reads it back).
+  v1::ListSweepsResponse sweeps;
+  ASSERT_TRUE(
+      experiments_->ListSweeps(Ctx().get(), v1::ListSweepsRequest(), &sweeps)
+          .ok());
+  ASSERT_THAT(sweeps.sweeps(), SizeIs(1));
+  const v1::SweepGrid& grid = sweeps.sweeps(0).grid();
+  ASSERT_THAT(grid.axes(), SizeIs(2));
+  EXPECT_EQ(grid.axes(1).field(), "batch-size");
+  EXPECT_THAT(grid.axes(1).values(), ElementsAre("64", "256"));
+  ASSERT_THAT(grid.zip(), SizeIs(1));
+  EXPECT_THAT(grid.zip(0).fields(), ElementsAre("lr", "batch-size"));
+
+  // Unequal zipped axes are refused, naming the group.
+  batch->add_values("512");
+  EXPECT_THAT(
+      FromGrpcStatus(experiments_->SubmitSweep(Ctx().get(), req, &resp)),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("zip[0]: lr has 2 values but batch-size has 3")));
 }
 
 TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {

@@ -146,6 +146,14 @@ std::string EncodeGrid(const experiment::SweepGrid& grid) {
   if (!grid.last_relu_values.empty()) j["last_relu"] = grid.last_relu_values;
   if (!grid.seeds.empty()) j["seeds"] = grid.seeds;
   if (!grid.epochs_values.empty()) j["epochs"] = grid.epochs_values;
+  if (!grid.axes.empty()) {
+    json axes = json::array();
+    for (const experiment::SweepAxis& axis : grid.axes) {
+      axes.push_back({{"field", axis.field}, {"values", axis.values}});
+    }
+    j["axes"] = std::move(axes);
+  }
+  if (!grid.zip.empty()) j["zip"] = grid.zip;
   return Dump(j);
 }
 
@@ -171,6 +179,11 @@ absl::StatusOr<experiment::SweepGrid> DecodeGrid(absl::string_view text,
     grid.last_relu_values = j->value("last_relu", std::vector<bool>{});
     grid.seeds = j->value("seeds", std::vector<int64_t>{});
     grid.epochs_values = j->value("epochs", std::vector<int>{});
+    for (const auto& axis : j->value("axes", json::array())) {
+      grid.axes.push_back({axis.at("field").get<std::string>(),
+                           axis.at("values").get<std::vector<std::string>>()});
+    }
+    grid.zip = j->value("zip", std::vector<std::vector<std::string>>{});
   } catch (const json::exception&) {
     return Corrupt(what, text);
   }
