@@ -1,0 +1,166 @@
+#!/usr/bin/env python3
+"""Tables and a plot of the CPU-scale study (docs/study-fmnist.md).
+
+    python3 python/plot_study.py DIR [--png docs/images/study-fmnist.png]
+
+DIR is what scripts/study-fmnist writes: run-ID.json (`sslab show RUN -o json`
+then `sslab results RUN -o json`) per run, and logs/evaluator.log one level up
+for the probe jobs' durations. Prints Markdown tables: test top-1 (%) per layer
+for the L-BFGS probe on all labels and on 10%, trained next to random init;
+the three probes at each run's best layer (chosen on val) with the time each
+probe took over all layers. Needs python3-matplotlib for --png.
+"""
+import argparse
+import collections
+import datetime
+import json
+import pathlib
+import re
+
+LAYER_ORDER = ["pixels", "after_root", "block1", "block2", "block3", "block4",
+               "block5", "pre_logits"]
+
+
+def short(enum_name):
+    """PROBE_KIND_LBFGS -> lbfgs, ARCHITECTURE_RESNET50_V2 -> resnet50_v2."""
+    for prefix in ("PROBE_KIND_", "ARCHITECTURE_", "METHOD_"):
+        if enum_name.startswith(prefix):
+            return enum_name[len(prefix):].lower()
+    return enum_name
+
+
+def load_runs(directory):
+    decoder = json.JSONDecoder()
+    runs = []
+    for path in sorted(directory.glob("run-*.json")):
+        text = path.read_text()
+        run, end = decoder.raw_decode(text)
+        results, _ = decoder.raw_decode(text[end:].lstrip())
+        runs.append((run, results.get("results", [])))
+    return runs
+
+
+def probe_seconds(log_path):
+    """job id -> seconds from lease to success, from a worker's log."""
+    stamp = re.compile(r"^I(\d{8} \d\d:\d\d:\d\d\.\d+) .*job (\d+) "
+                       r"(?:\(run \d+, JOB_KIND_PROBE\) leased|succeeded)")
+    leased, seconds = {}, {}
+    if not log_path.exists():
+        return seconds
+    for line in log_path.read_text().splitlines():
+        m = stamp.match(line)
+        if not m:
+            continue
+        t = datetime.datetime.strptime(m.group(1), "%Y%m%d %H:%M:%S.%f")
+        job = int(m.group(2))
+        if "leased" in line:
+            leased[job] = t
+        elif job in leased:
+            seconds[job] = (t - leased.pop(job)).total_seconds()
+    return seconds
+
+
+def key(run):
+    c = run["config"]
+    return (short(c["architecture"]), c["width"])
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("dir", type=pathlib.Path)
+    parser.add_argument("--png", type=pathlib.Path)
+    args = parser.parse_args()
+    runs = load_runs(args.dir)
+    seconds = probe_seconds(args.dir.parent / "logs" / "evaluator.log")
+
+    # (arch, k, trained?) -> {(probe, fraction, layer, split): top1 %}
+    acc = collections.defaultdict(dict)
+    pretext = {}
+    time_per_probe = collections.defaultdict(float)
+    for run, results in runs:
+        if not run["state"].endswith("SUCCEEDED"):
+            print(f"note: run {run['run_id']} {run['name']} is {run['state']}")
+            continue
+        arch, k = key(run)
+        trained = run["config"]["epochs"] > 0
+        for r in results:
+            acc[(arch, k, trained)][(short(r["probe_kind"]),
+                                     round(r["label_fraction"], 3),
+                                     r["layer"], r["split"])] = 100 * r["top1"]
+        for job in run.get("jobs", []):
+            if job["kind"] == "JOB_KIND_PROBE":
+                time_per_probe[(arch, k, trained, short(job["probe_kind"]),
+                                round(job["label_fraction"], 3))] += \
+                    seconds.get(int(job["job_id"]), 0.0)
+
+    systems = sorted({(a, k) for a, k, _ in acc})
+    layers = sorted({layer for table in acc.values() for (_, _, layer, _) in table},
+                    key=lambda l: LAYER_ORDER.index(l) if l in LAYER_ORDER else 99)
+
+    def per_layer_table(fraction):
+        print(f"\nL-BFGS probe, {fraction:g} of the labels: test top-1 (%)\n")
+        print("| network | " + " | ".join(layers) + " |")
+        print("|---|" + "---|" * len(layers))
+        for arch, k in systems:
+            for trained in (True, False):
+                table = acc.get((arch, k, trained))
+                if not table:
+                    continue
+                cells = [table.get(("lbfgs", fraction, layer, "test")) for layer in layers]
+                label = f"{arch} k={k}" + ("" if trained else " random init")
+                print(f"| {label} | " + " | ".join(
+                    "" if c is None else f"{c:.1f}" for c in cells) + " |")
+
+    per_layer_table(1.0)
+    per_layer_table(0.1)
+
+    print("\nProbes at the best layer on val (all labels): test top-1 (%), "
+          "and seconds for that probe over all layers\n")
+    print("| network | lbfgs | sgd | mlp | lbfgs s | sgd s | mlp s |")
+    print("|---|---|---|---|---|---|---|")
+    for arch, k in systems:
+        table = acc.get((arch, k, True))
+        if not table:
+            continue
+        cells, times = [], []
+        for probe in ("lbfgs", "sgd", "mlp"):
+            val = {layer: table.get((probe, 1.0, layer, "val")) for layer in layers}
+            val = {l: v for l, v in val.items() if v is not None and l != "pixels"}
+            if not val:
+                cells.append("")
+            else:
+                best = max(val, key=val.get)
+                cells.append(f"{table[(probe, 1.0, best, 'test')]:.1f} ({best})")
+            t = time_per_probe.get((arch, k, True, probe, 1.0))
+            times.append(f"{t:.0f}" if t else "")
+        print(f"| {arch} k={k} | " + " | ".join(cells + times) + " |")
+
+    if args.png:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+        fig, axes = plt.subplots(1, len(systems), figsize=(3.2 * len(systems), 3.2),
+                                 sharey=True, squeeze=False)
+        for ax, (arch, k) in zip(axes[0], systems):
+            for trained, style in ((True, "-o"), (False, "--x")):
+                table = acc.get((arch, k, trained), {})
+                xs = [l for l in layers if l != "pixels"
+                      and ("lbfgs", 1.0, l, "test") in table]
+                ax.plot(range(len(xs)), [table[("lbfgs", 1.0, l, "test")] for l in xs],
+                        style, label="trained" if trained else "random init")
+                pixels = table.get(("lbfgs", 1.0, "pixels", "test"))
+                if pixels is not None and trained:
+                    ax.axhline(pixels, color="grey", lw=0.8, label="pixels")
+                ax.set_xticks(range(len(xs)))
+                ax.set_xticklabels(xs, rotation=45, ha="right", fontsize=8)
+            ax.set_title(f"{arch} k={k}", fontsize=9)
+            ax.grid(alpha=0.3)
+        axes[0][0].set_ylabel("test top-1 (%), L-BFGS probe")
+        axes[0][0].legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(args.png, dpi=110)
+        print(f"\nwrote {args.png}")
+
+
+if __name__ == "__main__":
+    main()
