@@ -632,7 +632,7 @@ Table SweepsTable(const std::vector<v1::Sweep>& sweeps) {
     axis("widths", widths);
     axis("last-relus", last_relus);
     axis("seeds", seeds);
-    axis("epochs", epochs);
+    axis("epochs-values", epochs);
     for (const v1::SweepAxis& a : g.axes()) {
       axes.push_back(absl::StrCat(
           a.field(), "=",

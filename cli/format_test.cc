@@ -260,7 +260,7 @@ TEST(SweepsTableTest, ShowsEveryAxisAndZipGroup) {
   const Table t = SweepsTable({s});
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(t.rows[0][4],
-            "archs=revnet50 epochs=4,8 lr=0.1,0.4 decay-epochs=3;6 "
+            "archs=revnet50 epochs-values=4,8 lr=0.1,0.4 decay-epochs=3;6 "
             "zip=epochs+decay-epochs");
 }
 

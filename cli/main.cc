@@ -33,6 +33,7 @@
 #include "cli/format.h"
 #include "cli/run_file.h"
 #include "experiment/run_spec_fields.h"
+#include "experiment/sweep.h"
 #include "experiment/vocabulary.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "services/common/client_flags.h"
@@ -483,8 +484,8 @@ v1::SweepAxis ParseAxis(const std::string& text) {
   const char separator = experiment::IsListField(axis.field()) ? ';' : ',';
   for (absl::string_view value :
        absl::StrSplit(absl::string_view(text).substr(eq + 1), separator,
-                      absl::SkipEmpty())) {
-    axis.add_values(std::string(value));
+                      absl::SkipWhitespace())) {
+    axis.add_values(std::string(absl::StripAsciiWhitespace(value)));
   }
   return axis;
 }
@@ -1031,12 +1032,14 @@ int Main(int argc, char** argv) {
       "--axis,--axes", sweep_grid.axes,
       absl::StrCat("FIELD=V1,V2,...: sweep any other setting, named as its "
                    "flag (",
-                   experiment::FieldNames(),
-                   "); a list setting's values separated by ';'; repeatable"));
+                   experiment::FurtherAxisFieldNames(),
+                   "); a list setting's values separated by ';'; repeatable, "
+                   "the last of a field wins"));
   sweep->add_option("--zip", sweep_grid.zips,
                     "FIELD,FIELD: these axes advance together instead of "
                     "multiplying (equal lengths), e.g. lr,batch-size or "
-                    "epochs,decay-epochs; repeatable");
+                    "epochs,decay-epochs; groups separated by ';' or "
+                    "repeated; replaces a file's zip");
   sweep->add_option("--name", sweep_grid.name,
                     "sweep name, prefix of its runs' names (required)");
   sweep->add_option("--priority", sweep_grid.priority,

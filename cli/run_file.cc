@@ -10,6 +10,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "experiment/run_spec_fields.h"
 #include "experiment/vocabulary.h"
 #include "services/common/experiment_proto.h"
 
@@ -56,10 +57,14 @@ std::string Sequence(const List& items, Format format) {
   return absl::StrCat("[", absl::StrJoin(parts, ", "), "]");
 }
 
-// A value as the command line writes it: a scalar as is, a list's items
-// comma-separated, a list of lists ';'-separated (a list setting's values
-// on an axis, or zip groups).
-absl::StatusOr<std::string> ValueText(const YAML::Node& value) {
+// How a file's list maps onto the command line: kPlain, a list's items
+// comma-separated; kZipGroups, a list of lists is several groups,
+// ';'-separated; kListAxis (an axis of a list setting), each item is one
+// value, a list or a single item, and values are ';'-separated.
+enum class Shape { kPlain, kZipGroups, kListAxis };
+
+// A value as the command line writes it.
+absl::StatusOr<std::string> ValueText(const YAML::Node& value, Shape shape) {
   if (value.IsScalar()) return value.Scalar();
   if (!value.IsSequence()) {
     return absl::InvalidArgumentError("expected a value or a list of values");
@@ -67,23 +72,31 @@ absl::StatusOr<std::string> ValueText(const YAML::Node& value) {
   std::vector<std::string> items;
   bool nested = false;
   for (const YAML::Node& item : value) {
-    if (item.IsSequence()) {
-      nested = true;
-      std::vector<std::string> inner;
-      for (const YAML::Node& x : item) {
-        if (!x.IsScalar()) {
-          return absl::InvalidArgumentError("lists nest one level at most");
-        }
-        inner.push_back(x.Scalar());
-      }
-      items.push_back(absl::StrJoin(inner, ","));
-    } else if (item.IsScalar()) {
+    if (item.IsScalar()) {
       items.push_back(item.Scalar());
-    } else {
+      continue;
+    }
+    if (!item.IsSequence()) {
       return absl::InvalidArgumentError("list items must be plain values");
     }
+    if (shape == Shape::kPlain) {
+      return absl::InvalidArgumentError(
+          "lists nest only in zip, and under axes for a list setting (one "
+          "list per value)");
+    }
+    std::vector<std::string> inner;
+    for (const YAML::Node& x : item) {
+      if (!x.IsScalar()) {
+        return absl::InvalidArgumentError("lists nest one level at most");
+      }
+      inner.push_back(x.Scalar());
+    }
+    items.push_back(absl::StrJoin(inner, ","));
+    nested = true;
   }
-  return absl::StrJoin(items, nested ? ";" : ",");
+  const bool semicolons =
+      shape == Shape::kListAxis || (shape == Shape::kZipGroups && nested);
+  return absl::StrJoin(items, semicolons ? ";" : ",");
 }
 
 }  // namespace
@@ -173,35 +186,39 @@ absl::StatusOr<std::vector<std::string>> RunFileArguments(
     if (value.IsMap()) {
       // One option per entry, "--axis=lr=0.1,0.4". The command line
       // overrides entries one by one: an overridden entry repeats the
-      // command line's value in the file's place, and the last one wins.
-      if (option->get_items_expected_max() <= 1 ||
-          option->get_delimiter() != '\0') {
+      // command line's last value in the file's place, and the last wins.
+      if (!option->check_name("--axis")) {
         return bad(
-            "expected a value or a list of values (a map only for "
+            "expected a value or a list of values (a map only under "
             "axes)");
       }
+      const std::vector<std::string> given = option->results();
       for (const auto& item : value) {
         const std::string name = item.first.as<std::string>();
-        const std::vector<std::string> given = option->results();
-        const auto overridden =
-            std::find_if(given.begin(), given.end(), [&](const std::string& g) {
+        const auto overridden = std::find_if(
+            given.rbegin(), given.rend(), [&](const std::string& g) {
               return absl::StartsWith(g, name + "=");
             });
-        if (overridden != given.end()) {
+        if (overridden != given.rend()) {
           args.push_back(absl::StrCat(flag, "=", *overridden));
           continue;
         }
-        absl::StatusOr<std::string> text = ValueText(item.second);
-        if (!text.ok())
+        absl::StatusOr<std::string> text = ValueText(
+            item.second,
+            experiment::IsListField(name) ? Shape::kListAxis : Shape::kPlain);
+        if (!text.ok()) {
           return bad(absl::StrCat(name, ": ", text.status().message()));
+        }
         args.push_back(absl::StrCat(flag, "=", name, "=", *text));
       }
       continue;
     }
     if (option->count() > 0) continue;  // the command line overrides it
-    absl::StatusOr<std::string> value_text = ValueText(value);
-    if (!value_text.ok())
+    absl::StatusOr<std::string> value_text = ValueText(
+        value, option->check_name("--zip") ? Shape::kZipGroups : Shape::kPlain);
+    if (!value_text.ok()) {
       return bad(std::string(value_text.status().message()));
+    }
     const std::string& text = *value_text;
     if (text.empty()) return bad("empty value");
     // A flag (no value) is on when the file says true.

@@ -89,9 +89,26 @@ TEST_F(RunFileTest, AxesMapToOneFlagEachAndNestedListsToSemicolons) {
                                 "--zip=lr,batch-size;epochs,decay-epochs"));
   ASSERT_OK_AND_ASSIGN(args, Arguments("zip: [lr, batch-size]\n"));
   EXPECT_THAT(args, ElementsAre("--zip=lr,batch-size"));
-  EXPECT_THAT(Arguments("axes: {lr: [[[1]]]}\n"),
+  // A flat list under a list setting is one single-item value per item.
+  ASSERT_OK_AND_ASSIGN(args, Arguments("axes: {decay-epochs: [3, 6]}\n"));
+  EXPECT_THAT(args, ElementsAre("--axes=decay-epochs=3;6"));
+  // An axis twice on the command line: its last value takes the file's place.
+  ASSERT_OK_AND_ASSIGN(args, Arguments("axes: {lr: [0.1], sgd-lr: [1]}\n",
+                                       {"--axis", "lr=1", "--axis", "lr=2"}));
+  EXPECT_THAT(args, ElementsAre("--axes=lr=2", "--axes=sgd-lr=1"));
+  EXPECT_THAT(Arguments("layers: [[block3], [block4]]\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("axes: lr: lists nest one level at most")));
+                       HasSubstr("layers: lists nest only in zip")));
+  EXPECT_THAT(Arguments("zip: {lr: batch-size}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("zip: expected a value or a list of values")));
+  EXPECT_THAT(
+      Arguments("axes: {decay-epochs: [[[1]]]}\n"),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("axes: decay-epochs: lists nest one level at most")));
+  EXPECT_THAT(Arguments("axes: {lr: [[1], [2]]}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes: lr: lists nest only in zip")));
 }
 
 TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {

@@ -43,6 +43,7 @@ absl::Status ParseItem(absl::string_view text, bool& out) {
   return absl::OkStatus();
 }
 absl::Status ParseItem(absl::string_view text, std::string& out) {
+  if (text.empty()) return Bad(text, "a name");
   out = std::string(text);
   return absl::OkStatus();
 }

@@ -3,8 +3,11 @@
 #include <functional>
 #include <optional>
 
+#include "absl/algorithm/container.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/status_macros.h"
 #include "experiment/run_spec_fields.h"
 
@@ -26,6 +29,14 @@ absl::Status CheckAxis(const std::vector<T>& values, absl::string_view field,
     }
   }
   return absl::OkStatus();
+}
+
+// The settings that have their own axis in SweepGrid, in its order.
+constexpr absl::string_view kStudyAxisFields[] = {
+    "method", "arch", "width", "last-relu", "seed", "epochs"};
+
+bool IsStudyAxisField(absl::string_view field) {
+  return absl::c_linear_search(kStudyAxisFields, field);
 }
 
 // One swept field: its values' count, how the i-th applies to a spec, and
@@ -81,16 +92,17 @@ std::vector<Axis> Axes(const SweepGrid& g) {
   for (size_t a = 0; a < g.axes.size(); ++a) {
     const SweepAxis& axis = g.axes[a];
     if (axis.values.empty()) continue;
-    axes.push_back({axis.field, axis.values.size(),
-                    [&axis, a](size_t i, RunSpec& s) {
-                      return SetField(
-                          s, axis.field, axis.values[i],
-                          absl::StrCat("axes[", a, "].values[", i, "]"));
-                    },
-                    [&axis](size_t i) {
-                      return absl::StrCat("-", axis.field, axis.values[i]);
-                    },
-                    [&axis](size_t i) { return axis.values[i]; }});
+    axes.push_back(
+        {axis.field, axis.values.size(),
+         [&axis, a](size_t i, RunSpec& s) {
+           return SetField(s, axis.field, axis.values[i],
+                           absl::StrCat("axes[", a, "].values[", i, "]"));
+         },
+         [&axis](size_t i) {
+           return absl::StrCat("-", axis.field,
+                               absl::StripAsciiWhitespace(axis.values[i]));
+         },
+         [&axis](size_t i) { return axis.values[i]; }});
   }
   return axes;
 }
@@ -102,12 +114,19 @@ absl::StatusOr<std::vector<std::vector<size_t>>> Dimensions(
   std::vector<int> group_of(axes.size(), -1);
   for (size_t z = 0; z < g.zip.size(); ++z) {
     const std::string where = absl::StrCat("zip[", z, "]");
+    if (g.zip[z].size() < 2) {
+      return Invalid(where, "needs at least two fields");
+    }
     const Axis* first = nullptr;
     for (const std::string& field : g.zip[z]) {
       size_t a = 0;
       while (a < axes.size() && axes[a].field != field) ++a;
       if (a == axes.size()) {
-        return Invalid(where, absl::StrCat("no axis sweeps \"", field, "\""));
+        return Invalid(
+            where,
+            absl::StrCat("no axis sweeps \"", field,
+                         "\" (zip names settings: method, arch, width, "
+                         "last-relu, seed, epochs, or a field of axes)"));
       }
       if (group_of[a] != -1) {
         return Invalid(
@@ -165,15 +184,11 @@ absl::Status CheckFurtherAxes(const std::vector<SweepAxis>& axes) {
                      absl::StrCat("unknown setting \"", field, "\"; one of ",
                                   FieldNames()));
     }
-    for (const char* own :
-         {"method", "arch", "width", "last-relu", "seed", "epochs"}) {
-      if (field == own) {
-        return Invalid(
-            absl::StrCat(where, ".field"),
-            absl::StrCat("\"", field,
-                         "\" has its own axis (methods, archs, "
-                         "widths, last-relus, seeds, epochs-values)"));
-      }
+    if (IsStudyAxisField(field)) {
+      return Invalid(absl::StrCat(where, ".field"),
+                     absl::StrCat("\"", field,
+                                  "\" has its own axis (methods, archs, "
+                                  "widths, last-relus, seeds, epochs-values)"));
     }
     for (size_t b = 0; b < a; ++b) {
       if (axes[b].field == field) {
@@ -194,6 +209,14 @@ absl::Status CheckFurtherAxes(const std::vector<SweepAxis>& axes) {
 }
 
 }  // namespace
+
+std::string FurtherAxisFieldNames() {
+  std::vector<absl::string_view> names;
+  for (absl::string_view name : absl::StrSplit(FieldNames(), '|')) {
+    if (!IsStudyAxisField(name)) names.push_back(name);
+  }
+  return absl::StrJoin(names, "|");
+}
 
 absl::StatusOr<int> GridSize(const SweepGrid& grid) {
   const std::vector<Axis> axes = Axes(grid);
@@ -234,16 +257,25 @@ absl::StatusOr<std::vector<SweepRun>> ExpandSweep(const SweepSpec& spec) {
       settings.push_back(
           absl::StrCat(axes[a].field, "=", axes[a].text(value_of[a])));
     }
-    absl::StatusOr<RunConfig> config = ExpandRunSpec(point, "base.");
+    // A point's settings may come from its axes, so its errors name the
+    // setting and the point rather than base.
+    absl::StatusOr<RunConfig> config =
+        ExpandRunSpec(point, settings.empty() ? "base." : "");
+    const std::string point_text = absl::StrCat(
+        " (in the sweep's point ", absl::StrJoin(settings, " "), ")");
     if (!config.ok()) {
       if (settings.empty()) return config.status();
       return absl::InvalidArgumentError(
-          absl::StrCat(config.status().message(), " (in the sweep's point ",
-                       absl::StrJoin(settings, " "), ")"));
+          absl::StrCat(config.status().message(), point_text));
     }
     std::string name = absl::StrCat(
         spec.name, "/", Name(config->method), "-", Name(config->architecture),
         "-k", config->width, config->last_relu ? "" : "(-)", suffix);
+    if (name.size() > kMaxNameLength) {
+      return Invalid("name",
+                     absl::StrCat("the run name \"", name, "\" is longer than ",
+                                  kMaxNameLength, " characters", point_text));
+    }
     runs.push_back({std::move(name), *std::move(config)});
     for (size_t d = dims.size(); d-- > 0;) {
       if (++index[d] < axes[dims[d].front()].size) break;

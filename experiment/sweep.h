@@ -68,6 +68,10 @@ inline constexpr int kMaxSweepRuns = 1000;
 // Longest run or sweep name.
 inline constexpr int kMaxNameLength = 200;
 
+// The settings a SweepAxis may name ("|"-separated): every setting of
+// run_spec_fields.h but the six with their own axis.
+std::string FurtherAxisFieldNames();
+
 // Number of runs `grid` expands to (an empty axis counts 1; a zip group
 // counts once), or INVALID_ARGUMENT naming "grid" once it exceeds
 // kMaxSweepRuns, or naming the zip group that is not well-formed; never

@@ -11,6 +11,7 @@ namespace {
 using ::sslab::testing::StatusIs;
 using ::testing::AllOf;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using ::testing::SizeIs;
 
 SweepSpec Small() {
@@ -151,9 +152,22 @@ TEST(SweepTest, BadFurtherAxesAndZipsNameTheirEntry) {
   EXPECT_THAT(expand({{"lr", {"0.1", "0.4", "1"}}}, {{"width", "lr"}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("zip[0]: width has 2 values but lr has 3")));
-  EXPECT_THAT(expand({{"lr", {"0.1", "0.4"}}}, {{"width", "lr"}, {"lr"}}),
+  EXPECT_THAT(
+      expand({{"lr", {"0.1", "0.4"}}}, {{"width", "lr"}, {"lr", "width"}}),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("zip[1]: \"lr\" is zipped more than once")));
+  EXPECT_THAT(expand({{"lr", {"0.1", "0.4"}}}, {{"lr"}}),
               StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("zip[1]: \"lr\" is zipped more than once")));
+                       HasSubstr("zip[0]: needs at least two fields")));
+  EXPECT_THAT(expand({{"lr", {"0.1", "0.4"}}}, {{"lr", "epochs-values"}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("(zip names settings: method, arch")));
+  // A value long enough to make a run's name too long is refused, naming
+  // the point.
+  EXPECT_THAT(expand({{"dataset", {"idx:/" + std::string(190, 'd')}}}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("is longer than 200 characters (in the "
+                                 "sweep's point width=1 dataset=idx:/ddd")));
 }
 
 TEST(SweepTest, GridSizeIsBoundedWithoutOverflow) {

@@ -167,7 +167,8 @@ TEST_F(SchedulerIntegrationTest, SweepFilesSweepAnySettingAndZipAxes) {
               HasSubstr("lr=0.1,0.4 batch-size=64,256 decay-epochs=2,3;3 "
                         "zip=lr+batch-size"));
 
-  // Zipped axes of unequal lengths are a usage error naming the group.
+  // Zipped axes of unequal lengths: the scheduler refuses the sweep (exit 1),
+  // naming the group.
   const CommandResult unequal =
       Cli({"sweep", "-f", file.string(), "--axis", "batch-size=64"});
   EXPECT_EQ(unequal.exit_code, 1);

@@ -382,8 +382,9 @@ async function runPage(id) {
     el("h2", {}, "Jobs"), table(jobColumns, jobs, "job-row")], running);
 }
 
-// A sweep's axes as `sslab sweeps` prints them: "methods=rotation,jigsaw
-// widths=1,2 lr=0.1,0.4 zip=lr+batch-size" (a list value in brackets).
+// A sweep's axes, named as in `sslab sweeps`: "methods=rotation,jigsaw
+// widths=1,2 lr=0.1,0.4 zip=lr+batch-size"; a list setting's value is
+// bracketed ("decay-epochs=[15,25],[20]") where the CLI writes "15,25;20".
 function gridText(g = {}) {
   const parts = [];
   const axis = (name, values) => {
@@ -394,7 +395,7 @@ function gridText(g = {}) {
   axis("widths", g.widths);
   axis("last-relus", g.last_relu_values);
   axis("seeds", g.seeds);
-  axis("epochs", g.epochs_values);
+  axis("epochs-values", g.epochs_values);
   for (const a of g.axes || []) {
     axis(a.field, (a.values || []).map((v) => (v.includes(",") ? `[${v}]` : v)));
   }
