@@ -18,7 +18,7 @@ import pathlib
 import re
 
 LAYER_ORDER = ["pixels", "after_root", "block1", "block2", "block3", "block4",
-               "block5", "pre_logits"]
+               "fc6", "pre_logits"]
 
 
 def short(enum_name):
@@ -107,6 +107,8 @@ def main():
                 if not table:
                     continue
                 cells = [table.get(("lbfgs", fraction, layer, "test")) for layer in layers]
+                if all(c is None for c in cells):
+                    continue
                 label = f"{arch} k={k}" + ("" if trained else " random init")
                 print(f"| {label} | " + " | ".join(
                     "" if c is None else f"{c:.1f}" for c in cells) + " |")
@@ -151,8 +153,9 @@ def main():
                 pixels = table.get(("lbfgs", 1.0, "pixels", "test"))
                 if pixels is not None and trained:
                     ax.axhline(pixels, color="grey", lw=0.8, label="pixels")
-                ax.set_xticks(range(len(xs)))
-                ax.set_xticklabels(xs, rotation=45, ha="right", fontsize=8)
+                if xs:
+                    ax.set_xticks(range(len(xs)))
+                    ax.set_xticklabels(xs, rotation=45, ha="right", fontsize=8)
             ax.set_title(f"{arch} k={k}", fontsize=9)
             ax.grid(alpha=0.3)
         axes[0][0].set_ylabel("test top-1 (%), L-BFGS probe")
