@@ -257,10 +257,10 @@ absl::StatusOr<std::vector<SweepRun>> ExpandSweep(const SweepSpec& spec) {
       settings.push_back(
           absl::StrCat(axes[a].field, "=", axes[a].text(value_of[a])));
     }
-    // A point's settings may come from its axes, so its errors name the
-    // setting and the point rather than base.
+    // With further axes, a bad setting may come from one of them rather
+    // than from base, so errors name the setting and the point.
     absl::StatusOr<RunConfig> config =
-        ExpandRunSpec(point, settings.empty() ? "base." : "");
+        ExpandRunSpec(point, g.axes.empty() ? "base." : "");
     const std::string point_text = absl::StrCat(
         " (in the sweep's point ", absl::StrJoin(settings, " "), ")");
     if (!config.ok()) {
