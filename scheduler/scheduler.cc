@@ -297,11 +297,10 @@ class Scheduler::Impl {
           }
         }
         for (const storage::Feature& f : unneeded.features) {
-          const auto of = std::find_if(
-              checkpoints.begin(), checkpoints.end(),
-              [&](const storage::Checkpoint& c) {
-                return c.id == f.checkpoint_id;
-              });
+          const auto of = std::find_if(checkpoints.begin(), checkpoints.end(),
+                                       [&](const storage::Checkpoint& c) {
+                                         return c.id == f.checkpoint_id;
+                                       });
           out->push_back(FeatureArtifact(f, *of));
           if (!dry_run) {
             SSLAB_RETURN_IF_ERROR(store->MarkFeatureDeleted(f.id, now));
@@ -612,9 +611,9 @@ absl::StatusOr<std::vector<Artifact>> Scheduler::DeleteRun(int64_t run_id) {
   SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(Run run, impl_->GetRun(run_id));
     if (!experiment::IsFinal(run.state)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "run ", run_id, " is ", experiment::Name(run.state),
-          ": cancel it first"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("run ", run_id, " is ", experiment::Name(run.state),
+                       ": cancel it first"));
     }
     // A cancelled job's worker may still be writing until it lets go.
     SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs,

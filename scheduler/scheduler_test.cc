@@ -840,9 +840,9 @@ TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
   const int64_t w = Worker("w", {kCpu});
   Lease train = MustLease(w, {kCpu});
   for (int epoch = 1; epoch <= 4; ++epoch) {
-    ASSERT_OK(scheduler_->RegisterCheckpoint(train.ref(),
-                                             Ckpt(epoch, epoch == 4))
-                  .status());
+    ASSERT_OK(
+        scheduler_->RegisterCheckpoint(train.ref(), Ckpt(epoch, epoch == 4))
+            .status());
   }
   EXPECT_THAT(scheduler_->DeleteRun(run),
               StatusIs(absl::StatusCode::kFailedPrecondition,
@@ -853,9 +853,9 @@ TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
     EXPECT_OK(got.status());
     std::vector<std::string> names;
     for (const Artifact& a : got.value_or(std::vector<Artifact>{})) {
-      names.push_back(absl::StrCat(
-          a.kind == Artifact::Kind::kCheckpoint ? "ckpt" : a.layer, "@",
-          a.epoch));
+      names.push_back(
+          absl::StrCat(a.kind == Artifact::Kind::kCheckpoint ? "ckpt" : a.layer,
+                       "@", a.epoch));
     }
     return names;
   };
@@ -888,8 +888,8 @@ TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
   ASSERT_GE(probes.size(), 1u);
   for (const Lease& probe : probes) {
     EXPECT_THAT(collect(false), IsEmpty());
-    ASSERT_OK(scheduler_->RecordResult(probe.ref(),
-                                       {Split::kTest, 0.5, 0.9, {}}));
+    ASSERT_OK(
+        scheduler_->RecordResult(probe.ref(), {Split::kTest, 0.5, 0.9, {}}));
     ASSERT_OK(scheduler_->CompleteJob(probe.ref()));
   }
   EXPECT_EQ(StateOf(run), RunState::kSucceeded);
@@ -907,8 +907,7 @@ TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {
   ASSERT_OK_AND_ASSIGN(std::vector<Artifact> left, scheduler_->DeleteRun(run));
   ASSERT_THAT(left, SizeIs(1));
   EXPECT_EQ(left[0].path, "runs/1/ckpt-4");
-  EXPECT_THAT(scheduler_->GetRun(run),
-              StatusIs(absl::StatusCode::kNotFound));
+  EXPECT_THAT(scheduler_->GetRun(run), StatusIs(absl::StatusCode::kNotFound));
   EXPECT_THAT(scheduler_->PinRun(run, false),
               StatusIs(absl::StatusCode::kNotFound));
 }
@@ -920,9 +919,9 @@ TEST_F(SchedulerTest, AutomaticRetentionLeavesRunsFromBeforeTheStartAlone) {
   const int64_t w = Worker("w", {kCpu});
   Lease train = MustLease(w, {kCpu});
   for (int epoch = 1; epoch <= 3; ++epoch) {
-    ASSERT_OK(scheduler_->RegisterCheckpoint(train.ref(),
-                                             Ckpt(epoch, epoch == 3))
-                  .status());
+    ASSERT_OK(
+        scheduler_->RegisterCheckpoint(train.ref(), Ckpt(epoch, epoch == 3))
+            .status());
   }
   ASSERT_OK(scheduler_->CompleteJob(train.ref()));
   // After a restart (an upgrade, say), only what is asked for goes.

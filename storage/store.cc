@@ -441,9 +441,9 @@ absl::StatusOr<Run> ReadRun(const Statement& s) {
   probe.mlp_hidden_units = static_cast<int>(s.Int(40));
   probe.mlp_epochs = static_cast<int>(s.Int(41));
   run.pinned = s.Int(42) != 0;
-  SSLAB_ASSIGN_OR_RETURN(c.evaluation.feature_dtype,
-                         ParseEnumText<experiment::FeatureDtype>(
-                             s.Text(43), "feature dtype"));
+  SSLAB_ASSIGN_OR_RETURN(
+      c.evaluation.feature_dtype,
+      ParseEnumText<experiment::FeatureDtype>(s.Text(43), "feature dtype"));
   return run;
 }
 
@@ -1246,7 +1246,8 @@ absl::StatusOr<std::vector<Feature>> Store::ListFeatures(
 absl::Status Store::SetRunPinned(int64_t run_id, bool pinned) {
   return InTransaction([&]() -> absl::Status {
     SSLAB_ASSIGN_OR_RETURN(
-        Statement s, impl_->Prepare("UPDATE runs SET pinned = ?2 WHERE id = ?1"));
+        Statement s,
+        impl_->Prepare("UPDATE runs SET pinned = ?2 WHERE id = ?1"));
     s.Bind(1, run_id).Bind(2, pinned);
     SSLAB_RETURN_IF_ERROR(s.Run());
     if (impl_->db.Changes() == 0) {
@@ -1310,9 +1311,8 @@ absl::StatusOr<DiskUsage> Store::RunDiskUsage(int64_t run_id) {
 absl::StatusOr<std::vector<int64_t>> Store::ListRunIdsWithArtifacts() {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
-      Statement s,
-      impl_->Prepare("SELECT DISTINCT run_id FROM checkpoints "
-                     "WHERE deleted_ms IS NULL ORDER BY run_id"));
+      Statement s, impl_->Prepare("SELECT DISTINCT run_id FROM checkpoints "
+                                  "WHERE deleted_ms IS NULL ORDER BY run_id"));
   std::vector<int64_t> ids;
   while (true) {
     SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());

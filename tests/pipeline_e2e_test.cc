@@ -209,13 +209,15 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
   EXPECT_EQ(test_split["labels"]["dtype"], "<i8");
   EXPECT_FALSE(manifest["features"].contains("train")) << manifest.dump();
   const std::string python = absl::StrCat(
-      "cd ", out.string(), " && /usr/bin/python3 -c '"
+      "cd ", out.string(),
+      " && /usr/bin/python3 -c '"
       "import numpy, torch, sslab_models\n"
       "m = sslab_models.load(\"model.pt\")\n"
       "f = numpy.load(\"features/test/pre_logits.npy\", mmap_mode=\"r\")\n"
       "y = numpy.load(\"features/test/labels.npy\", mmap_mode=\"r\")\n"
       "e = m.forward_endpoints(torch.zeros(1, 1, 28, 28))\n"
-      "assert e[\"pre_logits\"].shape[1] == f.shape[1], (e[\"pre_logits\"].shape, f.shape)\n"
+      "assert e[\"pre_logits\"].shape[1] == f.shape[1], "
+      "(e[\"pre_logits\"].shape, f.shape)\n"
       "assert y.shape == (f.shape[0], 1) and 0 <= y.min() and y.max() < 10\n"
       "'");
   EXPECT_EQ(std::system(python.c_str()), 0) << python;
@@ -232,12 +234,33 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
 // disk. A pinned run keeps everything; `sslab rm` removes a run.
 TEST_F(PipelineTest, RetentionDuringASweepDeletesNothingNeeded) {
   ASSERT_NO_FATAL_FAILURE(StartAll());
-  const nlohmann::json sweep = CliJson(
-      {"sweep", "--name", "retention", "--methods", "rotation", "--archs",
-       "resnet50_v2", "--widths", "1", "--seeds", "1,2,3", "--dataset",
-       kDataset, "--batch-size", "16", "--threads", "2", "--max-examples",
-       "64", "--epochs", "5", "--eval-every", "2", "--layers",
-       "block4,pre_logits", "--probes", "lbfgs"});
+  const nlohmann::json sweep = CliJson({"sweep",
+                                        "--name",
+                                        "retention",
+                                        "--methods",
+                                        "rotation",
+                                        "--archs",
+                                        "resnet50_v2",
+                                        "--widths",
+                                        "1",
+                                        "--seeds",
+                                        "1,2,3",
+                                        "--dataset",
+                                        kDataset,
+                                        "--batch-size",
+                                        "16",
+                                        "--threads",
+                                        "2",
+                                        "--max-examples",
+                                        "64",
+                                        "--epochs",
+                                        "5",
+                                        "--eval-every",
+                                        "2",
+                                        "--layers",
+                                        "block4,pre_logits",
+                                        "--probes",
+                                        "lbfgs"});
   std::vector<std::string> runs;
   for (const auto& r : sweep.value("runs", nlohmann::json::array())) {
     runs.push_back(r.value("run_id", "0"));
@@ -282,7 +305,8 @@ TEST_F(PipelineTest, RetentionDuringASweepDeletesNothingNeeded) {
       if (c.contains("delete_time") && !c["delete_time"].is_null()) {
         deleted.insert(epoch);
       }
-      if (std::filesystem::exists(cluster_->artifacts() / c.value("path", ""))) {
+      if (std::filesystem::exists(cluster_->artifacts() /
+                                  c.value("path", ""))) {
         on_disk.insert(epoch);
       }
     }
@@ -311,7 +335,8 @@ TEST_F(PipelineTest, RetentionDuringASweepDeletesNothingNeeded) {
   const CommandResult removed = cluster_->Cli({"rm", pinned});
   ASSERT_EQ(removed.exit_code, 0) << removed.err;
   EXPECT_THAT(removed.out, HasSubstr("deleted run " + pinned + ": 32 file(s)"));
-  EXPECT_FALSE(std::filesystem::exists(cluster_->artifacts() / "runs" / pinned));
+  EXPECT_FALSE(
+      std::filesystem::exists(cluster_->artifacts() / "runs" / pinned));
   EXPECT_EQ(cluster_->Cli({"show", pinned}).exit_code, 1);
   EXPECT_EQ(CliJson({"show", runs[0]}).value("state", ""),
             "RUN_STATE_SUCCEEDED");

@@ -45,8 +45,8 @@ Unneeded FindUnneeded(
                          ? live.size()
                          : static_cast<size_t>(options.keep_last_checkpoints);
   if (training) {
-    keep_last = std::max<size_t>(keep_last,
-                                 1 + experiment::kFallbackCheckpoints);
+    keep_last =
+        std::max<size_t>(keep_last, 1 + experiment::kFallbackCheckpoints);
   }
   for (size_t i = 0; i < live.size(); ++i) {
     const storage::Checkpoint& c = *live[i];
