@@ -519,13 +519,14 @@ int CmdSweep(Client& client, const Globals& g, const ConfigFlags& f,
   }
   // An axis given twice: the last one wins, in its place (a run file
   // repeats the command line's axes where the file has them).
-  for (size_t i = 0; i < s.axes.size(); ++i) {
-    const v1::SweepAxis axis = ParseAxis(s.axes[i]);
-    if (std::none_of(s.axes.begin() + i + 1, s.axes.end(),
-                     [&](const std::string& later) {
-                       return ParseAxis(later).field() == axis.field();
+  std::vector<v1::SweepAxis> axes;
+  for (const std::string& text : s.axes) axes.push_back(ParseAxis(text));
+  for (size_t i = 0; i < axes.size(); ++i) {
+    if (std::none_of(axes.begin() + i + 1, axes.end(),
+                     [&](const v1::SweepAxis& later) {
+                       return later.field() == axes[i].field();
                      })) {
-      *req.add_axes() = axis;
+      *req.add_axes() = axes[i];
     }
   }
   for (const std::string& zips : s.zips) {
