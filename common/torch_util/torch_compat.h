@@ -21,6 +21,22 @@ namespace sslab::torch_compat {
 // "1.13.0" etc.: recorded with every run and checkpoint.
 inline constexpr const char* kTorchVersion = TORCH_VERSION;
 
+// Whether ops on `device_type` (CPU or CUDA) run under bf16 autocast now.
+inline bool Bf16AutocastEnabled(c10::DeviceType device_type) {
+  const bool cuda = device_type == c10::DeviceType::CUDA;
+#if SSLAB_TORCH_VERSION_AT_LEAST(2, 4)
+  const c10::DeviceType type =
+      cuda ? c10::DeviceType::CUDA : c10::DeviceType::CPU;
+  return at::autocast::is_autocast_enabled(type) &&
+         at::autocast::get_autocast_dtype(type) == at::kBFloat16;
+#else
+  return cuda ? at::autocast::is_enabled() &&
+                    at::autocast::get_autocast_gpu_dtype() == at::kBFloat16
+              : at::autocast::is_cpu_enabled() &&
+                    at::autocast::get_autocast_cpu_dtype() == at::kBFloat16;
+#endif
+}
+
 // While alive, ops on `device_type` (CPU or CUDA) run under bf16 autocast;
 // restores the previous state and clears the cast cache on destruction.
 // Does nothing when !enabled. Thread-local state, as LibTorch's.

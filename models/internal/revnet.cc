@@ -9,6 +9,7 @@
 #include <cstdint>
 
 #include "absl/strings/str_cat.h"
+#include "common/torch_util/torch_compat.h"
 
 namespace sslab::models::internal {
 namespace {
@@ -43,6 +44,8 @@ struct RevStageFunction : public torch::autograd::Function<RevStageFunction> {
     torch::Tensor y = stage->ForwardUnits(x);  // grad mode is off here
     ctx->save_for_backward({y});
     ctx->saved_data["stage"] = stage_address;
+    ctx->saved_data["bf16"] =
+        torch_compat::Bf16AutocastEnabled(x.device().type());
     return y;
   }
 
@@ -50,6 +53,10 @@ struct RevStageFunction : public torch::autograd::Function<RevStageFunction> {
     auto* stage =
         reinterpret_cast<RevStageImpl*>(ctx->saved_data["stage"].toInt());
     const torch::Tensor y = ctx->get_saved_variables()[0];
+    // The backward pass runs outside the caller's autocast: recompute the
+    // units under the forward's, or bf16 activations meet fp32 weights.
+    torch_compat::Bf16AutocastScope autocast(ctx->saved_data["bf16"].toBool(),
+                                             y.device().type());
     auto [grad_x, param_grads] = stage->Backward(y, grads[0]);
     variable_list result;
     result.reserve(param_grads.size() + 2);
