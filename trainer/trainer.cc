@@ -92,6 +92,9 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
   SSLAB_RETURN_IF_ERROR(ValidateTrainerOptions(options));
   SSLAB_ASSIGN_OR_RETURN(c10::Device device, ResolveDevice(options.device));
   std::unique_ptr<Trainer> trainer(new Trainer(options, device));
+  // Training shapes are fixed: let cuDNN time its algorithms once per shape
+  // (what a tuned PyTorch script sets; bench/gpu/run.sh compares with one).
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);
   if (options.method == Method::kJigsaw) {
     SSLAB_ASSIGN_OR_RETURN(
         trainer->permutations_,

@@ -1,7 +1,7 @@
 // Feature-extraction throughput: the C++ side of extraction_vs_pytorch.py.
 //
 //   evaluator_extract_bench --width=1 --size=224 [--small_input=1]
-//       --images=64 --batch=16 --threads=2 [--out=/tmp/dir]
+//       --images=64 --batch=16 --threads=2 [--device=cuda] [--out=/tmp/dir]
 //
 // Extracts every endpoint of a freshly initialised ResNet50 v2 (pooled to
 // 9000 values, float32 shards streamed to disk) from random images and prints
@@ -52,6 +52,8 @@ int main(int argc, char** argv) {
   at::Tensor y = at::zeros({images + batch}, at::kLong);
   evaluator::ExtractionOptions options;
   options.fold_batch_norm = Flag(argc, argv, "fold", "1") == "1";
+  const std::string device = Flag(argc, argv, "device", "cpu");
+  options.device = c10::Device(device);
 
   // Warm-up (allocator, oneDNN primitive caches).
   {
@@ -82,11 +84,12 @@ int main(int argc, char** argv) {
     dims += sh.layer == "labels" ? 0 : sh.info.dims;
   std::filesystem::remove_all(out);
   std::printf(
-      "{\"impl\": \"sslab\", \"width\": %d, \"size\": %d, \"images\": %lld, "
+      "{\"impl\": \"sslab\", \"device\": \"%s\", \"width\": %d, "
+      "\"size\": %d, \"images\": %lld, "
       "\"batch\": %lld, \"threads\": %d, \"fold_batch_norm\": %s, "
       "\"feature_dims\": %lld, "
       "\"seconds\": %.3f, \"images_per_s\": %.2f}\n",
-      width, size, static_cast<long long>(images),
+      device.c_str(), width, size, static_cast<long long>(images),
       static_cast<long long>(batch), at::get_num_threads(),
       options.fold_batch_norm ? "true" : "false", static_cast<long long>(dims),
       s, images / s);

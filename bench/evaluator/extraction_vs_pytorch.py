@@ -10,7 +10,10 @@ float32 file per layer as batches complete.
 
   /usr/bin/python3 bench/evaluator/extraction_vs_pytorch.py \
       --bench build-evaluator/bench/evaluator/evaluator_extract_bench \
-      [--width 1 --size 224 --images 64 --batch 16 --threads 2]
+      [--width 1 --size 224 --images 64 --batch 16 --threads 2 --device cpu]
+
+With --device cuda both sides run the network on the GPU and copy each
+pooled batch back to write it (bench/gpu/run.sh).
 """
 import argparse
 import json
@@ -29,6 +32,9 @@ parser.add_argument("--small_input", type=int, default=0)
 parser.add_argument("--images", type=int, default=64)
 parser.add_argument("--batch", type=int, default=16)
 parser.add_argument("--threads", type=int, default=2)
+parser.add_argument("--device", default="cpu")
+parser.add_argument("--json_summary", action="store_true",
+                    help="end with one JSON line holding every run")
 args = parser.parse_args()
 
 import torch  # noqa: E402
@@ -50,7 +56,10 @@ def pool(x, cap=9000):
 
 
 torch.manual_seed(0)
-model = ResNet50V2(args.width, small_input=bool(args.small_input)).eval()
+device = torch.device(args.device)
+if device.type == "cuda":
+    torch.backends.cudnn.benchmark = True
+model = ResNet50V2(args.width, small_input=bool(args.small_input)).eval().to(device)
 g = torch.Generator().manual_seed(0)
 x = torch.randn(args.images + args.batch, 3, args.size, args.size, generator=g)
 out_dir = tempfile.mkdtemp(prefix="sslab-extract-py-")
@@ -60,9 +69,9 @@ def extract(images):
     files = {}
     with torch.inference_mode():
         for s in range(0, len(images), args.batch):
-            eps = model.endpoints(images[s:s + args.batch])
+            eps = model.endpoints(images[s:s + args.batch].to(device))
             for name, v in eps.items():
-                f = pool(v).contiguous().numpy()
+                f = pool(v).contiguous().cpu().numpy()
                 if name not in files:
                     files[name] = open(os.path.join(out_dir, name + ".f32"), "wb")
                 files[name].write(f.tobytes())
@@ -81,7 +90,8 @@ dt = time.perf_counter() - t0
 for f in os.listdir(out_dir):
     os.remove(os.path.join(out_dir, f))
 os.rmdir(out_dir)
-py = {"impl": "pytorch-eager", "width": args.width, "size": args.size,
+py = {"impl": "pytorch-eager", "device": args.device, "width": args.width,
+      "size": args.size,
       "images": args.images, "batch": args.batch, "threads": torch.get_num_threads(),
       "seconds": round(dt, 3), "images_per_s": round(args.images / dt, 2)}
 print(json.dumps(py), flush=True)
@@ -91,7 +101,8 @@ for fold in (0, 1):
     cc = json.loads(subprocess.run(
         [args.bench, f"--width={args.width}", f"--size={args.size}",
          f"--small_input={args.small_input}", f"--images={args.images}",
-         f"--batch={args.batch}", f"--threads={args.threads}", f"--fold={fold}"],
+         f"--batch={args.batch}", f"--threads={args.threads}", f"--fold={fold}",
+         f"--device={args.device}"],
         check=True, capture_output=True, text=True).stdout)
     print(json.dumps(cc), flush=True)
     runs.append(cc)
@@ -103,3 +114,6 @@ for cc in runs:
     impl = "sslab, BatchNorm folded" if cc["fold_batch_norm"] else "sslab, BatchNorm kept"
     print(f"| {net} | {inp} | {impl} | {cc['images_per_s']:.1f} | "
           f"{cc['images_per_s'] / py['images_per_s']:.2f}x |")
+if args.json_summary:
+    print(json.dumps({"impl": "extract", "python": py, "sslab_bn_kept": runs[0],
+                      "sslab_bn_folded": runs[1]}))

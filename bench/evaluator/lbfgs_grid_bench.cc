@@ -3,7 +3,7 @@
 // scored on test): the C++ side of lbfgs_grid_vs_sklearn.py.
 //
 //   evaluator_lbfgs_grid_bench --data=<prefix> --n=N --n_val=V --n_test=M
-//       --d=D --threads=2 [--grid=1e-1,1e-2,...]
+//       --d=D --threads=2 [--grid=1e-1,1e-2,...] [--device=cuda]
 //
 // Reads <prefix>.{train,val,test}.{x.f32,y.i64} (written by the Python
 // peer). Prints one JSON object; the time covers everything RunLbfgsProbe
@@ -60,6 +60,8 @@ int main(int argc, char** argv) {
 
   ev::LbfgsProbeOptions options;
   options.l2_grid = grid;
+  const std::string device = Flag(argc, argv, "device", "cpu");
+  options.device = c10::Device(device);
   options.lbfgs.gradient_tolerance =
       std::stod(Flag(argc, argv, "gradient_tolerance",
                      std::to_string(options.lbfgs.gradient_tolerance)));
@@ -71,10 +73,11 @@ int main(int argc, char** argv) {
   }
   const double total_s = Seconds(start);
   std::printf(
-      "{\"impl\": \"sslab\", \"threads\": %d, \"grid\": %zu, "
+      "{\"impl\": \"sslab\", \"device\": \"%s\", \"threads\": %d, "
+      "\"grid\": %zu, "
       "\"chosen_l2\": %g, \"val_top1\": %.4f, \"test_top1\": %.4f, "
       "\"iterations_final\": %d, \"total_s\": %.3f}\n",
-      threads, grid.size(), result->chosen_l2, result->val_top1,
+      device.c_str(), threads, grid.size(), result->chosen_l2, result->val_top1,
       result->test_top1, result->iterations, total_s);
   return 0;
 }

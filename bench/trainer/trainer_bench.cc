@@ -2,8 +2,9 @@
 // and prints images/s as one JSON line; trainer_bench.py is the Python
 // PyTorch eager peer with the same network, loss, optimizer and shapes.
 //
-//   trainer_bench --method=rotation --batch=32 --image=32 --width=1
-//       --steps=5 --warmup=2 --threads=2 [--device=cuda --bf16 --channels_last]
+//   trainer_bench --method=rotation --arch=resnet50_v2 --batch=32 --image=32
+//       --width=1 --steps=5 --warmup=2 --threads=2
+//       [--device=cuda --bf16 --channels_last]
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -32,6 +33,12 @@ int main(int argc, char** argv) {
     std::cerr << method.status() << "\n";
     return 2;
   }
+  auto arch = sslab::experiment::ParseName<sslab::models::Architecture>(
+      get("arch", "resnet50_v2"), "--arch");
+  if (!arch.ok()) {
+    std::cerr << arch.status() << "\n";
+    return 2;
+  }
   const int64_t batch = std::stoll(get("batch", "32"));
   const int image = std::stoi(get("image", "32"));
   const int steps = std::stoi(get("steps", "5"));
@@ -41,6 +48,7 @@ int main(int argc, char** argv) {
 
   TrainerOptions o;
   o.method = *method;
+  o.model.architecture = *arch;
   o.model.width = std::stoi(get("width", "1"));
   o.model.in_channels = channels;
   o.model.small_input = !sslab::experiment::IsPatchMethod(*method);
@@ -99,10 +107,12 @@ int main(int argc, char** argv) {
   const double seconds =
       std::chrono::duration<double>(last - measured_start).count();
   std::printf(
-      "{\"impl\": \"cpp\", \"method\": \"%s\", \"batch\": %lld, "
+      "{\"impl\": \"cpp\", \"method\": \"%s\", \"arch\": \"%s\", "
+      "\"device\": \"%s\", \"batch\": %lld, "
       "\"images_per_second\": %.3f, \"seconds_per_step\": %.4f, "
       "\"last_loss\": %.4f}\n",
       std::string(sslab::experiment::Name(*method)).c_str(),
+      std::string(sslab::experiment::Name(*arch)).c_str(), o.device.c_str(),
       static_cast<long long>(batch),
       static_cast<double>(batch * steps) / seconds, seconds / steps, last_loss);
   return 0;
