@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <utility>
@@ -206,11 +207,32 @@ class Scheduler::Impl {
   std::condition_variable watch_cv;
   std::atomic<uint64_t> version{1};
   bool shutdown = false;  // guarded by watch_mu
+  // The runs some RunWatch is on; guarded by watch_mu.
+  struct WatchedRun {
+    uint64_t version = 0;
+    int watches = 0;
+    std::condition_variable cv;
+  };
+  std::map<int64_t, WatchedRun> watched;
 
+  // After a commit: bumps the version, and wakes the watches of the runs the
+  // store says were written (all of them when it cannot say).
   void Bump() {
+    const storage::Store::ChangedRuns changed = store->TakeChangedRuns();
     {
       std::lock_guard<std::mutex> lock(watch_mu);
       version.fetch_add(1);
+      auto wake = [](WatchedRun& w) {
+        ++w.version;
+        w.cv.notify_all();
+      };
+      if (changed.all) {
+        for (auto& [id, w] : watched) wake(w);
+      } else {
+        for (int64_t id : changed.runs) {
+          if (auto it = watched.find(id); it != watched.end()) wake(it->second);
+        }
+      }
     }
     watch_cv.notify_all();
   }
@@ -657,8 +679,35 @@ void Scheduler::Shutdown() {
   {
     std::lock_guard<std::mutex> lock(impl_->watch_mu);
     impl_->shutdown = true;
+    for (auto& [id, w] : impl_->watched) w.cv.notify_all();
   }
   impl_->watch_cv.notify_all();
+}
+
+std::unique_ptr<Scheduler::RunWatch> Scheduler::WatchRun(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(impl_->watch_mu);
+  ++impl_->watched[run_id].watches;
+  return std::unique_ptr<RunWatch>(new RunWatch(impl_.get(), run_id));
+}
+
+Scheduler::RunWatch::~RunWatch() {
+  std::lock_guard<std::mutex> lock(impl_->watch_mu);
+  auto it = impl_->watched.find(run_id_);
+  if (--it->second.watches == 0) impl_->watched.erase(it);
+}
+
+uint64_t Scheduler::RunWatch::version() const {
+  std::lock_guard<std::mutex> lock(impl_->watch_mu);
+  return impl_->watched.at(run_id_).version;
+}
+
+uint64_t Scheduler::RunWatch::WaitForChange(uint64_t seen,
+                                            absl::Time deadline) {
+  std::unique_lock<std::mutex> lock(impl_->watch_mu);
+  Impl::WatchedRun& w = impl_->watched.at(run_id_);
+  w.cv.wait_until(lock, absl::ToChronoTime(deadline),
+                  [&] { return impl_->shutdown || w.version != seen; });
+  return w.version;
 }
 
 // ---- Workers ----

@@ -280,6 +280,8 @@ struct SchedulerOptions {
 };
 
 class Scheduler {
+  class Impl;
+
  public:
   // Takes over `store`; `clock` is not owned and must outlive the scheduler.
   // Runs the recovery pass: expires leases that ran out while the scheduler
@@ -370,6 +372,31 @@ class Scheduler {
   // Wakes every waiter; later WaitForChange calls return at once.
   void Shutdown();
 
+  // One run's changes (its row, jobs, checkpoints, metrics), for a watcher
+  // of that run alone: a change elsewhere does not wake it, so many open
+  // watches cost nothing while their runs are quiet. Counted only while some
+  // RunWatch of the run is alive. Destroy every RunWatch before the
+  // Scheduler.
+  class RunWatch {
+   public:
+    ~RunWatch();
+    RunWatch(const RunWatch&) = delete;
+    RunWatch& operator=(const RunWatch&) = delete;
+    // The run's change count since the first live watch of it began.
+    uint64_t version() const;
+    // Blocks until version() != `seen`, `deadline` passes, or Shutdown() is
+    // called; returns version(). Uses the real time for the deadline.
+    uint64_t WaitForChange(uint64_t seen, absl::Time deadline);
+
+   private:
+    friend class Scheduler;
+    RunWatch(Impl* impl, int64_t run_id) : impl_(impl), run_id_(run_id) {}
+    Impl* const impl_;
+    const int64_t run_id_;
+  };
+  // Starts counting `run_id`'s changes (the run need not exist).
+  std::unique_ptr<RunWatch> WatchRun(int64_t run_id);
+
   // ---- Workers ----
 
   // Returns the worker id. INVALID_ARGUMENT for an empty name, no devices or
@@ -443,7 +470,6 @@ class Scheduler {
   absl::StatusOr<int> ExpireLeases();
 
  private:
-  class Impl;
   explicit Scheduler(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };

@@ -1197,5 +1197,44 @@ TEST_F(SchedulerTest, WaitForChangeReturnsOnChangeOrShutdown) {
   EXPECT_EQ(scheduler_->WaitForChange(v, absl::Now() + absl::Hours(1)), v);
 }
 
+TEST_F(SchedulerTest, ARunWatchWakesOnlyForItsOwnRun) {
+  const int64_t other = Submit(Spec());
+  const int64_t watched = Submit(Spec());
+  const int64_t w = Worker("w", {kCpu});
+  std::unique_ptr<Scheduler::RunWatch> watch = scheduler_->WatchRun(watched);
+  uint64_t v = watch->version();
+  const absl::Time past = absl::Now() - absl::Seconds(1);
+
+  // The other run is leased, beats and is cancelled: not this watch's news.
+  Lease lease = MustLease(w, {kCpu});
+  ASSERT_EQ(lease.job.run_id, other);  // FIFO
+  ASSERT_OK(scheduler_->Heartbeat(lease.ref(), {0.5}).status());
+  ASSERT_OK(scheduler_->Cancel(other));
+  ASSERT_OK(scheduler_->FailJob(lease.ref(), "cancelled", false));
+  EXPECT_EQ(watch->WaitForChange(v, past), v);
+
+  // Its own lease, heartbeat and cancellation each wake it.
+  lease = MustLease(w, {kCpu});
+  ASSERT_EQ(lease.job.run_id, watched);
+  EXPECT_GT(watch->WaitForChange(v, past), v);
+  v = watch->version();
+  ASSERT_OK(scheduler_->Heartbeat(lease.ref(), {0.5}).status());
+  EXPECT_GT(watch->WaitForChange(v, past), v);
+  v = watch->version();
+  ASSERT_OK(scheduler_->Cancel(watched));
+  EXPECT_GT(watch->WaitForChange(v, absl::Now() + absl::Hours(1)), v);
+
+  // A second watch of the same run shares the count; shutdown wakes both.
+  std::unique_ptr<Scheduler::RunWatch> again = scheduler_->WatchRun(watched);
+  EXPECT_EQ(again->version(), watch->version());
+  v = watch->version();
+  std::thread waiter([&] {
+    EXPECT_EQ(again->WaitForChange(v, absl::Now() + absl::Hours(1)), v);
+  });
+  scheduler_->Shutdown();
+  EXPECT_EQ(watch->WaitForChange(v, absl::Now() + absl::Hours(1)), v);
+  waiter.join();
+}
+
 }  // namespace
 }  // namespace sslab::scheduler

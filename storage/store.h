@@ -81,6 +81,17 @@ class Store {
   // nested in `body` on the same thread join the outer transaction.
   absl::Status InTransaction(absl::FunctionRef<absl::Status()> body);
 
+  // The runs written to since the last call (their row, jobs, checkpoints,
+  // metrics, pins or deletion), for watchers of one run; `all` when a write
+  // could not name its run (features, results, deletions by id). A write
+  // that was rolled back may be included: a spurious change, never a
+  // missed one.
+  struct ChangedRuns {
+    std::set<int64_t> runs;
+    bool all = false;
+  };
+  ChangedRuns TakeChangedRuns();
+
   // The file's user_version after Open (kSchemaVersion).
   int schema_version() const;
 

@@ -25,6 +25,7 @@ using experiment::Split;
 using ::sslab::testing::StatusIs;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
+using ::testing::IsEmpty;
 using ::testing::SizeIs;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1767225600);
@@ -700,8 +701,15 @@ TEST_F(StoreTest, ArtifactLifecycleMarksPinsCountsAndDeletesRuns) {
   f.dims = 7;
   f.bytes = 300;
   ASSERT_OK_AND_ASSIGN(int64_t feature, store->UpsertFeature(f));
-  ASSERT_OK(store->UpsertResult({0, ckpts[1], {"block4", ProbeKind::kLbfgs, 1},
-                                 Split::kTest, 0.5, 0.9, {}, kT0})
+  ASSERT_OK(store
+                ->UpsertResult({0,
+                                ckpts[1],
+                                {"block4", ProbeKind::kLbfgs, 1},
+                                Split::kTest,
+                                0.5,
+                                0.9,
+                                {},
+                                kT0})
                 .status());
   ASSERT_OK(store->AppendMetrics(run_id, {{1, "loss", 2.0}}, kT0));
 
@@ -992,6 +1000,44 @@ TEST_F(StoreTest, KeepsWhatEachWorkerAndJobRanWith) {
   ASSERT_OK(store->UpdateJob(job));
   ASSERT_OK_AND_ASSIGN(Job again, store->GetJob(id));
   EXPECT_EQ(again.lineage, job.lineage);
+}
+
+TEST_F(StoreTest, ReportsTheRunsEachWriteTouched) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t a, store->CreateRun(MakeRun("a")));
+  ASSERT_OK_AND_ASSIGN(int64_t b, store->CreateRun(MakeRun("b")));
+  store->TakeChangedRuns();
+  EXPECT_THAT(store->TakeChangedRuns().runs, IsEmpty());
+
+  ASSERT_OK_AND_ASSIGN(int64_t job_id, store->CreateJob(MakeJob(a, 0)));
+  ASSERT_OK(store->AppendMetrics(b, {{1, "loss", 2.0}}, kT0));
+  Store::ChangedRuns changed = store->TakeChangedRuns();
+  EXPECT_THAT(changed.runs, ElementsAre(a, b));
+  EXPECT_FALSE(changed.all);
+  // Taking empties it; reads report nothing.
+  ASSERT_OK(store->GetJob(job_id).status());
+  EXPECT_THAT(store->TakeChangedRuns().runs, IsEmpty());
+
+  ASSERT_OK_AND_ASSIGN(Job job, store->GetJob(job_id));
+  job.progress = 0.5;
+  ASSERT_OK(store->UpdateJob(job));
+  EXPECT_THAT(store->TakeChangedRuns().runs, ElementsAre(a));
+
+  // A result names only its checkpoint: every watcher must look.
+  Checkpoint c;
+  c.run_id = b;
+  c.path = "/a/ckpt";
+  c.created_at = kT0;
+  ASSERT_OK_AND_ASSIGN(int64_t ckpt, store->UpsertCheckpoint(c));
+  EXPECT_THAT(store->TakeChangedRuns().runs, ElementsAre(b));
+  Result r;
+  r.checkpoint_id = ckpt;
+  r.target = {"block3", ProbeKind::kLbfgs, 1.0};
+  r.split = Split::kTest;
+  r.top1 = 0.5;
+  r.created_at = kT0;
+  ASSERT_OK(store->UpsertResult(r).status());
+  EXPECT_TRUE(store->TakeChangedRuns().all);
 }
 
 }  // namespace

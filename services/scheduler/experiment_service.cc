@@ -154,13 +154,17 @@ grpc::Status ExperimentServiceImpl::WatchRun(
           absl::StrCat("too many watches open (", max_watches_,
                        "); poll GetRun or retry later"));
     }
+    // Woken by changes to this run only: a heartbeat of another run costs
+    // an open watch nothing.
+    const std::unique_ptr<scheduler::Scheduler::RunWatch> watch =
+        scheduler_->WatchRun(req->run_id());
     std::string last_sent;
     while (!context->IsCancelled()) {
       if (stopping_) {
         return absl::UnavailableError("the scheduler is shutting down");
       }
       // Read the version first so a change during LoadRun is not missed.
-      const uint64_t seen = scheduler_->version();
+      const uint64_t seen = watch->version();
       v1::WatchRunResponse update;
       SSLAB_ASSIGN_OR_RETURN(*update.mutable_run(),
                              LoadRun(*scheduler_, req->run_id(), true));
@@ -175,7 +179,7 @@ grpc::Status ExperimentServiceImpl::WatchRun(
       }
       if (IsFinished(update.run().state())) return absl::OkStatus();
       // Wake at least every second to notice a client that went away.
-      scheduler_->WaitForChange(seen, absl::Now() + absl::Seconds(1));
+      watch->WaitForChange(seen, absl::Now() + absl::Seconds(1));
     }
     return absl::CancelledError("the client cancelled the watch");
   });
