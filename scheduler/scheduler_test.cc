@@ -579,6 +579,84 @@ TEST_F(SchedulerTest, ArtifactPathsMustStayInsideTheArtifactDirectory) {
   EXPECT_OK(scheduler_->RegisterCheckpoint(train.ref(), ok).status());
 }
 
+// Out-of-range worker reports, each refused with the field it names
+// (docs/bad-inputs.md), and nothing recorded for them.
+TEST_F(SchedulerTest, WorkerReportsOutOfRangeAreRefusedNamingTheField) {
+  const int64_t run = Submit(Spec());
+  for (const std::string& name : {std::string(), std::string(201, 'w')}) {
+    EXPECT_THAT(scheduler_->RegisterWorker({name, {JobKind::kTrain}, {}}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("name")))
+        << name.size();
+  }
+  const int64_t w = Worker("w", {kCpu});
+  Lease train = MustLease(w, {kCpu});
+  auto refused = [&](experiment::CheckpointReport c, const char* field) {
+    EXPECT_THAT(scheduler_->RegisterCheckpoint(train.ref(), c),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)));
+  };
+  experiment::CheckpointReport c = Ckpt(1, false);
+  c.epoch = -1;
+  refused(c, "epoch: must be in [0, 100000]");
+  c.epoch = experiment::kMaxEpochs + 1;
+  refused(c, "epoch: must be in [0, 100000]");
+  c = Ckpt(1, false);
+  c.step = -1;
+  refused(c, "step: must be >= 0");
+  c = Ckpt(1, false);
+  c.bytes = -1;
+  refused(c, "bytes: must be >= 0");
+  c = Ckpt(1, false);
+  c.path = "runs/" + std::string(1100, 'p');
+  refused(c, "path: longer than 1024 bytes");
+  c.path = std::string("runs/1/a\0b", 10);
+  refused(c, "path: contains a NUL byte");
+  ASSERT_OK_AND_ASSIGN(auto status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.disk.checkpoints, 0);
+
+  ASSERT_OK(
+      scheduler_->RegisterCheckpoint(train.ref(), Ckpt(2, true)).status());
+  ASSERT_OK(scheduler_->CompleteJob(train.ref()));
+  Lease extract = MustLease(w, {kCpu});
+  ASSERT_EQ(extract.job.kind, JobKind::kExtract);
+  const experiment::FeatureRef good{"block4", Split::kTrain, "f/b4", "cd", 5,
+                                    8};
+  auto bad_feature = [&](experiment::FeatureRef f, const char* field) {
+    EXPECT_THAT(scheduler_->RegisterFeatures(extract.ref(), {good, f}),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)));
+  };
+  experiment::FeatureRef f = good;
+  f.layer = "";
+  bad_feature(f, "features[1].layer: must be set");
+  f = good;
+  f.path = "/etc/passwd";
+  bad_feature(f, "features[1].path: must be relative");
+  f.path = "f/../../x";
+  bad_feature(f, "features[1].path: must stay inside");
+  f = good;
+  f.rows = -1;
+  bad_feature(f, "features[1].rows: must be >= 0");
+  f = good;
+  f.dims = -1;
+  bad_feature(f, "features[1].dims: must be >= 0");
+  f = good;
+  f.bytes = -1;
+  bad_feature(f, "features[1].bytes: must be >= 0");
+  RegisterAllFeatures(extract.ref(), {"block4"});
+  ASSERT_OK(scheduler_->CompleteJob(extract.ref()));
+
+  Lease probe = MustLease(w, {kCpu});
+  ASSERT_EQ(probe.job.kind, JobKind::kProbe);
+  for (double top5 : {1.5, -0.1, std::nan("")}) {
+    EXPECT_THAT(
+        scheduler_->RecordResult(probe.ref(), {Split::kTest, 0.5, top5, {}}),
+        StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("top5")))
+        << top5;
+  }
+  EXPECT_THAT(scheduler_->RecordResult(probe.ref(),
+                                       {Split::kTest, std::nan(""), 0.5, {}}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("top1")));
+}
+
 TEST_F(SchedulerTest, HeartbeatsRecordBoundedMetrics) {
   int64_t run = Submit(Spec());
   int64_t w = Worker("w", {kCpu});
