@@ -455,6 +455,13 @@ TEST_F(SchedulerIntegrationTest, BadInputGetsTheRightCodes) {
   expect_error({"show", "987654"}, 1, "NOT_FOUND", "987654");
   expect_error({"cancel", "987654"}, 1, "NOT_FOUND", "987654");
   expect_error({"results"}, 2, "results", "RUN");
+  // Global flags and a sweep without a name: usage errors before any call.
+  expect_error({"--format", "yaml", "ls"}, 2, "--format",
+               "yaml not in {table,json,csv}");
+  expect_error({"--timeout", "0", "ls"}, 2, "--timeout", "must be > 0");
+  expect_error({"--token-file", "/nonexistent/sslab.token", "ls"}, 2,
+               "/nonexistent/sslab.token", "");
+  expect_error({"sweep", "--dataset", kDataset}, 2, "sweep: give --name", "");
 
   // Cancel twice: the second is a wrong-state error.
   const int64_t run = SubmitSmall();
