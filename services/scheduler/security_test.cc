@@ -63,6 +63,42 @@ std::unique_ptr<grpc::ClientContext> Ctx() {
 // ---- token files
 // --------------------------------------------------------------
 
+// ---- TLS files, refused before anything listens or dials
+
+TEST(TlsFilesTest, UnusableFilesAreRefusedNamingThem) {
+  const fs::path dir = TestDir();
+  const std::string text = (dir / "cert.txt").string();
+  Write(text, "not a certificate\n");
+  const std::string missing = (dir / "missing.pem").string();
+  auto server = [](TlsFiles tls) { return ServerCredentials(tls).status(); };
+  EXPECT_THAT(server({text, text, ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cert.txt: not a PEM file (certificate)")));
+  EXPECT_THAT(server({text, "", ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("cert.txt needs its private key file")));
+  EXPECT_THAT(server({"", text, ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("without a certificate")));
+  EXPECT_THAT(server({"", "", text}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("without a certificate")));
+  EXPECT_THAT(server({missing, text, ""}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.pem")));
+  auto client = [](TlsFiles tls) {
+    return ChannelSecurityFrom("", tls).status();
+  };
+  EXPECT_THAT(client({"", "", text}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("not a PEM file (server CA)")));
+  EXPECT_THAT(client({text, "", ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a client certificate needs its key")));
+  EXPECT_THAT(client({"", text, ""}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a key its certificate")));
+}
+
 TEST(TokenFileTest, ReadsOneTokenPerLineSkippingCommentsAndBlanks) {
   const fs::path dir = TestDir();
   Write(dir / "t", absl::StrCat("# team tokens\n\n  ", kClientToken, "  \n",
