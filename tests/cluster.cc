@@ -86,4 +86,11 @@ CommandResult Cluster::Cli(std::vector<std::string> args) const {
   return RunCommand(args, dir_.string());
 }
 
+nlohmann::json Cluster::CliJson(std::vector<std::string> args) const {
+  args.insert(args.begin(), "--format=json");
+  const CommandResult r = Cli(std::move(args));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+}
+
 }  // namespace sslab::testing

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,9 @@ class Cluster {
 
   // Runs the CLI against the scheduler.
   CommandResult Cli(std::vector<std::string> args) const;
+  // Runs the CLI with --format=json, expects exit 0 and returns what it
+  // printed, parsed (discarded when it is not JSON).
+  nlohmann::json CliJson(std::vector<std::string> args) const;
 
   ChildProcess& scheduler() { return *scheduler_; }
   const std::string& address() const { return address_; }

@@ -76,10 +76,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   nlohmann::json CliJson(std::vector<std::string> args) {
-    args.insert(args.begin(), "--format=json");
-    const CommandResult r = cluster_->Cli(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return nlohmann::json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    return cluster_->CliJson(std::move(args));
   }
 
   // The run's TRAIN job (as JSON) from `sslab show`.

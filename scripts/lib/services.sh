@@ -1,7 +1,7 @@
 # Starting sslab's services on loopback from a script, and stopping every
-# one it started (also on error or Ctrl-C). Sourced by scripts/demo and
-# scripts/study-fmnist; expects BUILD_DIR, VAR and LOGS to be set and the
-# caller to `trap stop_all EXIT`.
+# one it started (also on error or Ctrl-C). Sourced by scripts/demo,
+# scripts/study-fmnist and scripts/chaos; expects BUILD_DIR, VAR and LOGS to
+# be set and the caller to `trap stop_all EXIT`.
 
 pids=()
 names=()
@@ -14,6 +14,21 @@ stop_all() {
       echo "$(basename "$0"): stopped ${names[i]}"
     fi
   done
+}
+
+# stop_one PID SIGNAL: signals a service `start` started, waits for it to
+# exit and forgets it (stop_all will not signal that pid again).
+stop_one() {
+  local i
+  for i in "${!pids[@]}"; do
+    if [ "${pids[i]}" = "$1" ]; then
+      kill "-$2" "$1" 2>/dev/null || true
+      wait "$1" 2>/dev/null || true
+      pids[i]=""
+      return 0
+    fi
+  done
+  return 1
 }
 
 # start NAME BINARY ARGS...: runs a service in the background, stderr to

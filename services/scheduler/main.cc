@@ -9,6 +9,8 @@
 //   --db (SSLAB_DB)          database file, default ./var/sslab.db
 //   --data-dir (SSLAB_DATA_DIR) artifact directory, created if missing
 //   --lease-seconds (SSLAB_LEASE_SECONDS) lease duration, default 30
+//   --max-attempts (SSLAB_MAX_ATTEMPTS) leases a job of a run submitted from
+//                            now on gets before it fails for good, default 3
 //   --port-file              write the bound port here once serving
 //   --http-listen (SSLAB_HTTP_LISTEN) host:port of the JSON API, /metrics and
 //                            the dashboard, default 127.0.0.1:8080; "" = off
@@ -112,6 +114,7 @@ int Main(int argc, char** argv) {
   std::string http_port_file;
   double lease_seconds = 30;
   double expire_seconds = 2;
+  int max_attempts = scheduler::SchedulerOptions().max_attempts;
   std::string client_tokens_file;
   std::string worker_tokens_file;
   TlsFiles tls;
@@ -128,6 +131,13 @@ int Main(int argc, char** argv) {
       ->envname("SSLAB_DATA_DIR");
   app.add_option("--lease-seconds", lease_seconds, "job lease duration")
       ->envname("SSLAB_LEASE_SECONDS")
+      ->check(CLI::PositiveNumber)
+      ->capture_default_str();
+  app.add_option("--max-attempts", max_attempts,
+                 "leases a job gets before it fails for good (lost workers "
+                 "and retryable failures count); applies to runs submitted "
+                 "from now on")
+      ->envname("SSLAB_MAX_ATTEMPTS")
       ->check(CLI::PositiveNumber)
       ->capture_default_str();
   app.add_option("--expire-interval-seconds", expire_seconds,
@@ -259,6 +269,7 @@ int Main(int argc, char** argv) {
   }
   scheduler::SchedulerOptions scheduler_options;
   scheduler_options.lease_duration = absl::Seconds(lease_seconds);
+  scheduler_options.max_attempts = max_attempts;
   scheduler_options.max_page_size = max_page_size;
   scheduler_options.retention = retention;
   scheduler_options.default_page_size =

@@ -87,7 +87,7 @@ class Worker::Context final : public JobContext {
     v1::RegisterCheckpointRequest request = ToProto(checkpoint);
     Stamp(request);
     v1::RegisterCheckpointResponse response;
-    SSLAB_RETURN_IF_ERROR(Call([&](grpc::ClientContext* ctx) {
+    SSLAB_RETURN_IF_ERROR(CallOnJob([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RegisterCheckpoint(ctx, request, &response);
     }));
     return response.checkpoint_id();
@@ -99,7 +99,7 @@ class Worker::Context final : public JobContext {
     Stamp(request);
     for (const auto& f : features) *request.add_features() = ToProto(f);
     v1::RegisterFeaturesResponse response;
-    return Call([&](grpc::ClientContext* ctx) {
+    return CallOnJob([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RegisterFeatures(ctx, request, &response);
     });
   }
@@ -108,7 +108,7 @@ class Worker::Context final : public JobContext {
     v1::RecordResultRequest request = ToProto(result);
     Stamp(request);
     v1::RecordResultResponse response;
-    return Call([&](grpc::ClientContext* ctx) {
+    return CallOnJob([&](grpc::ClientContext* ctx) {
       return worker_.stub_->RecordResult(ctx, request, &response);
     });
   }
@@ -161,6 +161,36 @@ class Worker::Context final : public JobContext {
     return FromGrpcStatus(fn(&ctx));
   }
 
+  // Call, repeated while the scheduler cannot be reached (it may be
+  // restarting) until it answers, `give_up()` or the worker stops. Only for
+  // calls the scheduler makes idempotent (registering artifacts, results,
+  // the job's outcome): a repeat of a call it carried out is harmless.
+  template <typename Fn, typename GiveUp>
+  absl::Status CallUntilAnswered(Fn&& fn, GiveUp&& give_up) {
+    std::chrono::milliseconds backoff(100);
+    while (true) {
+      absl::Status status = Call(fn);
+      if (status.code() != absl::StatusCode::kUnavailable &&
+          status.code() != absl::StatusCode::kDeadlineExceeded) {
+        return status;
+      }
+      if (give_up() || !worker_.WaitOrStop(backoff)) return status;
+      backoff = std::min(backoff * 2, std::chrono::milliseconds(2000));
+    }
+  }
+  // A call on the running job: retried until the job is cancelled or its
+  // lease lost.
+  template <typename Fn>
+  absl::Status CallOnJob(Fn&& fn) {
+    return CallUntilAnswered(std::forward<Fn>(fn),
+                             [this] { return cancelled(); });
+  }
+
+  // The job has ended and its outcome is being reported: a heartbeat that
+  // finds the lease gone has most likely met that report.
+  void Reporting() { reporting_ = true; }
+  bool reporting() const { return reporting_.load(); }
+
  private:
   Worker& worker_;
   const size_t slot_;
@@ -175,6 +205,7 @@ class Worker::Context final : public JobContext {
   std::map<std::string, std::string> lineage_;
   std::atomic<bool> cancelled_{false};
   std::atomic<bool> lease_lost_{false};
+  std::atomic<bool> reporting_{false};
   std::mutex done_mu_;
   std::condition_variable done_cv_;
   bool done_ = false;
@@ -368,6 +399,7 @@ void Worker::HeartbeatLoop(Context& context) {
       }
     } else if (status.code() == absl::StatusCode::kNotFound ||
                status.code() == absl::StatusCode::kFailedPrecondition) {
+      if (context.reporting()) break;  // the outcome, recorded meanwhile
       SSLAB_LOG(WARNING) << "job " << context.job_id()
                          << ": lease lost: " << status.message();
       context.Cancel(/*lease_lost=*/true);
@@ -410,38 +442,53 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
       result = absl::InternalError(absl::StrCat("job raised: ", e.what()));
     }
   }
-  context.Finish();
-  heartbeat.join();
-
   if (context.lease_lost() && !result.ok()) {
     // Another worker owns (or will own) the job now, or we are shutting
     // down: hand it back as retryable where the scheduler still listens.
     result = absl::UnavailableError("worker stopped or lost its lease");
   }
+  // Logged when the job stops running, before the report lets the scheduler
+  // lease it again: the logs order the attempts of a job.
+  if (result.ok()) {
+    SSLAB_LOG(INFO) << "job " << job.job_id() << " succeeded";
+  } else {
+    SSLAB_LOG(WARNING) << "job " << job.job_id() << " failed: " << result;
+  }
+  // The outcome is reported until the scheduler answers (a restarting
+  // scheduler would otherwise requeue a finished job when its lease ran
+  // out, and meanwhile count this device busy with it), while the
+  // heartbeats keep the lease.
+  context.Reporting();
   absl::Status reported;
+  auto stop_trying = [] { return false; };
   if (result.ok()) {
     v1::CompleteJobRequest request;
     context.Stamp(request);
     const std::map<std::string, std::string> lineage = context.lineage();
     request.mutable_lineage()->insert(lineage.begin(), lineage.end());
     v1::CompleteJobResponse response;
-    reported = context.Call([&](grpc::ClientContext* ctx) {
-      return stub_->CompleteJob(ctx, request, &response);
-    });
-    SSLAB_LOG(INFO) << "job " << job.job_id() << " succeeded";
+    reported = context.CallUntilAnswered(
+        [&](grpc::ClientContext* ctx) {
+          return stub_->CompleteJob(ctx, request, &response);
+        },
+        stop_trying);
   } else {
     v1::FailJobRequest request;
     context.Stamp(request);
     request.set_error(std::string(result.message()));
     request.set_retryable(IsRetryable(result.code()));
     v1::FailJobResponse response;
-    reported = context.Call([&](grpc::ClientContext* ctx) {
-      return stub_->FailJob(ctx, request, &response);
-    });
-    SSLAB_LOG(WARNING) << "job " << job.job_id() << " failed: " << result;
+    reported = context.CallUntilAnswered(
+        [&](grpc::ClientContext* ctx) {
+          return stub_->FailJob(ctx, request, &response);
+        },
+        stop_trying);
   }
+  context.Finish();
+  heartbeat.join();
   if (!reported.ok()) {
-    // The lease expires and the scheduler requeues the job: nothing is lost.
+    // Stopping, or the lease was lost: the scheduler requeues the job when
+    // the lease runs out.
     SSLAB_LOG(WARNING) << "job " << job.job_id()
                        << ": could not report the outcome: " << reported;
   }

@@ -34,16 +34,29 @@ class WorkerTest : public ::testing::Test {
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
     std::filesystem::remove_all(dir_);
     std::filesystem::create_directories(dir_);
+    // Heartbeats every 0.3 s.
+    ASSERT_NO_FATAL_FAILURE(OpenScheduler(absl::Milliseconds(900)));
+  }
+
+  // (Re)opens the scheduler on the test's database and serves it on a free
+  // port.
+  void OpenScheduler(absl::Duration lease) {
+    server_.reset();
+    scheduler_.reset();
     ASSERT_OK_AND_ASSIGN(auto store,
                          storage::Store::Open((dir_ / "db").string()));
     scheduler::SchedulerOptions options;
-    options.lease_duration = absl::Milliseconds(900);  // heartbeats every 0.3 s
+    options.lease_duration = lease;
     options.max_attempts = 2;
     ASSERT_OK_AND_ASSIGN(
         scheduler_, scheduler::Scheduler::Create(
                         std::move(store), scheduler::Clock::Real(), options));
+    ASSERT_NO_FATAL_FAILURE(StartServer(0));
+  }
+
+  void StartServer(int port) {
     SchedulerServerOptions server_options;
-    server_options.listen = "127.0.0.1:0";
+    server_options.listen = "127.0.0.1:" + std::to_string(port);
     server_options.expire_interval = absl::Milliseconds(100);
     ASSERT_OK_AND_ASSIGN(
         server_, SchedulerServer::Start(scheduler_.get(), server_options));
@@ -189,6 +202,43 @@ TEST_F(WorkerTest, FailuresAreRetriedOnlyWhenARetryCanHelp) {
   const v1::WorkerStatus status =
       WaitForWorker([](const auto& s) { return s.jobs_failed() == 2; });
   EXPECT_THAT(status.last_error(), HasSubstr("bad width"));
+}
+
+// The scheduler is gone when a job ends (restarting, say): the worker
+// reports the outcome once it is back, keeping the lease meanwhile, so the
+// job is not requeued and run again, and its device is not leased to
+// another job while the scheduler still counts it busy.
+TEST_F(WorkerTest, ReportsAnOutcomeOnceTheSchedulerIsBack) {
+  // A lease that outlasts the outage and the channel's reconnection.
+  ASSERT_NO_FATAL_FAILURE(OpenScheduler(absl::Seconds(6)));
+  const int64_t run = SubmitRun();
+  std::atomic<int> calls{0};
+  std::atomic<bool> registered{false};
+  std::atomic<bool> finish{false};
+  StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
+    ++calls;
+    experiment::CheckpointReport ckpt;
+    ckpt.epoch = 1;
+    ckpt.step = 10;
+    ckpt.path = "runs/1/checkpoints/epoch-0001.ckpt";
+    ckpt.is_final = true;
+    const absl::Status status = context.RegisterCheckpoint(ckpt).status();
+    registered = true;
+    while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return status;
+  });
+  while (!registered) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  const int port = server_->port();
+  server_.reset();
+  finish = true;
+  // Long enough for the report to meet the closed port (without this pause
+  // the test proves less, it does not wait for anything).
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  ASSERT_NO_FATAL_FAILURE(StartServer(port));
+  const storage::Job job = WaitForTrainJob(
+      run, [](const auto& j) { return j.state == JobState::kSucceeded; });
+  EXPECT_EQ(job.attempts, 1);
+  EXPECT_EQ(calls, 1);
 }
 
 TEST_F(WorkerTest, ACancelledRunStopsTheJobAtItsNextHeartbeat) {
