@@ -170,6 +170,12 @@ absl::StatusOr<std::vector<std::string>> RunFileArguments(
   }
   std::vector<std::string> args;
   for (const auto& entry : root) {
+    // YAML allows lists and maps as keys ("[a]: 1", "? {a: b}"), which
+    // as<std::string>() throws for.
+    if (entry.first.IsSequence() || entry.first.IsMap()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          path, ": a key is a list or a map (keys are flag names)"));
+    }
     const std::string key = entry.first.as<std::string>();
     std::string flag = "--" + key;
     std::replace(flag.begin() + 2, flag.end(), '_', '-');
@@ -194,6 +200,9 @@ absl::StatusOr<std::vector<std::string>> RunFileArguments(
       }
       const std::vector<std::string> given = option->results();
       for (const auto& item : value) {
+        if (item.first.IsSequence() || item.first.IsMap()) {
+          return bad("a key is a list or a map (keys are setting names)");
+        }
         const std::string name = item.first.as<std::string>();
         const auto overridden = std::find_if(
             given.rbegin(), given.rend(), [&](const std::string& g) {

@@ -127,6 +127,17 @@ TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {
   EXPECT_THAT(Arguments("method: [rotation\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("not YAML or JSON")));
+  // Lists and maps as keys are YAML too; they used to throw out of
+  // RunFileArguments and end the CLI (found by fuzz/run_file_fuzzer).
+  EXPECT_THAT(Arguments("[method]: rotation\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a key is a list or a map")));
+  EXPECT_THAT(Arguments("? {a: b}\n: 1\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a key is a list or a map")));
+  EXPECT_THAT(Arguments("axes: {[lr]: [0.1, 0.4]}\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("axes: a key is a list or a map")));
   std::filesystem::remove(path_);
   EXPECT_THAT(RunFileArguments(path_, *submit_),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr(path_)));

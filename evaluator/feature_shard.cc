@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <new>
 #include <system_error>
 
@@ -272,14 +273,28 @@ absl::StatusOr<ShardInfo> ReadHeader(const std::filesystem::path& path,
   const uint32_t dtype = Get<uint32_t>(fixed, 12);
   if (dtype < 1 || dtype > 3) return DataLoss(path, "unknown dtype");
   info.dtype = static_cast<ShardDtype>(dtype);
-  info.rows = static_cast<int64_t>(Get<uint64_t>(fixed, 16));
-  info.dims = static_cast<int64_t>(Get<uint64_t>(fixed, 24));
+  const uint64_t rows = Get<uint64_t>(fixed, 16);
+  const uint64_t dims = Get<uint64_t>(fixed, 24);
+  // Checked before any use: rows or dims of 2^63 and more read as negative
+  // sizes, and a product that wraps around 2^64 would pass the file size
+  // check below and ask for exabytes (found by fuzz/feature_shard_fuzzer).
+  uint64_t payload_bytes = 0;
+  if (rows > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+      dims < 1 ||
+      dims > static_cast<uint64_t>(std::numeric_limits<int64_t>::max()) ||
+      __builtin_mul_overflow(rows, dims, &payload_bytes) ||
+      __builtin_mul_overflow(payload_bytes, ElementBytes(info.dtype),
+                             &payload_bytes) ||
+      payload_bytes > file_size) {
+    return DataLoss(path, absl::StrCat("corrupt header (", rows, " x ", dims,
+                                       " elements in ", file_size, " bytes)"));
+  }
+  info.rows = static_cast<int64_t>(rows);
+  info.dims = static_cast<int64_t>(dims);
   info.name = rest.substr(0, name_len);
   *payload_digest = fixed.substr(40, kDigestBytes);
   info.payload_sha256 = absl::BytesToHexString(*payload_digest);
-  const uint64_t expected =
-      header.size() + kDigestBytes +
-      static_cast<uint64_t>(info.rows) * info.dims * ElementBytes(info.dtype);
+  const uint64_t expected = header.size() + kDigestBytes + payload_bytes;
   if (file_size != expected) {
     return DataLoss(
         path,

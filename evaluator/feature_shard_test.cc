@@ -5,10 +5,17 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cstdint>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <utility>
 
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "common/files.h"
 #include "common/testing/status_matchers.h"
 
 namespace sslab::evaluator {
@@ -134,6 +141,42 @@ TEST_F(FeatureShardTest, DetectsCorruptionAndTruncation) {
               StatusIs(absl::StatusCode::kDataLoss, HasSubstr("magic")));
   EXPECT_THAT(ReadShard(dir_ / "missing.feat"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("missing.feat")));
+}
+
+// A header whose checksums match but whose rows x dims is negative, zero
+// wide or wraps around 2^64 (found by fuzz/feature_shard_fuzzer): DATA_LOSS
+// before anything is allocated.
+TEST_F(FeatureShardTest, ImpossibleShapesInAConsistentHeaderAreRefused) {
+  const auto path = dir_ / "empty.feat";
+  ASSERT_OK(WriteShard(path, "block1", at::empty({0, 4}), ShardDtype::kFloat32)
+                .status());
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  constexpr size_t kHeader = 72 + 6;  // fixed fields + "block1"
+  ASSERT_EQ(bytes.size(), kHeader + 32);
+  const std::pair<uint64_t, uint64_t> shapes[] = {
+      {uint64_t{1} << 63, 0},  // rows reads as INT64_MIN, no columns
+      {uint64_t{1} << 62, 4},  // 2^62 x 4 x 4 bytes wraps to 0
+      {0, 0},                  // no columns
+      {1, uint64_t{1} << 63},  // dims reads as negative
+  };
+  for (const auto& [rows, dims] : shapes) {
+    std::string header = bytes.substr(0, kHeader);
+    std::memcpy(header.data() + 16, &rows, 8);
+    std::memcpy(header.data() + 24, &dims, 8);
+    {
+      std::ofstream out(path, std::ios::binary | std::ios::trunc);
+      out << header << absl::HexStringToBytes(Sha256Hex(header));
+    }
+    SCOPED_TRACE(absl::StrCat(rows, " x ", dims));
+    EXPECT_THAT(ReadShardInfo(path), StatusIs(absl::StatusCode::kDataLoss,
+                                              HasSubstr("corrupt header")));
+    EXPECT_THAT(ReadShard(path), StatusIs(absl::StatusCode::kDataLoss,
+                                          HasSubstr("corrupt header")));
+  }
 }
 
 TEST_F(FeatureShardTest, UnfinishedOrFailedWritesLeaveNothing) {

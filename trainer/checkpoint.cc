@@ -1,8 +1,14 @@
 #include "trainer/checkpoint.h"
 
+#include <caffe2/serialize/inline_container.h>
+#include <caffe2/serialize/read_adapter_interface.h>
+#include <torch/csrc/jit/serialization/import_read.h>
 #include <torch/csrc/jit/serialization/pickle.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <cstring>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -41,6 +47,38 @@ bool FromDict(const c10::impl::GenericDict& dict, const std::string& key,
   return true;
 }
 
+// The file's bytes for the zip reader under torch::pickle_load. LibTorch
+// 1.13's own adapter (pickle_load's VectorReader) copies whatever range the
+// zip reader asks for, and a truncated or corrupt archive makes it ask past
+// the end: a heap overread on every truncated checkpoint (found by
+// fuzz/checkpoint_fuzzer). This one answers with a short read, which the zip
+// reader reports as an error.
+class BoundedReader final : public caffe2::serialize::ReadAdapterInterface {
+ public:
+  explicit BoundedReader(const std::string* bytes) : bytes_(bytes) {}
+  size_t size() const override { return bytes_->size(); }
+  size_t read(uint64_t pos, void* buf, size_t n,
+              const char* /*what*/) const override {
+    if (pos >= bytes_->size()) return 0;
+    n = static_cast<size_t>(std::min<uint64_t>(n, bytes_->size() - pos));
+    std::memcpy(buf, bytes_->data() + pos, n);
+    return n;
+  }
+
+ private:
+  const std::string* bytes_;  // not owned
+};
+
+// torch::pickle_load(bytes) through BoundedReader. Throws what it throws.
+c10::IValue PickleLoad(const std::string& bytes) {
+  caffe2::serialize::PyTorchStreamReader reader(
+      std::make_shared<BoundedReader>(&bytes));
+  return torch::jit::readArchiveAndTensors(
+      "data", /*pickle_prefix=*/"", /*tensor_prefix=*/"",
+      /*type_resolver=*/c10::nullopt, /*obj_loader=*/c10::nullopt,
+      /*device=*/c10::nullopt, reader);
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> SerializeCheckpoint(const CheckpointContents& c) {
@@ -75,7 +113,7 @@ absl::StatusOr<CheckpointContents> ReadCheckpoint(
   };
   c10::IValue root;
   try {
-    root = torch::pickle_load(std::vector<char>(bytes.begin(), bytes.end()));
+    root = PickleLoad(bytes);
   } catch (const c10::Error& e) {
     return corrupt(e.what_without_backtrace());
   } catch (const std::exception& e) {
