@@ -38,21 +38,29 @@ import time
 
 
 def start_scheduler(binary, workdir, db, extra=()):
-    port_file = os.path.join(workdir, "http.port")
-    if os.path.exists(port_file):
-        os.remove(port_file)
+    """Starts sslab-scheduler on loopback ports; returns (process, HTTP
+    port). Its gRPC address is grpc_address(workdir)."""
+    port_files = [os.path.join(workdir, name) for name in ("http.port", "grpc.port")]
+    for f in port_files:
+        if os.path.exists(f):
+            os.remove(f)
     proc = subprocess.Popen(
-        [binary, "--listen=127.0.0.1:0", f"--db={db}",
+        [binary, "--listen=127.0.0.1:0", f"--port-file={port_files[1]}", f"--db={db}",
          f"--data-dir={workdir}/artifacts", "--http-listen=127.0.0.1:0",
-         f"--http-port-file={port_file}", *extra],
+         f"--http-port-file={port_files[0]}", *extra],
         stderr=open(os.path.join(workdir, "scheduler.log"), "a"))
-    for _ in range(600):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            return proc, int(open(port_file).read())
+    for _ in range(1200):
+        if all(os.path.exists(f) and open(f).read().strip() for f in port_files):
+            return proc, int(open(port_files[0]).read())
         if proc.poll() is not None:
             sys.exit("scheduler exited; see " + workdir + "/scheduler.log")
         time.sleep(0.1)
     sys.exit("scheduler did not start")
+
+
+def grpc_address(workdir):
+    """The gRPC address of the scheduler start_scheduler last started."""
+    return "127.0.0.1:" + open(os.path.join(workdir, "grpc.port")).read().strip()
 
 
 def fill(db, runs, results_per_run):

@@ -118,6 +118,31 @@ int Fail(const char* what, const grpc::Status& s) {
   return 1;
 }
 
+// One client thread's latencies, merged into `all` when it ends; prints the
+// first failed call of the whole phase.
+class ThreadLatencies {
+ public:
+  ThreadLatencies(Latencies& all, std::atomic<int>& errors)
+      : all_(all), errors_(errors) {}
+  ~ThreadLatencies() { all_.Merge(local_); }
+
+  // Runs `call` (returning a grpc::Status) and records its latency.
+  template <typename Call>
+  bool Time(const char* name, Call&& call) {
+    const auto t0 = Clock::now();
+    const grpc::Status s = call();
+    Add(name, Ms(Clock::now() - t0));
+    if (!s.ok() && errors_++ == 0) Fail(name, s);
+    return s.ok();
+  }
+  void Add(const char* name, double ms) { local_[name].push_back(ms); }
+
+ private:
+  Latencies& all_;
+  std::atomic<int>& errors_;
+  std::map<std::string, std::vector<double>> local_;
+};
+
 int Submit(const std::string& addr, int clients, int count) {
   Latencies lat;
   std::atomic<int> next{0}, errors{0};
@@ -126,18 +151,15 @@ int Submit(const std::string& addr, int clients, int count) {
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
       auto stub = v1::ExperimentService::NewStub(Connect(addr, c));
-      std::map<std::string, std::vector<double>> local;
+      ThreadLatencies timed(lat, errors);
       v1::SubmitRunRequest req;
       *req.mutable_config() = TinyConfig();
       for (int i = next++; i < count; i = next++) {
         req.set_name("load-" + std::to_string(i));
         v1::SubmitRunResponse resp;
-        const auto t0 = Clock::now();
-        grpc::Status s = stub->SubmitRun(Ctx().get(), req, &resp);
-        local["SubmitRun"].push_back(Ms(Clock::now() - t0));
-        if (!s.ok() && errors++ == 0) Fail("SubmitRun", s);
+        timed.Time("SubmitRun",
+                   [&] { return stub->SubmitRun(Ctx().get(), req, &resp); });
       }
-      lat.Merge(local);
     });
   }
   for (auto& t : threads) t.join();
@@ -163,27 +185,21 @@ int Read(const std::string& addr, int clients, double seconds,
       auto stub = v1::ExperimentService::NewStub(Connect(addr, c));
       std::mt19937_64 rng(c);
       std::uniform_int_distribution<int64_t> run(1, max_run_id);
-      std::map<std::string, std::vector<double>> local;
-      auto timed = [&](const char* name, auto&& call) {
-        const auto t0 = Clock::now();
-        grpc::Status s = call();
-        local[name].push_back(Ms(Clock::now() - t0));
-        if (!s.ok() && errors++ == 0) Fail(name, s);
-      };
+      ThreadLatencies timed(lat, errors);
       while (Clock::now() < end) {
-        timed("GetRun", [&] {
+        timed.Time("GetRun", [&] {
           v1::GetRunRequest req;
           req.set_run_id(run(rng));
           v1::GetRunResponse resp;
           return stub->GetRun(Ctx().get(), req, &resp);
         });
-        timed("ListRuns", [&] {
+        timed.Time("ListRuns", [&] {
           v1::ListRunsRequest req;
           req.set_page_size(100);
           v1::ListRunsResponse resp;
           return stub->ListRuns(Ctx().get(), req, &resp);
         });
-        timed("QueryResults", [&] {
+        timed.Time("QueryResults", [&] {
           v1::QueryResultsRequest req;
           req.set_run_id(run(rng));
           req.set_page_size(100);
@@ -191,7 +207,6 @@ int Read(const std::string& addr, int clients, double seconds,
           return stub->QueryResults(Ctx().get(), req, &resp);
         });
       }
-      lat.Merge(local);
     });
   }
   for (auto& t : threads) t.join();
@@ -235,14 +250,7 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
   for (int w = 0; w < workers; ++w) {
     threads.emplace_back([&, w] {
       auto stub = v1::WorkerService::NewStub(Connect(addr, w));
-      std::map<std::string, std::vector<double>> local;
-      auto timed = [&](const char* name, auto&& call) {
-        const auto t0 = Clock::now();
-        grpc::Status s = call();
-        local[name].push_back(Ms(Clock::now() - t0));
-        if (!s.ok() && errors++ == 0) Fail(name, s);
-        return s.ok();
-      };
+      ThreadLatencies timed(lat, errors);
       v1::Device device;
       device.set_kind(v1::DEVICE_KIND_CPU);
       device.set_key("load-bench-host-" + std::to_string(w) + "/cpu");
@@ -252,7 +260,7 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
       *reg.add_devices() = device;
       reg.add_job_kinds(v1::JOB_KIND_TRAIN);
       v1::RegisterWorkerResponse registered;
-      if (!timed("RegisterWorker", [&] {
+      if (!timed.Time("RegisterWorker", [&] {
             return stub->RegisterWorker(Ctx().get(), reg, &registered);
           })) {
         return;
@@ -263,7 +271,7 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
         lease.set_worker_id(registered.worker_id());
         *lease.add_free_devices() = device;
         v1::LeaseJobResponse leased;
-        if (!timed("LeaseJob", [&] {
+        if (!timed.Time("LeaseJob", [&] {
               return stub->LeaseJob(Ctx().get(), lease, &leased);
             })) {
           break;
@@ -280,8 +288,8 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
           hb.set_step(h);
           (*hb.mutable_metrics())["loss"] = 1.0 / h;
           v1::HeartbeatResponse resp;
-          timed("Heartbeat",
-                [&] { return stub->Heartbeat(Ctx().get(), hb, &resp); });
+          timed.Time("Heartbeat",
+                     [&] { return stub->Heartbeat(Ctx().get(), hb, &resp); });
         }
         v1::RegisterCheckpointRequest ck;
         ck.set_worker_id(registered.worker_id());
@@ -293,7 +301,7 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
         ck.set_bytes(1);
         ck.set_is_final(true);
         v1::RegisterCheckpointResponse ck_resp;
-        timed("RegisterCheckpoint", [&] {
+        timed.Time("RegisterCheckpoint", [&] {
           return stub->RegisterCheckpoint(Ctx().get(), ck, &ck_resp);
         });
         v1::CompleteJobRequest done;
@@ -301,12 +309,12 @@ int Lease(const std::string& addr, int workers, double seconds, int watchers,
         done.set_job_id(job.job_id());
         done.set_lease_token(token);
         v1::CompleteJobResponse done_resp;
-        timed("CompleteJob",
-              [&] { return stub->CompleteJob(Ctx().get(), done, &done_resp); });
-        local["cycle"].push_back(Ms(Clock::now() - cycle_start));
+        timed.Time("CompleteJob", [&] {
+          return stub->CompleteJob(Ctx().get(), done, &done_resp);
+        });
+        timed.Add("cycle", Ms(Clock::now() - cycle_start));
         ++cycles;
       }
-      lat.Merge(local);
     });
   }
   for (auto& t : threads) t.join();

@@ -27,24 +27,12 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from http_bench import fill  # noqa: E402
+from http_bench import fill, grpc_address, start_scheduler  # noqa: E402
 
 
 def start(binary, workdir, db):
-    port_file = os.path.join(workdir, "grpc.port")
-    if os.path.exists(port_file):
-        os.remove(port_file)
-    proc = subprocess.Popen(
-        [binary, "--listen=127.0.0.1:0", f"--port-file={port_file}", f"--db={db}",
-         f"--data-dir={workdir}/artifacts"],
-        stderr=open(os.path.join(workdir, "scheduler.log"), "a"))
-    for _ in range(1200):
-        if os.path.exists(port_file) and open(port_file).read().strip():
-            return proc, "127.0.0.1:" + open(port_file).read().strip()
-        if proc.poll() is not None:
-            sys.exit("scheduler exited; see " + workdir + "/scheduler.log")
-        time.sleep(0.1)
-    sys.exit("scheduler did not start")
+    proc, _ = start_scheduler(binary, workdir, db)
+    return proc, grpc_address(workdir)
 
 
 def phase(bench, addr, **flags):
