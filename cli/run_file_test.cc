@@ -121,6 +121,12 @@ TEST_F(RunFileTest, MistakesNameTheFileAndTheKey) {
   EXPECT_THAT(Arguments("file: other.yaml\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("file: not a flag")));
+  EXPECT_THAT(Arguments("layers: [block1, {a: 1}]\n"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("list items must be plain values")));
+  EXPECT_THAT(Arguments(""),  // an empty file is no map either
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("a map of flag names")));
   EXPECT_THAT(Arguments("- a\n- b\n"),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("a map of flag names")));

@@ -1,5 +1,6 @@
 #include "experiment/job_graph.h"
 
+#include "absl/algorithm/container.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 
@@ -46,6 +47,16 @@ absl::Status CheckArtifactPath(absl::string_view path,
     }
   }
   return absl::OkStatus();
+}
+
+absl::Status CheckSha256(absl::string_view sha256, absl::string_view field) {
+  const bool hex = absl::c_all_of(sha256, [](char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+  });
+  if (sha256.empty() || (sha256.size() == 64 && hex)) return absl::OkStatus();
+  return absl::InvalidArgumentError(
+      absl::StrCat(field, ": must be 64 lowercase hex digits (a SHA-256), got ",
+                   sha256.size(), " characters"));
 }
 
 }  // namespace sslab::experiment

@@ -51,6 +51,11 @@ bool IsEvaluatedEpoch(const EvaluationPlan& plan, int epoch, bool is_final);
 inline constexpr size_t kMaxArtifactPathLength = 1024;
 absl::Status CheckArtifactPath(absl::string_view path, absl::string_view field);
 
+// An artifact's registered SHA-256: 64 lowercase hex digits, or empty when
+// the worker did not compute one (then nothing verifies it). INVALID_ARGUMENT
+// naming `field` otherwise.
+absl::Status CheckSha256(absl::string_view sha256, absl::string_view field);
+
 // A registered checkpoint, as a job refers to it.
 struct CheckpointRef {
   int64_t id = 0;

@@ -442,28 +442,48 @@ absl::StatusOr<SweepSubmission> Scheduler::SubmitSweep(
   return out;
 }
 
-absl::StatusOr<RunStatus> Scheduler::GetRun(int64_t run_id) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  RunStatus status;
-  SSLAB_ASSIGN_OR_RETURN(status.run, impl_->GetRun(run_id));
-  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, impl_->store->ListJobs(run_id));
-  status.jobs = internal::CountJobs(jobs);
-  for (const Job& j : jobs) {
-    if (j.kind == JobKind::kTrain) status.train_progress = j.progress;
-  }
-  status.job_list = std::move(jobs);
-  SSLAB_ASSIGN_OR_RETURN(status.disk, impl_->store->RunDiskUsage(run_id));
-  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Metric> latest,
-                         impl_->store->LatestMetrics(run_id));
-  for (const storage::Metric& m : latest) {
-    status.step = std::max(status.step, m.step);
-    if (m.name == "epoch") {
-      status.epoch = static_cast<int64_t>(m.value);
-    } else {
-      status.latest_metrics[m.name] = m.value;
+namespace {
+
+// The status of each of `runs`, in their order, with one query per table.
+absl::StatusOr<std::vector<RunStatus>> LoadStatuses(storage::Store& store,
+                                                    std::vector<Run> runs) {
+  std::vector<int64_t> ids;
+  for (const Run& run : runs) ids.push_back(run.id);
+  SSLAB_ASSIGN_OR_RETURN(auto jobs, store.ListJobsOfRuns(ids));
+  SSLAB_ASSIGN_OR_RETURN(auto disk, store.DiskUsageOfRuns(ids));
+  SSLAB_ASSIGN_OR_RETURN(auto metrics, store.LatestMetricsOfRuns(ids));
+  std::vector<RunStatus> out;
+  out.reserve(runs.size());
+  for (Run& run : runs) {
+    RunStatus& status = out.emplace_back();
+    const int64_t id = run.id;
+    status.run = std::move(run);
+    status.job_list = std::move(jobs[id]);
+    status.jobs = internal::CountJobs(status.job_list);
+    for (const Job& j : status.job_list) {
+      if (j.kind == JobKind::kTrain) status.train_progress = j.progress;
+    }
+    status.disk = disk[id];
+    for (const storage::Metric& m : metrics[id]) {
+      status.step = std::max(status.step, m.step);
+      if (m.name == "epoch") {
+        status.epoch = static_cast<int64_t>(m.value);
+      } else {
+        status.latest_metrics[m.name] = m.value;
+      }
     }
   }
-  return status;
+  return out;
+}
+
+}  // namespace
+
+absl::StatusOr<RunStatus> Scheduler::GetRun(int64_t run_id) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_ASSIGN_OR_RETURN(Run run, impl_->GetRun(run_id));
+  SSLAB_ASSIGN_OR_RETURN(std::vector<RunStatus> statuses,
+                         LoadStatuses(*impl_->store, {std::move(run)}));
+  return std::move(statuses.front());
 }
 
 absl::StatusOr<storage::Sweep> Scheduler::GetSweep(int64_t sweep_id) {
@@ -471,17 +491,22 @@ absl::StatusOr<storage::Sweep> Scheduler::GetSweep(int64_t sweep_id) {
   return impl_->GetSweep(sweep_id);
 }
 
-absl::StatusOr<Page<Run>> Scheduler::ListRuns(const storage::RunFilter& filter,
-                                              int page_size,
-                                              const std::string& page_token) {
+absl::StatusOr<Page<RunStatus>> Scheduler::ListRuns(
+    const storage::RunFilter& filter, int page_size,
+    const std::string& page_token) {
   SSLAB_ASSIGN_OR_RETURN(PageRequest request,
                          ParsePage(page_size, page_token, impl_->options));
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       std::vector<Run> runs,
       impl_->store->ListRuns(filter, request.last, request.limit + 1));
-  return ToPage(std::move(runs), request.limit,
-                [](const Run& r) { return r.id; });
+  Page<Run> page =
+      ToPage(std::move(runs), request.limit, [](const Run& r) { return r.id; });
+  Page<RunStatus> out;
+  SSLAB_ASSIGN_OR_RETURN(out.rows,
+                         LoadStatuses(*impl_->store, std::move(page.rows)));
+  out.next_page_token = std::move(page.next_page_token);
+  return out;
 }
 
 absl::StatusOr<Page<storage::SweepSummary>> Scheduler::ListSweeps(
@@ -927,6 +952,7 @@ absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
     return Invalid("step", absl::StrCat("must be >= 0, got ", info.step));
   }
   SSLAB_RETURN_IF_ERROR(experiment::CheckArtifactPath(info.path, "path"));
+  SSLAB_RETURN_IF_ERROR(experiment::CheckSha256(info.sha256, "sha256"));
   if (info.bytes < 0) {
     return Invalid("bytes", absl::StrCat("must be >= 0, got ", info.bytes));
   }
@@ -966,6 +992,7 @@ absl::Status Scheduler::RegisterFeatures(
     if (f.layer.empty()) return Invalid(field + "layer", "must be set");
     SSLAB_RETURN_IF_ERROR(
         experiment::CheckArtifactPath(f.path, field + "path"));
+    SSLAB_RETURN_IF_ERROR(experiment::CheckSha256(f.sha256, field + "sha256"));
     if (f.rows < 0) return Invalid(field + "rows", "must be >= 0");
     if (f.dims < 0) return Invalid(field + "dims", "must be >= 0");
     if (f.bytes < 0) return Invalid(field + "bytes", "must be >= 0");

@@ -308,10 +308,11 @@ class Scheduler {
   absl::StatusOr<RunStatus> GetRun(int64_t run_id);
   absl::StatusOr<storage::Sweep> GetSweep(int64_t sweep_id);
   // Lists are paged (see Page).
-  // Newest first.
-  absl::StatusOr<Page<storage::Run>> ListRuns(const storage::RunFilter& filter,
-                                              int page_size,
-                                              const std::string& page_token);
+  // Newest first, each with its status (as GetRun), read for the whole page
+  // at once.
+  absl::StatusOr<Page<RunStatus>> ListRuns(const storage::RunFilter& filter,
+                                           int page_size,
+                                           const std::string& page_token);
   absl::StatusOr<std::vector<storage::Job>> ListJobs(int64_t run_id);
   // Ascending epoch.
   absl::StatusOr<Page<storage::Checkpoint>> ListCheckpoints(

@@ -145,7 +145,7 @@ class SchedulerTest : public ::testing::Test {
     c.epoch = epoch;
     c.step = epoch * 100;
     c.path = "runs/1/ckpt-" + std::to_string(epoch);
-    c.sha256 = "ab";
+    c.sha256 = std::string(64, 'a');
     c.bytes = 1234;
     c.is_final = is_final;
     return c;
@@ -159,8 +159,8 @@ class SchedulerTest : public ::testing::Test {
       for (Split split : experiment::kEvaluationSplits) {
         features.push_back(
             {layer, split,
-             "f/" + layer + "-" + std::string(experiment::Name(split)), "cd", 5,
-             8});
+             "f/" + layer + "-" + std::string(experiment::Name(split)),
+             std::string(64, 'c'), 5, 8});
       }
     }
     ASSERT_OK(scheduler_->RegisterFeatures(lease, features));
@@ -211,8 +211,7 @@ TEST_F(SchedulerTest, RejectsBadRequestsNamingTheField) {
   EXPECT_THAT(scheduler_->SubmitSweep(sweep),
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("base.dataset.path")));
-  ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
-                       scheduler_->ListRuns({}, 10, ""));
+  ASSERT_OK_AND_ASSIGN(Page<RunStatus> page, scheduler_->ListRuns({}, 10, ""));
   EXPECT_THAT(page.rows, SizeIs(0));
 
   EXPECT_THAT(
@@ -610,6 +609,11 @@ TEST_F(SchedulerTest, WorkerReportsOutOfRangeAreRefusedNamingTheField) {
   refused(c, "path: longer than 1024 bytes");
   c.path = std::string("runs/1/a\0b", 10);
   refused(c, "path: contains a NUL byte");
+  c = Ckpt(1, false);
+  c.sha256 = "ab";
+  refused(c, "sha256: must be 64 lowercase hex digits");
+  c.sha256 = std::string(64, 'A');
+  refused(c, "sha256: must be 64 lowercase hex digits");
   ASSERT_OK_AND_ASSIGN(auto status, scheduler_->GetRun(run));
   EXPECT_EQ(status.disk.checkpoints, 0);
 
@@ -618,8 +622,8 @@ TEST_F(SchedulerTest, WorkerReportsOutOfRangeAreRefusedNamingTheField) {
   ASSERT_OK(scheduler_->CompleteJob(train.ref()));
   Lease extract = MustLease(w, {kCpu});
   ASSERT_EQ(extract.job.kind, JobKind::kExtract);
-  const experiment::FeatureRef good{"block4", Split::kTrain, "f/b4", "cd", 5,
-                                    8};
+  const experiment::FeatureRef good{
+      "block4", Split::kTrain, "f/b4", std::string(64, 'c'), 5, 8};
   auto bad_feature = [&](experiment::FeatureRef f, const char* field) {
     EXPECT_THAT(scheduler_->RegisterFeatures(extract.ref(), {good, f}),
                 StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr(field)));
@@ -632,6 +636,9 @@ TEST_F(SchedulerTest, WorkerReportsOutOfRangeAreRefusedNamingTheField) {
   bad_feature(f, "features[1].path: must be relative");
   f.path = "f/../../x";
   bad_feature(f, "features[1].path: must stay inside");
+  f = good;
+  f.sha256 = "cd";
+  bad_feature(f, "features[1].sha256: must be 64 lowercase hex digits");
   f = good;
   f.rows = -1;
   bad_feature(f, "features[1].rows: must be >= 0");
@@ -856,7 +863,7 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   std::vector<experiment::FeatureRef> partial;
   for (const std::string layer : {"block4", "pixels"}) {
     for (Split split : {Split::kTrain, Split::kVal}) {
-      partial.push_back({layer, split, "f/x", "cd", 10, 8});
+      partial.push_back({layer, split, "f/x", std::string(64, 'c'), 10, 8});
     }
   }
   ASSERT_OK(scheduler_->RegisterFeatures({w, extract.job.id, extract.token},
@@ -1100,6 +1107,64 @@ TEST_F(SchedulerTest, RestartRecoversFromTheSameFile) {
   EXPECT_EQ(MustLease(w, {kCpu}).job.run_id, queued);
 }
 
+// ListRuns reads a page's jobs, metrics and disk use with one query each:
+// every run must still get exactly what GetRun gives it.
+TEST_F(SchedulerTest, ListRunsGivesEachRunWhatGetRunGives) {
+  const int64_t trained = Submit(Spec());
+  const int64_t training = Submit(Spec());
+  const int64_t queued = Submit(Spec());
+  const int64_t w = Worker("w", {kCpu});
+  Lease first = MustLease(w, {kCpu});
+  ASSERT_EQ(first.job.run_id, trained);
+  ASSERT_OK(scheduler_->Heartbeat(first.ref(), {0.5, 1, 7, {{"loss", 2.5}}})
+                .status());
+  ASSERT_OK(
+      scheduler_->RegisterCheckpoint(first.ref(), Ckpt(1, true)).status());
+  ASSERT_OK(scheduler_->CompleteJob(first.ref()));
+  ASSERT_OK_AND_ASSIGN(RunStatus single, scheduler_->GetRun(trained));
+  ASSERT_THAT(single.job_list, SizeIs(2));  // TRAIN done, EXTRACT queued
+  ASSERT_EQ(single.disk.checkpoints, 1);
+  // The EXTRACT of `trained` was queued after the other TRAIN jobs.
+  Lease second = MustLease(w, {kCpu});
+  ASSERT_EQ(second.job.run_id, training);
+  ASSERT_OK(
+      scheduler_
+          ->Heartbeat(second.ref(), {0.25, 0, 3, {{"loss", 4.0}, {"acc", 0.5}}})
+          .status());
+
+  ASSERT_OK_AND_ASSIGN(Page<RunStatus> page, scheduler_->ListRuns({}, 10, ""));
+  ASSERT_THAT(page.rows, SizeIs(3));
+  for (const RunStatus& listed : page.rows) {
+    SCOPED_TRACE(absl::StrCat("run ", listed.run.id));
+    ASSERT_OK_AND_ASSIGN(RunStatus got, scheduler_->GetRun(listed.run.id));
+    EXPECT_EQ(listed.run.state, got.run.state);
+    ASSERT_EQ(listed.job_list.size(), got.job_list.size());
+    for (size_t i = 0; i < got.job_list.size(); ++i) {
+      EXPECT_EQ(listed.job_list[i].id, got.job_list[i].id);
+      EXPECT_EQ(listed.job_list[i].run_id, listed.run.id);
+    }
+    EXPECT_EQ(listed.jobs.total, got.jobs.total);
+    EXPECT_EQ(listed.jobs.succeeded, got.jobs.succeeded);
+    EXPECT_DOUBLE_EQ(listed.train_progress, got.train_progress);
+    EXPECT_EQ(listed.epoch, got.epoch);
+    EXPECT_EQ(listed.step, got.step);
+    EXPECT_EQ(listed.latest_metrics, got.latest_metrics);
+    EXPECT_EQ(listed.disk.checkpoints, got.disk.checkpoints);
+    EXPECT_EQ(listed.disk.checkpoint_bytes, got.disk.checkpoint_bytes);
+  }
+  // And the values are the runs' own, not a neighbour's.
+  EXPECT_EQ(page.rows[2].run.id, trained);
+  EXPECT_EQ(page.rows[2].disk.checkpoints, 1);
+  EXPECT_EQ(page.rows[2].latest_metrics.at("loss"), 2.5);
+  EXPECT_EQ(page.rows[1].run.id, training);
+  EXPECT_EQ(page.rows[1].step, 3);
+  EXPECT_EQ(page.rows[1].latest_metrics.at("acc"), 0.5);
+  EXPECT_EQ(page.rows[1].disk.checkpoints, 0);
+  EXPECT_EQ(page.rows[0].run.id, queued);
+  EXPECT_THAT(page.rows[0].latest_metrics, IsEmpty());
+  EXPECT_EQ(page.rows[0].epoch, -1);
+}
+
 TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   std::vector<int64_t> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(Submit(Spec()));
@@ -1107,9 +1172,9 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   std::string token;
   int pages = 0;
   do {
-    ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
+    ASSERT_OK_AND_ASSIGN(Page<RunStatus> page,
                          scheduler_->ListRuns({}, 0, token));
-    for (const auto& r : page.rows) seen.push_back(r.id);
+    for (const auto& r : page.rows) seen.push_back(r.run.id);
     token = page.next_page_token;
     ++pages;
   } while (!token.empty() && pages < 10);
@@ -1131,12 +1196,12 @@ TEST_F(SchedulerTest, ListRunsPagesWithTokensAndSweepsExpandTheirGrid) {
   ASSERT_THAT(sub.run_ids, SizeIs(2));
   storage::RunFilter filter;
   filter.sweep_id = sub.sweep_id;
-  ASSERT_OK_AND_ASSIGN(Page<storage::Run> page,
+  ASSERT_OK_AND_ASSIGN(Page<RunStatus> page,
                        scheduler_->ListRuns(filter, 10, ""));
   ASSERT_THAT(page.rows, SizeIs(2));
-  EXPECT_EQ(page.rows[0].name, "widths/rotation-resnet50_v2-k8");
-  EXPECT_EQ(page.rows[0].config.width, 8);
-  EXPECT_EQ(page.rows[0].priority, 3);
+  EXPECT_EQ(page.rows[0].run.name, "widths/rotation-resnet50_v2-k8");
+  EXPECT_EQ(page.rows[0].run.config.width, 8);
+  EXPECT_EQ(page.rows[0].run.priority, 3);
   EXPECT_TRUE(page.next_page_token.empty());
   ASSERT_OK_AND_ASSIGN(storage::Sweep stored,
                        scheduler_->GetSweep(sub.sweep_id));

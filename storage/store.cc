@@ -562,6 +562,12 @@ absl::StatusOr<std::vector<T>> ReadAll(Statement& s, ReadFn read) {
   }
 }
 
+// `ids` as a JSON array, for `IN (SELECT value FROM json_each(?))`: one
+// statement serves a whole page of runs.
+std::string IdArray(const std::vector<int64_t>& ids) {
+  return absl::StrCat("[", absl::StrJoin(ids, ","), "]");
+}
+
 // Binds a job's probe target at `first` .. first + 2 (NULL for non-PROBE).
 Statement& BindJobTarget(Statement& s, const Job& job, int first) {
   if (job.probe) {
@@ -1090,13 +1096,24 @@ absl::Status Store::UpdateJob(const Job& job) {
 }
 
 absl::StatusOr<std::vector<Job>> Store::ListJobs(int64_t run_id) {
+  SSLAB_ASSIGN_OR_RETURN(auto jobs, ListJobsOfRuns({run_id}));
+  return std::move(jobs[run_id]);
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<Job>>> Store::ListJobsOfRuns(
+    const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
-      impl_->Prepare(absl::StrCat("SELECT ", kJobColumns,
-                                  " FROM jobs WHERE run_id = ?1 ORDER BY id")));
-  s.Bind(1, run_id);
-  return ReadAll<Job>(s, ReadJob);
+      impl_->Prepare(absl::StrCat(
+          "SELECT ", kJobColumns,
+          " FROM jobs WHERE run_id IN (SELECT value FROM json_each(?1)) "
+          "ORDER BY run_id, id")));
+  s.Bind(1, IdArray(run_ids));
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, ReadAll<Job>(s, ReadJob));
+  std::map<int64_t, std::vector<Job>> by_run;
+  for (Job& job : jobs) by_run[job.run_id].push_back(std::move(job));
+  return by_run;
 }
 
 absl::StatusOr<std::vector<Job>> Store::ListRunnableJobs(
@@ -1312,27 +1329,40 @@ absl::Status Store::MarkDeleted(absl::string_view kind, int64_t id,
 }
 
 absl::StatusOr<DiskUsage> Store::RunDiskUsage(int64_t run_id) {
+  SSLAB_ASSIGN_OR_RETURN(auto usage, DiskUsageOfRuns({run_id}));
+  return usage[run_id];
+}
+
+absl::StatusOr<std::map<int64_t, DiskUsage>> Store::DiskUsageOfRuns(
+    const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
-      impl_->Prepare(
-          "SELECT (SELECT count(*) FROM checkpoints "
-          "        WHERE run_id = ?1 AND deleted_ms IS NULL), "
-          "       (SELECT coalesce(sum(bytes), 0) FROM checkpoints "
-          "        WHERE run_id = ?1 AND deleted_ms IS NULL), "
-          "       count(f.id), coalesce(sum(f.bytes), 0) "
-          "FROM checkpoints c JOIN features f ON f.checkpoint_id = c.id "
-          "WHERE c.run_id = ?1 AND c.deleted_ms IS NULL "
-          "AND f.deleted_ms IS NULL"));
-  s.Bind(1, run_id);
-  SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
-  if (!row) return absl::InternalError("disk usage query returned no row");
-  DiskUsage usage;
-  usage.checkpoints = static_cast<int>(s.Int(0));
-  usage.checkpoint_bytes = s.Int(1);
-  usage.feature_shards = static_cast<int>(s.Int(2));
-  usage.feature_bytes = s.Int(3);
-  return usage;
+      impl_->Prepare("SELECT r.value, "
+                     "  (SELECT count(*) FROM checkpoints "
+                     "   WHERE run_id = r.value AND deleted_ms IS NULL), "
+                     "  (SELECT coalesce(sum(bytes), 0) FROM checkpoints "
+                     "   WHERE run_id = r.value AND deleted_ms IS NULL), "
+                     "  (SELECT count(f.id) FROM checkpoints c "
+                     "   JOIN features f ON f.checkpoint_id = c.id "
+                     "   WHERE c.run_id = r.value AND c.deleted_ms IS NULL "
+                     "   AND f.deleted_ms IS NULL), "
+                     "  (SELECT coalesce(sum(f.bytes), 0) FROM checkpoints c "
+                     "   JOIN features f ON f.checkpoint_id = c.id "
+                     "   WHERE c.run_id = r.value AND c.deleted_ms IS NULL "
+                     "   AND f.deleted_ms IS NULL) "
+                     "FROM json_each(?1) r"));
+  s.Bind(1, IdArray(run_ids));
+  std::map<int64_t, DiskUsage> by_run;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return by_run;
+    DiskUsage& usage = by_run[s.Int(0)];
+    usage.checkpoints = static_cast<int>(s.Int(1));
+    usage.checkpoint_bytes = s.Int(2);
+    usage.feature_shards = static_cast<int>(s.Int(3));
+    usage.feature_bytes = s.Int(4);
+  }
 }
 
 absl::StatusOr<std::vector<int64_t>> Store::ListRunIdsWithArtifacts() {
@@ -1584,19 +1614,29 @@ absl::StatusOr<std::vector<Metric>> Store::ListMetrics(
 }
 
 absl::StatusOr<std::vector<Metric>> Store::LatestMetrics(int64_t run_id) {
+  SSLAB_ASSIGN_OR_RETURN(auto latest, LatestMetricsOfRuns({run_id}));
+  return std::move(latest[run_id]);
+}
+
+absl::StatusOr<std::map<int64_t, std::vector<Metric>>>
+Store::LatestMetricsOfRuns(const std::vector<int64_t>& run_ids) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);
   SSLAB_ASSIGN_OR_RETURN(
       Statement s,
-      impl_->Prepare("SELECT step, name, value FROM latest_metrics "
-                     "WHERE run_id = ?1 ORDER BY name"));
-  s.Bind(1, run_id);
-  return ReadAll<Metric>(s, [](const Statement& r) {
+      impl_->Prepare("SELECT run_id, step, name, value FROM latest_metrics "
+                     "WHERE run_id IN (SELECT value FROM json_each(?1)) "
+                     "ORDER BY run_id, name"));
+  s.Bind(1, IdArray(run_ids));
+  std::map<int64_t, std::vector<Metric>> by_run;
+  while (true) {
+    SSLAB_ASSIGN_OR_RETURN(bool row, s.Step());
+    if (!row) return by_run;
     Metric m;
-    m.step = r.Int(0);
-    m.name = r.Text(1);
-    m.value = r.Double(2);
-    return m;
-  });
+    m.step = s.Int(1);
+    m.name = s.Text(2);
+    m.value = s.Double(3);
+    by_run[s.Int(0)].push_back(std::move(m));
+  }
 }
 
 // ---- Workers ----

@@ -135,6 +135,9 @@ class Store {
   absl::Status UpdateJob(const Job& job);
   // Jobs of a run, ascending id.
   absl::StatusOr<std::vector<Job>> ListJobs(int64_t run_id);
+  // The same for many runs in one query; runs without jobs are absent.
+  absl::StatusOr<std::map<int64_t, std::vector<Job>>> ListJobsOfRuns(
+      const std::vector<int64_t>& run_ids);
   // RUNNABLE jobs whose (kind, device request) is in `fits`, in queue
   // order (priority descending, then id ascending), at most `limit`.
   absl::StatusOr<std::vector<Job>> ListRunnableJobs(
@@ -169,6 +172,9 @@ class Store {
   absl::Status MarkFeatureDeleted(int64_t id, absl::Time at);
   // Checkpoints and feature shards of the run not deleted, and their bytes.
   absl::StatusOr<DiskUsage> RunDiskUsage(int64_t run_id);
+  // The same for many runs in one query (every id has an entry).
+  absl::StatusOr<std::map<int64_t, DiskUsage>> DiskUsageOfRuns(
+      const std::vector<int64_t>& run_ids);
   // Runs with a checkpoint not deleted (only those can have artifacts),
   // ascending.
   absl::StatusOr<std::vector<int64_t>> ListRunIdsWithArtifacts();
@@ -197,6 +203,9 @@ class Store {
   // The most recent value of each metric name of a run (largest step, then
   // latest written), ordered by name.
   absl::StatusOr<std::vector<Metric>> LatestMetrics(int64_t run_id);
+  // The same for many runs in one query; runs without metrics are absent.
+  absl::StatusOr<std::map<int64_t, std::vector<Metric>>> LatestMetricsOfRuns(
+      const std::vector<int64_t>& run_ids);
 
   // Workers. Upsert is keyed by name: an existing worker keeps its id and
   // registered_at and gets the new kinds, devices and last_heartbeat.

@@ -88,7 +88,7 @@ v1::JobKind FakeWorker::RunOne() {
       ck.set_step(28);
       ck.set_path(
           absl::StrCat("runs/", a.job().run_id(), "/checkpoints/final"));
-      ck.set_sha256("00ff");
+      ck.set_sha256(std::string(64, '0'));
       ck.set_bytes(1234);
       ck.set_is_final(true);
       (*ck.mutable_metrics())["pretext_top1"] = 0.85;

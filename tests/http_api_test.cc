@@ -156,6 +156,8 @@ TEST_F(HttpApiTest, BadRequestsGetJsonErrorsWithTheRightStatus) {
   expect_error("/api/v1/runs/42", 404, "NOT_FOUND", "run 42");
   expect_error("/api/v1/runs/abc", 400, "INVALID_ARGUMENT", "run_id");
   expect_error("/api/v1/runs/0", 400, "INVALID_ARGUMENT", "run_id");
+  expect_error("/api/v1/runs/99999999999999999999", 400, "INVALID_ARGUMENT",
+               "run_id");
   expect_error("/api/v1/runs/-3/results", 400, "INVALID_ARGUMENT", "run_id");
   expect_error("/api/v1/sweeps/7", 404, "NOT_FOUND", "sweep 7");
   expect_error("/api/v1/runs/9/metrics", 404, "NOT_FOUND", "run 9");

@@ -8,8 +8,10 @@
 //     and latency percentiles.
 //   scheduler_load_bench --addr=... --phase=read --clients=8 --seconds=10
 //       --max_run_id=N
+//       [--rate=300]
 //     GetRun (a random run), ListRuns (a page of 100) and QueryResults (a
 //     random run's results, a page of 100), interleaved: percentiles of each.
+//     Back to back, or at a fixed offered load of `rate` calls/s (open loop).
 //   scheduler_load_bench --addr=... --phase=lease --workers=4 --seconds=10
 //       [--watchers=100 --watch_from=A --max_run_id=B]
 //     Worker cycles (LeaseJob, 3 Heartbeats, RegisterCheckpoint, CompleteJob)
@@ -25,6 +27,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <string>
 #include <thread>
@@ -45,8 +48,12 @@ namespace v1 = sslab::v1;
 std::shared_ptr<grpc::Channel> Connect(const std::string& addr, int index) {
   grpc::ChannelArguments args;
   args.SetInt("sslab.load_bench.client", index);  // defeats channel sharing
-  return grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(),
-                                   args);
+  auto channel =
+      grpc::CreateCustomChannel(addr, grpc::InsecureChannelCredentials(), args);
+  // Connected before timing starts: the handshake is not a call's latency.
+  channel->WaitForConnected(std::chrono::system_clock::now() +
+                            std::chrono::seconds(10));
+  return channel;
 }
 
 std::unique_ptr<grpc::ClientContext> Ctx() {
@@ -126,10 +133,13 @@ class ThreadLatencies {
       : all_(all), errors_(errors) {}
   ~ThreadLatencies() { all_.Merge(local_); }
 
-  // Runs `call` (returning a grpc::Status) and records its latency.
+  // Runs `call` (returning a grpc::Status) and records its latency, from
+  // `due` when given (an open-loop client's send time: a call that starts
+  // late because the one before was slow counts its wait).
   template <typename Call>
-  bool Time(const char* name, Call&& call) {
-    const auto t0 = Clock::now();
+  bool Time(const char* name, Call&& call,
+            std::optional<Clock::time_point> due = std::nullopt) {
+    const auto t0 = due.value_or(Clock::now());
     const grpc::Status s = call();
     Add(name, Ms(Clock::now() - t0));
     if (!s.ok() && errors_++ == 0) Fail(name, s);
@@ -173,12 +183,18 @@ int Submit(const std::string& addr, int clients, int count) {
   return errors ? 1 : 0;
 }
 
+// `rate` > 0: open loop, `rate` calls/s over all clients, each call sent at
+// its due time whether or not the one before has returned in time; 0: each
+// client calls back to back (closed loop, the server's saturation point).
 int Read(const std::string& addr, int clients, double seconds,
-         int64_t max_run_id) {
+         int64_t max_run_id, double rate) {
   Latencies lat;
   std::atomic<int> errors{0};
-  const auto end = Clock::now() + std::chrono::duration_cast<Clock::duration>(
-                                      std::chrono::duration<double>(seconds));
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                               std::chrono::duration<double>(seconds));
+  const auto period = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double>(rate > 0 ? clients / rate : 0));
   std::vector<std::thread> threads;
   for (int c = 0; c < clients; ++c) {
     threads.emplace_back([&, c] {
@@ -186,34 +202,56 @@ int Read(const std::string& addr, int clients, double seconds,
       std::mt19937_64 rng(c);
       std::uniform_int_distribution<int64_t> run(1, max_run_id);
       ThreadLatencies timed(lat, errors);
-      while (Clock::now() < end) {
-        timed.Time("GetRun", [&] {
-          v1::GetRunRequest req;
-          req.set_run_id(run(rng));
-          v1::GetRunResponse resp;
-          return stub->GetRun(Ctx().get(), req, &resp);
-        });
-        timed.Time("ListRuns", [&] {
-          v1::ListRunsRequest req;
-          req.set_page_size(100);
-          v1::ListRunsResponse resp;
-          return stub->ListRuns(Ctx().get(), req, &resp);
-        });
-        timed.Time("QueryResults", [&] {
-          v1::QueryResultsRequest req;
-          req.set_run_id(run(rng));
-          req.set_page_size(100);
-          v1::QueryResultsResponse resp;
-          return stub->QueryResults(Ctx().get(), req, &resp);
-        });
+      auto due = start + period * c / clients;  // clients spread in a period
+      for (int k = 0; Clock::now() < end; ++k, due += period) {
+        std::optional<Clock::time_point> sent;
+        if (rate > 0) {
+          std::this_thread::sleep_until(due);
+          sent = due;
+        }
+        switch (k % 3) {
+          case 0:
+            timed.Time(
+                "GetRun",
+                [&] {
+                  v1::GetRunRequest req;
+                  req.set_run_id(run(rng));
+                  v1::GetRunResponse resp;
+                  return stub->GetRun(Ctx().get(), req, &resp);
+                },
+                sent);
+            break;
+          case 1:
+            timed.Time(
+                "ListRuns",
+                [&] {
+                  v1::ListRunsRequest req;
+                  req.set_page_size(100);
+                  v1::ListRunsResponse resp;
+                  return stub->ListRuns(Ctx().get(), req, &resp);
+                },
+                sent);
+            break;
+          default:
+            timed.Time(
+                "QueryResults",
+                [&] {
+                  v1::QueryResultsRequest req;
+                  req.set_run_id(run(rng));
+                  req.set_page_size(100);
+                  v1::QueryResultsResponse resp;
+                  return stub->QueryResults(Ctx().get(), req, &resp);
+                },
+                sent);
+        }
       }
     });
   }
   for (auto& t : threads) t.join();
   std::printf(
-      "{\"phase\": \"read\", \"clients\": %d, \"max_run_id\": %lld, "
-      "\"errors\": %d, %s}\n",
-      clients, static_cast<long long>(max_run_id), errors.load(),
+      "{\"phase\": \"read\", \"clients\": %d, \"rate\": %.1f, "
+      "\"max_run_id\": %lld, \"errors\": %d, %s}\n",
+      clients, rate, static_cast<long long>(max_run_id), errors.load(),
       lat.Json().c_str());
   return errors ? 1 : 0;
 }
@@ -341,7 +379,10 @@ int main(int argc, char** argv) {
   if (phase == "submit") {
     return Submit(addr, clients, std::stoi(Flag(argc, argv, "count", "1000")));
   }
-  if (phase == "read") return Read(addr, clients, seconds, max_run_id);
+  if (phase == "read") {
+    return Read(addr, clients, seconds, max_run_id,
+                std::stod(Flag(argc, argv, "rate", "0")));
+  }
   if (phase == "lease") {
     return Lease(addr, std::stoi(Flag(argc, argv, "workers", "4")), seconds,
                  std::stoi(Flag(argc, argv, "watchers", "0")),

@@ -1,6 +1,7 @@
 #include "services/scheduler/experiment_service.h"
 
 #include <algorithm>
+#include <iterator>
 #include <optional>
 #include <string>
 #include <utility>
@@ -112,13 +113,10 @@ grpc::Status ExperimentServiceImpl::ListRuns(grpc::ServerContext* context,
     }
     if (req->sweep_id() > 0) filter.sweep_id = req->sweep_id();
     SSLAB_ASSIGN_OR_RETURN(
-        scheduler::Page<storage::Run> page,
+        scheduler::Page<scheduler::RunStatus> page,
         scheduler_->ListRuns(filter, req->page_size(), req->page_token()));
-    for (const storage::Run& run : page.rows) {
-      // Counts and progress for the table; a run deleted in between is
-      // listed without them.
-      absl::StatusOr<v1::Run> full = LoadRun(*scheduler_, run.id, false);
-      *resp->add_runs() = full.ok() ? *std::move(full) : ToProto(run);
+    for (const scheduler::RunStatus& status : page.rows) {
+      *resp->add_runs() = ToProto(status, /*with_jobs=*/false);
     }
     resp->set_next_page_token(page.next_page_token);
     return absl::OkStatus();
@@ -283,20 +281,19 @@ grpc::Status ExperimentServiceImpl::GetSweep(grpc::ServerContext* context,
                            scheduler_->GetSweep(req->sweep_id()));
     storage::RunFilter filter;
     filter.sweep_id = sweep.id;
-    std::vector<storage::Run> runs;
+    std::vector<scheduler::RunStatus> runs;
     std::string token;
     do {  // every run: a sweep holds at most experiment::kMaxSweepRuns
-      SSLAB_ASSIGN_OR_RETURN(scheduler::Page<storage::Run> page,
+      SSLAB_ASSIGN_OR_RETURN(scheduler::Page<scheduler::RunStatus> page,
                              scheduler_->ListRuns(filter, 1000, token));
-      runs.insert(runs.end(), page.rows.begin(), page.rows.end());
+      std::move(page.rows.begin(), page.rows.end(), std::back_inserter(runs));
       token = page.next_page_token;
     } while (!token.empty());
     std::reverse(runs.begin(), runs.end());  // grid order
     storage::SweepSummary summary{sweep, static_cast<int64_t>(runs.size()), 0};
-    for (const storage::Run& run : runs) {
-      summary.succeeded += run.state == experiment::RunState::kSucceeded;
-      SSLAB_ASSIGN_OR_RETURN(*resp->add_runs(),
-                             LoadRun(*scheduler_, run.id, /*detailed=*/false));
+    for (const scheduler::RunStatus& status : runs) {
+      summary.succeeded += status.run.state == experiment::RunState::kSucceeded;
+      *resp->add_runs() = ToProto(status, /*with_jobs=*/false);
     }
     *resp->mutable_sweep() = ToProto(summary);
     return absl::OkStatus();

@@ -372,7 +372,7 @@ TEST_F(SchedulerServiceTest, WorkerProtocolRunsTheJobGraph) {
   ck.set_epoch(2);
   ck.set_step(20);
   ck.set_path("runs/1/ckpt-2.pt");
-  ck.set_sha256("ab");
+  ck.set_sha256(std::string(64, 'a'));
   ck.set_bytes(100);
   ck.set_is_final(true);
   (*ck.mutable_metrics())["pretext_top1"] = 0.7;

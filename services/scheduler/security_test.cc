@@ -255,7 +255,7 @@ class SecureServerTest : public ::testing::Test {
         Ctx().get(), req, &resp));
   }
   int64_t RunCount() {
-    absl::StatusOr<scheduler::Page<storage::Run>> page =
+    absl::StatusOr<scheduler::Page<scheduler::RunStatus>> page =
         scheduler_->ListRuns({}, 0, "");
     EXPECT_TRUE(page.ok());
     return page.ok() ? static_cast<int64_t>(page->rows.size()) : -1;
