@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 #include "absl/strings/str_cat.h"
@@ -204,10 +205,25 @@ TEST(SpecTest, RejectsBadFieldsByName) {
               StatusIs(absl::StatusCode::kInvalidArgument,
                        HasSubstr("dataset.max_examples")));
   spec.max_examples = 0;
+  spec.channels = 2;
+  EXPECT_THAT(OpenDataset(spec, Split::kTrain),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dataset.channels: 2 not one of 0, 1, 3")));
+  spec.channels = 0;
   spec.path = dir + "/missing";
   EXPECT_THAT(
       OpenDataset(spec, Split::kTrain),
       StatusIs(absl::StatusCode::kNotFound, HasSubstr(dir + "/missing")));
+  spec.path = dir + "/a-file";
+  std::ofstream(spec.path) << "not a dataset";
+  for (DatasetKind kind :
+       {DatasetKind::kIdx, DatasetKind::kCifar, DatasetKind::kImageFolder}) {
+    spec.kind = kind;
+    EXPECT_THAT(OpenDataset(spec, Split::kTrain),
+                StatusIs(absl::StatusCode::kInvalidArgument,
+                         HasSubstr("dataset.path: " + spec.path +
+                                   " is not a directory")));
+  }
 }
 
 class SplitTest : public ::testing::Test {
@@ -365,6 +381,13 @@ TEST(CifarTest, BadFilesAreNamed) {
   EXPECT_THAT(
       OpenDataset(spec, Split::kTrain),
       StatusIs(absl::StatusCode::kDataLoss, HasSubstr("data_batch_5.bin")));
+  // A record whose label is past CIFAR-10's classes: the file and record.
+  testing::WriteBytes(dir + "/data_batch_5.bin",
+                      testing::CifarBytes({3, 10}, false));
+  EXPECT_THAT(OpenDataset(spec, Split::kTrain),
+              StatusIs(absl::StatusCode::kDataLoss,
+                       HasSubstr("data_batch_5.bin#1: label 10 out of range "
+                                 "for CIFAR-10")));
 }
 
 TEST(ImageFolderTest, ReadsJpegAndPngTreesWithSplits) {

@@ -360,6 +360,29 @@ TEST_F(SchedulerIntegrationTest,
               HasSubstr("0.0.0.0:0 is reachable from other machines"));
   EXPECT_FALSE(std::filesystem::exists(dir_ / "open.db"));
 
+  // Token files and TLS flags it cannot use: exit 2 saying why, no database.
+  const std::filesystem::path short_tokens = dir_ / "short.tokens";
+  std::ofstream(short_tokens) << "secret\n";
+  auto refused_start = [&](std::vector<std::string> flags,
+                           const std::string& why) {
+    std::vector<std::string> argv = {
+        SSLAB_SCHEDULER_BIN, "--listen=127.0.0.1:0",
+        "--http-listen=127.0.0.1:0", "--db=" + (dir_ / "refused.db").string()};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    const CommandResult r = RunCommand(argv, dir_.string());
+    EXPECT_EQ(r.exit_code, 2) << why;
+    EXPECT_THAT(r.err, HasSubstr(why));
+    EXPECT_FALSE(std::filesystem::exists(dir_ / "refused.db")) << why;
+  };
+  refused_start({"--client-tokens-file=" + short_tokens.string(),
+                 "--worker-tokens-file=" + worker.string()},
+                "short.tokens: a token is 6 characters; at least");
+  refused_start({"--client-tokens-file=" + client.string(),
+                 "--worker-tokens-file=" + client.string()},
+                "clients and workers need different tokens");
+  refused_start({"--worker-tls-client-ca=" + client.string()},
+                "--worker-tls-client-ca needs --worker-listen and --tls-cert");
+
   ASSERT_NO_FATAL_FAILURE(
       cluster_->StartScheduler(0, {"--client-tokens-file=" + client.string(),
                                    "--worker-tokens-file=" + worker.string()}));
