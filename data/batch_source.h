@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -45,14 +46,37 @@ class BatchSource {
   virtual int64_t batches_per_epoch() const = 0;
 };
 
+// One rank's part of the data in data-parallel training. Each epoch's order
+// is cut into global batches of batch_size * count examples, and rank
+// `index` reads the index-th slice of batch_size of each: the ranks together
+// see what one process with the global batch sees, and every rank gets the
+// same number of batches (an incomplete last global batch is dropped).
+struct Shard {
+  int index = 0;
+  int count = 1;
+};
+
+// INVALID_ARGUMENT naming `field` unless 0 <= index < count.
+absl::Status CheckShard(const Shard& shard, const char* field);
+
+// Batches per epoch of `n` examples in batches of `batch_size` (>= 1), for
+// `shard`; `drop_last` only matters for a single shard.
+int64_t BatchesPerEpoch(int64_t n, int64_t batch_size, bool drop_last,
+                        const Shard& shard);
+
+// The part of an epoch's `order` that `shard` reads, in order (the order
+// itself for a single shard).
+std::vector<int64_t> ShardOrder(std::vector<int64_t> order, int64_t batch_size,
+                                const Shard& shard);
+
 // Serves `views` [N, V, C, H, W] (and `classes` [N], optional) in batches of
 // `batch_size`: in order, or shuffled per epoch with seed (seed, epoch);
-// `drop_last` leaves out a last partial batch.
+// `drop_last` leaves out a last partial batch; `shard` reads one rank's part.
 class TensorBatchSource final : public BatchSource {
  public:
   TensorBatchSource(at::Tensor views, at::Tensor classes, int64_t batch_size,
                     bool shuffle = false, uint64_t seed = 0,
-                    bool drop_last = true);
+                    bool drop_last = true, Shard shard = {});
   absl::Status StartEpoch(int64_t epoch) override;
   absl::StatusOr<std::optional<Batch>> Next() override;
   int64_t batches_per_epoch() const override;
@@ -64,6 +88,7 @@ class TensorBatchSource final : public BatchSource {
   bool shuffle_;
   uint64_t seed_;
   bool drop_last_;
+  Shard shard_;
   at::Tensor order_;
   int64_t next_ = 0;
 };

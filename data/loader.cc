@@ -66,6 +66,8 @@ class Loader::Impl {
     } else if (options_.prefetch_batches < 0) {
       options_status_ = absl::InvalidArgumentError(absl::StrCat(
           "loader.prefetch_batches: ", options_.prefetch_batches, " < 0"));
+    } else {
+      options_status_ = CheckShard(options_.shard, "loader.shard");
     }
     pin_ = options_.pin_memory && CudaAvailable();
   }
@@ -73,10 +75,9 @@ class Loader::Impl {
   ~Impl() { Stop(); }
 
   int64_t batches_per_epoch() const {
-    if (dataset_ == nullptr || options_.batch_size < 1) return 0;
-    const int64_t n = dataset_->size();
-    const int64_t b = options_.batch_size;
-    return options_.drop_last ? n / b : (n + b - 1) / b;
+    if (dataset_ == nullptr) return 0;
+    return BatchesPerEpoch(dataset_->size(), options_.batch_size,
+                           options_.drop_last, options_.shard);
   }
 
   absl::Status StartEpoch(int64_t epoch) {
@@ -92,6 +93,7 @@ class Loader::Impl {
           internal::DeriveSeed(options_.seed, kShuffleStream), epoch));
       internal::Shuffle(order_, rng);
     }
+    order_ = ShardOrder(std::move(order_), options_.batch_size, options_.shard);
     epoch_ = epoch;
     num_batches_ = batches_per_epoch();
     next_claim_ = 0;

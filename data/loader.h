@@ -44,6 +44,9 @@ struct LoaderOptions {
   // Allocate batches in pinned (page-locked) memory when CUDA is available;
   // ignored otherwise.
   bool pin_memory = false;
+  // Data-parallel training: this rank's part of each global batch of
+  // batch_size * shard.count (batch_source.h); decodes only that part.
+  Shard shard;
 };
 
 // Counts for the current epoch, over the batches handed out so far.

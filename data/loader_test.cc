@@ -196,6 +196,43 @@ TEST(LoaderTest, StopsCleanlyMidEpochAndRestarts) {
               StatusIs(absl::StatusCode::kFailedPrecondition));
 }
 
+// Two ranks of a data-parallel run read, batch for batch, the two halves of
+// what one process with the global batch reads: same examples, same views.
+TEST(LoaderTest, ShardsSplitEachGlobalBatchBetweenTheRanks) {
+  auto dataset = SmallIdx(37);
+  auto transform = Rotation(8);
+  LoaderOptions o;
+  o.batch_size = 8;
+  o.threads = 2;
+  o.seed = 7;
+  Loader whole(dataset, transform, o);
+  const std::vector<Batch> global = Epoch(whole, 3);
+  ASSERT_EQ(global.size(), 4u);  // 37 / 8, the last 5 dropped
+  o.batch_size = 4;
+  std::vector<std::vector<Batch>> ranks;
+  for (int rank : {0, 1}) {
+    o.shard = {rank, 2};
+    Loader loader(dataset, transform, o);
+    EXPECT_EQ(loader.batches_per_epoch(), 4);
+    ranks.push_back(Epoch(loader, 3));
+    ASSERT_EQ(ranks.back().size(), 4u);
+  }
+  for (size_t b = 0; b < global.size(); ++b) {
+    EXPECT_TRUE(
+        torch::equal(torch::cat({ranks[0][b].indices, ranks[1][b].indices}),
+                     global[b].indices))
+        << b;
+    EXPECT_TRUE(torch::equal(torch::cat({ranks[0][b].views, ranks[1][b].views}),
+                             global[b].views))
+        << b;
+  }
+  o.shard = {2, 2};
+  Loader bad(dataset, transform, o);
+  EXPECT_THAT(bad.StartEpoch(0),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("loader.shard: rank 2 of 2")));
+}
+
 TEST(LoaderTest, RejectsBadOptionsByName) {
   auto dataset = SmallIdx(4);
   LoaderOptions o;

@@ -30,6 +30,17 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
     return Invalid("model.in_channels", "must be >= 1");
   }
   if (o.batch_size < 1) return Invalid("batch_size", "must be >= 1");
+  if (o.micro_batches < 1) return Invalid("micro_batches", "must be >= 1");
+  SSLAB_RETURN_IF_ERROR(
+      ValidateDataParallelOptions(o.data_parallel, "data_parallel"));
+  if (const int64_t parts =
+          int64_t{o.data_parallel.world_size} * o.micro_batches;
+      o.batch_size % parts != 0) {
+    return Invalid("batch_size",
+                   absl::StrCat("must be a multiple of data_parallel."
+                                "world_size x micro_batches = ",
+                                parts, ", got ", o.batch_size));
+  }
   if (o.epochs < 0) return Invalid("epochs", "must be >= 0");
   if (o.image_size < 1) return Invalid("image_size", "must be >= 1");
   if (IsPatchMethod(o.method) && o.image_size < 3 * kMinPatchSize) {
@@ -89,6 +100,9 @@ std::string TrainerOptionsToJson(const TrainerOptions& o) {
       {"method", std::string(experiment::Name(o.method))},
       {"model", model},
       {"batch_size", o.batch_size},
+      {"micro_batches", o.micro_batches},
+      // Lineage only: a checkpoint resumes at any world size.
+      {"world_size", o.data_parallel.world_size},
       {"image_size", o.image_size},
       {"augmentation", std::string(experiment::Name(o.augmentation))},
       {"num_classes", o.num_classes},
@@ -171,6 +185,8 @@ absl::StatusOr<TrainerOptions> TrainerOptionsFromJson(absl::string_view json) {
     SSLAB_RETURN_IF_ERROR(Get(m, "image_size", "model.", &o.model.image_size));
   }
   SSLAB_RETURN_IF_ERROR(Get(j, "batch_size", "", &o.batch_size));
+  SSLAB_RETURN_IF_ERROR(Get(j, "micro_batches", "", &o.micro_batches));
+  SSLAB_RETURN_IF_ERROR(Get(j, "world_size", "", &o.data_parallel.world_size));
   SSLAB_RETURN_IF_ERROR(Get(j, "image_size", "", &o.image_size));
   std::string augmentation(experiment::Name(o.augmentation));
   SSLAB_RETURN_IF_ERROR(Get(j, "augmentation", "", &augmentation));

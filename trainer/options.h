@@ -14,6 +14,7 @@
 #include "absl/strings/string_view.h"
 #include "experiment/vocabulary.h"
 #include "models/model.h"
+#include "trainer/data_parallel.h"
 
 namespace sslab::trainer {
 
@@ -28,8 +29,19 @@ struct TrainerOptions {
   // embedding_dim otherwise; patch strides for patch methods).
   models::ModelOptions model;
 
-  // Source images per step (each contributes several views).
+  // Source images per step (each contributes several views): the global
+  // batch, over all data-parallel ranks.
   int64_t batch_size = 64;
+  // Each rank's batch is cut into this many parts, each forward and
+  // backward on its own, their gradients summed before the step: the same
+  // update with less activation memory, except that BatchNorm normalises
+  // each part with its own statistics (as each rank's replica does).
+  int micro_batches = 1;
+  // Data-parallel training (data_parallel.h): the source gives this rank
+  // batch_size / world_size images per step (data::Shard), gradients are
+  // averaged over the ranks, and only rank 0 writes checkpoints. BatchNorm
+  // stays per replica, as in the study's TPU training.
+  DataParallelOptions data_parallel;
   // Side of the images the data transform produces; for patch methods the
   // side of the square cut into the 3x3 grid (>= 24, i.e. 8 px patches).
   int image_size = 224;

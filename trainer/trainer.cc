@@ -38,6 +38,26 @@ absl::Status FromTorchError(const std::exception& e, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", message));
 }
 
+// Rank r > 0 draws its per-step random choices (Jigsaw permutations,
+// dropout) from a stream of its own; rank 0 keeps the single-process one.
+void SeedForRank(at::Generator& generator, uint64_t seed, int rank,
+                 int64_t step) {
+  if (rank == 0) return;
+  std::lock_guard<std::mutex> lock(generator.mutex());
+  generator.set_current_seed(
+      seed ^ (0x9E3779B97F4A7C15ull * static_cast<uint64_t>(rank)) ^
+      static_cast<uint64_t>(step));
+}
+
+// Rows [start, start + len) of every field of `batch`.
+data::Batch Rows(const data::Batch& batch, int64_t start, int64_t len) {
+  auto rows = [&](const torch::Tensor& t) {
+    return t.defined() ? t.narrow(0, start, len) : t;
+  };
+  return {rows(batch.views), rows(batch.labels), rows(batch.indices),
+          rows(batch.classes)};
+}
+
 at::Tensor GeneratorState(at::Generator& generator) {
   std::lock_guard<std::mutex> lock(generator.mutex());
   return generator.get_state();
@@ -122,6 +142,18 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     trainer->parameters_.push_back(item.value());
   }
   trainer->momentum_.resize(trainer->parameters_.size());
+  if (options.data_parallel.world_size > 1) {
+    SSLAB_ASSIGN_OR_RETURN(trainer->parallel_,
+                           DataParallel::Join(options.data_parallel));
+    // Same seed, same weights already; the broadcast makes it a guarantee.
+    std::vector<at::Tensor> state = trainer->parameters_;
+    for (const at::Tensor& b : trainer->model_->buffers()) state.push_back(b);
+    SSLAB_RETURN_IF_ERROR(trainer->parallel_->Broadcast(state));
+    SSLAB_RETURN_IF_ERROR(
+        trainer->parallel_->AttachParameters(trainer->parameters_));
+    SeedForRank(trainer->generator_, options.seed, options.data_parallel.rank,
+                0);
+  }
   return trainer;
 }
 
@@ -207,6 +239,7 @@ absl::Status Trainer::RestoreCheckpoint(const std::filesystem::path& path) {
       SetGeneratorState(cpu, c.rng_cpu);
     }
     if (c.rng_trainer.defined()) SetGeneratorState(generator_, c.rng_trainer);
+    SeedForRank(generator_, options_.seed, options_.data_parallel.rank, c.step);
   } catch (const std::exception& e) {
     return absl::DataLossError(absl::StrCat(
         "checkpoint ", path.string(), ": restoring state failed: ", e.what()));
@@ -238,18 +271,29 @@ absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
   Clock::time_point window_start = Clock::now();
   double last_lr = 0;
 
-  auto report = [&]() {
-    if (window_steps == 0) return;
+  // Sums over the ranks (a no-op for one process): every rank calls this
+  // at the same steps.
+  auto over_ranks =
+      [&](std::vector<double> values) -> absl::StatusOr<std::vector<double>> {
+    if (!parallel_) return values;
+    return parallel_->SumOverRanks(values);
+  };
+  const double ranks = parallel_ ? parallel_->world_size() : 1;
+
+  auto report = [&]() -> absl::Status {
+    if (window_steps == 0) return absl::OkStatus();
     const double seconds =
         std::chrono::duration<double>(Clock::now() - window_start).count();
+    SSLAB_ASSIGN_OR_RETURN(
+        std::vector<double> sums,
+        over_ranks({window_loss.item<double>(), window_correct.item<double>(),
+                    static_cast<double>(window_examples)}));
     Progress p;
     p.step = step_;
     p.total_steps = total_steps;
     p.epoch = epoch_;
-    p.loss = window_loss.item<double>() / static_cast<double>(window_steps);
-    p.pretext_accuracy =
-        window_correct.item<double>() /
-        static_cast<double>(std::max<int64_t>(window_examples, 1));
+    p.loss = sums[0] / ranks / static_cast<double>(window_steps);
+    p.pretext_accuracy = sums[1] / std::max(sums[2], 1.0);
     p.learning_rate = last_lr;
     p.images_per_second =
         seconds > 0
@@ -264,7 +308,9 @@ absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
     window_loss = torch::Tensor();
     window_correct = torch::Tensor();
     window_start = Clock::now();
+    return absl::OkStatus();
   };
+  const bool writes_checkpoints = !parallel_ || parallel_->rank() == 0;
 
   try {
     model_->train();
@@ -279,8 +325,14 @@ absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
         if (!next.has_value()) break;
         // Polled once a batch is known to exist, so that a stop after an
         // epoch's last step still completes (and checkpoints) that epoch.
-        if (hooks.should_stop && hooks.should_stop()) {
-          report();
+        bool stop = hooks.should_stop && hooks.should_stop();
+        if (parallel_) {  // a stop anywhere stops every rank at this step
+          SSLAB_ASSIGN_OR_RETURN(std::vector<double> stops,
+                                 over_ranks({stop ? 1.0 : 0.0}));
+          stop = stops[0] > 0;
+        }
+        if (stop) {
+          SSLAB_RETURN_IF_ERROR(report());
           summary.cancelled = true;
           summary.epochs_completed = epoch_;
           summary.steps = step_;
@@ -298,13 +350,34 @@ absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
         SSLAB_RETURN_IF_ERROR(model_->CheckBatch(batch));
 
         const double lr = LearningRate(step_, steps_per_epoch);
+        // Forward and backward per micro-batch; each part's loss weighs by
+        // its share of the batch, so the gradients sum to the batch mean's.
         StepOutput out;
-        {
-          torch_compat::Bf16AutocastScope autocast(options_.bf16_autocast,
-                                                   device_type);
-          out = model_->Compute(batch, generator_, channels_last);
+        const int64_t rows = batch.views.size(0);
+        const int64_t part_rows =
+            (rows + options_.micro_batches - 1) / options_.micro_batches;
+        for (int64_t start = 0; start < rows; start += part_rows) {
+          const int64_t len = std::min(part_rows, rows - start);
+          StepOutput part;
+          {
+            torch_compat::Bf16AutocastScope autocast(options_.bf16_autocast,
+                                                     device_type);
+            part =
+                model_->Compute(len == rows ? batch : Rows(batch, start, len),
+                                generator_, channels_last);
+          }
+          const bool last = start + len >= rows;
+          if (last && parallel_) parallel_->SyncNextBackward();
+          torch::Tensor loss = part.loss;
+          if (len != rows) loss = loss * (static_cast<double>(len) / rows);
+          loss.backward();
+          loss = loss.detach();
+          out.loss = out.loss.defined() ? out.loss + loss : loss;
+          out.correct =
+              out.correct.defined() ? out.correct + part.correct : part.correct;
+          out.total += part.total;
         }
-        out.loss.backward();
+        if (parallel_) SSLAB_RETURN_IF_ERROR(parallel_->FinishGradients());
         {
           // SGD as torch.optim.SGD (dampening 0, no Nesterov): decay added
           // to the gradient, buffer initialised with the first gradient.
@@ -339,21 +412,26 @@ absl::StatusOr<TrainSummary> Trainer::Train(data::BatchSource& source,
         ++epoch_steps;
         window_examples += out.total;
         epoch_examples += out.total;
-        if (step_ % options_.progress_every_steps == 0) report();
+        if (step_ % options_.progress_every_steps == 0) {
+          SSLAB_RETURN_IF_ERROR(report());
+        }
       }
       ++epoch_;
-      report();
+      SSLAB_RETURN_IF_ERROR(report());
       if (epoch_steps > 0) {
+        SSLAB_ASSIGN_OR_RETURN(
+            std::vector<double> sums,
+            over_ranks({epoch_loss.item<double>(), epoch_correct.item<double>(),
+                        static_cast<double>(epoch_examples)}));
         summary.last_epoch_loss =
-            epoch_loss.item<double>() / static_cast<double>(epoch_steps);
-        summary.last_epoch_pretext_accuracy =
-            epoch_correct.item<double>() /
-            static_cast<double>(std::max<int64_t>(epoch_examples, 1));
+            sums[0] / ranks / static_cast<double>(epoch_steps);
+        summary.last_epoch_pretext_accuracy = sums[1] / std::max(sums[2], 1.0);
       }
       const bool at_end = epoch_ == options_.epochs;
       const bool periodic = options_.checkpoint_every_epochs > 0 &&
                             epoch_ % options_.checkpoint_every_epochs == 0;
-      if (!options_.checkpoint_dir.empty() && (at_end || periodic)) {
+      if (writes_checkpoints && !options_.checkpoint_dir.empty() &&
+          (at_end || periodic)) {
         const std::filesystem::path path =
             std::filesystem::path(options_.checkpoint_dir) /
             CheckpointFileName(epoch_);

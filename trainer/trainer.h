@@ -26,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "data/batch_source.h"
+#include "trainer/data_parallel.h"
 #include "trainer/options.h"
 
 namespace sslab::trainer {
@@ -74,7 +75,8 @@ class Trainer {
  public:
   // Validates `options` (INVALID_ARGUMENT naming the field), resolves the
   // device (FAILED_PRECONDITION when unavailable), seeds, and builds the
-  // network and the Jigsaw permutation set.
+  // network and the Jigsaw permutation set. Data-parallel: joins the group
+  // (DataParallel::Join's errors) and takes rank 0's initial weights.
   static absl::StatusOr<std::unique_ptr<Trainer>> Create(
       const TrainerOptions& options);
   ~Trainer();
@@ -89,7 +91,11 @@ class Trainer {
   // Trains from the current epoch to options.epochs. Returns
   // INVALID_ARGUMENT for batches of the wrong shape, the source's error if it
   // fails, RESOURCE_EXHAUSTED on out-of-memory, INTERNAL for other LibTorch
-  // failures. Cancellation is not an error (summary.cancelled).
+  // failures, the group's error when a data-parallel peer is lost.
+  // Cancellation is not an error (summary.cancelled). Data-parallel: every
+  // rank calls Train with its shard of the data (data::Shard); progress and
+  // epoch figures are over all ranks; a stop on any rank stops them all;
+  // only rank 0 writes checkpoints and calls on_checkpoint.
   absl::StatusOr<TrainSummary> Train(data::BatchSource& source,
                                      const TrainHooks& hooks = {});
 
@@ -120,6 +126,8 @@ class Trainer {
   std::vector<at::Tensor> momentum_;
   at::Tensor permutations_;
   at::Generator generator_;  // CPU; per-step random choices.
+  // Set when options.data_parallel.world_size > 1.
+  std::unique_ptr<DataParallel> parallel_;
   int64_t epoch_ = 0;
   int64_t step_ = 0;
 };

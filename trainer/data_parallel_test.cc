@@ -1,0 +1,263 @@
+// Data-parallel training: two ranks in two processes, meeting over loopback
+// with c10d Gloo, must train exactly as one process with the same global
+// batch. With BatchNorm per replica, that one process is the one that cuts
+// each batch into the same two micro-batches.
+#include "trainer/data_parallel.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <torch/torch.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "common/testing/status_matchers.h"
+#include "trainer/checkpoint.h"
+#include "trainer/pretext.h"
+#include "trainer/trainer.h"
+
+extern char** environ;
+
+namespace sslab::trainer {
+namespace {
+
+namespace fs = std::filesystem;
+using ::sslab::testing::StatusIs;
+using ::testing::AnyOf;
+using ::testing::HasSubstr;
+
+constexpr int64_t kGlobalBatch = 4;
+
+// Rotation on ResNet50 v2 k=1 at 24 px: 8 examples, 2 steps per epoch.
+TrainerOptions Options(const fs::path& checkpoints, int64_t epochs) {
+  TrainerOptions o;
+  o.method = Method::kRotation;
+  o.model.width = 1;
+  o.model.in_channels = 1;
+  o.model.small_input = true;
+  o.batch_size = kGlobalBatch;
+  o.image_size = 24;
+  o.epochs = epochs;
+  o.warmup_epochs = 1;
+  o.decay_epochs = {1.5};
+  o.base_learning_rate = 2.0;  // large enough that a wrong gradient shows
+  o.checkpoint_every_epochs = 1;
+  o.checkpoint_dir = checkpoints.string();
+  o.threads = 1;
+  o.progress_every_steps = 1;
+  o.seed = 5;
+  return o;
+}
+
+data::TensorBatchSource Source(int64_t batch_size, data::Shard shard = {}) {
+  at::Generator gen = at::make_generator<at::CPUGeneratorImpl>(11);
+  return data::TensorBatchSource(torch::randn({8, 1, 1, 12, 12}, gen), {},
+                                 batch_size, /*shuffle=*/true, /*seed=*/9,
+                                 /*drop_last=*/true, shard);
+}
+
+struct Outcome {
+  std::vector<torch::Tensor> parameters;
+  std::vector<double> losses;  // per step, as Progress reports them
+};
+
+Outcome Train(Trainer& trainer, data::BatchSource& source) {
+  Outcome out;
+  TrainHooks hooks;
+  hooks.on_progress = [&](const Progress& p) { out.losses.push_back(p.loss); };
+  absl::StatusOr<TrainSummary> summary = trainer.Train(source, hooks);
+  EXPECT_OK(summary.status());
+  for (const torch::Tensor& p : trainer.model().parameters()) {
+    out.parameters.push_back(p.detach().clone());
+  }
+  return out;
+}
+
+void Save(const Outcome& o, const fs::path& path) {
+  std::vector<torch::Tensor> all = o.parameters;
+  all.push_back(torch::tensor(o.losses, torch::kDouble));
+  torch::save(all, path.string());
+}
+
+Outcome Load(const fs::path& path) {
+  std::vector<torch::Tensor> all;
+  torch::load(all, path.string());
+  Outcome o;
+  const torch::Tensor losses = all.back();
+  all.pop_back();
+  o.parameters = std::move(all);
+  o.losses.assign(losses.data_ptr<double>(),
+                  losses.data_ptr<double>() + losses.numel());
+  return o;
+}
+
+void ExpectSameWeights(const Outcome& got, const Outcome& want,
+                       const std::string& what) {
+  ASSERT_EQ(got.parameters.size(), want.parameters.size()) << what;
+  for (size_t i = 0; i < want.parameters.size(); ++i) {
+    EXPECT_TRUE(torch::allclose(got.parameters[i], want.parameters[i],
+                                /*rtol=*/1e-4, /*atol=*/1e-6))
+        << what << ": parameter " << i << " differs by "
+        << (got.parameters[i] - want.parameters[i]).abs().max().item<double>();
+  }
+}
+
+int FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Runs DataParallelRank.DISABLED_TrainOneRank of this binary as rank `rank`.
+pid_t SpawnRank(int rank, const fs::path& dir, int port) {
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
+  env_strings.push_back("SSLAB_DP_RANK=" + std::to_string(rank));
+  env_strings.push_back("SSLAB_DP_DIR=" + dir.string());
+  env_strings.push_back("SSLAB_DP_PORT=" + std::to_string(port));
+  std::vector<char*> env;
+  for (std::string& s : env_strings) env.push_back(s.data());
+  env.push_back(nullptr);
+  std::string exe = "/proc/self/exe", also = "--gtest_also_run_disabled_tests",
+              filter = "--gtest_filter=DataParallelRank.DISABLED_TrainOneRank";
+  char* argv[] = {exe.data(), also.data(), filter.data(), nullptr};
+  pid_t pid = 0;
+  if (::posix_spawn(&pid, exe.c_str(), nullptr, nullptr, argv, env.data()) !=
+      0) {
+    return -1;
+  }
+  return pid;
+}
+
+// Not a test of its own: the body of one rank of the test below, which runs
+// it in a child process with SSLAB_DP_RANK, SSLAB_DP_DIR and SSLAB_DP_PORT.
+TEST(DataParallelRank, DISABLED_TrainOneRank) {
+  const char* rank_text = std::getenv("SSLAB_DP_RANK");
+  ASSERT_NE(rank_text, nullptr) << "run by DataParallelTest only";
+  const int rank = std::atoi(rank_text);
+  const fs::path dir = std::getenv("SSLAB_DP_DIR");
+  TrainerOptions o = Options(dir / "checkpoints", /*epochs=*/2);
+  o.data_parallel.world_size = 2;
+  o.data_parallel.rank = rank;
+  o.data_parallel.rendezvous =
+      std::string("127.0.0.1:") + std::getenv("SSLAB_DP_PORT");
+  o.data_parallel.timeout = std::chrono::seconds(60);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(o));
+  data::TensorBatchSource source = Source(kGlobalBatch / 2, {rank, 2});
+  Save(Train(*trainer, source), dir / ("rank" + std::to_string(rank) + ".pt"));
+}
+
+TEST(DataParallelTest, TwoRanksTrainAsOneProcessWithTheGlobalBatch) {
+  if (!DataParallelAvailable()) GTEST_SKIP() << "no c10d Gloo in this build";
+  const fs::path dir =
+      fs::temp_directory_path() /
+      ("sslab_data_parallel_test_" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int port = FreePort();
+  std::vector<pid_t> ranks = {SpawnRank(0, dir, port), SpawnRank(1, dir, port)};
+  for (pid_t pid : ranks) {
+    ASSERT_GT(pid, 0);
+    int status = 0;
+    ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+        << "a rank failed; its output is above";
+  }
+  const Outcome rank0 = Load(dir / "rank0.pt");
+  const Outcome rank1 = Load(dir / "rank1.pt");
+
+  // One process, the global batch in the same two halves, 3 epochs (the
+  // schedule does not depend on the length of the run).
+  TrainerOptions o = Options(dir / "reference", /*epochs=*/3);
+  o.micro_batches = 2;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> one, Trainer::Create(o));
+  data::TensorBatchSource whole = Source(kGlobalBatch);
+  Outcome reference = Train(*one, whole);
+  ASSERT_THAT(reference.losses, ::testing::SizeIs(6));
+
+  // The replicas agree with each other and with the one process after two
+  // epochs (the reference's epoch-2 checkpoint), step by step in the loss.
+  ExpectSameWeights(rank1, rank0, "rank 1 vs rank 0");
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> at_two, Trainer::Create(o));
+  ASSERT_OK(
+      at_two->RestoreCheckpoint(dir / "reference" / CheckpointFileName(2)));
+  Outcome reference_two;
+  for (const torch::Tensor& p : at_two->model().parameters()) {
+    reference_two.parameters.push_back(p.detach().clone());
+  }
+  ExpectSameWeights(rank0, reference_two, "2 ranks vs 1 process");
+  ASSERT_THAT(rank0.losses, ::testing::SizeIs(4));
+  EXPECT_EQ(rank0.losses, rank1.losses);  // reported over all ranks
+  for (size_t i = 0; i < rank0.losses.size(); ++i) {
+    EXPECT_NEAR(rank0.losses[i], reference.losses[i], 1e-5) << "step " << i;
+  }
+  // Training changed the weights: the comparison is not of initial values.
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> fresh, Trainer::Create(o));
+  EXPECT_FALSE(torch::allclose(fresh->model().parameters()[0],
+                               rank0.parameters[0], 1e-4, 1e-6));
+
+  // Only rank 0 wrote checkpoints; one process resumes from them and
+  // finishes the run as the uninterrupted reference did.
+  EXPECT_TRUE(fs::exists(dir / "checkpoints" / CheckpointFileName(2)));
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> resumed, Trainer::Create(o));
+  ASSERT_OK(
+      resumed->RestoreCheckpoint(dir / "checkpoints" / CheckpointFileName(2)));
+  data::TensorBatchSource again = Source(kGlobalBatch);
+  ExpectSameWeights(Train(*resumed, again), reference,
+                    "resumed at world size 1 vs uninterrupted");
+  fs::remove_all(dir);
+}
+
+TEST(DataParallelTest, BadOptionsAndAMissingPeerAreErrors) {
+  TrainerOptions o = Options("", 1);
+  o.data_parallel.world_size = 2;
+  o.data_parallel.rank = 2;
+  EXPECT_THAT(Trainer::Create(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("data_parallel.rank: must be in [0, 1]")));
+  o.data_parallel.rank = 1;
+  EXPECT_THAT(Trainer::Create(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("data_parallel.rendezvous: must be set")));
+  o.data_parallel.rendezvous = "no-port";
+  EXPECT_THAT(Trainer::Create(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("data_parallel.rendezvous: \"no-port\"")));
+  o.data_parallel.rendezvous = "127.0.0.1:29400";
+  o.batch_size = 6;
+  o.micro_batches = 2;
+  EXPECT_THAT(Trainer::Create(o),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("batch_size: must be a multiple of "
+                                 "data_parallel.world_size x micro_batches "
+                                 "= 4, got 6")));
+  if (!DataParallelAvailable()) return;
+  // Rank 1 of a group whose rank 0 never comes: an error naming the
+  // rendezvous once the timeout passes, not a hang.
+  DataParallelOptions lonely;
+  lonely.world_size = 2;
+  lonely.rank = 1;
+  lonely.rendezvous = "127.0.0.1:" + std::to_string(FreePort());
+  lonely.timeout = std::chrono::seconds(2);
+  EXPECT_THAT(DataParallel::Join(lonely),
+              StatusIs(AnyOf(absl::StatusCode::kDeadlineExceeded,
+                             absl::StatusCode::kUnavailable),
+                       HasSubstr(lonely.rendezvous)));
+}
+
+}  // namespace
+}  // namespace sslab::trainer
