@@ -5,6 +5,11 @@
 //   trainer_bench --method=rotation --arch=resnet50_v2 --batch=32 --image=32
 //       --width=1 --steps=5 --warmup=2 --threads=2
 //       [--device=cuda --bf16 --channels_last]
+//       [--world_size=2 --rank=R --rendezvous=127.0.0.1:PORT]
+//
+// With --world_size=N, N processes (one per --rank) train together with
+// c10d Gloo: --batch is the global batch, each rank reads its shard, and
+// images/s counts the global batch (rank 0's line is the figure).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -69,6 +74,9 @@ int main(int argc, char** argv) {
   o.bf16_autocast = get("bf16", "false") == "true";
   o.channels_last = get("channels_last", "false") == "true";
   o.progress_every_steps = 1;
+  o.data_parallel.world_size = std::stoi(get("world_size", "1"));
+  o.data_parallel.rank = std::stoi(get("rank", "0"));
+  o.data_parallel.rendezvous = get("rendezvous", "");
   if (ViewSize(o) != image) {
     std::cerr << "no grid gives " << image << " px patches\n";
     return 2;
@@ -85,7 +93,10 @@ int main(int argc, char** argv) {
   const int64_t n = batch * (steps + warmup);
   at::Tensor data = at::randn({n, v, channels, image, image}, gen);
   at::Tensor classes = at::randint(10, {n}, gen);
-  sslab::data::TensorBatchSource source(data, classes, batch);
+  const int world = o.data_parallel.world_size;
+  sslab::data::TensorBatchSource source(
+      data, classes, batch / world, /*shuffle=*/false, /*seed=*/0,
+      /*drop_last=*/true, {o.data_parallel.rank, world});
 
   using Clock = std::chrono::steady_clock;
   Clock::time_point measured_start;
@@ -108,12 +119,13 @@ int main(int argc, char** argv) {
       std::chrono::duration<double>(last - measured_start).count();
   std::printf(
       "{\"impl\": \"cpp\", \"method\": \"%s\", \"arch\": \"%s\", "
-      "\"device\": \"%s\", \"batch\": %lld, "
+      "\"device\": \"%s\", \"batch\": %lld, \"world_size\": %d, "
+      "\"threads\": %d, "
       "\"images_per_second\": %.3f, \"seconds_per_step\": %.4f, "
       "\"last_loss\": %.4f}\n",
       std::string(sslab::experiment::Name(*method)).c_str(),
       std::string(sslab::experiment::Name(*arch)).c_str(), o.device.c_str(),
-      static_cast<long long>(batch),
+      static_cast<long long>(batch), world, o.threads,
       static_cast<double>(batch * steps) / seconds, seconds / steps, last_loss);
   return 0;
 }

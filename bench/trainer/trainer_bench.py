@@ -10,6 +10,9 @@ Run with Debian's torch: /usr/bin/python3 trainer_bench.py --method rotation
 On a GPU (bench/gpu/run.sh): --device cuda [--bf16 --channels_last] and
 --compile for torch.compile of the network; --flops adds the model FLOPs of
 one training step (torch.utils.flop_counter, PyTorch 2.x) for MFU.
+--world_size N --rank R --rendezvous HOST:PORT trains with
+DistributedDataParallel over Gloo, as trainer_bench's c10d ranks: --batch is
+the global batch, buffers are not broadcast (BatchNorm per replica).
 """
 import argparse
 import json
@@ -80,6 +83,9 @@ def main():
     p.add_argument("--channels_last", action="store_true")
     p.add_argument("--bf16", action="store_true",
                    help="bfloat16 autocast for the forward pass and loss")
+    p.add_argument("--world_size", type=int, default=1)
+    p.add_argument("--rank", type=int, default=0)
+    p.add_argument("--rendezvous", default="")
     a = p.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -109,9 +115,17 @@ def main():
     mf = torch.channels_last if a.channels_last else torch.contiguous_format
     net = net.to(memory_format=mf)
     model = net
+    if a.world_size > 1:
+        import torch.distributed as dist
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        dist.init_process_group("gloo", init_method="tcp://" + a.rendezvous,
+                                world_size=a.world_size, rank=a.rank)
+        net = DDP(net, broadcast_buffers=False)
+        if head is not None:
+            head = DDP(head, broadcast_buffers=False)
     if a.compile:
         net = torch.compile(net)
-    B = a.batch
+    B = a.batch // a.world_size  # this rank's part of the global batch
     perms = torch.stack([torch.randperm(9) for _ in range(100)]).to(dev)
     views = {"rotation": 1, "supervised": 1, "exemplar": a.views}.get(a.method, 9)
     total = a.steps + a.warmup
@@ -183,8 +197,9 @@ def main():
     measured = sum(times[a.warmup:])
     steps = len(times) - a.warmup
     result = {"impl": "python-compile" if a.compile else "python", "method": a.method,
-              "arch": a.arch, "device": a.device, "batch": B,
-              "images_per_second": B * steps / measured,
+              "arch": a.arch, "device": a.device, "batch": a.batch,
+              "world_size": a.world_size, "threads": a.threads,
+              "images_per_second": a.batch * steps / measured,
               "seconds_per_step": measured / steps,
               "parameters": sum(q.numel() for q in model.parameters())}
     if flops is not None:
