@@ -46,6 +46,7 @@ absl::StatusOr<HostPort> ParseRendezvous(const std::string& text,
   return out;
 }
 
+#ifdef SSLAB_HAVE_C10D_GLOO
 // c10d reports failures as exceptions; a timeout is the caller's deadline.
 absl::Status FromC10dError(const std::exception& e, absl::string_view what) {
   std::string message = e.what();
@@ -60,6 +61,7 @@ absl::Status FromC10dError(const std::exception& e, absl::string_view what) {
   }
   return absl::UnavailableError(text);
 }
+#endif
 
 }  // namespace
 
