@@ -337,7 +337,10 @@ std::string RunDetails(const v1::Run& run) {
          ShortName(c.device()), " (probes ", ShortName(c.probe_device()),
          "), precision ", ShortName(c.precision()), ", ",
          ShortName(c.memory_format()),
-         c.threads() ? absl::StrCat(", ", c.threads(), " threads") : ""));
+         c.threads() ? absl::StrCat(", ", c.threads(), " threads") : "",
+         c.devices_per_run() > 1
+             ? absl::StrCat(", ", c.devices_per_run(), " data-parallel ranks")
+             : ""));
   kv("progress",
      absl::StrCat(ProgressBar(p.train_fraction(), 20), " epoch ", p.epoch(),
                   " step ", p.step(), p.metrics().empty() ? "" : " ",

@@ -68,7 +68,7 @@ struct ConfigFlags {
       memory_format, augmentation, feature_dtype;
   int width = 0, epochs = 0, batch_size = 0, image_size = 0, eval_every = 0,
       threads = 0, sgd_epochs = 0, sgd_batch = 0, mlp_hidden = 0,
-      mlp_epochs = 0;
+      mlp_epochs = 0, devices_per_run = 0;
   bool last_relu = true;
   int64_t max_examples = 0, seed = 0;
   double val_fraction = 0, lr = 0, warmup = 0, decay_factor = 0, sgd_lr = 0;
@@ -196,6 +196,10 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   scalar(
       "--threads", f->threads,
       "LibTorch threads per job (default 0: the worker's, at most its cores)");
+  scalar("--devices-per-run", f->devices_per_run,
+         "data-parallel ranks training the run, leased together on one "
+         "worker: that many GPUs, or ranks sharing its CPU (default 1); "
+         "--batch-size is the global batch");
 }
 
 bool Given(const ConfigFlags& f, const std::string& name) {
@@ -325,6 +329,7 @@ v1::RunConfig BuildConfig(const ConfigFlags& f) {
             f.memory_format, "--memory-format"));
   }
   if (Given(f, "--threads")) c.set_threads(f.threads);
+  if (Given(f, "--devices-per-run")) c.set_devices_per_run(f.devices_per_run);
   return c;
 }
 

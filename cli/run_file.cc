@@ -149,6 +149,7 @@ std::string RunFileFromConfig(const v1::RunConfig& c) {
   line("precision", text(services::ShortName(c.precision())));
   line("memory-format", text(services::ShortName(c.memory_format())));
   line("threads", absl::StrCat(c.threads()));
+  line("devices-per-run", absl::StrCat(std::max(1, c.devices_per_run())));
   return out;
 }
 

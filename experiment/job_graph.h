@@ -122,8 +122,11 @@ struct JobAssignment {
   // 1 for the first lease of the job.
   int attempt = 1;
   RunConfig config;
-  // The device the job must use.
+  // The device the job must use (a gang's rank 0).
   DeviceId device;
+  // TRAIN with config.devices_per_run > 1: the device of each rank, rank 0
+  // first; every rank of a CPU gang has the worker's CPU. Empty otherwise.
+  std::vector<DeviceId> devices;
   // TRAIN: the run's latest checkpoint to resume from (nullopt: start from
   // scratch). EXTRACT and PROBE: the checkpoint they evaluate.
   std::optional<CheckpointRef> checkpoint;

@@ -243,6 +243,7 @@ absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
   c.precision = spec.precision.value_or(Precision::kAuto);
   c.memory_format = spec.memory_format.value_or(MemoryFormat::kChannelsLast);
   c.threads = spec.threads.value_or(0);
+  c.devices_per_run = spec.devices_per_run.value_or(1);
   SSLAB_RETURN_IF_ERROR(ValidateRunConfig(c, field_prefix));
   return c;
 }
@@ -274,6 +275,7 @@ RunSpec ToRunSpec(const RunConfig& c) {
   s.precision = c.precision;
   s.memory_format = c.memory_format;
   s.threads = c.threads;
+  s.devices_per_run = c.devices_per_run;
   return s;
 }
 
@@ -409,6 +411,13 @@ absl::Status ValidateRunConfig(const RunConfig& c,
     return f.Invalid("memory_format", "unknown value");
   }
   SSLAB_RETURN_IF_ERROR(f.CheckRange("threads", c.threads, 0, kMaxThreads));
+  SSLAB_RETURN_IF_ERROR(
+      f.CheckRange("devices_per_run", c.devices_per_run, 1, kMaxDevicesPerRun));
+  if (c.batch_size % c.devices_per_run != 0) {
+    return f.Invalid("batch_size",
+                     absl::StrCat("must be a multiple of devices_per_run = ",
+                                  c.devices_per_run, ", got ", c.batch_size));
+  }
 
   // Budgets, from fields already bounded above (no product can overflow
   // int64: at most 1e5 checkpoints x 12 layers x 3 kinds x 16 fractions, and

@@ -117,6 +117,11 @@ struct RunConfig {
   MemoryFormat memory_format = MemoryFormat::kChannelsLast;
   // LibTorch intra-op threads; 0 = the worker's setting.
   int threads = 0;
+  // Data-parallel ranks training the run together, leased as one gang on
+  // one worker: that many GPUs of it (all or none), or on the CPU that many
+  // ranks sharing its threads. batch_size is the global batch and must
+  // divide by it; BatchNorm normalises per rank.
+  int devices_per_run = 1;
 
   friend bool operator==(const RunConfig&, const RunConfig&) = default;
 };
@@ -165,6 +170,7 @@ struct RunSpec {
   std::optional<Precision> precision;
   std::optional<MemoryFormat> memory_format;
   std::optional<int> threads;
+  std::optional<int> devices_per_run;
 };
 
 // Limits on what one run may ask for.
@@ -173,6 +179,7 @@ inline constexpr int kMaxImageSize = 4096;
 inline constexpr int kMaxEpochs = 100000;
 inline constexpr int kMaxBatchSize = 1 << 20;
 inline constexpr int kMaxThreads = 1024;
+inline constexpr int kMaxDevicesPerRun = 64;
 // Longest decay_epochs / label_fractions / l2_grid list.
 inline constexpr int kMaxListLength = 16;
 inline constexpr int kMaxProbeEpochs = 10000;

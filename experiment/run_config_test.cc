@@ -51,6 +51,7 @@ TEST(ExpandRunSpecTest, FillsThePapersDefaults) {
   EXPECT_EQ(c.precision, Precision::kAuto);
   EXPECT_EQ(c.memory_format, MemoryFormat::kChannelsLast);
   EXPECT_EQ(c.threads, 0);
+  EXPECT_EQ(c.devices_per_run, 1);
   EXPECT_EQ(DefaultRunName(c), "rotation-resnet50_v2-k4");
   EXPECT_EQ(ShortRunWarning(c), "");
 }
@@ -222,6 +223,13 @@ TEST(ExpandRunSpecTest, RejectsBadFieldsNamingThem) {
       {[](RunSpec& s) { s.device = static_cast<DeviceRequest>(9); },
        "config.device"},
       {[](RunSpec& s) { s.threads = 2000; }, "config.threads"},
+      {[](RunSpec& s) { s.devices_per_run = 0; }, "config.devices_per_run"},
+      {[](RunSpec& s) { s.devices_per_run = 65; }, "config.devices_per_run"},
+      {[](RunSpec& s) {
+         s.batch_size = 64;
+         s.devices_per_run = 3;
+       },
+       "config.batch_size"},  // must be a multiple of devices_per_run
       {[](RunSpec& s) { s.probe_device = static_cast<DeviceRequest>(9); },
        "config.probe_device"},
       {[](RunSpec& s) { s.precision = static_cast<Precision>(9); },

@@ -163,6 +163,8 @@ constexpr Field kFields[] = {
     {"memory-format", false,
      [](RunSpec& s, auto t) { return Set(s.memory_format, t); }},
     {"threads", false, [](RunSpec& s, auto t) { return Set(s.threads, t); }},
+    {"devices-per-run", false,
+     [](RunSpec& s, auto t) { return Set(s.devices_per_run, t); }},
 };
 
 const Field* Find(absl::string_view name) {

@@ -1092,7 +1092,16 @@ absl::StatusOr<Census> Scheduler::TakeCensus() {
   census.workers = static_cast<int>(workers.size());
   for (const WorkerInfo& w : workers) {
     census.workers_alive += w.alive ? 1 : 0;
-    census.devices_busy += static_cast<int>(w.jobs.size());
+    for (const storage::Job& job : w.jobs) {
+      // A GPU gang holds each of its devices; a CPU gang's ranks share one.
+      census.devices_busy +=
+          job.lease_gang.empty()
+              ? 1
+              : static_cast<int>(
+                    std::set<experiment::DeviceId>(job.lease_gang.begin(),
+                                                   job.lease_gang.end())
+                        .size());
+    }
   }
   SSLAB_ASSIGN_OR_RETURN(std::vector<int64_t> active,
                          impl_->store->ListActiveRunIds());

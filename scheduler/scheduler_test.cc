@@ -400,6 +400,74 @@ TEST_F(SchedulerTest, WorkersSharingAGpuNeverBothLeaseIt) {
   EXPECT_EQ(MustLease(extractor, {kGpu0}).assignment.device, kGpu0);
 }
 
+// A run with devices_per_run N: its TRAIN job is leased as one gang of N
+// devices of one worker, all or none, and every one of them is busy while
+// the lease lives (across workers that see the same GPU too). On the CPU,
+// the N ranks share the worker's CPU.
+TEST_F(SchedulerTest, DataParallelRunsLeaseTheirDevicesAsOneGang) {
+  const experiment::DeviceInfo g0{kGpu0, "GPU-a", "H200", 1};
+  const experiment::DeviceInfo g1{kGpu1, "GPU-b", "H200", 1};
+  const experiment::DeviceInfo g2{DeviceId::Cuda(2), "GPU-c", "H200", 1};
+  RunRequest pair = Spec(1, DeviceRequest::kCuda);
+  pair.config.devices_per_run = 2;
+  const int64_t gang = Submit(pair);
+  const int64_t single = Submit(Spec(0, DeviceRequest::kCuda));
+  const int64_t box = Worker("box", std::vector{g0, g1, g2});
+  // The container that also sees the box's first GPU.
+  const int64_t twin = Worker("twin", std::vector{g0});
+
+  // One GPU free is not enough for the gang: the single-GPU run goes first.
+  Lease one = MustLease(box, {DeviceId::Cuda(2)});
+  EXPECT_EQ(one.job.run_id, single);
+  EXPECT_THAT(one.assignment.devices, IsEmpty());
+  EXPECT_THAT(one.job.lease_gang, IsEmpty());
+  ExpectNoLease(box, {DeviceId::Cuda(2)});
+  // With two free, the gang gets both: rank 0 on the first.
+  Lease both = MustLease(box, {kGpu0, kGpu1, DeviceId::Cuda(2)});
+  EXPECT_EQ(both.job.run_id, gang);
+  EXPECT_EQ(both.assignment.device, kGpu0);
+  EXPECT_THAT(both.assignment.devices, ElementsAre(kGpu0, kGpu1));
+  EXPECT_THAT(JobOf(gang, JobKind::kTrain).lease_gang,
+              ElementsAre(kGpu0, kGpu1));
+  EXPECT_EQ(JobOf(gang, JobKind::kTrain).lineage.at("data_parallel"),
+            "2 ranks: cuda:0 cuda:1");
+  // Both GPUs are busy: another run cannot have either, nor can the twin
+  // that sees cuda:0.
+  Submit(Spec(0, DeviceRequest::kCuda));
+  ExpectNoLease(box, {kGpu0, kGpu1});
+  ExpectNoLease(twin, {kGpu0});
+  ASSERT_OK_AND_ASSIGN(Census census, scheduler_->TakeCensus());
+  EXPECT_EQ(census.devices_busy, 3);  // the gang's two and cuda:2
+  // Lost, the gang's lease frees every device at once.
+  ASSERT_OK(
+      scheduler_->FailJob({box, both.job.id, both.token}, "rank 1 died", true));
+  EXPECT_EQ(MustLease(twin, {kGpu0}).assignment.device, kGpu0);
+
+  // A CPU gang: two ranks on the worker's one CPU.
+  RunRequest on_cpu = Spec(5, DeviceRequest::kCpu);
+  on_cpu.config.devices_per_run = 2;
+  const int64_t cpu_gang = Submit(on_cpu);
+  const int64_t cpu_worker = Worker("cpu", {kCpu});
+  Lease cpu = MustLease(cpu_worker, {kCpu});
+  EXPECT_EQ(cpu.job.run_id, cpu_gang);
+  EXPECT_THAT(cpu.assignment.devices, ElementsAre(kCpu, kCpu));
+
+  // An auto gang waits for a worker with enough idle GPUs, and takes the CPU
+  // only when no live worker has them.
+  RunRequest auto_pair = Spec(9, DeviceRequest::kAuto);
+  auto_pair.config.devices_per_run = 2;
+  const int64_t auto_gang = Submit(auto_pair);
+  const int64_t gpus2 =
+      Worker("gpus2",
+             std::vector<DeviceId>{kCpu, DeviceId::Cuda(4), DeviceId::Cuda(5)});
+  ExpectNoLease(cpu_worker, {kCpu});
+  Lease auto_lease =
+      MustLease(gpus2, {kCpu, DeviceId::Cuda(4), DeviceId::Cuda(5)});
+  EXPECT_EQ(auto_lease.job.run_id, auto_gang);
+  EXPECT_THAT(auto_lease.assignment.devices,
+              ElementsAre(DeviceId::Cuda(4), DeviceId::Cuda(5)));
+}
+
 TEST_F(SchedulerTest, ProbesRunOnTheProbeDevice) {
   RunRequest spec = Spec(0, DeviceRequest::kCuda);
   spec.config.probe_device = DeviceRequest::kCpu;

@@ -340,6 +340,14 @@ ALTER TABLE features ADD COLUMN deleted_ms INTEGER;
 UPDATE features SET bytes = rows * dims * 4;
 CREATE INDEX checkpoints_live ON checkpoints(run_id) WHERE deleted_ms IS NULL;
 )sql",
+    // 7: data-parallel runs. A run's ranks per TRAIN job, and the devices a
+    // gang lease holds (rank 0's is lease_device).
+    R"sql(
+ALTER TABLE runs ADD COLUMN devices_per_run INTEGER NOT NULL DEFAULT 1
+  CONSTRAINT run_devices_per_run_positive CHECK (devices_per_run >= 1);
+ALTER TABLE jobs ADD COLUMN lease_gang TEXT NOT NULL DEFAULT '[]'
+  CONSTRAINT job_lease_gang_list CHECK (json_type(lease_gang) = 'array');
+)sql",
 };
 static_assert(std::size(kMigrations) == Store::kSchemaVersion,
               "one migration per schema version");
@@ -350,6 +358,7 @@ constexpr const char* kSetUserVersion[] = {
     "PRAGMA user_version = 1", "PRAGMA user_version = 2",
     "PRAGMA user_version = 3", "PRAGMA user_version = 4",
     "PRAGMA user_version = 5", "PRAGMA user_version = 6",
+    "PRAGMA user_version = 7",
 };
 static_assert(std::size(kSetUserVersion) == Store::kSchemaVersion);
 
@@ -370,7 +379,7 @@ constexpr const char* kRunColumns =
     "created_ms, updated_ms, error, augmentation, probe_device, precision, "
     "memory_format, probe_l2_grid, probe_sgd_epochs, probe_sgd_learning_rate, "
     "probe_sgd_batch_size, probe_mlp_hidden_units, probe_mlp_epochs, pinned, "
-    "eval_feature_dtype";
+    "eval_feature_dtype, devices_per_run";
 
 absl::StatusOr<Run> ReadRun(const Statement& s) {
   Run run;
@@ -444,6 +453,7 @@ absl::StatusOr<Run> ReadRun(const Statement& s) {
   SSLAB_ASSIGN_OR_RETURN(
       c.evaluation.feature_dtype,
       ParseEnumText<experiment::FeatureDtype>(s.Text(43), "feature dtype"));
+  c.devices_per_run = static_cast<int>(s.Int(44));
   return run;
 }
 
@@ -451,7 +461,7 @@ constexpr const char* kJobColumns =
     "id, run_id, kind, state, checkpoint_id, layer, probe_kind, "
     "label_fraction, priority, attempts, max_attempts, device, "
     "lease_worker_id, lease_device, lease_expiry_ms, progress, last_error, "
-    "created_ms, updated_ms, lease_token_sha256, lineage_json";
+    "created_ms, updated_ms, lease_token_sha256, lineage_json, lease_gang";
 
 absl::StatusOr<Job> ReadJob(const Statement& s) {
   Job job;
@@ -486,6 +496,15 @@ absl::StatusOr<Job> ReadJob(const Statement& s) {
   job.lease_token_sha256 = s.Text(19);
   SSLAB_ASSIGN_OR_RETURN(job.lineage,
                          internal::DecodeStringMap(s.Text(20), "job lineage"));
+  SSLAB_ASSIGN_OR_RETURN(std::vector<std::string> gang,
+                         internal::DecodeStrings(s.Text(21), "lease gang"));
+  for (const std::string& text : gang) {
+    SSLAB_ASSIGN_OR_RETURN(
+        std::optional<experiment::DeviceId> device,
+        internal::ParseDeviceText(text, "lease gang device"));
+    if (!device) return Corrupt("lease gang device", "empty");
+    job.lease_gang.push_back(*device);
+  }
   return job;
 }
 
@@ -580,9 +599,13 @@ Statement& BindJobTarget(Statement& s, const Job& job, int first) {
   return s;
 }
 
-// Binds priority .. lineage_json (kJobColumns from "priority" on) at
+// Binds priority .. lease_gang (kJobColumns from "priority" on) at
 // `first`..
 Statement& BindJobState(Statement& s, const Job& job, int first) {
+  std::vector<std::string> gang;
+  for (const experiment::DeviceId& d : job.lease_gang) {
+    gang.push_back(internal::DeviceText(d));
+  }
   return s.Bind(first, job.priority)
       .Bind(first + 1, job.attempts)
       .Bind(first + 2, job.max_attempts)
@@ -595,7 +618,8 @@ Statement& BindJobState(Statement& s, const Job& job, int first) {
       .Bind(first + 9, job.created_at)
       .Bind(first + 10, job.updated_at)
       .Bind(first + 11, job.lease_token_sha256)
-      .Bind(first + 12, internal::EncodeMap(job.lineage));
+      .Bind(first + 12, internal::EncodeMap(job.lineage))
+      .Bind(first + 13, internal::EncodeList(gang));
 }
 
 }  // namespace
@@ -909,7 +933,7 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
             "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, "
             "?25, ?26, ?27, ?28, ?29, ?30, ?31, ?32, ?33, ?34, ?35, ?36, ?37, "
-            "?38, ?39, ?40, ?41, ?42, ?43)")));
+            "?38, ?39, ?40, ?41, ?42, ?43, ?44)")));
     s.Bind(1, run.name)
         .Bind(2, run.sweep_id)
         .Bind(3, EnumText(run.state))
@@ -952,7 +976,8 @@ absl::StatusOr<int64_t> Store::CreateRun(const Run& run) {
         .Bind(40, c.evaluation.probe.mlp_hidden_units)
         .Bind(41, c.evaluation.probe.mlp_epochs)
         .Bind(42, run.pinned)
-        .Bind(43, EnumText(c.evaluation.feature_dtype));
+        .Bind(43, EnumText(c.evaluation.feature_dtype))
+        .Bind(44, c.devices_per_run);
     SSLAB_RETURN_IF_ERROR(s.Run());
     id = impl_->db.LastInsertRowId();
     return absl::OkStatus();
@@ -1049,7 +1074,7 @@ absl::StatusOr<int64_t> Store::CreateJob(const Job& job) {
         impl_->Prepare(absl::StrCat(
             "INSERT INTO jobs (", kJobColumns,
             ") VALUES (NULL, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, "
-            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)")));
+            "?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21)")));
     s.Bind(1, job.run_id)
         .Bind(2, EnumText(job.kind))
         .Bind(3, EnumText(job.state))
@@ -1083,8 +1108,8 @@ absl::Status Store::UpdateJob(const Job& job) {
             "UPDATE jobs SET state = ?2, priority = ?8, attempts = ?9, "
             "max_attempts = ?10, lease_worker_id = ?12, lease_device = ?13, "
             "lease_expiry_ms = ?14, progress = ?15, last_error = ?16, "
-            "updated_ms = ?18, lease_token_sha256 = ?19, lineage_json = ?20 "
-            "WHERE id = ?1"));
+            "updated_ms = ?18, lease_token_sha256 = ?19, lineage_json = ?20, "
+            "lease_gang = ?21 WHERE id = ?1"));
     s.Bind(1, job.id).Bind(2, EnumText(job.state));
     BindJobState(s, job, 8);
     SSLAB_RETURN_IF_ERROR(s.Run());

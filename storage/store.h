@@ -62,7 +62,7 @@ struct StoreOptions {
 class Store {
  public:
   // The schema version this code writes (PRAGMA user_version).
-  static constexpr int kSchemaVersion = 6;
+  static constexpr int kSchemaVersion = 7;
 
   // Opens (creating if missing) the database at `path` and migrates it to
   // kSchemaVersion. Returns FAILED_PRECONDITION if the file's user_version is

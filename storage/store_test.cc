@@ -403,6 +403,16 @@ TEST_F(StoreTest, RunnableJobsComeInPriorityThenFifoOrder) {
   EXPECT_EQ(held[0].lease_expiry, kT0 + absl::Seconds(30));
   EXPECT_EQ(held[0].lease_device, DeviceId::Cpu());
   EXPECT_EQ(held[0].lease_token_sha256, std::string(64, 'a'));
+  EXPECT_THAT(held[0].lease_gang, SizeIs(0));
+
+  // A gang lease keeps every rank's device, in rank order.
+  leased.lease_device = DeviceId::Cuda(1);
+  leased.lease_gang = {DeviceId::Cuda(1), DeviceId::Cuda(0)};
+  ASSERT_OK(store->UpdateJob(leased));
+  ASSERT_OK_AND_ASSIGN(held, store->ListLeasedJobs());
+  ASSERT_THAT(held, SizeIs(1));
+  EXPECT_THAT(held[0].lease_gang,
+              ElementsAre(DeviceId::Cuda(1), DeviceId::Cuda(0)));
 }
 
 TEST_F(StoreTest, ArtifactUpsertsAreIdempotentAndResultsJoinRuns) {
@@ -595,7 +605,9 @@ TEST_F(StoreTest, LatestMetricsFollowTheLargestStep) {
       "ALTER TABLE runs DROP COLUMN eval_feature_dtype; "
       "ALTER TABLE checkpoints DROP COLUMN deleted_ms; "
       "ALTER TABLE features DROP COLUMN bytes; "
-      "ALTER TABLE features DROP COLUMN deleted_ms; PRAGMA user_version = 3;");
+      "ALTER TABLE features DROP COLUMN deleted_ms; "
+      "ALTER TABLE runs DROP COLUMN devices_per_run; "
+      "ALTER TABLE jobs DROP COLUMN lease_gang; PRAGMA user_version = 3;");
   store = OpenOrDie();
   ASSERT_NE(store, nullptr);
   ASSERT_OK_AND_ASSIGN(auto migrated, store->LatestMetrics(run));
@@ -808,6 +820,7 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(c.memory_format, experiment::MemoryFormat::kNchw);
   EXPECT_EQ(c.probe_device, experiment::DeviceRequest::kCpu);
   EXPECT_EQ(c.evaluation.probe, experiment::ProbeSettings{});
+  EXPECT_EQ(c.devices_per_run, 1);
   EXPECT_EQ(tiny.max_attempts, 3);
   EXPECT_EQ(tiny.versions.at("api"), "sslab.v1");
   EXPECT_OK(experiment::ValidateRunConfig(c));
@@ -837,6 +850,7 @@ TEST_F(StoreTest, MigratesADatabaseWrittenBySchemaVersion1) {
   EXPECT_EQ(jobs[0].kind, JobKind::kTrain);
   EXPECT_EQ(jobs[0].probe, std::nullopt);
   EXPECT_EQ(jobs[0].lease_device, DeviceId::Cpu());
+  EXPECT_THAT(jobs[0].lease_gang, SizeIs(0));
   // Leases from before lease tokens have none: no call can act on them.
   EXPECT_EQ(jobs[0].lease_token_sha256, "");
   EXPECT_EQ(jobs[2].probe, (ProbeTarget{"block3", ProbeKind::kLbfgs, 1.0}));

@@ -84,6 +84,9 @@ struct Job {
   std::optional<int64_t> lease_worker_id;
   // The device the lease occupies (or last occupied).
   std::optional<experiment::DeviceId> lease_device;
+  // A gang lease (a TRAIN job of a run with devices_per_run > 1): the device
+  // of each rank, rank 0's (= lease_device) first. Empty otherwise.
+  std::vector<experiment::DeviceId> lease_gang;
   // Set while a lease is held; unset once released.
   std::optional<absl::Time> lease_expiry;
   // Lower-case hex SHA-256 of the token of the job's latest lease (empty

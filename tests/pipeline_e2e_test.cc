@@ -4,7 +4,8 @@
 // per-layer accuracies; a run is cancelled mid-training; a trainer killed
 // with SIGKILL is replaced and the run resumes from its last checkpoint; the
 // scheduler killed with SIGKILL restarts on the same database and loses
-// nothing; two trainers share the queue without running a job twice. And
+// nothing; two trainers share the queue without running a job twice; a
+// data-parallel run trains as a gang of two ranks and resumes as one. And
 // the study's first finding at CI scale (ScienceTest): a short Rotation run
 // with the default schedule and augmentation learns its pretext task, and
 // its block3 features beat the same network at random initialisation.
@@ -380,6 +381,48 @@ TEST_F(PipelineTest, KilledTrainerIsResumedFromItsLastCheckpoint) {
   EXPECT_THAT(cluster_->worker("trainer-1").Stderr(),
               HasSubstr("checkpoint epoch 3 registered"));
   EXPECT_EQ(TrainJob(run).value("attempts", 0), 2);
+}
+
+// A data-parallel run (--devices-per-run 2) on a CPU worker: its TRAIN job
+// is leased as one gang and trains as two c10d ranks sharing the CPU. The
+// trainer killed mid-run takes both ranks with it; the next attempt resumes
+// the gang from rank 0's last checkpoint and the run ends with results.
+TEST_F(PipelineTest, ADataParallelRunTrainsAsTwoRanksAndResumesAsAGang) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run =
+      Submit({"--max-examples", "256", "--epochs", "3", "--layers",
+              "pre_logits", "--devices-per-run", "2"});
+  ASSERT_TRUE(
+      cluster_->worker("trainer-0").WaitForStderr([](const std::string& err) {
+        return err.find("checkpoint epoch 1 registered") != std::string::npos;
+      }))
+      << cluster_->worker("trainer-0").Stderr();
+  EXPECT_THAT(cluster_->worker("trainer-0").Stderr(),
+              HasSubstr("2 data-parallel ranks meet at 127.0.0.1:"));
+  EXPECT_EQ(cluster_->StopWorker("trainer-0", SIGKILL), 128 + SIGKILL);
+
+  ASSERT_NO_FATAL_FAILURE(cluster_->StartWorker("trainer", "trainer-1"));
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-1").Stderr();
+  const std::string resumed = cluster_->worker("trainer-1").Stderr();
+  EXPECT_THAT(resumed, HasSubstr("2 data-parallel ranks meet at"));
+  EXPECT_THAT(resumed, HasSubstr("resuming from"));
+  EXPECT_THAT(resumed, HasSubstr("checkpoint epoch 3 registered"));
+  const nlohmann::json train = TrainJob(run);
+  EXPECT_EQ(train.value("attempts", 0), 2);
+  EXPECT_EQ(train["lineage"].value("data_parallel", ""), "2 ranks: cpu cpu")
+      << train.dump();
+  // The final checkpoint (rank 0 writes them), and the results.
+  const nlohmann::json checkpoints =
+      CliJson({"checkpoints", std::to_string(run)});
+  ASSERT_FALSE(
+      checkpoints.value("checkpoints", nlohmann::json::array()).empty());
+  EXPECT_EQ(checkpoints["checkpoints"].back().value("epoch", ""), "3")
+      << checkpoints.dump();
+  const nlohmann::json results = CliJson({"results", std::to_string(run)});
+  EXPECT_EQ(results.value("results", nlohmann::json::array()).size(), 2u)
+      << results.dump();  // pre_logits x (val, test)
+  const CommandResult shown = cluster_->Cli({"show", std::to_string(run)});
+  EXPECT_THAT(shown.out, HasSubstr("2 data-parallel ranks")) << shown.out;
 }
 
 TEST_F(PipelineTest, SchedulerKilledAndRestartedLosesNothing) {

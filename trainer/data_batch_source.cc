@@ -1,5 +1,6 @@
 #include "trainer/data_batch_source.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "common/status_macros.h"
@@ -49,7 +50,10 @@ absl::StatusOr<std::unique_ptr<data::BatchSource>> MakeDatasetBatchSource(
   SSLAB_ASSIGN_OR_RETURN(
       std::shared_ptr<const data::Transform> t,
       data::MakeTransform(TrainingTransformOptions(options)));
-  loader.batch_size = static_cast<int>(options.batch_size);
+  const DataParallelOptions& ranks = options.data_parallel;
+  loader.batch_size =
+      static_cast<int>(options.batch_size / std::max(1, ranks.world_size));
+  loader.shard = {ranks.rank, ranks.world_size};
   loader.drop_last = true;
   return std::unique_ptr<data::BatchSource>(
       std::make_unique<data::Loader>(std::move(ds), std::move(t), loader));

@@ -32,7 +32,9 @@ data::TransformOptions TrainingTransformOptions(const TrainerOptions& options);
 // Opens `split` of `dataset` with the method's training transform at
 // options.image_size and options.model.in_channels channels, and a loader
 // with options.batch_size and `loader` for the rest (batch_size overridden,
-// drop_last forced so every step has the configured batch). Errors from
+// drop_last forced so every step has the configured batch). A data-parallel
+// rank reads its shard: batch_size / world_size of every global batch.
+// Errors from
 // data/ are passed through (INVALID_ARGUMENT naming the field, NOT_FOUND,
 // DATA_LOSS naming the file).
 absl::StatusOr<std::unique_ptr<data::BatchSource>> MakeDatasetBatchSource(

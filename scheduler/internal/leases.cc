@@ -59,10 +59,12 @@ GpuOccupancy GpuOccupancy::Of(const std::vector<storage::Worker>& workers,
                               const std::vector<Job>& leased) {
   GpuOccupancy out;
   for (const Job& job : leased) {
-    if (!job.lease_device || !job.lease_device->is_cuda()) continue;
+    std::vector<DeviceId> held = job.lease_gang;
+    if (held.empty() && job.lease_device) held.push_back(*job.lease_device);
     for (const storage::Worker& w : workers) {
-      if (job.lease_worker_id == w.id) {
-        out.busy_.insert(GpuKey(w, *job.lease_device));
+      if (job.lease_worker_id != w.id) continue;
+      for (const DeviceId& d : held) {
+        if (d.is_cuda()) out.busy_.insert(GpuKey(w, d));
       }
     }
   }
@@ -75,14 +77,16 @@ bool GpuOccupancy::Busy(const storage::Worker& worker,
 }
 
 bool GpuOccupancy::AnyIdle(const std::vector<storage::Worker>& workers,
-                           JobKind kind, absl::Time alive_since) const {
+                           JobKind kind, absl::Time alive_since,
+                           size_t count) const {
   for (const storage::Worker& w : workers) {
     if (w.last_heartbeat < alive_since) continue;
     if (std::find(w.kinds.begin(), w.kinds.end(), kind) == w.kinds.end()) {
       continue;
     }
+    size_t idle = 0;
     for (const experiment::DeviceInfo& d : w.devices) {
-      if (d.id.is_cuda() && !Busy(w, d.id)) return true;
+      if (d.id.is_cuda() && !Busy(w, d.id) && ++idle >= count) return true;
     }
   }
   return false;
@@ -97,15 +101,15 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   SSLAB_ASSIGN_OR_RETURN(std::vector<Job> leased, store_->ListLeasedJobs());
   const GpuOccupancy gpus = GpuOccupancy::Of(workers, leased);
 
-  // The CPU and the first GPU of this worker that are free: reported free
-  // by the worker, and (a GPU) held by no live lease of any worker.
+  // This worker's CPU and GPUs that are free: reported free by the worker,
+  // and (a GPU) held by no live lease of any worker.
   std::optional<DeviceId> cpu;
-  std::optional<DeviceId> gpu;
+  std::vector<DeviceId> free_gpus;
   for (const DeviceId& d : free_devices) {
     if (!d.is_cuda()) {
       cpu = d;
-    } else if (!gpu && !gpus.Busy(worker, d)) {
-      gpu = d;
+    } else if (!gpus.Busy(worker, d)) {
+      free_gpus.push_back(d);
     }
   }
   // An auto job goes to a GPU when one is free: to this worker's, or to the
@@ -113,7 +117,7 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   const absl::Time alive_since = now - lease_duration_;
   std::set<storage::JobFit> fits;
   for (JobKind kind : worker.kinds) {
-    if (gpu) {
+    if (!free_gpus.empty()) {
       fits.insert({kind, DeviceRequest::kCuda});
       fits.insert({kind, DeviceRequest::kAuto});
     }
@@ -127,6 +131,43 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   if (fits.empty()) return std::nullopt;
   SSLAB_ASSIGN_OR_RETURN(std::vector<Job> candidates,
                          store_->ListRunnableJobs(fits, kLeaseCandidates));
+  // Where a job would run here, one device per rank (a TRAIN job has its
+  // run's devices_per_run ranks, leased as a gang: all or nothing), or
+  // nothing when it does not fit. Ranks of a CPU gang share the CPU.
+  std::map<int64_t, storage::Run> runs;
+  auto place = [&](const Job& job) -> absl::StatusOr<std::vector<DeviceId>> {
+    auto run = runs.find(job.run_id);
+    if (run == runs.end()) {
+      SSLAB_ASSIGN_OR_RETURN(storage::Run r, store_->GetRun(job.run_id));
+      run = runs.emplace(job.run_id, std::move(r)).first;
+    }
+    const size_t ranks = job.kind == JobKind::kTrain
+                             ? static_cast<size_t>(std::max(
+                                   1, run->second.config.devices_per_run))
+                             : 1;
+    const bool gpus_fit = free_gpus.size() >= ranks;
+    bool on_gpu = false;
+    switch (job.device) {
+      case DeviceRequest::kCuda:
+        if (!gpus_fit) return std::vector<DeviceId>{};
+        on_gpu = true;
+        break;
+      case DeviceRequest::kCpu:
+        if (!cpu) return std::vector<DeviceId>{};
+        break;
+      case DeviceRequest::kAuto:
+        on_gpu = gpus_fit;
+        if (!on_gpu &&
+            (!cpu || gpus.AnyIdle(workers, job.kind, alive_since, ranks))) {
+          return std::vector<DeviceId>{};
+        }
+        break;
+    }
+    if (on_gpu)
+      return std::vector<DeviceId>(free_gpus.begin(),
+                                   free_gpus.begin() + ranks);
+    return std::vector<DeviceId>(ranks, *cpu);
+  };
   // A job whose last attempt failed or was lost on this worker goes to
   // another live worker of its kind first, for two lease durations: what
   // failed may be this worker's (a data set it lacks, its disk, its device).
@@ -142,9 +183,16 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
                      w.kinds.end();
         });
   };
-  auto chosen =
-      std::find_if_not(candidates.begin(), candidates.end(), elsewhere);
-  if (chosen == candidates.end()) return std::nullopt;
+  std::optional<Job> chosen;
+  std::vector<DeviceId> devices;
+  for (Job& candidate : candidates) {
+    if (elsewhere(candidate)) continue;
+    SSLAB_ASSIGN_OR_RETURN(devices, place(candidate));
+    if (devices.empty()) continue;  // a gang that does not fit here now
+    chosen = std::move(candidate);
+    break;
+  }
+  if (!chosen) return std::nullopt;
 
   Lease lease;
   lease.job = std::move(*chosen);
@@ -152,13 +200,13 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   // A queued job was last updated when it became runnable.
   stats_->RecordQueueWait(job.kind, now - job.updated_at);
   lease_started_[job.id] = now;
-  const bool on_gpu = job.device == DeviceRequest::kCuda ||
-                      (job.device == DeviceRequest::kAuto && gpu);
-  const DeviceId device = on_gpu ? *gpu : *cpu;
+  const DeviceId device = devices.front();
   job.state = JobState::kRunning;
   job.attempts += 1;
   job.lease_worker_id = worker.id;
   job.lease_device = device;
+  job.lease_gang.clear();
+  if (devices.size() > 1) job.lease_gang = devices;
   job.lineage = worker.build;
   job.lineage["worker"] = worker.name;
   std::string& device_label = job.lineage["device"] = device.ToString();
@@ -168,27 +216,35 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   if (info != worker.devices.end() && !info->name.empty()) {
     absl::StrAppend(&device_label, " (", info->name, ")");
   }
+  if (devices.size() > 1) {
+    std::string& ranks = job.lineage["data_parallel"] =
+        absl::StrCat(devices.size(), " ranks:");
+    for (const DeviceId& d : devices)
+      absl::StrAppend(&ranks, " ", d.ToString());
+  }
   lease.token = NewLeaseToken();
   job.lease_token_sha256 = Sha256Hex(lease.token);
   job.updated_at = now;
   Renew(job);
   lease.expiry = *job.lease_expiry;
-  SSLAB_ASSIGN_OR_RETURN(storage::Run run, store_->GetRun(job.run_id));
-  SSLAB_ASSIGN_OR_RETURN(lease.assignment, Assign(run, job, device));
+  const storage::Run& run = runs.at(job.run_id);
+  SSLAB_ASSIGN_OR_RETURN(lease.assignment, Assign(run, job, devices));
   SSLAB_RETURN_IF_ERROR(store_->UpdateJob(job));
   SSLAB_RETURN_IF_ERROR(graph_->RecomputeRunState(run.id));
   return lease;
 }
 
 absl::StatusOr<experiment::JobAssignment> Leases::Assign(
-    const storage::Run& run, const Job& job, const DeviceId& device) {
+    const storage::Run& run, const Job& job,
+    const std::vector<DeviceId>& devices) {
   experiment::JobAssignment a;
   a.run_id = run.id;
   a.job_id = job.id;
   a.kind = job.kind;
   a.attempt = job.attempts;
   a.config = run.config;
-  a.device = device;
+  a.device = devices.front();
+  if (devices.size() > 1) a.devices = devices;
   switch (job.kind) {
     case JobKind::kTrain: {
       SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Checkpoint> ckpts,

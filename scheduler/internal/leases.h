@@ -39,10 +39,11 @@ class GpuOccupancy {
   // Whether `worker`'s `gpu` is held by a live lease (of any worker).
   bool Busy(const storage::Worker& worker,
             const experiment::DeviceId& gpu) const;
-  // Whether a worker heard from since `alive_since` that serves `kind` has a
-  // GPU no lease holds.
+  // Whether a worker heard from since `alive_since` that serves `kind` has
+  // `count` GPUs no lease holds.
   bool AnyIdle(const std::vector<storage::Worker>& workers,
-               experiment::JobKind kind, absl::Time alive_since) const;
+               experiment::JobKind kind, absl::Time alive_since,
+               size_t count = 1) const;
 
  private:
   std::set<std::string> busy_;
@@ -96,7 +97,7 @@ class Leases {
   // job resumes from the newest checkpoint.
   absl::StatusOr<experiment::JobAssignment> Assign(
       const storage::Run& run, const storage::Job& job,
-      const experiment::DeviceId& device);
+      const std::vector<experiment::DeviceId>& devices);
 
   storage::Store* const store_;
   Clock* const clock_;

@@ -119,6 +119,7 @@ v1::RunConfig ToProto(const experiment::RunConfig& c) {
   out.set_precision(ToProto<v1::Precision>(c.precision));
   out.set_memory_format(ToProto<v1::MemoryFormat>(c.memory_format));
   out.set_augmentation(ToProto<v1::Augmentation>(c.augmentation));
+  out.set_devices_per_run(c.devices_per_run);
   return out;
 }
 
@@ -211,6 +212,7 @@ absl::StatusOr<experiment::RunSpec> FromProto(const v1::RunConfig& c,
                                c.augmentation(), Field(p, "augmentation")));
   }
   if (c.threads() != 0) s.threads = c.threads();
+  if (c.devices_per_run() != 0) s.devices_per_run = c.devices_per_run();
   return s;
 }
 
@@ -268,6 +270,9 @@ void ToProto(const experiment::JobAssignment& a, v1::JobAssignment* out) {
   }
   *out->mutable_config() = ToProto(a.config);
   *out->mutable_device() = ToProto(a.device);
+  for (const experiment::DeviceId& d : a.devices) {
+    *out->add_devices() = ToProto(d);
+  }
   auto checkpoint_proto = [&](const experiment::CheckpointRef& ref,
                               v1::Checkpoint* c) {
     c->set_checkpoint_id(ref.id);
@@ -301,6 +306,11 @@ absl::StatusOr<experiment::JobAssignment> FromProto(
   SSLAB_ASSIGN_OR_RETURN(a.config,
                          CompleteConfigFromProto(in.config(), "config."));
   SSLAB_ASSIGN_OR_RETURN(a.device, FromProto(in.device(), "device"));
+  for (int i = 0; i < in.devices_size(); ++i) {
+    SSLAB_ASSIGN_OR_RETURN(experiment::DeviceId d,
+                           FromProto(in.devices(i), Field("", "devices", i)));
+    a.devices.push_back(d);
+  }
   if (in.has_checkpoint()) a.checkpoint = CheckpointFromProto(in.checkpoint());
   for (const v1::Checkpoint& c : in.fallback_checkpoints()) {
     a.fallback_checkpoints.push_back(CheckpointFromProto(c));

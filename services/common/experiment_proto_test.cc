@@ -100,6 +100,7 @@ experiment::RunConfig FullConfig() {
   c.precision = experiment::Precision::kBf16;
   c.memory_format = experiment::MemoryFormat::kNchw;
   c.threads = 3;
+  c.devices_per_run = 2;
   return c;
 }
 
@@ -195,6 +196,7 @@ TEST(ExperimentProtoTest, AssignmentsRoundTrip) {
   a.attempt = 2;
   a.config = FullConfig();
   a.device = experiment::DeviceId::Cuda(1);
+  a.devices = {experiment::DeviceId::Cuda(1), experiment::DeviceId::Cuda(0)};
   a.checkpoint = experiment::CheckpointRef{9, 4, 400, "runs/3/ckpt", "ab12"};
   a.probe =
       experiment::ProbeTarget{"block2", experiment::ProbeKind::kMlp, 0.01};

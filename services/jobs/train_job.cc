@@ -1,7 +1,18 @@
 // TRAIN: pretext training of one run, resumed from the run's latest
-// checkpoint when the scheduler hands one over (a retried job).
-#include <filesystem>
+// checkpoint when the scheduler hands one over (a retried job); a gang
+// lease (devices_per_run > 1) trains data-parallel, one rank per device.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
 #include "common/files.h"
 #include "common/log.h"
 #include "common/status_macros.h"
@@ -43,40 +54,14 @@ absl::Status Resume(const experiment::JobAssignment& assignment,
   return first_error;
 }
 
-}  // namespace
-
-absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
-                         JobContext& context, const WorkerOptions& worker) {
-  const experiment::RunConfig& config = assignment.config;
+// Rank 0 (the only rank without data parallelism) trains with the hooks to
+// the scheduler: progress, checkpoint registration, cancellation.
+absl::Status TrainRankZero(const experiment::JobAssignment& assignment,
+                           JobContext& context,
+                           const trainer::TrainerOptions& options,
+                           trainer::Trainer& trainer,
+                           data::BatchSource& source) {
   const std::filesystem::path& artifacts = context.artifact_dir();
-  const int threads = ThreadsFor(config, worker.threads);
-  SSLAB_RETURN_IF_ERROR(
-      CheckDatasetPath(config.dataset.path, worker.dataset_roots));
-  const data::DatasetSpec dataset_spec = DatasetSpecFor(config);
-  SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
-                         MissingOnThisWorker(data::OpenDataset(
-                             dataset_spec, data::Split::kTrain)));
-  // Lineage: which data this training read.
-  SSLAB_ASSIGN_OR_RETURN(const std::string fingerprint,
-                         data::DatasetFingerprint(dataset_spec.path));
-  context.AddLineage("dataset", fingerprint);
-  trainer::TrainerOptions options =
-      TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
-                        assignment.device, threads);
-  const std::filesystem::path checkpoint_dir =
-      CheckpointDir(artifacts, assignment.run_id, assignment.attempt);
-  options.checkpoint_dir = checkpoint_dir.string();
-  SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
-                         trainer::Trainer::Create(options));
-  if (assignment.checkpoint) {
-    SSLAB_RETURN_IF_ERROR(Resume(assignment, artifacts, *trainer));
-  }
-  SSLAB_ASSIGN_OR_RETURN(
-      std::unique_ptr<data::BatchSource> source,
-      trainer::MakeDatasetBatchSource(
-          dataset_spec, data::Split::kTrain, options,
-          TrainLoaderOptionsFor(config, assignment.device, threads)));
-
   // Registers a checkpoint file with the scheduler (path + sha256).
   absl::Status register_error;
   auto register_checkpoint = [&](const std::filesystem::path& path,
@@ -124,20 +109,133 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
     return context.cancelled() || !register_error.ok();
   };
   SSLAB_ASSIGN_OR_RETURN(trainer::TrainSummary summary,
-                         trainer->Train(*source, hooks));
+                         trainer.Train(source, hooks));
   SSLAB_RETURN_IF_ERROR(register_error);
   if (summary.cancelled) return absl::CancelledError("training stopped");
   if (summary.last_checkpoint.empty()) {
     // Nothing trained in this attempt (0 epochs, or resumed at the end):
     // (re-)write and register the final state so that it gets evaluated.
-    const auto path =
-        checkpoint_dir / trainer::CheckpointFileName(trainer->epoch());
-    SSLAB_RETURN_IF_ERROR(trainer->WriteCheckpoint(path));
-    register_checkpoint(path, trainer->epoch(), trainer->step(), {});
+    const auto path = std::filesystem::path(options.checkpoint_dir) /
+                      trainer::CheckpointFileName(trainer.epoch());
+    SSLAB_RETURN_IF_ERROR(trainer.WriteCheckpoint(path));
+    register_checkpoint(path, trainer.epoch(), trainer.step(), {});
     SSLAB_RETURN_IF_ERROR(register_error);
   }
-  context.ReportProgress(1.0, trainer->epoch(), trainer->step(), {});
+  context.ReportProgress(1.0, trainer.epoch(), trainer.step(), {});
   return absl::OkStatus();
+}
+
+// A free TCP port on loopback for a gang's rendezvous (rank 0 binds it
+// moments later; another process taking it in between fails the attempt,
+// which is retried).
+absl::StatusOr<int> FreeLoopbackPort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::UnavailableError("socket() for the rendezvous");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) return absl::UnavailableError("no free port for the rendezvous");
+  return static_cast<int>(ntohs(addr.sin_port));
+}
+
+}  // namespace
+
+absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
+                         JobContext& context, const WorkerOptions& worker) {
+  const experiment::RunConfig& config = assignment.config;
+  const std::filesystem::path& artifacts = context.artifact_dir();
+  // A data-parallel gang runs one rank per device, on threads of this
+  // process; the ranks share the worker's threads.
+  const std::vector<experiment::DeviceId> devices =
+      assignment.devices.empty()
+          ? std::vector<experiment::DeviceId>{assignment.device}
+          : assignment.devices;
+  const int ranks = static_cast<int>(devices.size());
+  const int threads = std::max(1, ThreadsFor(config, worker.threads) / ranks);
+  SSLAB_RETURN_IF_ERROR(
+      CheckDatasetPath(config.dataset.path, worker.dataset_roots));
+  const data::DatasetSpec dataset_spec = DatasetSpecFor(config);
+  SSLAB_ASSIGN_OR_RETURN(std::shared_ptr<const data::Dataset> dataset,
+                         MissingOnThisWorker(data::OpenDataset(
+                             dataset_spec, data::Split::kTrain)));
+  // Lineage: which data this training read.
+  SSLAB_ASSIGN_OR_RETURN(const std::string fingerprint,
+                         data::DatasetFingerprint(dataset_spec.path));
+  context.AddLineage("dataset", fingerprint);
+  const std::filesystem::path checkpoint_dir =
+      CheckpointDir(artifacts, assignment.run_id, assignment.attempt);
+  std::string rendezvous;
+  if (ranks > 1) {
+    SSLAB_ASSIGN_OR_RETURN(const int port, FreeLoopbackPort());
+    rendezvous = absl::StrCat("127.0.0.1:", port);
+    SSLAB_LOG(INFO) << "run " << assignment.run_id << ": " << ranks
+                    << " data-parallel ranks meet at " << rendezvous;
+  }
+  auto options_for = [&](int rank) {
+    trainer::TrainerOptions options =
+        TrainerOptionsFor(config, dataset->channels(), dataset->num_classes(),
+                          devices[rank], threads);
+    options.checkpoint_dir = checkpoint_dir.string();  // rank 0 writes
+    options.data_parallel.world_size = ranks;
+    options.data_parallel.rank = rank;
+    options.data_parallel.rendezvous = rendezvous;
+    return options;
+  };
+  // Every rank resumes from the same checkpoint; Train then agrees with
+  // the others at every step on whether to stop.
+  auto start_rank = [&](const trainer::TrainerOptions& options)
+      -> absl::StatusOr<std::pair<std::unique_ptr<trainer::Trainer>,
+                                  std::unique_ptr<data::BatchSource>>> {
+    SSLAB_ASSIGN_OR_RETURN(std::unique_ptr<trainer::Trainer> trainer,
+                           trainer::Trainer::Create(options));
+    if (assignment.checkpoint) {
+      SSLAB_RETURN_IF_ERROR(Resume(assignment, artifacts, *trainer));
+    }
+    SSLAB_ASSIGN_OR_RETURN(
+        std::unique_ptr<data::BatchSource> source,
+        trainer::MakeDatasetBatchSource(
+            dataset_spec, data::Split::kTrain, options,
+            TrainLoaderOptionsFor(config, devices[options.data_parallel.rank],
+                                  threads)));
+    return std::make_pair(std::move(trainer), std::move(source));
+  };
+
+  // Ranks 1.. report nothing to the scheduler: rank 0 speaks for the gang.
+  std::vector<absl::Status> rank_results(ranks);
+  std::vector<std::thread> other_ranks;
+  for (int rank = 1; rank < ranks; ++rank) {
+    other_ranks.emplace_back([&, rank] {
+      rank_results[rank] = [&]() -> absl::Status {
+        SSLAB_ASSIGN_OR_RETURN(auto started, start_rank(options_for(rank)));
+        trainer::TrainHooks hooks;
+        hooks.should_stop = [&] { return context.cancelled(); };
+        return started.first->Train(*started.second, hooks).status();
+      }();
+    });
+  }
+  rank_results[0] = [&]() -> absl::Status {
+    const trainer::TrainerOptions options = options_for(0);
+    SSLAB_ASSIGN_OR_RETURN(auto started, start_rank(options));
+    return TrainRankZero(assignment, context, options, *started.first,
+                         *started.second);
+  }();
+  for (std::thread& t : other_ranks) t.join();
+  // Rank 0's outcome, unless another rank failed and rank 0 only saw the
+  // gang break.
+  for (int rank = 1; rank < ranks; ++rank) {
+    if (!rank_results[rank].ok() && !rank_results[0].ok()) {
+      return absl::Status(
+          rank_results[0].code(),
+          absl::StrCat(rank_results[0].message(), " (rank ", rank, ": ",
+                       rank_results[rank].message(), ")"));
+    }
+  }
+  return rank_results[0];
 }
 
 }  // namespace sslab::services

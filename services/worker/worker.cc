@@ -345,10 +345,30 @@ absl::Status Worker::ServeSlot(size_t slot) {
     generation = generation_;
   }
   std::chrono::milliseconds backoff = options_.idle_poll;
+  const experiment::DeviceId& own = options_.devices[slot].id;
   while (!stopping_) {
     v1::LeaseJobRequest request;
     request.set_worker_id(worker_id());
     *request.add_free_devices() = device;
+    {
+      // Its own device first: a one-device job runs there. A GPU slot also
+      // offers the worker's other idle GPUs, which a data-parallel run's
+      // gang may take with it; one lent to another slot's gang waits.
+      std::lock_guard<std::mutex> lock(mu_);
+      if (busy_.count(own) > 0) {
+        request.clear_free_devices();
+      } else if (own.is_cuda()) {
+        for (const experiment::DeviceInfo& d : options_.devices) {
+          if (d.id != own && d.id.is_cuda() && busy_.count(d.id) == 0) {
+            *request.add_free_devices() = ToProto(d.id);
+          }
+        }
+      }
+    }
+    if (request.free_devices_size() == 0) {
+      if (!WaitOrStop(options_.idle_poll)) break;
+      continue;
+    }
     v1::LeaseJobResponse response;
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + options_.rpc_deadline);
@@ -414,8 +434,16 @@ void Worker::HeartbeatLoop(Context& context) {
 void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
   const v1::Job& job = leased.job();
   const int64_t worker_id = this->worker_id();
+  std::vector<experiment::DeviceId> held = {options_.devices[slot].id};
+  for (const v1::Device& d : leased.devices()) {
+    if (absl::StatusOr<experiment::DeviceId> id = FromProto(d, "devices");
+        id.ok()) {
+      held.push_back(*id);
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
+    for (const experiment::DeviceId& d : held) busy_.insert(d);
     v1::WorkerSlot& status = slots_[slot];
     *status.mutable_current_job() = job;
     status.set_progress(0);
@@ -500,6 +528,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
     status_.set_last_error(std::string(result.message()));
   }
   slots_[slot].clear_current_job();
+  for (const experiment::DeviceId& d : held) busy_.erase(d);
   if (stopping_) status_.set_phase(v1::WORKER_PHASE_STOPPING);
 }
 

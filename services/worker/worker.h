@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -136,9 +137,12 @@ class Worker {
   std::mutex register_mu_;  // serialises Register; guards generation_
   int generation_ = 0;      // registrations so far
 
-  mutable std::mutex mu_;  // guards status_ and slots_
+  mutable std::mutex mu_;  // guards status_, slots_ and busy_
   v1::WorkerStatus status_;
   std::vector<v1::WorkerSlot> slots_;
+  // Devices running a job, a gang's included: a slot whose device another
+  // slot's gang holds waits, and only idle GPUs are offered for gangs.
+  std::set<experiment::DeviceId> busy_;
   double lease_seconds_ = 30;
 };
 
