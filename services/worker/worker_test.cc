@@ -70,9 +70,11 @@ class WorkerTest : public ::testing::Test {
   }
 
   int64_t SubmitRun(
-      experiment::DeviceRequest device = experiment::DeviceRequest::kAuto) {
+      experiment::DeviceRequest device = experiment::DeviceRequest::kAuto,
+      int devices_per_run = 1) {
     scheduler::RunRequest request;
     request.config.device = device;
+    request.config.devices_per_run = devices_per_run;
     request.config.method = experiment::Method::kRotation;
     request.config.architecture = experiment::Architecture::kResNet50V2;
     request.config.dataset.kind = experiment::DatasetKind::kIdx;
@@ -334,6 +336,55 @@ TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
   ASSERT_OK_AND_ASSIGN(auto workers, scheduler_->ListWorkers(0, ""));
   ASSERT_EQ(workers.rows.size(), 1);
   EXPECT_EQ(workers.rows[0].worker.devices, devices);
+}
+
+// A data-parallel run's gang takes both GPUs from one slot; the other slot,
+// its GPU lent, leases nothing until the gang ends, so the single-GPU run
+// queued behind it waits.
+TEST_F(WorkerTest, AGangHoldsEveryGpuItLeasedUntilItEnds) {
+  const std::vector<experiment::DeviceInfo> devices = {
+      {experiment::DeviceId::Cuda(0), "GPU-a", "Fake GPU", 1 << 30},
+      {experiment::DeviceId::Cuda(1), "GPU-b", "Fake GPU", 1 << 30}};
+  const int64_t gang = SubmitRun(experiment::DeviceRequest::kCuda, 2);
+  const int64_t single = SubmitRun(experiment::DeviceRequest::kCuda);
+  std::mutex mu;
+  std::vector<std::pair<int64_t, std::vector<experiment::DeviceId>>> started;
+  std::atomic<bool> release{false};
+  StartWorker(
+      [&](const experiment::JobAssignment& a, JobContext& context) {
+        {
+          std::lock_guard<std::mutex> lock(mu);
+          started.push_back({a.run_id, a.devices});
+        }
+        while (a.run_id == gang && !release && !context.cancelled()) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        }
+        experiment::CheckpointReport ckpt;
+        ckpt.epoch = 1;
+        ckpt.path = "ckpt";
+        ckpt.is_final = true;
+        return context.RegisterCheckpoint(ckpt).status();
+      },
+      devices);
+  WaitForTrainJob(gang,
+                  [](const auto& j) { return j.state == JobState::kRunning; });
+  // Many lease polls of the idle slot later, the single run still waits.
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  EXPECT_EQ(WaitForTrainJob(single, [](const auto&) { return true; }).state,
+            JobState::kRunnable);
+  release = true;
+  for (int64_t run : {gang, single}) {
+    WaitForTrainJob(
+        run, [](const auto& j) { return j.state == JobState::kSucceeded; });
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(started.size(), 2u);
+  EXPECT_EQ(started[0].first, gang);
+  EXPECT_THAT(started[0].second,
+              ::testing::UnorderedElementsAre(experiment::DeviceId::Cuda(0),
+                                              experiment::DeviceId::Cuda(1)));
+  EXPECT_EQ(started[1].first, single);
+  EXPECT_THAT(started[1].second, ::testing::IsEmpty());
 }
 
 }  // namespace
