@@ -26,6 +26,17 @@ using experiment::JobState;
 using experiment::RunState;
 using ::testing::HasSubstr;
 
+// What a TRAIN runner reports before it succeeds: the run's final
+// checkpoint (epoch 1, step 10).
+absl::Status RegisterFinalCheckpoint(JobContext& context) {
+  experiment::CheckpointReport ckpt;
+  ckpt.epoch = 1;
+  ckpt.step = 10;
+  ckpt.path = "runs/1/checkpoints/epoch-0001.ckpt";
+  ckpt.is_final = true;
+  return context.RegisterCheckpoint(ckpt).status();
+}
+
 class WorkerTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -166,12 +177,7 @@ TEST_F(WorkerTest, RunsAJobAndReportsWhatItProduced) {
     context.ReportProgress(0.5, 1, 10, {{"loss", 0.25}});
     // Long enough for a heartbeat to carry the progress.
     std::this_thread::sleep_for(std::chrono::milliseconds(700));
-    experiment::CheckpointReport ckpt;
-    ckpt.epoch = 1;
-    ckpt.step = 10;
-    ckpt.path = "runs/1/checkpoints/epoch-0001.ckpt";
-    ckpt.is_final = true;
-    return context.RegisterCheckpoint(ckpt).status();
+    return RegisterFinalCheckpoint(context);
   });
   const storage::Job job = WaitForTrainJob(
       run, [](const auto& j) { return j.state == JobState::kSucceeded; });
@@ -219,12 +225,7 @@ TEST_F(WorkerTest, ReportsAnOutcomeOnceTheSchedulerIsBack) {
   std::atomic<bool> finish{false};
   StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
     ++calls;
-    experiment::CheckpointReport ckpt;
-    ckpt.epoch = 1;
-    ckpt.step = 10;
-    ckpt.path = "runs/1/checkpoints/epoch-0001.ckpt";
-    ckpt.is_final = true;
-    const absl::Status status = context.RegisterCheckpoint(ckpt).status();
+    const absl::Status status = RegisterFinalCheckpoint(context);
     registered = true;
     while (!finish) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     return status;
@@ -304,11 +305,7 @@ TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
         while (!release && !context.cancelled()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        experiment::CheckpointReport ckpt;
-        ckpt.epoch = 1;
-        ckpt.path = "ckpt";
-        ckpt.is_final = true;
-        return context.RegisterCheckpoint(ckpt).status();
+        return RegisterFinalCheckpoint(context);
       },
       devices);
   // All three run at the same time, each on its own device.
@@ -359,11 +356,7 @@ TEST_F(WorkerTest, AGangHoldsEveryGpuItLeasedUntilItEnds) {
         while (a.run_id == gang && !release && !context.cancelled()) {
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
         }
-        experiment::CheckpointReport ckpt;
-        ckpt.epoch = 1;
-        ckpt.path = "ckpt";
-        ckpt.is_final = true;
-        return context.RegisterCheckpoint(ckpt).status();
+        return RegisterFinalCheckpoint(context);
       },
       devices);
   WaitForTrainJob(gang,
