@@ -9,7 +9,9 @@
 #
 # Usage: bench/trainer/service_vs_python.sh [BUILD_DIR]
 # Environment: REPEATS (3), EXAMPLES (8000), BATCH (64), IMAGE (28),
-#   THREADS (2), STEPS (Python steps, 20), PYTHON (/usr/bin/python3).
+#   THREADS (2), STEPS (Python steps, 20), PYTHON (/usr/bin/python3),
+#   RANKS (1): the --devices-per-run values to submit, e.g. "1 2" (the ranks
+#   of a data-parallel run share the trainer's THREADS).
 #
 # sslab's rate is the median of the run's images_per_second curve (source
 # images per second over each heartbeat window, `sslab metrics`) after its
@@ -24,6 +26,7 @@ batch=${BATCH:-64}
 image=${IMAGE:-28}
 threads=${THREADS:-2}
 steps=${STEPS:-20}
+read -r -a ranks <<<"${RANKS:-1}"
 tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{p = $NF} END {print p}')
 
 dir=$(mktemp -d /tmp/sslab-service-bench.XXXXXX)
@@ -54,13 +57,14 @@ pids+=($!)
 wait_port "$dir/trainer.port"
 sslab="$build/cli/sslab"
 
-# One submitted run; prints its steady-state images/s.
+# One submitted run with $1 data-parallel ranks; prints its steady-state
+# images/s.
 service_rate() {
   local run
   run=$("$sslab" submit -q --method rotation --arch resnet50_v2 --width 1 \
     --dataset idx:/usr/share/datasets/fashion-mnist --max-examples "$examples" \
     --image-size "$image" --batch-size "$batch" --epochs 1 --threads "$threads" \
-    --layers pre_logits 2>/dev/null)
+    --devices-per-run "$1" --layers pre_logits 2>/dev/null)
   # No extractor runs here: wait for the TRAIN job, then cancel the rest.
   until "$sslab" --format=json show "$run" | "$py" -c '
 import json, sys
@@ -81,17 +85,28 @@ python_rate() {
     sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/' | xargs printf "%.1f"
 }
 
-s=() p=() t=()
+declare -A s
+p=() t=()
 for ((r = 0; r < repeats; r++)); do
-  s+=("$(service_rate)")
+  for n in "${ranks[@]}"; do
+    s[$n]+="$(service_rate "$n") "
+  done
   p+=("$(python_rate env)")
   t+=("$(python_rate env LD_PRELOAD="$tcmalloc")")
-  echo "repeat $((r + 1)): sslab service ${s[-1]}, python ${p[-1]}, python+tcmalloc ${t[-1]} img/s" >&2
+  line="repeat $((r + 1)):"
+  for n in "${ranks[@]}"; do line+=" sslab ($n ranks) $(awk '{ print $NF }' <<<"${s[$n]}"),"; done
+  echo "$line python ${p[-1]}, python+tcmalloc ${t[-1]} img/s" >&2
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ms=$(median "${s[@]}") mp=$(median "${p[@]}") mt=$(median "${t[@]}")
-echo "| Rotation, ResNet50 v2 k=1, batch $batch (x4 views), $image px, $threads threads | img/s, median (runs) | sslab service / this |"
-echo "|---|---|---|"
-echo "| sslab: run submitted through the services | $ms (${s[*]}) | 1.00 |"
-echo "| Python eager channels-last, as installed | $mp (${p[*]}) | $(awk -v a="$ms" -v b="$mp" 'BEGIN { printf "%.2f", a / b }') |"
-echo "| Python eager channels-last + tcmalloc | $mt (${t[*]}) | $(awk -v a="$ms" -v b="$mt" 'BEGIN { printf "%.2f", a / b }') |"
+mp=$(median "${p[@]}") mt=$(median "${t[@]}")
+echo "| Rotation, ResNet50 v2 k=1, batch $batch (x4 views), $image px, $threads threads | img/s, median (runs) | / Python as installed | / Python + tcmalloc |"
+echo "|---|---|---|---|"
+for n in "${ranks[@]}"; do
+  read -r -a runs <<<"${s[$n]}"
+  ms=$(median "${runs[@]}")
+  what="sslab: run submitted through the services"
+  [ "$n" != 1 ] && what="$what, --devices-per-run $n (ranks share the threads)"
+  echo "| $what | $ms (${runs[*]}) | $(awk -v a="$ms" -v b="$mp" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$ms" -v b="$mt" 'BEGIN { printf "%.2f", a / b }') |"
+done
+echo "| Python eager channels-last, as installed | $mp (${p[*]}) | 1.00 | |"
+echo "| Python eager channels-last + tcmalloc | $mt (${t[*]}) | | 1.00 |"
