@@ -441,19 +441,31 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
       held.push_back(*id);
     }
   }
+  // The slots whose devices the job holds: this one and, for a gang, the
+  // idle peers it took along, which show the job too.
+  std::vector<size_t> slots_held;
+  std::string on;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (const experiment::DeviceId& d : held) busy_.insert(d);
-    v1::WorkerSlot& status = slots_[slot];
-    *status.mutable_current_job() = job;
-    status.set_progress(0);
-    status.set_epoch(0);
-    status.set_step(0);
-    status.clear_metrics();
+    for (size_t i = 0; i < slots_.size(); ++i) {
+      if (i != slot && std::find(held.begin(), held.end(),
+                                 options_.devices[i].id) == held.end()) {
+        continue;
+      }
+      slots_held.push_back(i);
+      absl::StrAppend(&on, on.empty() ? "" : ", ",
+                      options_.devices[i].id.ToString());
+      v1::WorkerSlot& status = slots_[i];
+      *status.mutable_current_job() = job;
+      status.set_progress(0);
+      status.set_epoch(0);
+      status.set_step(0);
+      status.clear_metrics();
+    }
   }
   SSLAB_LOG(INFO) << "job " << job.job_id() << " (run " << job.run_id() << ", "
-                  << v1::JobKind_Name(job.kind()) << ") leased on "
-                  << options_.devices[slot].id.ToString();
+                  << v1::JobKind_Name(job.kind()) << ") leased on " << on;
   Context context(*this, slot, worker_id, job.job_id(), leased.lease_token());
   std::thread heartbeat([&] { HeartbeatLoop(context); });
   absl::Status result;
@@ -527,7 +539,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
     status_.set_jobs_failed(status_.jobs_failed() + 1);
     status_.set_last_error(std::string(result.message()));
   }
-  slots_[slot].clear_current_job();
+  for (size_t i : slots_held) slots_[i].clear_current_job();
   for (const experiment::DeviceId& d : held) busy_.erase(d);
   if (stopping_) status_.set_phase(v1::WORKER_PHASE_STOPPING);
 }

@@ -361,6 +361,14 @@ TEST_F(WorkerTest, AGangHoldsEveryGpuItLeasedUntilItEnds) {
       devices);
   WaitForTrainJob(gang,
                   [](const auto& j) { return j.state == JobState::kRunning; });
+  // Both slots show the gang's job.
+  WaitForWorker([&](const v1::WorkerStatus& s) {
+    int showing = 0;
+    for (const v1::WorkerSlot& slot : s.slots()) {
+      showing += slot.current_job().run_id() == gang ? 1 : 0;
+    }
+    return showing == 2;
+  });
   // Many lease polls of the idle slot later, the single run still waits.
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
   EXPECT_EQ(WaitForTrainJob(single, [](const auto&) { return true; }).state,
