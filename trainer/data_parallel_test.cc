@@ -122,13 +122,17 @@ int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// Runs DataParallelRank.DISABLED_TrainOneRank of this binary as rank `rank`.
-pid_t SpawnRank(int rank, const fs::path& dir, int port) {
+// Runs DataParallelRank.DISABLED_TrainOneRank of this binary as rank `rank`;
+// with `die_after_step` > 0 the rank exits (status 3) once that step is done.
+pid_t SpawnRank(int rank, const fs::path& dir, int port,
+                int die_after_step = 0) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back("SSLAB_DP_RANK=" + std::to_string(rank));
   env_strings.push_back("SSLAB_DP_DIR=" + dir.string());
   env_strings.push_back("SSLAB_DP_PORT=" + std::to_string(port));
+  env_strings.push_back("SSLAB_DP_DIE_AFTER_STEP=" +
+                        std::to_string(die_after_step));
   std::vector<char*> env;
   for (std::string& s : env_strings) env.push_back(s.data());
   env.push_back(nullptr);
@@ -158,6 +162,15 @@ TEST(DataParallelRank, DISABLED_TrainOneRank) {
   o.data_parallel.timeout = std::chrono::seconds(60);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(o));
   data::TensorBatchSource source = Source(kGlobalBatch / 2, {rank, 2});
+  const char* die_text = std::getenv("SSLAB_DP_DIE_AFTER_STEP");
+  if (const int die = die_text != nullptr ? std::atoi(die_text) : 0; die > 0) {
+    TrainHooks hooks;
+    hooks.on_progress = [die](const Progress& p) {
+      if (p.step >= die) std::_Exit(3);  // as a killed process: no goodbye
+    };
+    (void)trainer->Train(source, hooks);
+    return;
+  }
   Save(Train(*trainer, source), dir / ("rank" + std::to_string(rank) + ".pt"));
 }
 
@@ -219,6 +232,36 @@ TEST(DataParallelTest, TwoRanksTrainAsOneProcessWithTheGlobalBatch) {
   data::TensorBatchSource again = Source(kGlobalBatch);
   ExpectSameWeights(Train(*resumed, again), reference,
                     "resumed at world size 1 vs uninterrupted");
+  fs::remove_all(dir);
+}
+
+// A rank that dies mid-run ends its peers' training with an error naming
+// the all-reduce, not a hang: the attempt fails for every rank, and the
+// scheduler's retry resumes the gang from the last checkpoint.
+TEST(DataParallelTest, ARankThatDiesFailsItsPeers) {
+  if (!DataParallelAvailable()) GTEST_SKIP() << "no c10d Gloo in this build";
+  const fs::path dir = fs::temp_directory_path() / ("sslab_data_parallel_die_" +
+                                                    std::to_string(::getpid()));
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  const int port = FreePort();
+  const pid_t peer = SpawnRank(1, dir, port, /*die_after_step=*/1);
+  ASSERT_GT(peer, 0);
+  TrainerOptions o = Options(dir / "checkpoints", /*epochs=*/2);
+  o.data_parallel.world_size = 2;
+  o.data_parallel.rank = 0;
+  o.data_parallel.rendezvous = "127.0.0.1:" + std::to_string(port);
+  o.data_parallel.timeout = std::chrono::seconds(30);
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(o));
+  data::TensorBatchSource source = Source(kGlobalBatch / 2, {0, 2});
+  absl::StatusOr<TrainSummary> summary = trainer->Train(source, {});
+  EXPECT_THAT(summary.status(),
+              StatusIs(AnyOf(absl::StatusCode::kUnavailable,
+                             absl::StatusCode::kDeadlineExceeded),
+                       HasSubstr("data-parallel")));
+  int status = 0;
+  ASSERT_EQ(::waitpid(peer, &status, 0), peer);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 3);
   fs::remove_all(dir);
 }
 
