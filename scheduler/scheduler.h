@@ -21,7 +21,11 @@
 // free GPU of that worker, or its CPU when no live worker serving that kind
 // of job has an idle GPU. A GPU is free when no live lease holds it, counted
 // by the GPU's physical key across workers (two workers that see one GPU
-// share it); each worker's CPU is its own. A job requeued from a worker
+// share it); each worker's CPU is its own. The TRAIN job of a run with
+// devices_per_run N is a gang: N free GPUs of one worker, or N ranks on its
+// CPU, all or nothing; a GPU gang first in the queue that does not fit yet
+// holds back the GPUs of a worker with at least N of them from the jobs
+// behind it. A job requeued from a worker
 // (retryable failure, lost lease) goes to another live worker of its kind
 // first: for two lease durations that worker skips it, since what failed may
 // be that worker's (a data set it lacks, its disk).

@@ -416,32 +416,35 @@ TEST_F(SchedulerTest, DataParallelRunsLeaseTheirDevicesAsOneGang) {
   // The container that also sees the box's first GPU.
   const int64_t twin = Worker("twin", std::vector{g0});
 
-  // One GPU free is not enough for the gang: the single-GPU run goes first.
-  Lease one = MustLease(box, {DeviceId::Cuda(2)});
+  // One GPU free is not enough for the gang, and the gang, first in the
+  // queue, holds the box's GPUs back from the run behind it...
+  ExpectNoLease(box, {DeviceId::Cuda(2)});
+  // ...but not the twin's one GPU: the twin can never host the gang.
+  Lease one = MustLease(twin, {kGpu0});
   EXPECT_EQ(one.job.run_id, single);
   EXPECT_THAT(one.assignment.devices, IsEmpty());
   EXPECT_THAT(one.job.lease_gang, IsEmpty());
-  ExpectNoLease(box, {DeviceId::Cuda(2)});
-  // With two free, the gang gets both: rank 0 on the first.
+  // With two GPUs free (cuda:0 is the twin's now), the gang gets both:
+  // rank 0 on the first.
   Lease both = MustLease(box, {kGpu0, kGpu1, DeviceId::Cuda(2)});
   EXPECT_EQ(both.job.run_id, gang);
-  EXPECT_EQ(both.assignment.device, kGpu0);
-  EXPECT_THAT(both.assignment.devices, ElementsAre(kGpu0, kGpu1));
+  EXPECT_EQ(both.assignment.device, kGpu1);
+  EXPECT_THAT(both.assignment.devices, ElementsAre(kGpu1, DeviceId::Cuda(2)));
   EXPECT_THAT(JobOf(gang, JobKind::kTrain).lease_gang,
-              ElementsAre(kGpu0, kGpu1));
+              ElementsAre(kGpu1, DeviceId::Cuda(2)));
   EXPECT_EQ(JobOf(gang, JobKind::kTrain).lineage.at("data_parallel"),
-            "2 ranks: cuda:0 cuda:1");
-  // Both GPUs are busy: another run cannot have either, nor can the twin
-  // that sees cuda:0.
+            "2 ranks: cuda:1 cuda:2");
+  // Every GPU is busy: another run gets none of them.
   Submit(Spec(0, DeviceRequest::kCuda));
-  ExpectNoLease(box, {kGpu0, kGpu1});
+  ExpectNoLease(box, {kGpu0, kGpu1, DeviceId::Cuda(2)});
   ExpectNoLease(twin, {kGpu0});
   ASSERT_OK_AND_ASSIGN(Census census, scheduler_->TakeCensus());
-  EXPECT_EQ(census.devices_busy, 3);  // the gang's two and cuda:2
-  // Lost, the gang's lease frees every device at once.
+  EXPECT_EQ(census.devices_busy, 3);  // the gang's two and the twin's
+  // Lost, the gang's lease frees both of its GPUs at once.
   ASSERT_OK(
       scheduler_->FailJob({box, both.job.id, both.token}, "rank 1 died", true));
-  EXPECT_EQ(MustLease(twin, {kGpu0}).assignment.device, kGpu0);
+  ASSERT_OK_AND_ASSIGN(census, scheduler_->TakeCensus());
+  EXPECT_EQ(census.devices_busy, 1);
 
   // A CPU gang: two ranks on the worker's one CPU.
   RunRequest on_cpu = Spec(5, DeviceRequest::kCpu);

@@ -135,16 +135,17 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
   // run's devices_per_run ranks, leased as a gang: all or nothing), or
   // nothing when it does not fit. Ranks of a CPU gang share the CPU.
   std::map<int64_t, storage::Run> runs;
-  auto place = [&](const Job& job) -> absl::StatusOr<std::vector<DeviceId>> {
+  auto ranks_of = [&](const Job& job) -> absl::StatusOr<size_t> {
     auto run = runs.find(job.run_id);
     if (run == runs.end()) {
       SSLAB_ASSIGN_OR_RETURN(storage::Run r, store_->GetRun(job.run_id));
       run = runs.emplace(job.run_id, std::move(r)).first;
     }
-    const size_t ranks = job.kind == JobKind::kTrain
-                             ? static_cast<size_t>(std::max(
-                                   1, run->second.config.devices_per_run))
-                             : 1;
+    if (job.kind != JobKind::kTrain) return 1;
+    return static_cast<size_t>(std::max(1, run->second.config.devices_per_run));
+  };
+  auto place = [&](const Job& job) -> absl::StatusOr<std::vector<DeviceId>> {
+    SSLAB_ASSIGN_OR_RETURN(const size_t ranks, ranks_of(job));
     const bool gpus_fit = free_gpus.size() >= ranks;
     bool on_gpu = false;
     switch (job.device) {
@@ -183,12 +184,25 @@ absl::StatusOr<std::optional<Lease>> Leases::LeaseFor(
                      w.kinds.end();
         });
   };
+  const size_t worker_gpus = static_cast<size_t>(std::count_if(
+      worker.devices.begin(), worker.devices.end(),
+      [](const experiment::DeviceInfo& d) { return d.id.is_cuda(); }));
   std::optional<Job> chosen;
   std::vector<DeviceId> devices;
+  // A GPU gang ahead in the queue that does not fit yet holds back the GPUs
+  // of a worker that could host it: they free up for it, instead of going
+  // one by one to the jobs behind it, which could starve it for good.
+  bool hold_gpus = false;
   for (Job& candidate : candidates) {
     if (elsewhere(candidate)) continue;
     SSLAB_ASSIGN_OR_RETURN(devices, place(candidate));
-    if (devices.empty()) continue;  // a gang that does not fit here now
+    if (devices.empty()) {
+      SSLAB_ASSIGN_OR_RETURN(const size_t ranks, ranks_of(candidate));
+      hold_gpus = hold_gpus || (ranks > 1 && worker_gpus >= ranks &&
+                                candidate.device != DeviceRequest::kCpu);
+      continue;
+    }
+    if (hold_gpus && devices.front().is_cuda()) continue;
     chosen = std::move(candidate);
     break;
   }
