@@ -185,10 +185,10 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
     ASSERT_TRUE(worker.Register("fake-dashboard").ok());
     EXPECT_GT(worker.Drain(), 0);
   }
-  // Run 6: queued.
+  // Run 6: queued, data-parallel.
   ASSERT_NO_FATAL_FAILURE(
       Submit({"submit", "-q", "--method", "exemplar", "--arch", "vgg19_bn",
-              "--dataset", kDataset}));
+              "--dataset", kDataset, "--devices-per-run", "2"}));
 
   const Page runs = Load("#/runs");
   ExpectClean(runs, "runs");
@@ -204,6 +204,10 @@ TEST_F(DashboardTest, PagesRenderTheirTablesAndChartsInABrowser) {
   EXPECT_EQ(Count(run.dom, "class=\"job-row\""), 2 + 4 * 2);
   // Lineage: the worker and device that ran the jobs.
   EXPECT_THAT(run.dom, HasSubstr("fake-dashboard on cpu")) << run.dom;
+  const Page queued = Load("#/runs/6");
+  ExpectClean(queued, "run");
+  EXPECT_THAT(queued.dom, HasSubstr("auto, 2 data-parallel ranks"))
+      << queued.dom;
   // Disk use of what retention left.
   EXPECT_THAT(run.dom,
               ::testing::ContainsRegex("<dt>disk</dt><dd>[0-9.]+ [KMG]?i?B: "

@@ -335,7 +335,8 @@ async function runPage(id) {
   // the data the training read.
   const jobLineage = (r.jobs || []).map((j) => j.lineage || {});
   const ranOn = [...new Set(jobLineage.filter((l) => l.worker).map((l) =>
-    `${l.worker} on ${l.device}${l.host ? ` at ${l.host}` : ""}` +
+    `${l.worker} on ${l.device}${l.data_parallel ? ` (${l.data_parallel})` : ""}` +
+    `${l.host ? ` at ${l.host}` : ""}` +
     `${l.sslab ? `: sslab ${l.sslab}` : ""}` +
     `${l.git ? ` (git ${l.git})` : ""}${l.libtorch ? `, libtorch ${l.libtorch}` : ""}` +
     `${l.cuda ? `, cuda ${l.cuda}` : ""}${l.cudnn ? `, cudnn ${l.cudnn}` : ""}`))];
@@ -360,7 +361,8 @@ async function runPage(id) {
       ["error", r.error || ""]])),
     el("div", { class: "card" }, el("h3", {}, "Lineage"), kv([
       ["created", when(r.create_time)], ["updated", when(r.update_time)],
-      ["seed", c.seed], ["device", short(c.device)], ["versions", versions],
+      ["seed", c.seed], ["device", short(c.device) + (c.devices_per_run > 1 ?
+        `, ${c.devices_per_run} data-parallel ranks` : "")], ["versions", versions],
       ["ran on", ranOn.join("; ")], ["data", data],
       ["checkpoints", String(checkpoints.length)],
       ["disk", diskText(r.disk || {}, r.pinned)]])));
