@@ -663,9 +663,10 @@ Table WorkersTable(const std::vector<v1::Worker>& workers) {
       kinds.emplace_back(ShortName(static_cast<v1::JobKind>(k)));
     }
     for (const v1::Job& j : w.jobs()) {
-      jobs.push_back(absl::StrCat(ShortName(j.kind()), " ", j.job_id(),
-                                  " (run ", j.run_id(), ") on ",
-                                  j.lease_device()));
+      jobs.push_back(absl::StrCat(
+          ShortName(j.kind()), " ", j.job_id(), " (run ", j.run_id(), ") on ",
+          j.lease_gang().empty() ? j.lease_device()
+                                 : absl::StrJoin(j.lease_gang(), "+")));
     }
     t.rows.push_back(
         {absl::StrCat(w.worker_id()), w.name(), w.alive() ? "alive" : "silent",

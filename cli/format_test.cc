@@ -279,10 +279,18 @@ TEST(WorkersTableTest, NamesDevicesAndWhereJobsRun) {
   job->set_job_id(12);
   job->set_run_id(4);
   job->set_lease_device("cuda:1");
+  v1::Job* gang = w.add_jobs();
+  gang->set_kind(v1::JOB_KIND_TRAIN);
+  gang->set_job_id(13);
+  gang->set_run_id(5);
+  gang->set_lease_device("cuda:0");
+  gang->add_lease_gang("cuda:0");
+  gang->add_lease_gang("cuda:2");
   const Table t = WorkersTable({w});
   ASSERT_EQ(t.rows.size(), 1u);
   EXPECT_EQ(t.rows[0][3], "cuda:1 (NVIDIA H200 141 GiB)");
-  EXPECT_EQ(t.rows[0][5], "train 12 (run 4) on cuda:1");
+  EXPECT_EQ(t.rows[0][5],
+            "train 12 (run 4) on cuda:1, train 13 (run 5) on cuda:0+cuda:2");
 }
 
 TEST(ArtifactsTableTest, NamesWhatRetentionDeletes) {

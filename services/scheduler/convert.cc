@@ -88,6 +88,9 @@ v1::Job ToProto(const storage::Job& job) {
   }
   out.set_device_kind(std::string(experiment::Name(job.device)));
   if (job.lease_device) out.set_lease_device(job.lease_device->ToString());
+  for (const experiment::DeviceId& d : job.lease_gang) {
+    out.add_lease_gang(d.ToString());
+  }
   out.mutable_lineage()->insert(job.lineage.begin(), job.lineage.end());
   return out;
 }

@@ -58,6 +58,11 @@ TEST(ConvertTest, ProbeJobsShowTheirTargetAndDevices) {
   EXPECT_DOUBLE_EQ(out.label_fraction(), 0.1);
   EXPECT_EQ(out.device_kind(), "cuda");
   EXPECT_EQ(out.lease_device(), "cuda:1");
+  EXPECT_EQ(out.lease_gang_size(), 0);
+  job.lease_gang = {experiment::DeviceId::Cuda(1),
+                    experiment::DeviceId::Cuda(3)};
+  EXPECT_THAT(ToProto(job).lease_gang(),
+              ::testing::ElementsAre("cuda:1", "cuda:3"));
 }
 
 TEST(ConvertTest, LeaseBecomesTheAssignmentTheWorkerReadsBack) {
