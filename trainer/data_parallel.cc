@@ -1,6 +1,10 @@
 #include "trainer/data_parallel.h"
 
 #include <ATen/ATen.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -64,6 +68,21 @@ absl::Status FromC10dError(const std::exception& e, absl::string_view what) {
 #endif
 
 }  // namespace
+
+absl::StatusOr<std::string> LoopbackRendezvous() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return absl::UnavailableError("socket() for the rendezvous");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  const bool ok =
+      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
+  ::close(fd);
+  if (!ok) return absl::UnavailableError("no free port for the rendezvous");
+  return absl::StrCat("127.0.0.1:", ntohs(addr.sin_port));
+}
 
 absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
                                          const std::string& prefix) {

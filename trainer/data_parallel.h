@@ -50,6 +50,11 @@ absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
 // True when this build has c10d's Gloo backend (Debian's LibTorch does).
 bool DataParallelAvailable();
 
+// "127.0.0.1:PORT" with a port free right now, for ranks on this host to
+// meet at (rank 0 binds it moments later; should another process take it
+// first, Join fails and the attempt is retried). UNAVAILABLE if none.
+absl::StatusOr<std::string> LoopbackRendezvous();
+
 class DataParallel {
  public:
   // Joins the group; returns once every rank has (DEADLINE_EXCEEDED after

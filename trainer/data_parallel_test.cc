@@ -7,9 +7,7 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
 #include <spawn.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <torch/torch.h>
 #include <unistd.h>
@@ -110,27 +108,15 @@ void ExpectSameWeights(const Outcome& got, const Outcome& want,
   }
 }
 
-int FreePort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  ::close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Runs DataParallelRank.DISABLED_TrainOneRank of this binary as rank `rank`;
 // with `die_after_step` > 0 the rank exits (status 3) once that step is done.
-pid_t SpawnRank(int rank, const fs::path& dir, int port,
+pid_t SpawnRank(int rank, const fs::path& dir, const std::string& rendezvous,
                 int die_after_step = 0) {
   std::vector<std::string> env_strings;
   for (char** e = environ; *e != nullptr; ++e) env_strings.emplace_back(*e);
   env_strings.push_back("SSLAB_DP_RANK=" + std::to_string(rank));
   env_strings.push_back("SSLAB_DP_DIR=" + dir.string());
-  env_strings.push_back("SSLAB_DP_PORT=" + std::to_string(port));
+  env_strings.push_back("SSLAB_DP_RENDEZVOUS=" + rendezvous);
   env_strings.push_back("SSLAB_DP_DIE_AFTER_STEP=" +
                         std::to_string(die_after_step));
   std::vector<char*> env;
@@ -148,7 +134,8 @@ pid_t SpawnRank(int rank, const fs::path& dir, int port,
 }
 
 // Not a test of its own: the body of one rank of the test below, which runs
-// it in a child process with SSLAB_DP_RANK, SSLAB_DP_DIR and SSLAB_DP_PORT.
+// it in a child process with SSLAB_DP_RANK, SSLAB_DP_DIR and
+// SSLAB_DP_RENDEZVOUS.
 TEST(DataParallelRank, DISABLED_TrainOneRank) {
   const char* rank_text = std::getenv("SSLAB_DP_RANK");
   ASSERT_NE(rank_text, nullptr) << "run by DataParallelTest only";
@@ -157,8 +144,7 @@ TEST(DataParallelRank, DISABLED_TrainOneRank) {
   TrainerOptions o = Options(dir / "checkpoints", /*epochs=*/2);
   o.data_parallel.world_size = 2;
   o.data_parallel.rank = rank;
-  o.data_parallel.rendezvous =
-      std::string("127.0.0.1:") + std::getenv("SSLAB_DP_PORT");
+  o.data_parallel.rendezvous = std::getenv("SSLAB_DP_RENDEZVOUS");
   o.data_parallel.timeout = std::chrono::seconds(60);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(o));
   data::TensorBatchSource source = Source(kGlobalBatch / 2, {rank, 2});
@@ -181,8 +167,9 @@ TEST(DataParallelTest, TwoRanksTrainAsOneProcessWithTheGlobalBatch) {
       ("sslab_data_parallel_test_" + std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const int port = FreePort();
-  std::vector<pid_t> ranks = {SpawnRank(0, dir, port), SpawnRank(1, dir, port)};
+  ASSERT_OK_AND_ASSIGN(const std::string rendezvous, LoopbackRendezvous());
+  std::vector<pid_t> ranks = {SpawnRank(0, dir, rendezvous),
+                              SpawnRank(1, dir, rendezvous)};
   for (pid_t pid : ranks) {
     ASSERT_GT(pid, 0);
     int status = 0;
@@ -244,13 +231,13 @@ TEST(DataParallelTest, ARankThatDiesFailsItsPeers) {
                                                     std::to_string(::getpid()));
   fs::remove_all(dir);
   fs::create_directories(dir);
-  const int port = FreePort();
-  const pid_t peer = SpawnRank(1, dir, port, /*die_after_step=*/1);
+  ASSERT_OK_AND_ASSIGN(const std::string rendezvous, LoopbackRendezvous());
+  const pid_t peer = SpawnRank(1, dir, rendezvous, /*die_after_step=*/1);
   ASSERT_GT(peer, 0);
   TrainerOptions o = Options(dir / "checkpoints", /*epochs=*/2);
   o.data_parallel.world_size = 2;
   o.data_parallel.rank = 0;
-  o.data_parallel.rendezvous = "127.0.0.1:" + std::to_string(port);
+  o.data_parallel.rendezvous = rendezvous;
   o.data_parallel.timeout = std::chrono::seconds(30);
   ASSERT_OK_AND_ASSIGN(std::unique_ptr<Trainer> trainer, Trainer::Create(o));
   data::TensorBatchSource source = Source(kGlobalBatch / 2, {0, 2});
@@ -294,7 +281,7 @@ TEST(DataParallelTest, BadOptionsAndAMissingPeerAreErrors) {
   DataParallelOptions lonely;
   lonely.world_size = 2;
   lonely.rank = 1;
-  lonely.rendezvous = "127.0.0.1:" + std::to_string(FreePort());
+  ASSERT_OK_AND_ASSIGN(lonely.rendezvous, LoopbackRendezvous());
   lonely.timeout = std::chrono::seconds(2);
   EXPECT_THAT(DataParallel::Join(lonely),
               StatusIs(AnyOf(absl::StatusCode::kDeadlineExceeded,

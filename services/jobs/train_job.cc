@@ -1,11 +1,6 @@
 // TRAIN: pretext training of one run, resumed from the run's latest
 // checkpoint when the scheduler hands one over (a retried job); a gang
 // lease (devices_per_run > 1) trains data-parallel, one rank per device.
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <algorithm>
 #include <filesystem>
 #include <thread>
@@ -21,6 +16,7 @@
 #include "services/jobs/jobs.h"
 #include "trainer/checkpoint.h"
 #include "trainer/data_batch_source.h"
+#include "trainer/data_parallel.h"
 #include "trainer/trainer.h"
 
 namespace sslab::services {
@@ -125,24 +121,6 @@ absl::Status TrainRankZero(const experiment::JobAssignment& assignment,
   return absl::OkStatus();
 }
 
-// A free TCP port on loopback for a gang's rendezvous (rank 0 binds it
-// moments later; another process taking it in between fails the attempt,
-// which is retried).
-absl::StatusOr<int> FreeLoopbackPort() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) return absl::UnavailableError("socket() for the rendezvous");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  const bool ok =
-      ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
-      ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
-  ::close(fd);
-  if (!ok) return absl::UnavailableError("no free port for the rendezvous");
-  return static_cast<int>(ntohs(addr.sin_port));
-}
-
 }  // namespace
 
 absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
@@ -171,8 +149,7 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
       CheckpointDir(artifacts, assignment.run_id, assignment.attempt);
   std::string rendezvous;
   if (ranks > 1) {
-    SSLAB_ASSIGN_OR_RETURN(const int port, FreeLoopbackPort());
-    rendezvous = absl::StrCat("127.0.0.1:", port);
+    SSLAB_ASSIGN_OR_RETURN(rendezvous, trainer::LoopbackRendezvous());
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": " << ranks
                     << " data-parallel ranks meet at " << rendezvous;
   }
