@@ -399,6 +399,7 @@ TEST_F(PipelineTest, ADataParallelRunTrainsAsTwoRanksAndResumesAsAGang) {
       << cluster_->worker("trainer-0").Stderr();
   EXPECT_THAT(cluster_->worker("trainer-0").Stderr(),
               HasSubstr("2 data-parallel ranks meet at 127.0.0.1:"));
+  EXPECT_THAT(cluster_->worker("trainer-0").Stderr(), HasSubstr("(c10d gloo)"));
   EXPECT_EQ(cluster_->StopWorker("trainer-0", SIGKILL), 128 + SIGKILL);
 
   ASSERT_NO_FATAL_FAILURE(cluster_->StartWorker("trainer", "trainer-1"));
@@ -411,6 +412,7 @@ TEST_F(PipelineTest, ADataParallelRunTrainsAsTwoRanksAndResumesAsAGang) {
   EXPECT_EQ(train.value("attempts", 0), 2);
   EXPECT_EQ(train["lineage"].value("data_parallel", ""), "2 ranks: cpu cpu")
       << train.dump();
+  EXPECT_EQ(train["lineage"].value("collectives", ""), "gloo") << train.dump();
   // The final checkpoint (rank 0 writes them), and the results.
   const nlohmann::json checkpoints =
       CliJson({"checkpoints", std::to_string(run)});

@@ -18,9 +18,14 @@
 #include "absl/strings/str_cat.h"
 
 #ifdef SSLAB_HAVE_C10D_GLOO
+#include <torch/version.h>
+
 #include <torch/csrc/distributed/c10d/HashStore.hpp>
 #include <torch/csrc/distributed/c10d/ProcessGroupGloo.hpp>
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
+#endif
+#ifdef SSLAB_HAVE_C10D_NCCL
+#include <torch/csrc/distributed/c10d/ProcessGroupNCCL.hpp>
 #endif
 
 namespace sslab::trainer {
@@ -51,6 +56,14 @@ absl::StatusOr<HostPort> ParseRendezvous(const std::string& text,
 }
 
 #ifdef SSLAB_HAVE_C10D_GLOO
+// What the Gloo and NCCL groups derive from: LibTorch 2 put the backends
+// under a c10d::Backend; in 1.13 each is a c10d::ProcessGroup.
+#if TORCH_VERSION_MAJOR >= 2
+using Collectives = c10d::Backend;
+#else
+using Collectives = c10d::ProcessGroup;
+#endif
+
 // c10d reports failures as exceptions; a timeout is the caller's deadline.
 absl::Status FromC10dError(const std::exception& e, absl::string_view what) {
   std::string message = e.what();
@@ -65,6 +78,41 @@ absl::Status FromC10dError(const std::exception& e, absl::string_view what) {
   }
   return absl::UnavailableError(text);
 }
+
+// Gloo connects the ranks over the interface that reaches the rendezvous
+// host (or GLOO_SOCKET_IFNAME's).
+c10::intrusive_ptr<Collectives> GlooGroup(
+    const c10::intrusive_ptr<c10d::Store>& store,
+    const DataParallelOptions& options, const std::string& host) {
+  auto group_options = c10d::ProcessGroupGloo::Options::create(options.timeout);
+  if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
+      interface != nullptr && *interface != '\0') {
+    group_options->devices.push_back(
+        c10d::ProcessGroupGloo::createDeviceForInterface(interface));
+  } else if (host == "127.0.0.1" || host == "localhost" || host == "::1") {
+    group_options->devices.push_back(
+        c10d::ProcessGroupGloo::createDeviceForHostname(host));
+  } else {
+    group_options->devices.push_back(
+        c10d::ProcessGroupGloo::createDefaultDevice());
+  }
+  group_options->threads = 2;
+  return c10::make_intrusive<c10d::ProcessGroupGloo>(
+      store, options.rank, options.world_size, group_options);
+}
+
+#ifdef SSLAB_HAVE_C10D_NCCL
+// NCCL finds each rank's GPU from the tensors it is given; the ranks swap
+// its unique id through the store.
+c10::intrusive_ptr<Collectives> NcclGroup(
+    const c10::intrusive_ptr<c10d::Store>& store,
+    const DataParallelOptions& options) {
+  auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
+  nccl_options->timeout = options.timeout;
+  return c10::make_intrusive<c10d::ProcessGroupNCCL>(
+      store, options.rank, options.world_size, nccl_options);
+}
+#endif
 #endif
 
 }  // namespace
@@ -112,7 +160,32 @@ absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
     return absl::InvalidArgumentError(
         absl::StrCat(prefix, ".timeout: must be positive"));
   }
+  if (options.backend != "auto" && options.backend != "gloo" &&
+      options.backend != "nccl") {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, ".backend: must be auto, gloo or nccl, got \"",
+                     options.backend, "\""));
+  }
+  if (options.backend == "nccl" && !absl::StartsWith(options.device, "cuda")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(prefix, ".backend: nccl reduces CUDA tensors only, but ",
+                     prefix, ".device is \"", options.device, "\""));
+  }
   return absl::OkStatus();
+}
+
+bool NcclAvailable() {
+#ifdef SSLAB_HAVE_C10D_NCCL
+  return true;
+#else
+  return false;
+#endif
+}
+
+std::string ResolvedBackend(const DataParallelOptions& options) {
+  if (options.backend != "auto") return options.backend;
+  return NcclAvailable() && absl::StartsWith(options.device, "cuda") ? "nccl"
+                                                                     : "gloo";
 }
 
 #ifdef SSLAB_HAVE_C10D_GLOO
@@ -132,8 +205,9 @@ struct Bucket {
 
 struct DataParallel::Impl {
   DataParallelOptions options;
+  std::string backend;  // resolved
   c10::intrusive_ptr<c10d::Store> store;
-  c10::intrusive_ptr<c10d::ProcessGroupGloo> group;
+  c10::intrusive_ptr<Collectives> group;
 
   std::vector<at::Tensor> parameters;
   std::vector<unsigned> hooks;
@@ -144,7 +218,7 @@ struct DataParallel::Impl {
   bool syncing = false;
   size_t next_launch = 0;  // buckets start in index order on every rank
 
-  // Starts buckets next_launch.. while full (all of them when `all`): Gloo
+  // Starts buckets next_launch.. while full (all of them when `all`): c10d
   // needs the same collectives in the same order on every rank.
   void LaunchInOrder(bool all) {
     while (next_launch < buckets.size()) {
@@ -189,6 +263,13 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Join(
   }
   auto impl = std::make_unique<Impl>();
   impl->options = options;
+  impl->backend = ResolvedBackend(options);
+  if (impl->backend == "nccl" && !NcclAvailable()) {
+    return absl::UnimplementedError(
+        "data_parallel.backend: nccl, but this build has no NCCL (build "
+        "against a CUDA LibTorch with NCCL, and nccl.h in "
+        "SSLAB_NCCL_INCLUDE_DIR)");
+  }
   HostPort at{"127.0.0.1", 1};
   if (options.world_size > 1) {
     auto parsed = ParseRendezvous(options.rendezvous, "rendezvous");
@@ -208,23 +289,10 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Join(
       store_options.timeout = options.timeout;
       impl->store = c10::make_intrusive<c10d::TCPStore>(at.host, store_options);
     }
-    auto group_options =
-        c10d::ProcessGroupGloo::Options::create(options.timeout);
-    if (const char* interface = std::getenv("GLOO_SOCKET_IFNAME");
-        interface != nullptr && *interface != '\0') {
-      group_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForInterface(interface));
-    } else if (at.host == "127.0.0.1" || at.host == "localhost" ||
-               at.host == "::1") {
-      group_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDeviceForHostname(at.host));
-    } else {
-      group_options->devices.push_back(
-          c10d::ProcessGroupGloo::createDefaultDevice());
-    }
-    group_options->threads = 2;
-    impl->group = c10::make_intrusive<c10d::ProcessGroupGloo>(
-        impl->store, options.rank, options.world_size, group_options);
+#ifdef SSLAB_HAVE_C10D_NCCL
+    if (impl->backend == "nccl") impl->group = NcclGroup(impl->store, options);
+#endif
+    if (!impl->group) impl->group = GlooGroup(impl->store, options, at.host);
   } catch (const std::exception& e) {
     return FromC10dError(
         e,
@@ -238,7 +306,7 @@ absl::Status DataParallel::Broadcast(const std::vector<at::Tensor>& tensors) {
   try {
     at::NoGradGuard no_grad;
     for (const at::Tensor& t : tensors) {
-      // Gloo broadcasts one contiguous CPU tensor per call.
+      // One contiguous tensor per call.
       std::vector<at::Tensor> one = {t.detach().contiguous()};
       impl_->group->broadcast(one)->wait();
       if (!one[0].is_same(t)) t.detach().copy_(one[0]);
@@ -346,11 +414,16 @@ absl::Status DataParallel::FinishGradients() {
 absl::StatusOr<std::vector<double>> DataParallel::SumOverRanks(
     const std::vector<double>& values) {
   try {
+    // NCCL reduces on the rank's GPU only.
+    const at::Device device = impl_->backend == "nccl"
+                                  ? at::Device(impl_->options.device)
+                                  : at::Device(at::kCPU);
     std::vector<at::Tensor> one = {
-        at::tensor(values, at::TensorOptions().dtype(at::kDouble))};
+        at::tensor(values, at::TensorOptions().dtype(at::kDouble)).to(device)};
     impl_->group->allreduce(one)->wait();
-    const double* sums = one[0].data_ptr<double>();
-    return std::vector<double>(sums, sums + values.size());
+    const at::Tensor sums = one[0].cpu();
+    const double* data = sums.data_ptr<double>();
+    return std::vector<double>(data, data + values.size());
   } catch (const std::exception& e) {
     return FromC10dError(e, "data-parallel all-reduce");
   }
@@ -362,6 +435,7 @@ bool DataParallelAvailable() { return false; }
 
 struct DataParallel::Impl {
   DataParallelOptions options;
+  std::string backend;
 };
 
 absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Join(
@@ -394,5 +468,6 @@ DataParallel::~DataParallel() = default;
 
 int DataParallel::rank() const { return impl_->options.rank; }
 int DataParallel::world_size() const { return impl_->options.world_size; }
+const std::string& DataParallel::backend() const { return impl_->backend; }
 
 }  // namespace sslab::trainer

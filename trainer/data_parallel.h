@@ -1,5 +1,6 @@
 // Data-parallel training of one run over several processes, on LibTorch's
-// c10d: a Gloo process group that meets at rank 0's TCP store. Gradients are
+// c10d: a process group (NCCL for CUDA devices where the build has it, Gloo
+// otherwise) that meets at rank 0's TCP store. Gradients are
 // averaged as PyTorch's DistributedDataParallel does: in buckets (1 MiB
 // first, then 25 MiB, from the last layer back), each bucket's all-reduce
 // started by gradient hooks as soon as it is full, while the backward pass
@@ -41,6 +42,13 @@ struct DataParallelOptions {
   std::string rendezvous;
   // How long Join waits for every rank, and any collective for its peers.
   std::chrono::milliseconds timeout{std::chrono::minutes(5)};
+  // Where this rank's parameters live ("cpu", "cuda:1"): NCCL reduces
+  // tensors on that GPU (one GPU per rank). A Trainer sets it to its own.
+  std::string device = "cpu";
+  // The c10d backend: "nccl" (CUDA devices only; GPU to GPU), "gloo" (CPU
+  // tensors; CUDA ones are staged through host memory), or "auto": nccl
+  // for a CUDA device when this build has it (NcclAvailable), else gloo.
+  std::string backend = "auto";
 };
 
 // INVALID_ARGUMENT naming the field ("<prefix>.world_size", ...).
@@ -49,6 +57,10 @@ absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
 
 // True when this build has c10d's Gloo backend (Debian's LibTorch does).
 bool DataParallelAvailable();
+// True when it also has NCCL (a CUDA LibTorch built with it, and nccl.h).
+bool NcclAvailable();
+// The backend Join uses for these options: "gloo" or "nccl".
+std::string ResolvedBackend(const DataParallelOptions& options);
 
 // "127.0.0.1:PORT" with a port free right now, for ranks on this host to
 // meet at (rank 0 binds it moments later; should another process take it
@@ -59,13 +71,14 @@ class DataParallel {
  public:
   // Joins the group; returns once every rank has (DEADLINE_EXCEEDED after
   // `timeout`). UNAVAILABLE when the rendezvous cannot be reached or served,
-  // UNIMPLEMENTED in a build without c10d Gloo.
+  // UNIMPLEMENTED in a build without c10d Gloo, or without NCCL for "nccl".
   static absl::StatusOr<std::unique_ptr<DataParallel>> Join(
       const DataParallelOptions& options);
   ~DataParallel();
 
   int rank() const;
   int world_size() const;
+  const std::string& backend() const;  // "gloo" or "nccl"
 
   // Overwrites each tensor (in place) with rank 0's value.
   absl::Status Broadcast(const std::vector<at::Tensor>& tensors);

@@ -252,6 +252,48 @@ TEST(DataParallelTest, ARankThatDiesFailsItsPeers) {
   fs::remove_all(dir);
 }
 
+TEST(DataParallelTest, BackendIsNcclForGpusWhereBuiltAndGlooOtherwise) {
+  DataParallelOptions o;
+  EXPECT_EQ(ResolvedBackend(o), "gloo");  // auto on the CPU
+  o.device = "cuda:1";
+  EXPECT_EQ(ResolvedBackend(o), NcclAvailable() ? "nccl" : "gloo");
+  o.backend = "gloo";
+  EXPECT_EQ(ResolvedBackend(o), "gloo");  // asked for: Gloo stages via host
+  o.backend = "mpi";
+  EXPECT_THAT(ValidateDataParallelOptions(o, "dp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dp.backend: must be auto, gloo or nccl, got "
+                                 "\"mpi\"")));
+  o.backend = "nccl";
+  o.device = "cpu";
+  EXPECT_THAT(ValidateDataParallelOptions(o, "dp"),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dp.backend: nccl reduces CUDA tensors only, "
+                                 "but dp.device is \"cpu\"")));
+  // A Trainer validates with its own device.
+  TrainerOptions trainer = Options("", 1);
+  trainer.data_parallel.backend = "nccl";
+  EXPECT_THAT(Trainer::Create(trainer),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("data_parallel.device is \"cpu\"")));
+  if (!DataParallelAvailable()) return;
+  // A group of one on the CPU, and NCCL where this build has none.
+  DataParallelOptions one;
+  ASSERT_OK_AND_ASSIGN(std::unique_ptr<DataParallel> group,
+                       DataParallel::Join(one));
+  EXPECT_EQ(group->backend(), "gloo");
+  ASSERT_OK_AND_ASSIGN(std::vector<double> sums, group->SumOverRanks({2, 3}));
+  EXPECT_THAT(sums, ::testing::ElementsAre(2, 3));
+  if (!NcclAvailable()) {
+    one.backend = "nccl";
+    one.device = "cuda:0";
+    EXPECT_THAT(DataParallel::Join(one),
+                StatusIs(absl::StatusCode::kUnimplemented,
+                         HasSubstr("data_parallel.backend: nccl, but this "
+                                   "build has no NCCL")));
+  }
+}
+
 TEST(DataParallelTest, BadOptionsAndAMissingPeerAreErrors) {
   TrainerOptions o = Options("", 1);
   o.data_parallel.world_size = 2;

@@ -31,8 +31,9 @@ absl::Status ValidateTrainerOptions(const TrainerOptions& o) {
   }
   if (o.batch_size < 1) return Invalid("batch_size", "must be >= 1");
   if (o.micro_batches < 1) return Invalid("micro_batches", "must be >= 1");
-  SSLAB_RETURN_IF_ERROR(
-      ValidateDataParallelOptions(o.data_parallel, "data_parallel"));
+  DataParallelOptions group = o.data_parallel;
+  group.device = o.device;  // the Trainer's device is the ranks'
+  SSLAB_RETURN_IF_ERROR(ValidateDataParallelOptions(group, "data_parallel"));
   if (const int64_t parts =
           int64_t{o.data_parallel.world_size} * o.micro_batches;
       o.batch_size % parts != 0) {

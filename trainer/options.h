@@ -40,7 +40,8 @@ struct TrainerOptions {
   // Data-parallel training (data_parallel.h): the source gives this rank
   // batch_size / world_size images per step (data::Shard), gradients are
   // averaged over the ranks, and only rank 0 writes checkpoints. BatchNorm
-  // stays per replica, as in the study's TPU training.
+  // stays per replica, as in the study's TPU training. World size 1 trains
+  // without a group unless a backend is named (a group of one).
   DataParallelOptions data_parallel;
   // Side of the images the data transform produces; for patch methods the
   // side of the square cut into the 3x3 grid (>= 24, i.e. 8 px patches).

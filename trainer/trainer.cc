@@ -142,9 +142,13 @@ absl::StatusOr<std::unique_ptr<Trainer>> Trainer::Create(
     trainer->parameters_.push_back(item.value());
   }
   trainer->momentum_.resize(trainer->parameters_.size());
-  if (options.data_parallel.world_size > 1) {
-    SSLAB_ASSIGN_OR_RETURN(trainer->parallel_,
-                           DataParallel::Join(options.data_parallel));
+  // A backend named at world size 1 makes a group of one: the collectives'
+  // cost without peers (benchmarks), and NCCL exercised on one GPU.
+  if (options.data_parallel.world_size > 1 ||
+      options.data_parallel.backend != "auto") {
+    DataParallelOptions group = options.data_parallel;
+    group.device = device.str();  // NCCL reduces on this rank's GPU
+    SSLAB_ASSIGN_OR_RETURN(trainer->parallel_, DataParallel::Join(group));
     // Same seed, same weights already; the broadcast makes it a guarantee.
     std::vector<at::Tensor> state = trainer->parameters_;
     for (const at::Tensor& b : trainer->model_->buffers()) state.push_back(b);

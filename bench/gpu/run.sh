@@ -9,7 +9,11 @@
 #     dtype) vs torch.compile (bf16 only unless COMPILE_FP32=1), with the
 #     model FLOPs of a step for MFU;
 #   extract: feature extraction, sslab vs Python eager;
-#   lbfgs: the L-BFGS probe's whole grid on the GPU vs the CPU.
+#   lbfgs: the L-BFGS probe's whole grid on the GPU vs the CPU;
+#   data-parallel: Rotation ResNet50 v2 bf16 channels-last without a group,
+#     as a c10d NCCL group of one (the collectives' cost), and on all the
+#     machine's GPUs (one rank each) for sslab and Python DDP when it has
+#     more than one.
 # Then bench/gpu/summarize.py writes $OUT/summary.md.
 #
 # On this machine first: bench/gpu/carry.sh; then, through the device tool:
@@ -18,7 +22,7 @@
 # are kept while the machine is warm; finished parts are skipped).
 #
 # Usage: bench/gpu/run.sh [PART...]   PART: build train-bf16 extract lbfgs
-#   train-fp32 (the default, in that order).
+#   data-parallel train-fp32 (the default, in that order).
 # Environment: OUT ($OUT, else /tmp/sslab-gpu), BUDGET_S (start no new row
 #   after this many seconds; 520), DEVICE (cuda), K (4), IMAGE (224),
 #   BATCH (32 source images: 128 Rotation views), STEPS (30), WARMUP (5),
@@ -41,7 +45,7 @@ if [[ ${SMOKE:-0} == 1 ]]; then
   device=cpu k=1 image=32 batch=2 steps=2 warmup=1 threads=2
 fi
 parts=("$@")
-[[ ${#parts[@]} -gt 0 ]] || parts=(build train-bf16 extract lbfgs train-fp32)
+[[ ${#parts[@]} -gt 0 ]] || parts=(build train-bf16 extract lbfgs data-parallel train-fp32)
 results=$out/results.jsonl
 log() { echo "[$((SECONDS - start_s))s] $*" | tee -a "$out/run.log" >&2; }
 over_budget() { ((SECONDS - start_s > budget)); }
@@ -113,25 +117,34 @@ build_all() {
       { log "Abseil build FAILED (logs/absl.log)"; tail -20 "$out/logs/absl.log" >&2; return 1; }
   fi
   log "building sslab's torch-only benchmarks against ${torch_prefix:-the system LibTorch}"
-  # Data-parallel training (c10d Gloo) is built where PyTorch ships its
-  # headers; it has only been compiled against Debian's LibTorch 1.13, so a
-  # failure there retries without it rather than losing the GPU run.
-  local dp
-  for dp in ON OFF; do
+  # nccl.h for c10d's NCCL backend: PyTorch's wheels leave it to nvidia-nccl.
+  local nccl_include
+  nccl_include=$("$py" -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null)
+  [[ -e $nccl_include/nccl.h ]] || nccl_include=$(dirname "$(find /usr/include /usr/local -name nccl.h 2>/dev/null | head -1)")
+  # Data-parallel training (c10d NCCL and Gloo) is built where PyTorch ships
+  # its headers; it has only been compiled against Debian's LibTorch 1.13
+  # (Gloo), so a failure retries with Gloo alone, then without, rather than
+  # losing the GPU run.
+  local dp nccl
+  for dp in nccl gloo off; do
+    nccl=SSLAB_NCCL_INCLUDE_DIR-NOTFOUND
+    [[ $dp == nccl && -e $nccl_include/nccl.h ]] && nccl=$nccl_include
+    [[ $dp == nccl && $nccl == *NOTFOUND ]] && continue
     cmake -S . -B "$build/sslab" -G Ninja -DSSLAB_TORCH_ONLY=ON -DSSLAB_BUILD_TESTS=OFF \
-      -DSSLAB_DATA_PARALLEL=$dp \
+      -DSSLAB_DATA_PARALLEL=$([[ $dp == off ]] && echo OFF || echo ON) \
+      -DSSLAB_NCCL_INCLUDE_DIR="$nccl" \
       -DCMAKE_BUILD_TYPE=Release -DTORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" \
       -DCMAKE_PREFIX_PATH="$torch_prefix;$absl_prefix;$carry/usr" \
       -DOPENSSL_ROOT_DIR="$carry/usr" \
       -DCMAKE_CXX_FLAGS="-D_GLIBCXX_USE_CXX11_ABI=$abi" >"$out/logs/cmake.log" 2>&1 &&
       ninja -C "$build/sslab" trainer_bench evaluator_extract_bench \
         evaluator_lbfgs_grid_bench >"$out/logs/ninja.log" 2>&1 && break
-    log "sslab build FAILED with SSLAB_DATA_PARALLEL=$dp (logs/cmake.log, logs/ninja.log)"
+    log "sslab build FAILED with data parallelism: $dp (logs/cmake.log, logs/ninja.log)"
     tail -30 "$out/logs/ninja.log" "$out/logs/cmake.log" >&2
     cp "$out/logs/ninja.log" "$out/logs/ninja-data-parallel-$dp.log" 2>/dev/null
-    [[ $dp == OFF ]] && return 1
+    [[ $dp == off ]] && return 1
   done
-  log "build done (data-parallel: $(grep -o 'data-parallel training [a-z ]*' "$out/logs/cmake.log" | head -1))"
+  log "build done ($(grep -o 'data-parallel training [a-zA-Z0-9 ]*' "$out/logs/cmake.log" | head -1))"
 }
 
 train() {
@@ -179,6 +192,48 @@ lbfgs() {
     --n "$n" --d "$d" --threads "$threads" --device "$device" --data "$build/lbfgs-data"
 }
 
+# N ranks of IMPL (cpp or python) on cuda:0..N-1 (the CPU with SMOKE=1),
+# global batch N x BATCH; prints rank 0's JSON line.
+ranks() {
+  local impl=$1 n=$2 port r cmd pids=()
+  shift 2
+  port=$("$py" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  if [[ $impl == cpp ]]; then cmd=("$build/sslab/bench/trainer/trainer_bench")
+  else cmd=("$py" bench/trainer/trainer_bench.py); fi
+  for ((r = n - 1; r >= 0; r--)); do
+    local dev=cuda:$r
+    [[ $device == cpu ]] && dev=cpu  # SMOKE: ranks on the CPU
+    local flags=("$@" --batch=$((batch * n)) --device=$dev --world_size=$n
+                 --rank=$r --rendezvous=127.0.0.1:$port)
+    if ((r > 0)); then "${cmd[@]}" "${flags[@]}" >/dev/null & pids+=($!)
+    else "${cmd[@]}" "${flags[@]}"; fi
+  done
+  local rc=$?
+  wait "${pids[@]}" || rc=1
+  return $rc
+}
+
+data_parallel() {
+  local gpus dev0=$device common=(--method=rotation --arch=resnet50_v2 --width="$k"
+    --image="$image" --steps="$steps" --warmup="$warmup" --threads="$threads" --channels_last)
+  [[ ${SMOKE:-0} == 1 ]] || common+=(--bf16)
+  [[ $device == cuda ]] && dev0=cuda:0
+  gpus=$("$py" -c 'import torch; print(torch.cuda.device_count())')
+  [[ ${SMOKE:-0} == 1 ]] && gpus=2  # two CPU ranks check the launcher
+  local cpp=("$build/sslab/bench/trainer/trainer_bench" "${common[@]}" --batch="$batch"
+    --device="$dev0")
+  row "dp-cpp-no-group" "${cpp[@]}"
+  # NCCL's all-reduces in a group of one, where the machine has one GPU.
+  [[ $device == cuda* ]] && row "dp-cpp-nccl-1" "${cpp[@]}" --backend=nccl
+  row "dp-cpp-gloo-1" "${cpp[@]}" --backend=gloo
+  if ((gpus > 1)); then
+    row "dp-cpp-$gpus-ranks" ranks cpp "$gpus" "${common[@]}"
+    row "dp-python-$gpus-ranks" ranks python "$gpus" "${common[@]}"
+  else
+    log "data-parallel: no multi-rank rows ($gpus GPU)"
+  fi
+}
+
 environment
 for part in "${parts[@]}"; do
   case $part in
@@ -187,6 +242,7 @@ for part in "${parts[@]}"; do
     train-fp32) train fp32 ;;
     extract) extract ;;
     lbfgs) lbfgs ;;
+    data-parallel) data_parallel ;;
     *) log "unknown part $part" ;;
   esac
 done

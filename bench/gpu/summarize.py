@@ -88,6 +88,17 @@ def main(out):
                 speed = f" ({cpu / run['total_s']:.1f}x the CPU)" if cpu and device != "cpu" else ""
                 print(f"| {device}{speed} | {run['total_s']:.1f} | {run['test_top1']:.4f} | "
                       f"{run['chosen_l2']:g} |")
+    dp = {label: r for label, r in rows.items()
+          if label.startswith("dp-") and "images_per_second" in r}
+    if dp:
+        base = dp.get("dp-cpp-no-group", {}).get("images_per_second")
+        print("\n| data parallel (Rotation, ResNet50 v2) | ranks | backend | img/s | "
+              "vs one process, no group | efficiency |\n|---|---|---|---|---|---|")
+        for label, r in dp.items():
+            n, v = r.get("world_size", 1), r["images_per_second"]
+            vs = f"{v / base:.2f}x" if base else "-"
+            eff = f"{v / (n * base):.2f}" if base else "-"
+            print(f"| {label[3:]} | {n} | {r.get('backend', 'ddp')} | {v:.1f} | {vs} | {eff} |")
     failed = [label for label, r in rows.items() if "error" in r]
     if failed:
         print(f"\nFailed rows (see logs/): {', '.join(failed)}")

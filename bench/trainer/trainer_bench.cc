@@ -6,10 +6,13 @@
 //       --width=1 --steps=5 --warmup=2 --threads=2
 //       [--device=cuda --bf16 --channels_last]
 //       [--world_size=2 --rank=R --rendezvous=127.0.0.1:PORT]
+//       [--backend=auto|gloo|nccl]
 //
 // With --world_size=N, N processes (one per --rank) train together with
-// c10d Gloo: --batch is the global batch, each rank reads its shard, and
-// images/s counts the global batch (rank 0's line is the figure).
+// c10d (NCCL on GPUs where built, else Gloo; --backend picks, and at world
+// size 1 makes a group of one): --batch is the global batch, each rank
+// reads its shard, and images/s counts the global batch (rank 0's line is
+// the figure).
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
 
@@ -77,6 +80,7 @@ int main(int argc, char** argv) {
   o.data_parallel.world_size = std::stoi(get("world_size", "1"));
   o.data_parallel.rank = std::stoi(get("rank", "0"));
   o.data_parallel.rendezvous = get("rendezvous", "");
+  o.data_parallel.backend = get("backend", "auto");
   if (ViewSize(o) != image) {
     std::cerr << "no grid gives " << image << " px patches\n";
     return 2;
@@ -117,15 +121,19 @@ int main(int argc, char** argv) {
   }
   const double seconds =
       std::chrono::duration<double>(last - measured_start).count();
+  DataParallelOptions group = o.data_parallel;
+  group.device = o.device;
+  const std::string backend =
+      world > 1 || group.backend != "auto" ? ResolvedBackend(group) : "none";
   std::printf(
       "{\"impl\": \"cpp\", \"method\": \"%s\", \"arch\": \"%s\", "
       "\"device\": \"%s\", \"batch\": %lld, \"world_size\": %d, "
-      "\"threads\": %d, "
+      "\"backend\": \"%s\", \"threads\": %d, "
       "\"images_per_second\": %.3f, \"seconds_per_step\": %.4f, "
       "\"last_loss\": %.4f}\n",
       std::string(sslab::experiment::Name(*method)).c_str(),
       std::string(sslab::experiment::Name(*arch)).c_str(), o.device.c_str(),
-      static_cast<long long>(batch), world, o.threads,
+      static_cast<long long>(batch), world, backend.c_str(), o.threads,
       static_cast<double>(batch * steps) / seconds, seconds / steps, last_loss);
   return 0;
 }

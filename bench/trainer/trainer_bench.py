@@ -11,7 +11,8 @@ On a GPU (bench/gpu/run.sh): --device cuda [--bf16 --channels_last] and
 --compile for torch.compile of the network; --flops adds the model FLOPs of
 one training step (torch.utils.flop_counter, PyTorch 2.x) for MFU.
 --world_size N --rank R --rendezvous HOST:PORT trains with
-DistributedDataParallel over Gloo, as trainer_bench's c10d ranks: --batch is
+DistributedDataParallel over Gloo (NCCL on a CUDA device, one per rank), as
+trainer_bench's c10d ranks: --batch is
 the global batch, buffers are not broadcast (BatchNorm per replica).
 """
 import argparse
@@ -118,7 +119,8 @@ def main():
     if a.world_size > 1:
         import torch.distributed as dist
         from torch.nn.parallel import DistributedDataParallel as DDP
-        dist.init_process_group("gloo", init_method="tcp://" + a.rendezvous,
+        backend = "nccl" if dev.type == "cuda" else "gloo"  # as sslab's auto
+        dist.init_process_group(backend, init_method="tcp://" + a.rendezvous,
                                 world_size=a.world_size, rank=a.rank)
         net = DDP(net, broadcast_buffers=False)
         if head is not None:

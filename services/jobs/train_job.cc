@@ -150,8 +150,13 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   std::string rendezvous;
   if (ranks > 1) {
     SSLAB_ASSIGN_OR_RETURN(rendezvous, trainer::LoopbackRendezvous());
+    trainer::DataParallelOptions group;
+    group.device = devices[0].ToString();
+    const std::string backend = trainer::ResolvedBackend(group);
+    context.AddLineage("collectives", backend);
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": " << ranks
-                    << " data-parallel ranks meet at " << rendezvous;
+                    << " data-parallel ranks meet at " << rendezvous
+                    << " (c10d " << backend << ")";
   }
   auto options_for = [&](int rank) {
     trainer::TrainerOptions options =
