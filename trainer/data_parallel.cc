@@ -103,14 +103,29 @@ c10::intrusive_ptr<Collectives> GlooGroup(
 
 #ifdef SSLAB_HAVE_C10D_NCCL
 // NCCL finds each rank's GPU from the tensors it is given; the ranks swap
-// its unique id through the store.
+// its unique id through the store. One all-reduce creates the communicator
+// now, and the ranks wait for each other's before going on: ranks that are
+// threads of one process could otherwise deadlock in the CUDA driver, one
+// allocating inside ncclCommInitRank while another copies after its first
+// collective.
 c10::intrusive_ptr<Collectives> NcclGroup(
     const c10::intrusive_ptr<c10d::Store>& store,
     const DataParallelOptions& options) {
   auto nccl_options = c10d::ProcessGroupNCCL::Options::create();
   nccl_options->timeout = options.timeout;
-  return c10::make_intrusive<c10d::ProcessGroupNCCL>(
+  auto group = c10::make_intrusive<c10d::ProcessGroupNCCL>(
       store, options.rank, options.world_size, nccl_options);
+  std::vector<at::Tensor> one = {
+      at::zeros({1}, at::TensorOptions().device(options.device))};
+  group->allreduce(one)->wait();
+  store->set(absl::StrCat("sslab/nccl-ready/", options.rank),
+             std::vector<uint8_t>{1});
+  std::vector<std::string> ready;
+  for (int r = 0; r < options.world_size; ++r) {
+    ready.push_back(absl::StrCat("sslab/nccl-ready/", r));
+  }
+  store->wait(ready, options.timeout);
+  return group;
 }
 #endif
 #endif
@@ -172,6 +187,14 @@ absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
                      prefix, ".device is \"", options.device, "\""));
   }
   return absl::OkStatus();
+}
+
+void PrepareDataParallelProcess() {
+  // NCCL's default on a timeout or error is to end the whole process from
+  // its watchdog; blocking waits raise instead, which Join, Broadcast and
+  // FinishGradients turn into a status (the gang's attempt fails, the
+  // worker lives). setenv is not thread-safe: hence before any rank starts.
+  ::setenv("TORCH_NCCL_BLOCKING_WAIT", "1", /*overwrite=*/0);
 }
 
 bool NcclAvailable() {

@@ -59,6 +59,9 @@ absl::Status ValidateDataParallelOptions(const DataParallelOptions& options,
 bool DataParallelAvailable();
 // True when it also has NCCL (a CUDA LibTorch built with it, and nccl.h).
 bool NcclAvailable();
+// Once per process, before any rank joins (it sets the environment): makes
+// an NCCL failure a status instead of the end of the process.
+void PrepareDataParallelProcess();
 // The backend Join uses for these options: "gloo" or "nccl".
 std::string ResolvedBackend(const DataParallelOptions& options);
 

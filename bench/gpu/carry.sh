@@ -2,8 +2,9 @@
 # Stages .gpu-carry/, what bench/gpu/run.sh needs on a GPU machine that has
 # PyTorch with CUDA, nvcc, CMake and Ninja but none of Debian's -dev
 # packages: Abseil's Debian source (built there with PyTorch's C++ ABI),
-# nlohmann_json's headers, and the headers and shared libraries of the C
-# libraries the torch-only build links (OpenSSL's libcrypto, libpng, zlib,
+# nlohmann_json's headers, Gloo's headers (c10d's API includes them; the
+# wheels lack them), and the headers and shared libraries of the C libraries
+# the torch-only build links (OpenSSL's libcrypto, libpng, zlib,
 # libturbojpeg). Run it here (Debian bookworm, the project's packages
 # installed), then hand .gpu-carry to the device tool's `carry`.
 #
@@ -37,7 +38,8 @@ cp -r /usr/share/cmake/nlohmann_json "$carry/usr/share/cmake/"
 # They need glibc >= 2.34 (libcrypto); nothing of libstdc++.
 headers=(/usr/include/openssl /usr/include/"$arch"/openssl /usr/include/png.h
   /usr/include/pngconf.h /usr/include/pnglibconf.h /usr/include/libpng16
-  /usr/include/zlib.h /usr/include/zconf.h /usr/include/turbojpeg.h)
+  /usr/include/zlib.h /usr/include/zconf.h /usr/include/turbojpeg.h
+  /usr/include/gloo)
 for h in "${headers[@]}"; do
   if [[ $h == /usr/include/$arch/openssl ]]; then
     cp -rL "$h"/. "$carry/usr/include/openssl/"  # configuration.h, opensslconf.h

@@ -117,22 +117,34 @@ build_all() {
       { log "Abseil build FAILED (logs/absl.log)"; tail -20 "$out/logs/absl.log" >&2; return 1; }
   fi
   log "building sslab's torch-only benchmarks against ${torch_prefix:-the system LibTorch}"
-  # nccl.h for c10d's NCCL backend: PyTorch's wheels leave it to nvidia-nccl.
+  # nccl.h for c10d's NCCL backend: PyTorch's wheels leave it to nvidia-nccl,
+  # and only the version torch was built with will do (class layouts).
   local nccl_include
-  nccl_include=$("$py" -c 'import nvidia.nccl, os; print(os.path.join(list(nvidia.nccl.__path__)[0], "include"))' 2>/dev/null)
-  [[ -e $nccl_include/nccl.h ]] || nccl_include=$(dirname "$(find /usr/include /usr/local -name nccl.h 2>/dev/null | head -1)")
+  nccl_include=$("$py" - <<'EOF' 2>>"$out/logs/nccl.log"
+import os, re, torch
+import nvidia.nccl
+inc = os.path.join(list(nvidia.nccl.__path__)[0], "include")
+text = open(os.path.join(inc, "nccl.h")).read()
+header = tuple(int(re.search(r"#define NCCL_%s\s+(\d+)" % k, text).group(1))
+               for k in ("MAJOR", "MINOR", "PATCH"))
+built = tuple(torch.cuda.nccl.version())
+if header != built:
+    raise SystemExit(f"nccl.h {header} is not the NCCL torch was built with {built}")
+print(inc)
+EOF
+)
+  log "nccl.h: ${nccl_include:-none matching the NCCL of torch, see logs/nccl.log}"
   # Data-parallel training (c10d NCCL and Gloo) is built where PyTorch ships
   # its headers; it has only been compiled against Debian's LibTorch 1.13
   # (Gloo), so a failure retries with Gloo alone, then without, rather than
   # losing the GPU run.
-  local dp nccl
+  local dp
   for dp in nccl gloo off; do
-    nccl=SSLAB_NCCL_INCLUDE_DIR-NOTFOUND
-    [[ $dp == nccl && -e $nccl_include/nccl.h ]] && nccl=$nccl_include
-    [[ $dp == nccl && $nccl == *NOTFOUND ]] && continue
+    [[ $dp == nccl && -z $nccl_include ]] && continue
     cmake -S . -B "$build/sslab" -G Ninja -DSSLAB_TORCH_ONLY=ON -DSSLAB_BUILD_TESTS=OFF \
       -DSSLAB_DATA_PARALLEL=$([[ $dp == off ]] && echo OFF || echo ON) \
-      -DSSLAB_NCCL_INCLUDE_DIR="$nccl" \
+      -DSSLAB_NCCL=$([[ $dp == nccl ]] && echo ON || echo OFF) \
+      -DSSLAB_NCCL_INCLUDE_DIR="$nccl_include" \
       -DCMAKE_BUILD_TYPE=Release -DTORCH_CUDA_ARCH_LIST="${TORCH_CUDA_ARCH_LIST:-9.0}" \
       -DCMAKE_PREFIX_PATH="$torch_prefix;$absl_prefix;$carry/usr" \
       -DOPENSSL_ROOT_DIR="$carry/usr" \

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
     std::cerr << "no grid gives " << image << " px patches\n";
     return 2;
   }
+  PrepareDataParallelProcess();
   auto trainer = Trainer::Create(o);
   if (!trainer.ok()) {
     std::cerr << trainer.status() << "\n";

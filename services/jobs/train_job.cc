@@ -154,6 +154,7 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
     group.device = devices[0].ToString();
     const std::string backend = trainer::ResolvedBackend(group);
     context.AddLineage("collectives", backend);
+    trainer::PrepareDataParallelProcess();  // before the rank threads
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": " << ranks
                     << " data-parallel ranks meet at " << rendezvous
                     << " (c10d " << backend << ")";
