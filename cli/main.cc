@@ -125,7 +125,9 @@ void AddConfigFlags(CLI::App* app, ConfigFlags* f, bool sweep) {
   scalar("--max-examples", f->max_examples,
          "train on at most this many images (default 0: all)");
   scalar("--image-size", f->image_size,
-         "input pixels per side (default: 28 idx, 32 cifar, 224 imagefolder)");
+         "input pixels per side (default: 28 idx, 32 cifar, 224 imagefolder; "
+         "128 for jigsaw and relative_patch_location on idx and cifar: "
+         "32 px patches)");
   scalar("--epochs", f->epochs,
          absl::StrCat("training epochs (default ", defaults.epochs,
                       ", the paper's; 0: the random-init control)"));

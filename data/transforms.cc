@@ -11,6 +11,7 @@
 #include "common/status_macros.h"
 #include "data/internal/random.h"
 #include "data/internal/resample.h"
+#include "experiment/vocabulary.h"
 
 namespace sslab::data {
 namespace {
@@ -53,10 +54,9 @@ class StudyTransform final : public Transform {
     if (kind_ == Kind::kPatches || kind_ == Kind::kEvalPatches) {
       resize_ = static_cast<int>(std::lround(o_.image_size * 292.0 / 255.0));
       cell_ = o_.image_size / 3;
-      patch_ =
-          o_.patch_size > 0
-              ? o_.patch_size
-              : std::max(1, static_cast<int>(std::lround(cell_ * 64.0 / 85.0)));
+      patch_ = o_.patch_size > 0
+                   ? o_.patch_size
+                   : std::max(1, experiment::PatchSide(o_.image_size));
       views_ = 9;
       size_ = patch_;
     } else {

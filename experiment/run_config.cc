@@ -93,12 +93,12 @@ int DefaultBatchSize(Method method) {
   return 64;
 }
 
-int DefaultImageSize(DatasetKind kind) {
+int DefaultImageSize(DatasetKind kind, Method method) {
   switch (kind) {
     case DatasetKind::kIdx:
-      return 28;
+      return IsPatchMethod(method) ? kSmallImagePatchMethodSize : 28;
     case DatasetKind::kCifar:
-      return 32;
+      return IsPatchMethod(method) ? kSmallImagePatchMethodSize : 32;
     case DatasetKind::kImageFolder:
       break;
   }
@@ -122,6 +122,11 @@ LrSchedule DefaultLrSchedule(int epochs, Method method) {
     s.decay_epochs = {epochs * 0.75};
   }
   return s;
+}
+
+bool UsesSmallInputStem(const RunConfig& config) {
+  return !IsPatchMethod(config.method) &&
+         config.dataset.image_size <= kSmallInputMaxSize;
 }
 
 Augmentation DefaultAugmentation(int image_size) {
@@ -199,8 +204,8 @@ absl::StatusOr<RunConfig> ExpandRunSpec(const RunSpec& spec,
   c.dataset.path = spec.dataset.path;
   c.dataset.val_fraction = spec.dataset.val_fraction.value_or(0.1);
   c.dataset.max_examples = spec.dataset.max_examples.value_or(0);
-  c.dataset.image_size =
-      spec.dataset.image_size.value_or(DefaultImageSize(c.dataset.kind));
+  c.dataset.image_size = spec.dataset.image_size.value_or(
+      DefaultImageSize(c.dataset.kind, c.method));
 
   c.epochs = spec.epochs.value_or(kPaperEpochs);
   c.batch_size = spec.batch_size.value_or(DefaultBatchSize(c.method));
@@ -301,6 +306,26 @@ absl::Status ValidateRunConfig(const RunConfig& c,
   }
   SSLAB_RETURN_IF_ERROR(
       f.CheckRange("dataset.image_size", d.image_size, 1, kMaxImageSize));
+  if (c.architecture == Architecture::kVgg19Bn) {
+    // Its pools leave nothing of a smaller input (models/internal/vgg.cc).
+    const int needed = UsesSmallInputStem(c) ? 16 : 32;
+    if (!IsPatchMethod(c.method) && d.image_size < needed) {
+      return f.Invalid("dataset.image_size",
+                       absl::StrCat(d.image_size, " px is too small for ",
+                                    "VGG19-BN (needs >= ", needed, ")"));
+    }
+    if (IsPatchMethod(c.method) && PatchSide(d.image_size) < needed) {
+      int enough = d.image_size;
+      while (PatchSide(enough) < needed) ++enough;
+      return f.Invalid(
+          "dataset.image_size",
+          absl::StrCat(Name(c.method), " cuts ", PatchSide(d.image_size),
+                       " px patches from ", d.image_size,
+                       " px images, and VGG19-BN needs >= ", needed,
+                       " px: use dataset.image_size >= ", enough,
+                       " (images are resized to it)"));
+    }
+  }
 
   SSLAB_RETURN_IF_ERROR(f.CheckRange("epochs", c.epochs, 0, kMaxEpochs));
   SSLAB_RETURN_IF_ERROR(

@@ -219,6 +219,14 @@ LrSchedule DefaultLrSchedule(int epochs, Method method);
 // one example).
 int ShortBudgetExamplesPerImage(Method method);
 
+// Largest image side whose network gets the small-input stem.
+inline constexpr int kSmallInputMaxSize = 64;
+
+// Whether the run's network gets the small-input stem (3x3 stride-1 root,
+// no max-pool): images up to kSmallInputMaxSize px (Fashion-MNIST, CIFAR),
+// except for patch methods, whose patch strides are their own.
+bool UsesSmallInputStem(const RunConfig& config);
+
 // The augmentation a run gets by default: kLight up to
 // kLightAugmentationMaxSize px, the study's kInception above.
 Augmentation DefaultAugmentation(int image_size);
@@ -229,8 +237,13 @@ std::string ShortRunWarning(const RunConfig& config);
 
 // Images per batch for a method (the paper's values).
 int DefaultBatchSize(Method method);
-// The image side a dataset kind defaults to.
-int DefaultImageSize(DatasetKind kind);
+// The image side a run defaults to: the dataset kind's (28 idx, 32 cifar,
+// 224 imagefolder), except that patch methods on those small images get
+// kSmallImagePatchMethodSize: their 3x3 patches of a quarter of the side
+// would be 7-8 px, too small for VGG19-BN and for the ResNets' ImageNet
+// stem to learn from (docs/study-fmnist.md).
+inline constexpr int kSmallImagePatchMethodSize = 128;  // 32 px patches
+int DefaultImageSize(DatasetKind kind, Method method);
 
 // A random seed in [1, 2^31 - 1] for a run submitted without one (small and
 // positive: it reads the same in JSON, YAML and every tool).

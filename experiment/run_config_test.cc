@@ -69,6 +69,11 @@ TEST(ExpandRunSpecTest, DefaultsDependOnMethodAndDataset) {
   ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
   EXPECT_EQ(c.batch_size, 256);
   EXPECT_EQ(c.dataset.image_size, 32);
+  // Patch methods on small images: resized so that patches are 32 px.
+  s.method = Method::kJigsaw;
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_EQ(c.dataset.image_size, 128);
+  EXPECT_EQ(c.augmentation, Augmentation::kInception);  // above 64 px
 }
 
 TEST(DefaultLrScheduleTest, ThePapersAtItsBudgetScaledDownToTwentyEpochs) {
@@ -293,6 +298,48 @@ TEST(ExpandRunSpecTest, RefusesRunsOverTheJobAndBatchMemoryBudgets) {
               StatusIs(absl::StatusCode::kInvalidArgument));
   huge.dataset.image_size = 224;  // the paper's: 588 MiB
   EXPECT_OK(ExpandRunSpec(huge, "config.").status());
+}
+
+TEST(ExpandRunSpecTest, RefusesInputsTooSmallForVgg) {
+  // Fashion-MNIST's 28 px images: 7 px patches, which VGG19-BN's five pools
+  // reduce to nothing; caught at submit rather than by the TRAIN job.
+  RunSpec s = Minimal();
+  s.architecture = Architecture::kVgg19Bn;
+  s.method = Method::kRelativePatchLocation;
+  ASSERT_OK_AND_ASSIGN(RunConfig c, ExpandRunSpec(s));
+  EXPECT_EQ(c.dataset.image_size, 128);  // the default for patch methods
+  s.dataset.image_size = 28;
+  EXPECT_THAT(
+      ExpandRunSpec(s, "config."),
+      StatusIs(absl::StatusCode::kInvalidArgument,
+               HasSubstr("config.dataset.image_size: relative_patch_location "
+                         "cuts 7 px patches from 28 px images, and VGG19-BN "
+                         "needs >= 32 px: use dataset.image_size >= 126")));
+  s.dataset.image_size = 126;
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_EQ(PatchSide(c.dataset.image_size), 32);
+  EXPECT_FALSE(UsesSmallInputStem(c));
+  s.method = Method::kJigsaw;
+  s.dataset.image_size = 125;
+  EXPECT_THAT(ExpandRunSpec(s), StatusIs(absl::StatusCode::kInvalidArgument,
+                                         HasSubstr("jigsaw cuts 31 px")));
+  // The ResNets take 7 px patches; whole images down to 16 px for VGG.
+  s.architecture = Architecture::kResNet50V1;
+  s.dataset.image_size = 28;
+  EXPECT_OK(ExpandRunSpec(s).status());
+  s.architecture = Architecture::kVgg19Bn;
+  s.method = Method::kRotation;
+  s.dataset.image_size = 16;
+  ASSERT_OK_AND_ASSIGN(c, ExpandRunSpec(s));
+  EXPECT_TRUE(UsesSmallInputStem(c));
+  s.dataset.image_size = 15;
+  EXPECT_THAT(ExpandRunSpec(s),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("dataset.image_size: 15 px is too small for "
+                                 "VGG19-BN (needs >= 16)")));
+  // PatchSide is the paper's 64 px of an 85 px cell.
+  EXPECT_EQ(PatchSide(255), 64);
+  EXPECT_EQ(PatchSide(224), 56);
 }
 
 TEST(ExpandRunSpecTest, UsesTheFieldPrefix) {

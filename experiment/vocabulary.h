@@ -223,6 +223,13 @@ constexpr bool IsPatchMethod(Method method) {
   return method == Method::kJigsaw || method == Method::kRelativePatchLocation;
 }
 
+// The side of the patches those methods cut from an image_size image: the
+// paper's 64 px patches of 85 px cells, scaled, i.e.
+// round(floor(image_size / 3) * 64 / 85) (7 px at 28, 64 at 255).
+constexpr int PatchSide(int image_size) {
+  return (image_size / 3 * 128 + 85) / 170;
+}
+
 // The representation layers of an architecture in network order (the
 // networks' endpoints without "logits"):
 //   ResNet50 v1/v2, RevNet50: after_root, block1..block4, pre_logits

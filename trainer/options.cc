@@ -19,9 +19,9 @@ absl::Status Invalid(absl::string_view field, absl::string_view what) {
 }  // namespace
 
 int ViewSize(const TrainerOptions& options) {
-  if (!IsPatchMethod(options.method)) return options.image_size;
-  const int cell = options.image_size / 3;
-  return static_cast<int>(std::lround(cell * 64.0 / 85.0));
+  return IsPatchMethod(options.method)
+             ? experiment::PatchSide(options.image_size)
+             : options.image_size;
 }
 
 absl::Status ValidateTrainerOptions(const TrainerOptions& o) {

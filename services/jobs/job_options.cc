@@ -50,8 +50,7 @@ trainer::TrainerOptions TrainerOptionsFor(const experiment::RunConfig& config,
   options.model.in_channels = channels;
   // Small images (Fashion-MNIST, CIFAR) get the small-input stem; patch
   // methods set their own strides.
-  options.model.small_input = !experiment::IsPatchMethod(config.method) &&
-                              config.dataset.image_size <= 64;
+  options.model.small_input = experiment::UsesSmallInputStem(config);
   options.num_classes = num_classes;
   options.batch_size = config.batch_size;
   options.image_size = config.dataset.image_size;
