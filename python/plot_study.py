@@ -3,12 +3,17 @@
 
     python3 python/plot_study.py DIR [--png docs/images/study-fmnist.png]
 
-DIR is what scripts/study-fmnist writes: run-ID.json (`sslab show RUN -o json`
-then `sslab results RUN -o json`) per run, and logs/evaluator.log one level up
+DIR is what scripts/study-fmnist writes: run-ID.json (`sslab show RUN -o json`,
+`sslab results RUN -o json`, then `sslab checkpoints RUN -o json`, whose
+last checkpoint's pretext_top1 is the last epoch's mean; files without it
+fall back to the last progress report) per run, and logs/evaluator.log one level up
 for the probe jobs' durations. Prints Markdown tables: test top-1 (%) per layer
-for the L-BFGS probe on all labels and on 10%, trained next to random init;
+for the L-BFGS probe on all labels and on 10%, trained next to random init,
+with the pretext accuracy (the last training epoch's mean over its batches);
 the three probes at each run's best layer (chosen on val) with the time each
-probe took over all layers. Needs python3-matplotlib for --png.
+probe took over all layers. A network is (method, architecture, k, image
+size; the size is shown when not Fashion-MNIST's 28 px). Needs
+python3-matplotlib for --png.
 """
 import argparse
 import collections
@@ -35,7 +40,11 @@ def load_runs(directory):
     for path in sorted(directory.glob("run-*.json")):
         text = path.read_text()
         run, end = decoder.raw_decode(text)
-        results, _ = decoder.raw_decode(text[end:].lstrip())
+        rest = text[end:].lstrip()
+        results, end = decoder.raw_decode(rest)
+        rest = rest[end:].lstrip()
+        checkpoints = decoder.raw_decode(rest)[0].get("checkpoints", []) if rest else []
+        run["final_metrics"] = checkpoints[-1].get("metrics", {}) if checkpoints else {}
         runs.append((run, results.get("results", [])))
     return runs
 
@@ -62,7 +71,13 @@ def probe_seconds(log_path):
 
 def key(run):
     c = run["config"]
-    return (short(c["architecture"]), c["width"])
+    return (short(c["method"]), short(c["architecture"]), c["width"],
+            c["dataset"].get("image_size", 0))
+
+
+def label(system):
+    method, arch, k, size = system
+    return f"{method} {arch} k={k}" + (f" at {size} px" if size != 28 else "")
 
 
 def main():
@@ -73,7 +88,7 @@ def main():
     runs = load_runs(args.dir)
     seconds = probe_seconds(args.dir.parent / "logs" / "evaluator.log")
 
-    # (arch, k, trained?) -> {(probe, fraction, layer, split): top1 %}
+    # (system, trained?) -> {(probe, fraction, layer, split): top1 %}
     acc = collections.defaultdict(dict)
     pretext = {}
     time_per_probe = collections.defaultdict(float)
@@ -81,37 +96,41 @@ def main():
         if not run["state"].endswith("SUCCEEDED"):
             print(f"note: run {run['run_id']} {run['name']} is {run['state']}")
             continue
-        arch, k = key(run)
+        system = key(run)
         trained = run["config"]["epochs"] > 0
+        if trained:
+            pretext[system] = run["final_metrics"].get(
+                "pretext_top1", run.get("progress", {}).get("metrics", {}).get("pretext_top1"))
         for r in results:
-            acc[(arch, k, trained)][(short(r["probe_kind"]),
+            acc[(system, trained)][(short(r["probe_kind"]),
                                      round(r["label_fraction"], 3),
                                      r["layer"], r["split"])] = 100 * r["top1"]
         for job in run.get("jobs", []):
             if job["kind"] == "JOB_KIND_PROBE":
-                time_per_probe[(arch, k, trained, short(job["probe_kind"]),
+                time_per_probe[(system, trained, short(job["probe_kind"]),
                                 round(job["label_fraction"], 3))] += \
                     seconds.get(int(job["job_id"]), 0.0)
 
-    systems = sorted({(a, k) for a, k, _ in acc})
+    systems = sorted({system for system, _ in acc})
     layers = sorted({layer for table in acc.values() for (_, _, layer, _) in table},
                     key=lambda l: LAYER_ORDER.index(l) if l in LAYER_ORDER else 99)
 
     def per_layer_table(fraction):
         print(f"\nL-BFGS probe, {fraction:g} of the labels: test top-1 (%)\n")
-        print("| network | " + " | ".join(layers) + " |")
-        print("|---|" + "---|" * len(layers))
-        for arch, k in systems:
+        print("| network | pretext | " + " | ".join(layers) + " |")
+        print("|---|---|" + "---|" * len(layers))
+        for system in systems:
             for trained in (True, False):
-                table = acc.get((arch, k, trained))
+                table = acc.get((system, trained))
                 if not table:
                     continue
                 cells = [table.get(("lbfgs", fraction, layer, "test")) for layer in layers]
                 if all(c is None for c in cells):
                     continue
-                label = f"{arch} k={k}" + ("" if trained else " random init")
-                print(f"| {label} | " + " | ".join(
-                    "" if c is None else f"{c:.1f}" for c in cells) + " |")
+                name = label(system) + ("" if trained else " random init")
+                p = pretext.get(system) if trained else None
+                print(f"| {name} | " + ("" if p is None else f"{100 * p:.1f}") + " | " +
+                      " | ".join("" if c is None else f"{c:.1f}" for c in cells) + " |")
 
     per_layer_table(1.0)
     per_layer_table(0.1)
@@ -120,8 +139,8 @@ def main():
           "and seconds for that probe over all layers\n")
     print("| network | lbfgs | sgd | mlp | lbfgs s | sgd s | mlp s |")
     print("|---|---|---|---|---|---|---|")
-    for arch, k in systems:
-        table = acc.get((arch, k, True))
+    for system in systems:
+        table = acc.get((system, True))
         if not table:
             continue
         cells, times = [], []
@@ -133,19 +152,23 @@ def main():
             else:
                 best = max(val, key=val.get)
                 cells.append(f"{table[(probe, 1.0, best, 'test')]:.1f} ({best})")
-            t = time_per_probe.get((arch, k, True, probe, 1.0))
+            t = time_per_probe.get((system, True, probe, 1.0))
             times.append(f"{t:.0f}" if t else "")
-        print(f"| {arch} k={k} | " + " | ".join(cells + times) + " |")
+        print(f"| {label(system)} | " + " | ".join(cells + times) + " |")
 
     if args.png:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        fig, axes = plt.subplots(1, len(systems), figsize=(3.2 * len(systems), 3.2),
+        cols = min(4, len(systems))
+        rows = -(-len(systems) // cols)
+        fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 3.2 * rows),
                                  sharey=True, squeeze=False)
-        for ax, (arch, k) in zip(axes[0], systems):
+        for ax in axes.flat[len(systems):]:
+            ax.axis("off")
+        for ax, system in zip(axes.flat, systems):
             for trained, style in ((True, "-o"), (False, "--x")):
-                table = acc.get((arch, k, trained), {})
+                table = acc.get((system, trained), {})
                 xs = [l for l in layers if l != "pixels"
                       and ("lbfgs", 1.0, l, "test") in table]
                 ax.plot(range(len(xs)), [table[("lbfgs", 1.0, l, "test")] for l in xs],
@@ -156,9 +179,10 @@ def main():
                 if xs:
                     ax.set_xticks(range(len(xs)))
                     ax.set_xticklabels(xs, rotation=45, ha="right", fontsize=8)
-            ax.set_title(f"{arch} k={k}", fontsize=9)
+            ax.set_title(label(system), fontsize=8)
             ax.grid(alpha=0.3)
-        axes[0][0].set_ylabel("test top-1 (%), L-BFGS probe")
+        for row in axes:
+            row[0].set_ylabel("test top-1 (%), L-BFGS probe")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(args.png, dpi=110)

@@ -1,14 +1,26 @@
 #!/usr/bin/python3
 """Plain PyTorch + scikit-learn reference of sslab's CPU demo protocol.
 
-Run: /usr/bin/python3 bench/study/reference.py [--epochs 4] [--out FILE]
+Run: /usr/bin/python3 bench/study/reference.py [--arch resnet50_v2|vgg19_bn]
+         [--epochs 4] [--threads 2] [--out FILE]
 
 Protocol choices, each with the sslab file it was taken from:
-- Network: ResNet50 v2, k=1, small-input stem (3x3 stride-1 root, no max
-  pool), 4 rotation logits: bench/resnet50_v2.py (the Python peer of models/),
+- Network (--arch, default resnet50_v2): ResNet50 v2, k=1, small-input stem
+  (3x3 stride-1 root, no max pool), 4 rotation logits: bench/resnet50_v2.py
+  (the Python peer of models/; 1,478,900 parameters, as sslab's CreateModel
+  for these options). Or VGG19-BN, k=1: python/sslab_models.py (the
+  exporter's peer of models/, whose backbones load sslab's checkpoints
+  strictly and give the same endpoints; 613,228 parameters, as sslab's
+  CreateModel, and sslab's initialisation), small_input (no
+  max-pool after stage 1), built for image_size 28 (trainer/pretext.cc
+  BackboneOptions sets the view size), so fc6 is a 1x1 "valid" conv 64 ->
+  512 + BN + ReLU on block4's 3x3 pooled to 1x1; fc7 1x1 512 -> 512 + BN +
+  ReLU + spatial mean = pre_logits; logits Linear(512, 4) is the whole
+  Rotation head (trainer/pretext.cc). BatchNorm eps 1e-3, momentum 0.1
+  (models/internal/layers.cc, models/model.h batch_norm_momentum). Both:
   small_input because image_size <= 64 (services/jobs/job_options.cc
   TrainerOptionsFor). in_ch=1 (Fashion-MNIST is grey; dataset channels 0 =
-  native).
+  native). The parameter count is printed at start, Python vs sslab.
 - Splits (data/dataset.cc OpenDataset, seed = run seed; demo default 0 here):
   val = a class-stratified round(0.1 * n_c) of each class of the 60000
   training files (xoshiro256** shuffle per class, stream "val"); train = the
@@ -45,7 +57,17 @@ Protocol choices, each with the sslab file it was taken from:
   block2 128x14x14 -> k2 -> 6272, block3 256x7x7 -> k2 -> 4096, block4
   512x4x4 = 8192 (unpooled), pre_logits 512 (relu(bn) + global mean),
   pixels = the eval-transformed input, 784 (services/jobs/extract_job.cc).
-  Extraction in eval mode (BatchNorm running stats).
+  (ResNet's after_root, 16x28x28 -> k2 -> 3136, is not probed here.)
+  VGG19-BN k=1 (experiment/run_config.cc RepresentationLayers: block1..4,
+  fc6, pre_logits; block_i = ReLU output of stage i+1 before its max-pool):
+  block1 16x28x28 -> k2 -> 3136, block2 32x14x14 = 6272, block3 64x7x7 =
+  3136, block4 64x3x3 = 576 (all unpooled but block1), fc6 512x1x1 = 512
+  (after its ReLU), pre_logits 512, pixels 784. sslab's demo-protocol test
+  top-1 for VGG19-BN k=1 (docs/study-fmnist.md): block1 87.3, block2 88.0,
+  block3 86.2, block4 81.8, fc6 79.3, pre_logits 78.3.
+  Extraction in eval mode (BatchNorm running stats; sslab folds each BN
+  that follows a conv into it, evaluator/extractor.h fold_batch_norm: the
+  same values up to float rounding -- all of VGG19-BN's fold).
 - Probe (evaluator/probe.cc, probe.h, logistic_regression.h): features
   standardised with the TRAIN split's per-dim mean / population std (std <=
   1e-12 -> 1), the same stats applied to val, test and the refit set;
@@ -62,7 +84,7 @@ Protocol choices, each with the sslab file it was taken from:
   epoch_pretext_accuracy, services/jobs/train_job.cc pretext_top1), not a
   val-split evaluation. This script prints both that and the rotation top-1
   of the frozen network on val images (eval transform, eval mode).
-- Threads: torch.set_num_threads(2); seed 0.
+- Threads: torch.set_num_threads(--threads, default 2); seed 0.
 """
 import argparse
 import gzip
@@ -77,7 +99,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "python"))
 from resnet50_v2 import ResNet50V2  # noqa: E402
+import sslab_models  # noqa: E402
 
 M64 = (1 << 64) - 1
 
@@ -269,17 +294,34 @@ def pool_flatten(e, cap=9000):
     return e.reshape(e.shape[0], -1)
 
 
-LAYERS = ["block1", "block2", "block3", "block4", "pre_logits", "pixels"]
+LAYERS = {
+    "resnet50_v2": ["block1", "block2", "block3", "block4", "pre_logits", "pixels"],
+    "vgg19_bn": ["block1", "block2", "block3", "block4", "fc6", "pre_logits", "pixels"],
+}
+# sslab's parameter count (models::CreateModel, sum of numel over
+# parameters()) for k=1, in_channels 1, small_input, image_size 28, 4 logits.
+SSLAB_PARAMETERS = {"resnet50_v2": 1478900, "vgg19_bn": 613228}
 
 
-def extract(net, raw, bs=256):
-    feats = {l: [] for l in LAYERS}
+def build_net(arch, image_size=28):
+    small_input = image_size <= 64  # services/jobs/job_options.cc
+    if arch == "vgg19_bn":
+        net = sslab_models.build({"architecture": arch, "width": 1, "in_channels": 1,
+                                  "num_outputs": 4, "small_input": small_input,
+                                  "image_size": image_size})
+        net.endpoints = net.forward_endpoints  # bench/resnet50_v2.py's name
+        return net
+    return ResNet50V2(1, in_ch=1, num_outputs=4, small_input=small_input)
+
+
+def extract(net, raw, layers, bs=256):
+    feats = {l: [] for l in layers}
     with torch.no_grad():
         for i in range(0, len(raw), bs):
             x = eval_images(raw[i:i + bs])
             ep = net.endpoints(x)
             ep["pixels"] = x
-            for l in LAYERS:
+            for l in layers:
                 feats[l].append(pool_flatten(ep[l]).numpy())
     return {l: np.concatenate(v).astype(np.float64) for l, v in feats.items()}
 
@@ -327,7 +369,9 @@ def lbfgs_probe(tr, ytr, va, yva, te, yte, grid, max_iter):
 
 def main():
     p = argparse.ArgumentParser()
+    p.add_argument("--arch", choices=sorted(LAYERS), default="resnet50_v2")
     p.add_argument("--epochs", type=int, default=4)
+    p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max_examples", type=int, default=5000)
@@ -335,7 +379,8 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--val_pretext_images", type=int, default=1000)
     a = p.parse_args()
-    torch.set_num_threads(2)
+    torch.set_num_threads(a.threads)
+    layers = LAYERS[a.arch]
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     lines = []
@@ -361,7 +406,10 @@ def main():
     print(f"splits: train {len(itr)} val {len(iva)} test {len(ite)}", flush=True)
 
     # ---- pretext training ----
-    net = ResNet50V2(1, in_ch=1, num_outputs=4, small_input=True)
+    net = build_net(a.arch, xtr_all.shape[-1])
+    n_params = sum(p.numel() for p in net.parameters())
+    print(f"{a.arch} k=1: {n_params} parameters (sslab: {SSLAB_PARAMETERS[a.arch]}"
+          f"{'' if n_params == SSLAB_PARAMETERS[a.arch] else ', DIFFERENT'})", flush=True)
     opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.9, weight_decay=1e-4)
     bs = 64
     spe = len(Xtr) // bs
@@ -401,7 +449,7 @@ def main():
     # ---- extraction ----
     t2 = time.time()
     net.eval()
-    ftr, fva, fte = extract(net, Xtr), extract(net, Xva), extract(net, Xte)
+    ftr, fva, fte = [extract(net, x, layers) for x in (Xtr, Xva, Xte)]
     vp = val_pretext(net, Xva[: a.val_pretext_images]) if a.epochs > 0 else float("nan")
     t_extract = time.time() - t2
 
@@ -409,7 +457,7 @@ def main():
     grid = [1e-1, 1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
     rows = []
     t3 = time.time()
-    for l in LAYERS:
+    for l in layers:
         tl = time.time()
         test, l2, vacc, vals, iters = lbfgs_probe(ftr[l], Ytr, fva[l], Yva, fte[l], Yte,
                                                   grid, a.probe_max_iter)
@@ -418,10 +466,12 @@ def main():
               f"iters {iters} {time.time() - tl:.0f}s", flush=True)
     t_probe = time.time() - t3
 
-    say(f"# sslab demo protocol, Python reference (epochs {a.epochs}, seed {a.seed})")
+    say(f"# sslab demo protocol, Python reference ({a.arch} k=1, epochs {a.epochs}, "
+        f"seed {a.seed})")
     say()
     say(f"splits: train {len(itr)}, val {len(iva)}, test {len(ite)}; "
-        f"probe max_iter {a.probe_max_iter}; torch {torch.__version__}, 2 threads")
+        f"probe max_iter {a.probe_max_iter}; torch {torch.__version__}, {a.threads} threads; "
+        f"{n_params} parameters")
     say()
     say("| layer | dims | test top-1 | chosen L2 | val top-1 | L-BFGS iters (grid..., refit) | probe s |")
     say("|---|---|---|---|---|---|---|")
