@@ -309,20 +309,21 @@ absl::Status ValidateRunConfig(const RunConfig& c,
   if (c.architecture == Architecture::kVgg19Bn) {
     // Its pools leave nothing of a smaller input (models/internal/vgg.cc).
     const int needed = UsesSmallInputStem(c) ? 16 : 32;
-    if (!IsPatchMethod(c.method) && d.image_size < needed) {
+    const bool patches = IsPatchMethod(c.method);
+    const int side = patches ? PatchSide(d.image_size) : d.image_size;
+    if (side < needed && !patches) {
       return f.Invalid("dataset.image_size",
                        absl::StrCat(d.image_size, " px is too small for ",
                                     "VGG19-BN (needs >= ", needed, ")"));
     }
-    if (IsPatchMethod(c.method) && PatchSide(d.image_size) < needed) {
+    if (side < needed) {
       int enough = d.image_size;
       while (PatchSide(enough) < needed) ++enough;
       return f.Invalid(
           "dataset.image_size",
-          absl::StrCat(Name(c.method), " cuts ", PatchSide(d.image_size),
-                       " px patches from ", d.image_size,
-                       " px images, and VGG19-BN needs >= ", needed,
-                       " px: use dataset.image_size >= ", enough,
+          absl::StrCat(Name(c.method), " cuts ", side, " px patches from ",
+                       d.image_size, " px images, and VGG19-BN needs >= ",
+                       needed, " px: use dataset.image_size >= ", enough,
                        " (images are resized to it)"));
     }
   }

@@ -228,7 +228,8 @@ struct Bucket {
 
 struct DataParallel::Impl {
   DataParallelOptions options;
-  std::string backend;  // resolved
+  std::string backend;                  // resolved
+  at::Device reduce_device = at::kCPU;  // NCCL: the rank's GPU
   c10::intrusive_ptr<c10d::Store> store;
   c10::intrusive_ptr<Collectives> group;
 
@@ -313,7 +314,10 @@ absl::StatusOr<std::unique_ptr<DataParallel>> DataParallel::Join(
       impl->store = c10::make_intrusive<c10d::TCPStore>(at.host, store_options);
     }
 #ifdef SSLAB_HAVE_C10D_NCCL
-    if (impl->backend == "nccl") impl->group = NcclGroup(impl->store, options);
+    if (impl->backend == "nccl") {
+      impl->reduce_device = at::Device(options.device);
+      impl->group = NcclGroup(impl->store, options);
+    }
 #endif
     if (!impl->group) impl->group = GlooGroup(impl->store, options, at.host);
   } catch (const std::exception& e) {
@@ -437,12 +441,9 @@ absl::Status DataParallel::FinishGradients() {
 absl::StatusOr<std::vector<double>> DataParallel::SumOverRanks(
     const std::vector<double>& values) {
   try {
-    // NCCL reduces on the rank's GPU only.
-    const at::Device device = impl_->backend == "nccl"
-                                  ? at::Device(impl_->options.device)
-                                  : at::Device(at::kCPU);
     std::vector<at::Tensor> one = {
-        at::tensor(values, at::TensorOptions().dtype(at::kDouble)).to(device)};
+        at::tensor(values, at::TensorOptions().dtype(at::kDouble))
+            .to(impl_->reduce_device)};
     impl_->group->allreduce(one)->wait();
     const at::Tensor sums = one[0].cpu();
     const double* data = sums.data_ptr<double>();

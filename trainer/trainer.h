@@ -109,6 +109,10 @@ class Trainer {
   const TrainerOptions& options() const { return options_; }
   int64_t epoch() const { return epoch_; }
   int64_t step() const { return step_; }
+  // The data-parallel group's c10d backend ("gloo", "nccl"); "" without one.
+  std::string collectives() const {
+    return parallel_ ? parallel_->backend() : std::string();
+  }
   // Jigsaw's permutation set, int64 [P, 9] (undefined for other methods).
   const at::Tensor& permutations() const { return permutations_; }
   PretextModelImpl& model() { return *model_; }

@@ -122,10 +122,8 @@ int main(int argc, char** argv) {
   }
   const double seconds =
       std::chrono::duration<double>(last - measured_start).count();
-  DataParallelOptions group = o.data_parallel;
-  group.device = o.device;
   const std::string backend =
-      world > 1 || group.backend != "auto" ? ResolvedBackend(group) : "none";
+      (*trainer)->collectives().empty() ? "none" : (*trainer)->collectives();
   std::printf(
       "{\"impl\": \"cpp\", \"method\": \"%s\", \"arch\": \"%s\", "
       "\"device\": \"%s\", \"batch\": %lld, \"world_size\": %d, "

@@ -150,14 +150,9 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   std::string rendezvous;
   if (ranks > 1) {
     SSLAB_ASSIGN_OR_RETURN(rendezvous, trainer::LoopbackRendezvous());
-    trainer::DataParallelOptions group;
-    group.device = devices[0].ToString();
-    const std::string backend = trainer::ResolvedBackend(group);
-    context.AddLineage("collectives", backend);
     trainer::PrepareDataParallelProcess();  // before the rank threads
     SSLAB_LOG(INFO) << "run " << assignment.run_id << ": " << ranks
-                    << " data-parallel ranks meet at " << rendezvous
-                    << " (c10d " << backend << ")";
+                    << " data-parallel ranks meet at " << rendezvous;
   }
   auto options_for = [&](int rank) {
     trainer::TrainerOptions options =
@@ -204,6 +199,12 @@ absl::Status RunTrainJob(const experiment::JobAssignment& assignment,
   rank_results[0] = [&]() -> absl::Status {
     const trainer::TrainerOptions options = options_for(0);
     SSLAB_ASSIGN_OR_RETURN(auto started, start_rank(options));
+    if (ranks > 1) {
+      const std::string backend = started.first->collectives();
+      context.AddLineage("collectives", backend);
+      SSLAB_LOG(INFO) << "run " << assignment.run_id
+                      << ": the ranks reduce with c10d " << backend;
+    }
     return TrainRankZero(assignment, context, options, *started.first,
                          *started.second);
   }();
