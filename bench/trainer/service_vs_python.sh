@@ -2,16 +2,18 @@
 # The path users run against Python eager: a Rotation run submitted through
 # sslab-scheduler to a real sslab-trainer (Fashion-MNIST from disk, light
 # augmentation, checkpoints, heartbeats), against bench/trainer/trainer_bench.py
-# (the same ResNet50 v2, batch, image size and threads, channels-last, on
-# random tensors: no data loading at all, an upper bound for Python) as
-# installed and with the same allocator as sslab (tcmalloc via LD_PRELOAD).
+# (the same ResNet50 v2, batch, image size, one channel and threads,
+# channels-last, on random tensors: no data loading at all, an upper bound
+# for Python) as installed and with the same allocator as sslab (tcmalloc via
+# LD_PRELOAD).
 # Interleaved REPEATS times; prints the runs and their medians.
 #
 # Usage: bench/trainer/service_vs_python.sh [BUILD_DIR]
 # Environment: REPEATS (3), EXAMPLES (8000), BATCH (64), IMAGE (28),
 #   THREADS (2), STEPS (Python steps, 20), PYTHON (/usr/bin/python3),
 #   RANKS (1): the --devices-per-run values to submit, e.g. "1 2" (the ranks
-#   of a data-parallel run share the trainer's THREADS).
+#   of a data-parallel run share the trainer's THREADS); FUSION (on): "on off"
+#   also submits each with the fused BatchNorm + ReLU turned off.
 #
 # sslab's rate is the median of the run's images_per_second curve (source
 # images per second over each heartbeat window, `sslab metrics`) after its
@@ -27,6 +29,7 @@ image=${IMAGE:-28}
 threads=${THREADS:-2}
 steps=${STEPS:-20}
 read -r -a ranks <<<"${RANKS:-1}"
+read -r -a fusion <<<"${FUSION:-on}"
 tcmalloc=$(ldconfig -p | awk '/libtcmalloc_minimal.so.4 /{p = $NF} END {print p}')
 
 dir=$(mktemp -d /tmp/sslab-service-bench.XXXXXX)
@@ -49,12 +52,21 @@ wait_port() {
 pids+=($!)
 wait_port "$dir/scheduler.port"
 export SSLAB_ADDR=127.0.0.1:$(cat "$dir/scheduler.port")
-"$build/services/trainer/sslab-trainer" --listen 127.0.0.1:0 \
-  --port-file "$dir/trainer.port" --scheduler "$SSLAB_ADDR" \
-  --artifacts "$dir/artifacts" --devices cpu --threads "$threads" \
-  2>"$dir/trainer.log" &
-pids+=($!)
-wait_port "$dir/trainer.port"
+# The trainer runs with the fused BatchNorm + ReLU (models/internal/
+# batch_norm_relu.h) unless $1 is "off"; restarted for each variant.
+trainer_pid=
+start_trainer() {
+  [ -n "$trainer_pid" ] && { kill -TERM "$trainer_pid"; wait "$trainer_pid" || true; }
+  rm -f "$dir/trainer.port"
+  SSLAB_UNFUSED_BATCH_NORM_RELU=$([ "$1" = off ] && echo 1 || echo 0) \
+    "$build/services/trainer/sslab-trainer" --listen 127.0.0.1:0 \
+    --port-file "$dir/trainer.port" --scheduler "$SSLAB_ADDR" \
+    --artifacts "$dir/artifacts" --devices cpu --threads "$threads" \
+    2>>"$dir/trainer.log" &
+  trainer_pid=$!
+  pids+=($trainer_pid)
+  wait_port "$dir/trainer.port"
+}
 sslab="$build/cli/sslab"
 
 # One submitted run with $1 data-parallel ranks; prints its steady-state
@@ -80,32 +92,38 @@ print("%.1f" % statistics.median(p["value"] for p in points[1:]))'
 }
 python_rate() {
   "$@" "$py" "$here/trainer_bench.py" --method rotation --batch "$batch" \
-    --image "$image" --width 1 --steps "$steps" --warmup 3 \
+    --image "$image" --channels 1 --width 1 --steps "$steps" --warmup 3 \
     --threads "$threads" --channels_last |
     sed -E 's/.*"images_per_second": ([0-9.]+).*/\1/' | xargs printf "%.1f"
 }
 
 declare -A s
 p=() t=()
+variants=()
+for f in "${fusion[@]}"; do for n in "${ranks[@]}"; do variants+=("$f:$n"); done; done
 for ((r = 0; r < repeats; r++)); do
-  for n in "${ranks[@]}"; do
-    s[$n]+="$(service_rate "$n") "
+  for f in "${fusion[@]}"; do
+    start_trainer "$f"
+    for n in "${ranks[@]}"; do s[$f:$n]+="$(service_rate "$n") "; done
   done
   p+=("$(python_rate env)")
   t+=("$(python_rate env LD_PRELOAD="$tcmalloc")")
   line="repeat $((r + 1)):"
-  for n in "${ranks[@]}"; do line+=" sslab ($n ranks) $(awk '{ print $NF }' <<<"${s[$n]}"),"; done
+  for v in "${variants[@]}"; do
+    line+=" sslab (fusion ${v%:*}, ${v#*:} ranks) $(awk '{ print $NF }' <<<"${s[$v]}"),"
+  done
   echo "$line python ${p[-1]}, python+tcmalloc ${t[-1]} img/s" >&2
 done
 median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 mp=$(median "${p[@]}") mt=$(median "${t[@]}")
 echo "| Rotation, ResNet50 v2 k=1, batch $batch (x4 views), $image px, $threads threads | img/s, median (runs) | / Python as installed | / Python + tcmalloc |"
 echo "|---|---|---|---|"
-for n in "${ranks[@]}"; do
-  read -r -a runs <<<"${s[$n]}"
+for v in "${variants[@]}"; do
+  read -r -a runs <<<"${s[$v]}"
   ms=$(median "${runs[@]}")
   what="sslab: run submitted through the services"
-  [ "$n" != 1 ] && what="$what, --devices-per-run $n (ranks share the threads)"
+  [ "${v#*:}" != 1 ] && what="$what, --devices-per-run ${v#*:} (ranks share the threads)"
+  [ "${v%:*}" = off ] && what="$what, BatchNorm + ReLU not fused"
   echo "| $what | $ms (${runs[*]}) | $(awk -v a="$ms" -v b="$mp" 'BEGIN { printf "%.2f", a / b }') | $(awk -v a="$ms" -v b="$mt" 'BEGIN { printf "%.2f", a / b }') |"
 done
 echo "| Python eager channels-last, as installed | $mp (${p[*]}) | 1.00 | |"

@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "absl/strings/str_join.h"
+#include "models/internal/batch_norm_relu.h"
 
 namespace sslab::models::internal {
 
@@ -62,6 +63,12 @@ torch::Tensor BatchNormUnlessFolded(torch::nn::BatchNorm2d& bn,
   TORCH_CHECK(!bn->is_training(),
               "BatchNorm was folded for inference; this model cannot train");
   return x;
+}
+
+torch::Tensor BatchNormReluUnlessFolded(torch::nn::BatchNorm2d& bn,
+                                        const torch::Tensor& x, bool folded) {
+  if (!folded) return BatchNormRelu(*bn, x);
+  return BatchNormUnlessFolded(bn, x, folded).relu_();
 }
 
 void InitializeWeights(torch::nn::Module& module) {
@@ -128,8 +135,8 @@ void BottleneckV1Impl::reset() {
 }
 
 torch::Tensor BottleneckV1Impl::forward(const torch::Tensor& x) {
-  torch::Tensor h = BatchNormUnlessFolded(bn1, conv1(x), folded).relu_();
-  h = BatchNormUnlessFolded(bn2, conv2(h), folded).relu_();
+  torch::Tensor h = BatchNormReluUnlessFolded(bn1, conv1(x), folded);
+  h = BatchNormReluUnlessFolded(bn2, conv2(h), folded);
   h = BatchNormUnlessFolded(bn3, conv3(h), folded);
   // BatchNorm's backward needs its input, not its output: in-place is safe.
   if (shortcut_conv) {
@@ -175,10 +182,10 @@ void BottleneckV2Impl::reset() {
 }
 
 torch::Tensor BottleneckV2Impl::forward(const torch::Tensor& x) {
-  torch::Tensor pre = bn1(x).relu_();
+  torch::Tensor pre = BatchNormRelu(*bn1, x);
   torch::Tensor h = conv1(pre);
-  h = conv2(BatchNormUnlessFolded(bn2, h, folded).relu_());
-  h = conv3(BatchNormUnlessFolded(bn3, h, folded).relu_());
+  h = conv2(BatchNormReluUnlessFolded(bn2, h, folded));
+  h = conv3(BatchNormReluUnlessFolded(bn3, h, folded));
   if (!options.shortcut()) return h;
   // Convolution's backward does not need its output: in-place add is safe.
   return h.add_(shortcut_conv ? shortcut_conv(pre) : x);

@@ -48,6 +48,11 @@ torch::nn::Conv2d FoldedConv(const torch::nn::Conv2dImpl& conv,
 torch::Tensor BatchNormUnlessFolded(torch::nn::BatchNorm2d& bn,
                                     const torch::Tensor& x, bool folded);
 
+// relu(bn(x)) (fused where BatchNormRelu can), or relu(x) when bn has been
+// folded.
+torch::Tensor BatchNormReluUnlessFolded(torch::nn::BatchNorm2d& bn,
+                                        const torch::Tensor& x, bool folded);
+
 // He-normal (fan-in, ReLU gain) conv weights, BatchNorm scale 1 / shift 0,
 // zero biases; linear weights He-normal without gain. Applied to the
 // children of `module` (callable from a constructor).

@@ -5,6 +5,7 @@
 #include <torch/nn/modules/container/modulelist.h>
 
 #include "absl/strings/str_cat.h"
+#include "models/internal/batch_norm_relu.h"
 
 namespace sslab::models::internal {
 
@@ -75,7 +76,7 @@ std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
                               wanted);
 
   torch::Tensor x = root_conv_(images);
-  if (root_bn_) x = BatchNormUnlessFolded(root_bn_, x, root_folded_).relu_();
+  if (root_bn_) x = BatchNormReluUnlessFolded(root_bn_, x, root_folded_);
   if (!config_.options.small_input) x = RootMaxPool(x);
   if (endpoints.Emit(x)) return endpoints.Take();
 
@@ -89,8 +90,7 @@ std::map<std::string, torch::Tensor> ResNetImpl::ForwardEndpoints(
   }
 
   if (final_bn_) {
-    x = final_bn_(x);
-    if (config_.options.last_relu) x = x.relu_();
+    x = config_.options.last_relu ? BatchNormRelu(*final_bn_, x) : final_bn_(x);
   }
   x = x.mean({2, 3});
   if (endpoints.Emit(x)) return endpoints.Take();

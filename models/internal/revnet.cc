@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/torch_util/torch_compat.h"
+#include "models/internal/batch_norm_relu.h"
 
 namespace sslab::models::internal {
 namespace {
@@ -232,8 +233,7 @@ std::map<std::string, torch::Tensor> RevNetImpl::ForwardEndpoints(
     if (endpoints.Emit(x)) return endpoints.Take();
   }
 
-  x = final_bn_(x);
-  if (config_.options.last_relu) x = x.relu_();
+  x = config_.options.last_relu ? BatchNormRelu(*final_bn_, x) : final_bn_(x);
   x = x.mean({2, 3});
   if (endpoints.Emit(x)) return endpoints.Take();
   endpoints.Emit(logits_(x));

@@ -29,7 +29,7 @@ void ConvBnReluImpl::reset() {
 }
 
 torch::Tensor ConvBnReluImpl::forward(const torch::Tensor& x) {
-  return BatchNormUnlessFolded(bn, conv(x), folded).relu_();
+  return BatchNormReluUnlessFolded(bn, conv(x), folded);
 }
 
 void ConvBnReluImpl::FoldBatchNorm() {
