@@ -111,6 +111,18 @@ TEST(BatchNormReluTest, ResultDoesNotDependOnThreadCount) {
   }
 }
 
+// A recomputation (RevNet's backward) must repeat the forward bit for bit,
+// though the first pass has moved the running statistics by then.
+TEST(BatchNormReluTest, TrainingOutputIsAFunctionOfTheInputAlone) {
+  torch::nn::BatchNorm2d bn = RandomBatchNorm(12, 10);
+  const torch::Tensor x = RandomInput({8, 12, 6, 6}, 11);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor first = BatchNormRelu(*bn, x);
+  bn->running_mean.uniform_(-5, 5);
+  bn->running_var.uniform_(1, 9);
+  EXPECT_TRUE(torch::equal(BatchNormRelu(*bn, x), first));
+}
+
 TEST(BatchNormReluTest, OtherInputsFallBackToTheUnfusedOps) {
   torch::nn::BatchNorm2d bn = RandomBatchNorm(8, 8);
   const torch::Tensor x = RandomInput({4, 8, 3, 3}, 9);

@@ -130,37 +130,49 @@ TEST_F(RevNetTest, InversionReconstructsTheInput) {
       torch::equal(stats, stage->named_buffers()["0.bn1.running_mean"]));
 }
 
+// In both memory formats: channels-last takes the fused BatchNorm + ReLU
+// (batch_norm_relu.h), which the recomputation runs again.
 TEST_F(RevNetTest, GradientsMatchOrdinaryAutograd) {
-  NetworkConfig config = SmallConfig(Architecture::kRevNet50, {2, 2, 2, 1});
-  auto saving = std::make_shared<RevNetImpl>(config);
-  auto stored = std::dynamic_pointer_cast<RevNetImpl>(saving->clone());
-  stored->set_memory_saving(false);
-  torch::Tensor images = torch::randn({4, 3, 16, 16});
-  torch::Tensor labels = torch::tensor({0, 1, 2, 3});
+  for (auto format :
+       {at::MemoryFormat::Contiguous, at::MemoryFormat::ChannelsLast}) {
+    SCOPED_TRACE(format == at::MemoryFormat::ChannelsLast ? "channels-last"
+                                                          : "NCHW");
+    NetworkConfig config = SmallConfig(Architecture::kRevNet50, {2, 2, 2, 1});
+    auto saving = std::make_shared<RevNetImpl>(config);
+    for (auto& p : saving->parameters()) {
+      if (p.dim() == 4) p.set_data(p.contiguous(format));
+    }
+    auto stored = std::dynamic_pointer_cast<RevNetImpl>(saving->clone());
+    stored->set_memory_saving(false);
+    torch::Tensor images = torch::randn({4, 3, 16, 16}).contiguous(format);
+    torch::Tensor labels = torch::tensor({0, 1, 2, 3});
 
-  std::map<std::string, torch::Tensor> input_grads;
-  for (auto* model : {saving.get(), stored.get()}) {
-    torch::Tensor x = images.clone().requires_grad_(true);
-    torch::nn::functional::cross_entropy(model->forward(x), labels).backward();
-    input_grads[model == saving.get() ? "saving" : "stored"] = x.grad();
-  }
-  EXPECT_TRUE(torch::allclose(input_grads["saving"], input_grads["stored"],
-                              1e-4, 1e-6));
-  auto stored_params = stored->named_parameters();
-  for (const auto& p : saving->named_parameters()) {
-    const torch::Tensor& expected = stored_params[p.key()].grad();
-    ASSERT_TRUE(p.value().grad().defined()) << p.key();
-    EXPECT_GT(expected.abs().sum().item<double>(), 0.0) << p.key();
-    EXPECT_TRUE(torch::allclose(p.value().grad(), expected, 1e-3, 1e-5))
-        << p.key() << " max diff "
-        << (p.value().grad() - expected).abs().max().item<float>();
-  }
-  // The recomputation left the statistics as one ordinary step does: each
-  // batch counted once.
-  auto stored_buffers = stored->named_buffers();
-  for (const auto& b : saving->named_buffers()) {
-    EXPECT_TRUE(torch::allclose(b.value(), stored_buffers[b.key()], 1e-5, 1e-6))
-        << b.key();
+    std::map<std::string, torch::Tensor> input_grads;
+    for (auto* model : {saving.get(), stored.get()}) {
+      torch::Tensor x = images.clone().requires_grad_(true);
+      torch::nn::functional::cross_entropy(model->forward(x), labels)
+          .backward();
+      input_grads[model == saving.get() ? "saving" : "stored"] = x.grad();
+    }
+    EXPECT_TRUE(torch::allclose(input_grads["saving"], input_grads["stored"],
+                                1e-4, 1e-6));
+    auto stored_params = stored->named_parameters();
+    for (const auto& p : saving->named_parameters()) {
+      const torch::Tensor& expected = stored_params[p.key()].grad();
+      ASSERT_TRUE(p.value().grad().defined()) << p.key();
+      EXPECT_GT(expected.abs().sum().item<double>(), 0.0) << p.key();
+      EXPECT_TRUE(torch::allclose(p.value().grad(), expected, 1e-3, 1e-5))
+          << p.key() << " max diff "
+          << (p.value().grad() - expected).abs().max().item<float>();
+    }
+    // The recomputation left the statistics as one ordinary step does: each
+    // batch counted once.
+    auto stored_buffers = stored->named_buffers();
+    for (const auto& b : saving->named_buffers()) {
+      EXPECT_TRUE(
+          torch::allclose(b.value(), stored_buffers[b.key()], 1e-5, 1e-6))
+          << b.key();
+    }
   }
 }
 

@@ -39,8 +39,11 @@ struct TrainingBatchNormRelu
                                double eps) {
     const ChannelsLastView v = View(x);
     const int64_t C = v.channels;
-    const torch::Tensor guess = running_mean.contiguous();
-    const float* guess_c = guess.data_ptr<float>();
+    // Sums of x minus one of its own rows (the first pixel's channels):
+    // near the mean, so the variance does not cancel, and a function of x
+    // alone, so a recomputation (RevNet's backward) repeats the forward bit
+    // for bit whatever the running statistics hold by then.
+    const float* guess_c = x.data_ptr<float>();
     std::vector<double> sum(C), sum_sq(C);
     ChannelSums(v, x.data_ptr<float>(), guess_c, sum.data(), sum_sq.data());
 

@@ -21,7 +21,7 @@ struct ChannelsLastView {
 };
 
 // sum[c] = sum over rows of x - shift[c], sum_sq[c] = of its square. A
-// shift near the mean (the running mean) keeps the variance
+// shift near the mean (e.g. one row of x) keeps the variance
 // sum_sq / n - (sum / n)^2 from cancelling.
 void ChannelSums(ChannelsLastView v, const float* x, const float* shift,
                  double* sum, double* sum_sq);
