@@ -58,8 +58,7 @@ struct TrainingBatchNormRelu
     }
     const torch::Tensor mean_t = Floats(mean);
     const torch::Tensor invstd_t = Floats(invstd);
-    const torch::Tensor w = weight.detach().contiguous();
-    const torch::Tensor scale = (w * invstd_t).contiguous();
+    const torch::Tensor scale = (weight.detach() * invstd_t).contiguous();
     const torch::Tensor shift = bias.detach().contiguous();
 
     torch::Tensor z = torch::empty_like(x, at::MemoryFormat::ChannelsLast);
@@ -73,7 +72,6 @@ struct TrainingBatchNormRelu
     ctx->save_for_backward({x});
     ctx->saved_data["mean"] = mean_t;
     ctx->saved_data["invstd"] = invstd_t;
-    ctx->saved_data["weight"] = w;
     ctx->saved_data["scale"] = scale;
     ctx->saved_data["shift"] = shift;
     return z;
@@ -86,7 +84,6 @@ struct TrainingBatchNormRelu
         grad_outputs[0].contiguous(at::MemoryFormat::ChannelsLast);
     const torch::Tensor mean = ctx->saved_data["mean"].toTensor();
     const torch::Tensor invstd = ctx->saved_data["invstd"].toTensor();
-    const torch::Tensor weight = ctx->saved_data["weight"].toTensor();
     const torch::Tensor scale = ctx->saved_data["scale"].toTensor();
     const torch::Tensor shift = ctx->saved_data["shift"].toTensor();
 
@@ -98,19 +95,18 @@ struct TrainingBatchNormRelu
                    shift.data_ptr<float>(), sum_g.data(),
                    sum_g_centered.data());
 
-    // d/dx of w * (x - mean) * invstd + b over the batch, with g the
-    // ReLU-masked gradient: scale * g - scale * mean(g)
-    //   - (x - mean) * w * invstd^3 * mean(g * (x - mean)).
+    // d/dx of scale * (x - mean) + b over the batch (scale = w * invstd),
+    // with g the ReLU-masked gradient: scale * g - scale * mean(g)
+    //   - (x - mean) * scale * invstd^2 * mean(g * (x - mean)).
     const double n = static_cast<double>(v.rows);
-    const float* w = weight.data_ptr<float>();
+    const float* sc = scale.data_ptr<float>();
     const float* is = invstd.data_ptr<float>();
     std::vector<double> grad_weight(C), k_centered(C), k_const(C);
     for (int64_t c = 0; c < C; ++c) {
       const double invstd_c = is[c];
       grad_weight[c] = sum_g_centered[c] * invstd_c;
-      k_centered[c] =
-          -w[c] * invstd_c * invstd_c * invstd_c * sum_g_centered[c] / n;
-      k_const[c] = -w[c] * invstd_c * sum_g[c] / n;
+      k_centered[c] = -sc[c] * invstd_c * invstd_c * sum_g_centered[c] / n;
+      k_const[c] = -sc[c] * sum_g[c] / n;
     }
     const torch::Tensor k_centered_t = Floats(k_centered);
     const torch::Tensor k_const_t = Floats(k_const);
