@@ -231,6 +231,9 @@ struct Problem {
   std::deque<std::pair<at::Tensor, at::Tensor>> history;  // (s, y)
   std::deque<double> rho;
   double gamma = 1.0;  // initial inverse-Hessian scale
+  // 1 / (tau lambda_i + l2) per eigenvector of the features' second moments, as
+  // a [d, 1] column; undefined without a preconditioner.
+  at::Tensor inverse_curvature;
   int iterations = 0;
   int evaluations = 0;
   bool done = false;
@@ -254,7 +257,32 @@ class LockstepLbfgs {
         k_(num_classes),
         d_(features.size(1)),
         n_(static_cast<double>(features.size(0))),
-        options_(options) {}
+        tau_(1.0 / num_classes),
+        options_(options) {
+    if (d_ <= options.max_preconditioned_features) {
+      // The features' second moments X^T X / n (the data term's Hessian at
+      // W = 0 is tau times it, per class), eigendecomposed once for every
+      // L2 weight: M_l2 = tau X^T X / n + l2 I shares its eigenvectors
+      // across the grid. Uncentred: a constant feature has curvature too.
+      at::Tensor second_moments = at::mm(x_.t(), x_).to(at::kDouble).div_(n_);
+      auto [eigenvalues, eigenvectors] = at::linalg_eigh(second_moments);
+      eigenvalues_ = eigenvalues.clamp_min(0);
+      eigenvectors_ = eigenvectors.to(x_.scalar_type());
+    }
+  }
+
+  // Sets up a problem's preconditioner for its L2 weight.
+  void Prepare(Problem& p) const {
+    if (!eigenvectors_.defined()) return;
+    // A small floor keeps M positive definite for l2 = 0 and constant
+    // features (its directions get no gradient, so their scale is moot).
+    const double floor =
+        1e-8 * tau_ * std::max(eigenvalues_.max().item<double>(), 1.0);
+    p.inverse_curvature = (eigenvalues_ * tau_ + (p.l2 + floor))
+                              .reciprocal()
+                              .to(x_.scalar_type())
+                              .unsqueeze(1);
+  }
 
   at::Tensor WeightOf(const at::Tensor& v) const { return v.narrow(0, 0, d_); }
   at::Tensor BiasOf(const at::Tensor& v) const { return v[d_]; }
@@ -352,8 +380,23 @@ class LockstepLbfgs {
   }
 
  private:
-  // Two-loop recursion: direction = -H grad; steepest descent when that is
-  // not a descent direction.
+  // M^-1 v (a new tensor): the weights through the second moments'
+  // eigenbasis, scaled by 1 / (tau lambda + l2); the bias by 1 / tau (the
+  // curvature of an unregularised always-on feature at the start). v itself
+  // without a preconditioner.
+  at::Tensor Precondition(const Problem& p, const at::Tensor& v) const {
+    if (!p.inverse_curvature.defined()) return v.clone();
+    at::Tensor out = at::empty_like(v);
+    at::Tensor rotated = at::mm(eigenvectors_.t(), WeightOf(v));
+    rotated.mul_(p.inverse_curvature);
+    at::Tensor weight = WeightOf(out);
+    at::mm_out(weight, eigenvectors_, rotated);
+    BiasOf(out).copy_(BiasOf(v)).div_(tau_);
+    return out;
+  }
+
+  // Two-loop recursion: direction = -H grad with H0 = gamma M^-1;
+  // (preconditioned) steepest descent when that is not a descent direction.
   void SetDirection(Problem& p) const {
     at::Tensor q = p.grad.neg();
     std::vector<double> alpha(p.history.size());
@@ -361,7 +404,7 @@ class LockstepLbfgs {
       alpha[i] = p.rho[i] * Dot(p.history[i].first, q);
       q.add_(p.history[i].second, -alpha[i]);
     }
-    q.mul_(p.gamma);
+    q = Precondition(p, q).mul_(p.gamma);
     for (size_t i = 0; i < p.history.size(); ++i) {
       const double beta = p.rho[i] * Dot(p.history[i].second, q);
       q.add_(p.history[i].first, alpha[i] - beta);
@@ -371,8 +414,8 @@ class LockstepLbfgs {
     if (!(p.slope < 0)) {  // Not a descent direction: restart.
       p.history.clear();
       p.rho.clear();
-      p.direction = p.grad.neg();
-      p.slope = -Dot(p.grad, p.grad);
+      p.direction = Precondition(p, p.grad).neg_();
+      p.slope = Dot(p.grad, p.direction);
     }
   }
 
@@ -382,8 +425,11 @@ class LockstepLbfgs {
     const at::Tensor w = WeightOf(p.theta), dw = WeightOf(p.direction);
     LineFunction phi(p.logits, direction_logits, label_column_, p.l2, Dot(w, w),
                      Dot(w, dw), Dot(dw, dw));
+    // The first step without a preconditioner is plain steepest descent,
+    // whose natural length is unknown; M^-1 approximates the start's
+    // inverse Hessian, so its step is Newton-like.
     const double t_init =
-        p.iterations == 0 && p.history.empty()
+        p.iterations == 0 && p.history.empty() && !p.inverse_curvature.defined()
             ? std::min(1.0, 1.0 / p.grad.abs().sum().item<double>())
             : 1.0;
     const LineSearchResult step = StrongWolfe(phi, p.loss, p.slope, t_init);
@@ -415,7 +461,7 @@ class LockstepLbfgs {
       }
       p.history.emplace_back(s, y);
       p.rho.push_back(1.0 / ys);
-      p.gamma = ys / yy;
+      p.gamma = ys / Dot(y, Precondition(p, y));
     }
     ++p.iterations;
     if (p.previous_loss - p.loss <=
@@ -430,7 +476,10 @@ class LockstepLbfgs {
   const int64_t k_;
   const int64_t d_;
   const double n_;
+  const double tau_;
   const LbfgsOptions& options_;
+  at::Tensor eigenvalues_;   // [d] float64, of X^T X / n, >= 0
+  at::Tensor eigenvectors_;  // [d, d] in the features' type
 };
 
 absl::Status OutOfMemoryOr(const c10::Error& e) {
@@ -481,6 +530,7 @@ absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
       }
     }
     LockstepLbfgs lbfgs(features, labels, num_classes, options);
+    for (Problem& p : problems) lbfgs.Prepare(p);
     lbfgs.Run(problems);
     // Exact losses at the final points (the running logits accumulate).
     std::vector<at::Tensor> thetas;
