@@ -1,6 +1,7 @@
 #include "evaluator/logistic_regression.h"
 
 #include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
 #include <c10/util/Exception.h>
 
 #include <algorithm>
@@ -185,9 +186,11 @@ absl::Status CheckInputs(const at::Tensor& features, const at::Tensor& labels,
   if (!(l2 >= 0) || !std::isfinite(l2)) {
     return absl::InvalidArgumentError("l2: must be finite and >= 0");
   }
-  if (options.max_iterations < 0 || options.history < 1) {
+  if (options.max_iterations < 0 || options.history < 1 ||
+      options.preconditioner_rank < 0) {
     return absl::InvalidArgumentError(
-        "lbfgs options: max_iterations must be >= 0 and history >= 1");
+        "lbfgs options: max_iterations and preconditioner_rank must be >= 0 "
+        "and history >= 1");
   }
   return absl::OkStatus();
 }
@@ -231,8 +234,10 @@ struct Problem {
   std::deque<std::pair<at::Tensor, at::Tensor>> history;  // (s, y)
   std::deque<double> rho;
   double gamma = 1.0;  // initial inverse-Hessian scale
-  // 1 / (tau lambda_i + l2) per eigenvector of the features' second moments, as
-  // a [d, 1] column; undefined without a preconditioner.
+  // The preconditioner's scales: 1 / (tau lambda + l2) for the rest of the
+  // spectrum, and its excess over that for each eigenvector of the basis
+  // (an [r, 1] column); undefined without a preconditioner.
+  double inverse_curvature_rest = 0;
   at::Tensor inverse_curvature;
   int iterations = 0;
   int evaluations = 0;
@@ -250,36 +255,35 @@ struct Problem {
 // of G times and gives OpenBLAS wider, more efficient products.
 class LockstepLbfgs {
  public:
+  // `moments`: null for plain L-BFGS.
   LockstepLbfgs(const at::Tensor& features, const at::Tensor& labels,
-                int num_classes, const LbfgsOptions& options)
+                int num_classes, const LbfgsOptions& options,
+                const SecondMoments* moments)
       : x_(features),
         label_column_(labels.unsqueeze(1)),
         k_(num_classes),
         d_(features.size(1)),
         n_(static_cast<double>(features.size(0))),
         tau_(1.0 / num_classes),
-        options_(options) {
-    if (d_ <= options.max_preconditioned_features) {
-      // The features' second moments X^T X / n (the data term's Hessian at
-      // W = 0 is tau times it, per class), eigendecomposed once for every
-      // L2 weight: M_l2 = tau X^T X / n + l2 I shares its eigenvectors
-      // across the grid. Uncentred: a constant feature has curvature too.
-      at::Tensor second_moments = at::mm(x_.t(), x_).to(at::kDouble).div_(n_);
-      auto [eigenvalues, eigenvectors] = at::linalg_eigh(second_moments);
-      eigenvalues_ = eigenvalues.clamp_min(0);
-      eigenvectors_ = eigenvectors.to(x_.scalar_type());
-    }
-  }
+        options_(options),
+        moments_(moments) {}
 
-  // Sets up a problem's preconditioner for its L2 weight.
+  // Sets up a problem's preconditioner for its L2 weight: M = tau X^T X / n
+  // + l2 I (the data term's Hessian at W = 0 is tau X^T X / n per class),
+  // so every weight of the grid shares the eigenvectors.
   void Prepare(Problem& p) const {
-    if (!eigenvectors_.defined()) return;
+    if (moments_ == nullptr) return;
     // A small floor keeps M positive definite for l2 = 0 and constant
     // features (its directions get no gradient, so their scale is moot).
-    const double floor =
-        1e-8 * tau_ * std::max(eigenvalues_.max().item<double>(), 1.0);
-    p.inverse_curvature = (eigenvalues_ * tau_ + (p.l2 + floor))
-                              .reciprocal()
+    const double floor = 1e-8 * tau_ *
+                         std::max({moments_->eigenvalues.max().item<double>(),
+                                   moments_->rest, 1.0});
+    const bool exact = moments_->basis.size(1) == d_;
+    p.inverse_curvature_rest =
+        exact ? 0 : 1.0 / (tau_ * moments_->rest + p.l2 + floor);
+    p.inverse_curvature = ((moments_->eigenvalues * tau_ + (p.l2 + floor))
+                               .reciprocal()
+                               .sub_(p.inverse_curvature_rest))
                               .to(x_.scalar_type())
                               .unsqueeze(1);
   }
@@ -380,17 +384,17 @@ class LockstepLbfgs {
   }
 
  private:
-  // M^-1 v (a new tensor): the weights through the second moments'
-  // eigenbasis, scaled by 1 / (tau lambda + l2); the bias by 1 / tau (the
-  // curvature of an unregularised always-on feature at the start). v itself
-  // without a preconditioner.
+  // M^-1 v (a new tensor): each eigen-direction of the weights scaled by
+  // 1 / (tau lambda + l2), as rest * v + V (excess * V^T v); the bias by
+  // 1 / tau (the curvature of an unregularised always-on feature at the
+  // start). v itself without a preconditioner.
   at::Tensor Precondition(const Problem& p, const at::Tensor& v) const {
     if (!p.inverse_curvature.defined()) return v.clone();
-    at::Tensor out = at::empty_like(v);
-    at::Tensor rotated = at::mm(eigenvectors_.t(), WeightOf(v));
+    const at::Tensor& basis = moments_->basis;
+    at::Tensor rotated = at::mm(basis.t(), WeightOf(v));
     rotated.mul_(p.inverse_curvature);
-    at::Tensor weight = WeightOf(out);
-    at::mm_out(weight, eigenvectors_, rotated);
+    at::Tensor out = v.mul(p.inverse_curvature_rest);
+    WeightOf(out).addmm_(basis, rotated);
     BiasOf(out).copy_(BiasOf(v)).div_(tau_);
     return out;
   }
@@ -478,8 +482,7 @@ class LockstepLbfgs {
   const double n_;
   const double tau_;
   const LbfgsOptions& options_;
-  at::Tensor eigenvalues_;   // [d] float64, of X^T X / n, >= 0
-  at::Tensor eigenvectors_;  // [d, d] in the features' type
+  const SecondMoments* moments_;
 };
 
 absl::Status OutOfMemoryOr(const c10::Error& e) {
@@ -494,10 +497,44 @@ absl::Status OutOfMemoryOr(const c10::Error& e) {
 
 }  // namespace
 
+SecondMoments EstimateSecondMoments(const at::Tensor& features, int64_t rank) {
+  at::NoGradGuard no_grad;
+  const int64_t d = features.size(1);
+  const double n = static_cast<double>(features.size(0));
+  SecondMoments out;
+  if (d <= 4 * rank) {
+    at::Tensor moments = at::mm(features.t(), features).to(at::kDouble).div_(n);
+    auto [eigenvalues, eigenvectors] = at::linalg_eigh(moments);
+    out.eigenvalues = eigenvalues.clamp_min(0);
+    out.basis = eigenvectors.to(features.scalar_type());
+    return out;
+  }
+  // Randomized range finder with one power iteration (Halko, Martinsson
+  // and Tropp 2011, algorithm 4.4): the leading eigenvectors of X^T X are
+  // those of the small matrix (X Q)^T (X Q) rotated back by Q.
+  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20190125);
+  at::Tensor sketch =
+      at::randn({d, rank}, generator, features.options().device(at::kCPU))
+          .to(features.device());
+  at::Tensor q = std::get<0>(
+      at::linalg_qr(at::mm(features.t(), at::mm(features, sketch))));
+  q = std::get<0>(at::linalg_qr(at::mm(features.t(), at::mm(features, q))));
+  at::Tensor xq = at::mm(features, q);
+  auto [eigenvalues, eigenvectors] =
+      at::linalg_eigh(at::mm(xq.t(), xq).to(at::kDouble).div_(n));
+  out.eigenvalues = eigenvalues.clamp_min(0);
+  out.basis = at::mm(q, eigenvectors.to(q.scalar_type()));
+  const at::Tensor flat = features.reshape(-1);
+  const double trace = at::dot(flat, flat).item<double>() / n;
+  out.rest = std::max(
+      0.0, (trace - out.eigenvalues.sum().item<double>()) / (d - rank));
+  return out;
+}
+
 absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
     const at::Tensor& features, const at::Tensor& labels, int num_classes,
     const std::vector<double>& l2_grid, const LbfgsOptions& options,
-    const std::vector<LinearModel>& init) {
+    const std::vector<LinearModel>& init, const SecondMoments* second_moments) {
   if (l2_grid.empty()) {
     return absl::InvalidArgumentError("l2_grid: must not be empty");
   }
@@ -529,7 +566,18 @@ absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
         p.theta[d].copy_(m.bias);
       }
     }
-    LockstepLbfgs lbfgs(features, labels, num_classes, options);
+    std::optional<SecondMoments> estimated;
+    if (second_moments == nullptr && options.preconditioner_rank > 0) {
+      estimated = EstimateSecondMoments(features, options.preconditioner_rank);
+      second_moments = &*estimated;
+    }
+    if (second_moments != nullptr && (!second_moments->basis.defined() ||
+                                      second_moments->basis.size(0) != d)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("second_moments: expected a basis with ", d,
+                       " rows, one per feature"));
+    }
+    LockstepLbfgs lbfgs(features, labels, num_classes, options, second_moments);
     for (Problem& p : problems) lbfgs.Prepare(p);
     lbfgs.Run(problems);
     // Exact losses at the final points (the running logits accumulate).
@@ -559,11 +607,12 @@ absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
 absl::StatusOr<LinearFit> FitLogisticRegression(
     const at::Tensor& features, const at::Tensor& labels, int num_classes,
     double l2, const LbfgsOptions& options,
-    const std::optional<LinearModel>& init) {
+    const std::optional<LinearModel>& init,
+    const SecondMoments* second_moments) {
   std::vector<LinearModel> inits;
   if (init.has_value()) inits.push_back(*init);
   absl::StatusOr<std::vector<LinearFit>> fits = FitLogisticRegressionPath(
-      features, labels, num_classes, {l2}, options, inits);
+      features, labels, num_classes, {l2}, options, inits, second_moments);
   if (!fits.ok()) return fits.status();
   return std::move(fits->front());
 }

@@ -139,23 +139,56 @@ TEST(FitLogisticRegressionTest, CovariancePreconditionerReachesTheSameOptimum) {
   x.select(1, d - 1).fill_(1.5);
   LbfgsOptions plain;
   plain.max_iterations = 2000;
-  plain.max_preconditioned_features = 0;
-  LbfgsOptions preconditioned = plain;
-  preconditioned.max_preconditioned_features = d;
+  plain.preconditioner_rank = 0;
   const std::vector<double> grid = {1e-2, 1e-4, 0};
   ASSERT_OK_AND_ASSIGN(std::vector<LinearFit> slow,
                        FitLogisticRegressionPath(x, y, 4, grid, plain));
-  ASSERT_OK_AND_ASSIGN(
-      std::vector<LinearFit> fast,
-      FitLogisticRegressionPath(x, y, 4, grid, preconditioned));
-  for (size_t i = 0; i < grid.size(); ++i) {
-    EXPECT_LE(fast[i].gradient_max, plain.gradient_tolerance) << grid[i];
-    EXPECT_TRUE(std::isfinite(fast[i].loss)) << grid[i];
-    // Both stop at gradient 1e-4; near an ill-conditioned optimum that
-    // leaves the losses a little apart, the preconditioned one no higher.
-    EXPECT_LE(fast[i].loss, slow[i].loss + 1e-5) << grid[i];
-    EXPECT_LT(2 * fast[i].iterations, slow[i].iterations) << grid[i];
+  // Rank d: the exact eigendecomposition; rank 8 (< d / 4): the randomized
+  // leading part, the rest taken as flat.
+  for (int64_t rank : {d, int64_t{8}}) {
+    LbfgsOptions preconditioned = plain;
+    preconditioned.preconditioner_rank = rank;
+    ASSERT_OK_AND_ASSIGN(
+        std::vector<LinearFit> fast,
+        FitLogisticRegressionPath(x, y, 4, grid, preconditioned));
+    for (size_t i = 0; i < grid.size(); ++i) {
+      SCOPED_TRACE(::testing::Message()
+                   << "rank " << rank << ", l2 " << grid[i]);
+      EXPECT_LE(fast[i].gradient_max, plain.gradient_tolerance);
+      EXPECT_TRUE(std::isfinite(fast[i].loss));
+      // Both stop at gradient 1e-4; near an ill-conditioned optimum that
+      // leaves the losses a little apart, the preconditioned one no higher.
+      EXPECT_LE(fast[i].loss, slow[i].loss + 1e-5);
+      EXPECT_LT(2 * fast[i].iterations, slow[i].iterations);
+    }
   }
+}
+
+TEST(EstimateSecondMomentsTest, ExactOrLeadingEigenpairs) {
+  // X^T X / n with a known spectrum: 6 large eigenvalues over a flat rest.
+  at::Generator gen = Gen(8);
+  const int64_t n = 2000, d = 120;
+  auto [q, r] = at::linalg_qr(at::randn({d, d}, gen, at::kDouble));
+  at::Tensor scales = at::ones({d}, at::kDouble);
+  scales.narrow(0, 0, 6).copy_(
+      at::tensor({30., 25., 20., 15., 10., 5.}, at::kDouble));
+  at::Tensor x = at::randn({n, d}, gen, at::kDouble).mul(scales).mm(q.t());
+  at::Tensor exact = std::get<0>(at::linalg_eigh(x.t().mm(x).div(n)));
+
+  SecondMoments all = EstimateSecondMoments(x.to(at::kFloat), 30);
+  ASSERT_EQ(all.basis.size(1), d);  // d <= 4 * rank: every eigenpair
+  EXPECT_TRUE(at::allclose(all.eigenvalues, exact, 1e-4, 1e-3));
+  EXPECT_EQ(all.rest, 0);
+
+  SecondMoments leading = EstimateSecondMoments(x.to(at::kFloat), 12);
+  ASSERT_EQ(leading.basis.size(1), 12);
+  at::Tensor gram = leading.basis.t().mm(leading.basis);
+  EXPECT_TRUE(at::allclose(gram, at::eye(12), 1e-4, 1e-4));
+  // The six large ones are found to 2%; the rest is about the flat part.
+  at::Tensor found = leading.eigenvalues.flip(0).narrow(0, 0, 6);
+  EXPECT_TRUE(at::allclose(found, exact.flip(0).narrow(0, 0, 6), 0.02));
+  const double flat = exact.narrow(0, 0, d - 12).mean().item<double>();
+  EXPECT_NEAR(leading.rest, flat, 0.1 * flat);
 }
 
 TEST(FitLogisticRegressionPathTest, EachWeightMatchesItsSeparateFit) {
@@ -231,6 +264,17 @@ TEST(FitLogisticRegressionTest, RejectsBadInput) {
       FitLogisticRegression(at::zeros({0, 2}), y.narrow(0, 0, 0), 2, 0,
                             options),
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("features")));
+  LbfgsOptions negative_rank;
+  negative_rank.preconditioner_rank = -1;
+  EXPECT_THAT(FitLogisticRegression(x, y, 2, 0, negative_rank),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("preconditioner_rank")));
+  const SecondMoments of_other_features =
+      EstimateSecondMoments(at::ones({4, 3}), 8);
+  EXPECT_THAT(FitLogisticRegression(x, y, 2, 0, options, std::nullopt,
+                                    &of_other_features),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("second_moments")));
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cmath>
 #include <new>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -219,11 +220,19 @@ absl::StatusOr<ProbeResult> RunLbfgsProbe(const ProbeData& data,
     SSLAB_ASSIGN_OR_RETURN(PreparedData p,
                            Prepare(data, need_val, options.device));
     ProbeResult result;
+    // One preconditioner for the grid and the refit (train + val are alike).
+    std::optional<SecondMoments> moments;
+    if (options.lbfgs.preconditioner_rank > 0) {
+      moments =
+          EstimateSecondMoments(p.train_x, options.lbfgs.preconditioner_rank);
+    }
+    const SecondMoments* preconditioner = moments ? &*moments : nullptr;
     // Every grid weight at once (one pass over X per iteration serves all).
     SSLAB_ASSIGN_OR_RETURN(
         std::vector<LinearFit> fits,
         FitLogisticRegressionPath(p.train_x, p.train_y, p.num_classes,
-                                  options.l2_grid, options.lbfgs));
+                                  options.l2_grid, options.lbfgs, {},
+                                  preconditioner));
     std::vector<double> val_top1(fits.size(),
                                  std::numeric_limits<double>::quiet_NaN());
     size_t best = 0;
@@ -248,9 +257,9 @@ absl::StatusOr<ProbeResult> RunLbfgsProbe(const ProbeData& data,
       at::Tensor x, y;
       TrainSet(p, true, &x, &y);
       SSLAB_ASSIGN_OR_RETURN(
-          final_fit,
-          FitLogisticRegression(x, y, p.num_classes, result.chosen_l2,
-                                options.lbfgs, final_fit.model));
+          final_fit, FitLogisticRegression(x, y, p.num_classes,
+                                           result.chosen_l2, options.lbfgs,
+                                           final_fit.model, preconditioner));
     }
     auto [top1, top5] =
         Accuracy(LinearLogits(final_fit.model, p.test_x), p.test_y, 5);

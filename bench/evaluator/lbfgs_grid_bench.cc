@@ -4,7 +4,7 @@
 //
 //   evaluator_lbfgs_grid_bench --data=<prefix> --n=N --n_val=V --n_test=M
 //       --d=D --threads=2 [--grid=1e-1,1e-2,...] [--device=cuda]
-//       [--max_preconditioned_features=N]   (0: plain L-BFGS)
+//       [--preconditioner_rank=R]   (0: plain L-BFGS)
 //
 // Reads <prefix>.{train,val,test}.{x.f32,y.i64} (written by the Python
 // peer). Prints one JSON object; the time covers everything RunLbfgsProbe
@@ -66,9 +66,9 @@ int main(int argc, char** argv) {
   options.lbfgs.gradient_tolerance =
       std::stod(Flag(argc, argv, "gradient_tolerance",
                      std::to_string(options.lbfgs.gradient_tolerance)));
-  options.lbfgs.max_preconditioned_features = std::stoll(
-      Flag(argc, argv, "max_preconditioned_features",
-           std::to_string(options.lbfgs.max_preconditioned_features)));
+  options.lbfgs.preconditioner_rank =
+      std::stoll(Flag(argc, argv, "preconditioner_rank",
+                      std::to_string(options.lbfgs.preconditioner_rank)));
   const auto start = std::chrono::steady_clock::now();
   auto result = ev::RunLbfgsProbe(data, options);
   if (!result.ok()) {
