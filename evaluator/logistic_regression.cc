@@ -19,6 +19,9 @@ namespace {
 constexpr double kArmijo = 1e-4;    // c1
 constexpr double kCurvature = 0.9;  // c2
 constexpr int kMaxLineSearchEvals = 25;
+// The randomized range finder's sketch is seeded, so a probe's result does
+// not depend on anything but its inputs.
+constexpr uint64_t kSketchSeed = 20190125;
 
 double Dot(const at::Tensor& a, const at::Tensor& b) {
   return at::dot(a.reshape(-1), b.reshape(-1)).item<double>();
@@ -512,7 +515,8 @@ SecondMoments EstimateSecondMoments(const at::Tensor& features, int64_t rank) {
   // Randomized range finder with one power iteration (Halko, Martinsson
   // and Tropp 2011, algorithm 4.4): the leading eigenvectors of X^T X are
   // those of the small matrix (X Q)^T (X Q) rotated back by Q.
-  at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(20190125);
+  at::Generator generator =
+      at::make_generator<at::CPUGeneratorImpl>(kSketchSeed);
   at::Tensor sketch =
       at::randn({d, rank}, generator, features.options().device(at::kCPU))
           .to(features.device());

@@ -5,10 +5,13 @@
 //   evaluator_lbfgs_grid_bench --data=<prefix> --n=N --n_val=V --n_test=M
 //       --d=D --threads=2 [--grid=1e-1,1e-2,...] [--device=cuda]
 //       [--preconditioner_rank=R]   (0: plain L-BFGS)
+//       [--probe=sgd|mlp]   (the other probes, with the run config's
+//                            defaults, on the same split: finding (d))
 //
 // Reads <prefix>.{train,val,test}.{x.f32,y.i64} (written by the Python
-// peer). Prints one JSON object; the time covers everything RunLbfgsProbe
-// does (standardising, the grid, the choice, the refit, scoring).
+// peer). Prints one JSON object; the time covers everything the probe
+// does (standardising, for L-BFGS the grid, the choice and the refit,
+// scoring).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
@@ -49,8 +52,13 @@ int main(int argc, char** argv) {
   for (std::string item; std::getline(list, item, ',');) {
     grid.push_back(std::stod(item));
   }
+  const std::string probe = Flag(argc, argv, "probe", "lbfgs");
   // As the PROBE job sets them.
-  sslab::ConfigureThreadsForBlasWork(threads);
+  if (probe == "lbfgs") {
+    sslab::ConfigureThreadsForBlasWork(threads);
+  } else {
+    sslab::ConfigureTorchThreads(threads);
+  }
   ev::ProbeData data;
   data.train =
       ReadSplit(prefix, "train", std::stoll(Flag(argc, argv, "n", "0")), d);
@@ -69,19 +77,30 @@ int main(int argc, char** argv) {
   options.lbfgs.preconditioner_rank =
       std::stoll(Flag(argc, argv, "preconditioner_rank",
                       std::to_string(options.lbfgs.preconditioner_rank)));
+  // The SGD and MLP probes as services/jobs/job_options.cc sets them for
+  // the run config's defaults (SGD: 100 epochs, lr 0.1, batch 2048, decays
+  // at 1/2 and 3/4; MLP: 1000 hidden units, 30 epochs).
+  ev::SgdProbeOptions sgd;
+  sgd.device = options.device;
+  sgd.decay_epochs = {sgd.epochs / 2, sgd.epochs * 3 / 4};
+  ev::MlpProbeOptions mlp;
+  mlp.device = options.device;
   const auto start = std::chrono::steady_clock::now();
-  auto result = ev::RunLbfgsProbe(data, options);
+  auto result = probe == "sgd"   ? ev::RunSgdProbe(data, sgd)
+                : probe == "mlp" ? ev::RunMlpProbe(data, mlp)
+                                 : ev::RunLbfgsProbe(data, options);
   if (!result.ok()) {
     std::fprintf(stderr, "%s\n", result.status().ToString().c_str());
     return 1;
   }
   const double total_s = Seconds(start);
   std::printf(
-      "{\"impl\": \"sslab\", \"device\": \"%s\", \"threads\": %d, "
+      "{\"impl\": \"sslab\", \"probe\": \"%s\", \"device\": \"%s\", "
+      "\"threads\": %d, "
       "\"grid\": %zu, "
       "\"chosen_l2\": %g, \"val_top1\": %.4f, \"test_top1\": %.4f, "
       "\"iterations_final\": %d, \"total_s\": %.3f}\n",
-      device.c_str(), threads, grid.size(), result->chosen_l2, result->val_top1,
-      result->test_top1, result->iterations, total_s);
+      probe.c_str(), device.c_str(), threads, grid.size(), result->chosen_l2,
+      result->val_top1, result->test_top1, result->iterations, total_s);
   return 0;
 }
