@@ -271,26 +271,6 @@ class LockstepLbfgs {
         options_(options),
         moments_(moments) {}
 
-  // Sets up a problem's preconditioner for its L2 weight: M = tau X^T X / n
-  // + l2 I (the data term's Hessian at W = 0 is tau X^T X / n per class),
-  // so every weight of the grid shares the eigenvectors.
-  void Prepare(Problem& p) const {
-    if (moments_ == nullptr) return;
-    // A small floor keeps M positive definite for l2 = 0 and constant
-    // features (its directions get no gradient, so their scale is moot).
-    const double floor = 1e-8 * tau_ *
-                         std::max({moments_->eigenvalues.max().item<double>(),
-                                   moments_->rest, 1.0});
-    const bool exact = moments_->basis.size(1) == d_;
-    p.inverse_curvature_rest =
-        exact ? 0 : 1.0 / (tau_ * moments_->rest + p.l2 + floor);
-    p.inverse_curvature = ((moments_->eigenvalues * tau_ + (p.l2 + floor))
-                               .reciprocal()
-                               .sub_(p.inverse_curvature_rest))
-                              .to(x_.scalar_type())
-                              .unsqueeze(1);
-  }
-
   at::Tensor WeightOf(const at::Tensor& v) const { return v.narrow(0, 0, d_); }
   at::Tensor BiasOf(const at::Tensor& v) const { return v[d_]; }
 
@@ -342,6 +322,7 @@ class LockstepLbfgs {
 
   // Runs every problem to its own stopping point.
   void Run(std::vector<Problem>& problems) {
+    SetPreconditioners(problems);
     {
       std::vector<at::Tensor> thetas;
       for (const Problem& p : problems) thetas.push_back(p.theta);
@@ -387,6 +368,28 @@ class LockstepLbfgs {
   }
 
  private:
+  // Each problem's preconditioner for its L2 weight: M = tau X^T X / n +
+  // l2 I (the data term's Hessian at W = 0 is tau X^T X / n per class), so
+  // every weight of the grid shares the eigenvectors.
+  void SetPreconditioners(std::vector<Problem>& problems) const {
+    if (moments_ == nullptr) return;
+    // A small floor keeps M positive definite for l2 = 0 and constant
+    // features (its directions get no gradient, so their scale is moot).
+    const double floor = 1e-8 * tau_ *
+                         std::max({moments_->eigenvalues.max().item<double>(),
+                                   moments_->rest, 1.0});
+    const bool exact = moments_->basis.size(1) == d_;
+    for (Problem& p : problems) {
+      p.inverse_curvature_rest =
+          exact ? 0 : 1.0 / (tau_ * moments_->rest + p.l2 + floor);
+      p.inverse_curvature = ((moments_->eigenvalues * tau_ + (p.l2 + floor))
+                                 .reciprocal()
+                                 .sub_(p.inverse_curvature_rest))
+                                .to(x_.scalar_type())
+                                .unsqueeze(1);
+    }
+  }
+
   // M^-1 v (a new tensor): each eigen-direction of the weights scaled by
   // 1 / (tau lambda + l2), as rest * v + V (excess * V^T v); the bias by
   // 1 / tau (the curvature of an unregularised always-on feature at the
@@ -505,7 +508,7 @@ SecondMoments EstimateSecondMoments(const at::Tensor& features, int64_t rank) {
   const int64_t d = features.size(1);
   const double n = static_cast<double>(features.size(0));
   SecondMoments out;
-  if (d <= 4 * rank) {
+  if ((d + 3) / 4 <= rank) {  // d <= 4 rank, without overflow
     at::Tensor moments = at::mm(features.t(), features).to(at::kDouble).div_(n);
     auto [eigenvalues, eigenvectors] = at::linalg_eigh(moments);
     out.eigenvalues = eigenvalues.clamp_min(0);
@@ -582,7 +585,6 @@ absl::StatusOr<std::vector<LinearFit>> FitLogisticRegressionPath(
                        " rows, one per feature"));
     }
     LockstepLbfgs lbfgs(features, labels, num_classes, options, second_moments);
-    for (Problem& p : problems) lbfgs.Prepare(p);
     lbfgs.Run(problems);
     // Exact losses at the final points (the running logits accumulate).
     std::vector<at::Tensor> thetas;

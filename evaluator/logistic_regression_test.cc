@@ -121,10 +121,11 @@ TEST(FitLogisticRegressionTest, TargetLossStopsEarly) {
   EXPECT_LT(early.iterations, full.iterations);
 }
 
-TEST(FitLogisticRegressionTest, CovariancePreconditionerReachesTheSameOptimum) {
+TEST(FitLogisticRegressionTest,
+     SecondMomentPreconditionerReachesTheSameOptimum) {
   // Strongly correlated features (a random mixing with singular values
   // spread over 1e-2 .. 1) make plain L-BFGS crawl; whitening them through
-  // the covariance preconditioner must reach the same optimum in far
+  // the second-moment preconditioner must reach the same optimum in far
   // fewer iterations. One feature is constant (a zero-variance direction)
   // and the smallest weight is 0, so the preconditioner's floor is used.
   at::Generator gen = Gen(7);

@@ -53,6 +53,11 @@ int main(int argc, char** argv) {
     grid.push_back(std::stod(item));
   }
   const std::string probe = Flag(argc, argv, "probe", "lbfgs");
+  if (probe != "lbfgs" && probe != "sgd" && probe != "mlp") {
+    std::fprintf(stderr, "--probe: expected lbfgs, sgd or mlp, got %s\n",
+                 probe.c_str());
+    return 2;
+  }
   // As the PROBE job sets them.
   if (probe == "lbfgs") {
     sslab::ConfigureThreadsForBlasWork(threads);
