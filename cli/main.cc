@@ -688,6 +688,63 @@ int CmdCancel(Client& client, const Globals& g, int64_t run_id,
   return 0;
 }
 
+// Probes succeeded runs further (AddProbes): `run_ids`, or every run of
+// `sweep_id` that succeeded when it is set.
+int CmdProbe(Client& client, const Globals& g, std::vector<int64_t> run_ids,
+             int64_t sweep_id, const std::vector<std::string>& probes,
+             const std::vector<double>& label_fractions) {
+  v1::AddProbesRequest req;
+  for (const std::string& p : probes) {
+    req.add_probe_kinds(
+        ParseOrThrow<v1::ProbeKind, experiment::ProbeKind>(p, "--probes"));
+  }
+  for (double x : label_fractions) req.add_label_fractions(x);
+  if (req.probe_kinds().empty() && req.label_fractions().empty()) {
+    throw UsageError("probe: give --probes and/or --label-fractions to add");
+  }
+  if (sweep_id != 0) {
+    v1::ListRunsRequest list;
+    list.set_sweep_id(sweep_id);
+    list.set_page_size(kFullPage);
+    const v1::ListRunsResponse all = client.Pages(
+        &v1::ExperimentService::Stub::ListRuns, list, /*all=*/true);
+    for (const v1::Run& run : all.runs()) {
+      if (run.state() == v1::RUN_STATE_SUCCEEDED) {
+        run_ids.push_back(run.run_id());
+      } else {
+        std::cerr << "sslab: run " << run.run_id()
+                  << " skipped: " << services::ShortName(run.state()) << "\n";
+      }
+    }
+    std::sort(run_ids.begin(), run_ids.end());
+  }
+  const char* separator = "[";
+  for (int64_t run_id : run_ids) {
+    req.set_run_id(run_id);
+    v1::AddProbesResponse resp;
+    Check(client.stub().AddProbes(client.Context().get(), req, &resp));
+    if (g.output == OutputFormat::kJson) {
+      std::cout << separator << ToJson(resp);
+      separator = ",";
+      continue;
+    }
+    std::cout << "run " << run_id << ": ";
+    if (resp.probe_jobs() == 0) {
+      std::cout << "has these probes already\n";
+    } else {
+      std::cout << resp.probe_jobs() << " probe job(s) added"
+                << (resp.extract_jobs() > 0
+                        ? ", after extracting its features again"
+                        : "")
+                << " (sslab watch " << run_id << ")\n";
+    }
+  }
+  if (g.output == OutputFormat::kJson) {
+    std::cout << (run_ids.empty() ? "[" : "") << "]\n";
+  }
+  return 0;
+}
+
 int CmdResults(Client& client, const Globals& g, int64_t run_id,
                int64_t sweep_id, const std::string& layer,
                const std::string& probe) {
@@ -1085,6 +1142,29 @@ int Main(int argc, char** argv) {
   cancel->add_option("RUN", run_id)->required();
   cancel->add_option("--reason", reason, "recorded as the run's error");
 
+  std::vector<int64_t> probe_runs;
+  int64_t probe_sweep = 0;
+  std::vector<std::string> probe_kinds;
+  std::vector<double> probe_fractions;
+  auto* probe_command = app.add_subcommand(
+      "probe",
+      "probe succeeded runs further without training them again: add probe "
+      "kinds and/or label fractions (every kind x fraction runs; features "
+      "retention deleted are extracted again first)");
+  auto* probe_run = probe_command->add_option("RUN", probe_runs, "run ids");
+  auto* probe_of_sweep = probe_command->add_option(
+      "--sweep", probe_sweep, "every run of this sweep that succeeded");
+  probe_run->excludes(probe_of_sweep);
+  probe_command
+      ->add_option("--probes", probe_kinds,
+                   absl::StrCat("probe kinds to add, comma-separated, of ",
+                                experiment::Choices<experiment::ProbeKind>()))
+      ->delimiter(',');
+  probe_command
+      ->add_option("--label-fractions", probe_fractions,
+                   "label fractions to add, comma-separated")
+      ->delimiter(',');
+
   int64_t sweep_id = 0;
   std::string layer, probe;
   auto* results = app.add_subcommand(
@@ -1218,6 +1298,10 @@ int Main(int argc, char** argv) {
       return 0;
     }
     if (worker->parsed()) return CmdWorker(g, worker_addr);
+    if (probe_command->parsed() && probe_run->count() == 0 &&
+        probe_of_sweep->count() == 0) {
+      throw UsageError("probe: give RUN... or --sweep ID");
+    }
     if (results->parsed() && results_run->count() == 0 &&
         results_sweep->count() == 0) {
       throw UsageError("results: give RUN or --sweep ID");
@@ -1242,6 +1326,10 @@ int Main(int argc, char** argv) {
     if (show->parsed()) return CmdShow(client, g, run_id, show_as_file);
     if (watch->parsed()) return CmdWatch(client, g, run_id, watch_max_s);
     if (cancel->parsed()) return CmdCancel(client, g, run_id, reason);
+    if (probe_command->parsed()) {
+      return CmdProbe(client, g, probe_runs, probe_sweep, probe_kinds,
+                      probe_fractions);
+    }
     if (results->parsed())
       return CmdResults(client, g, run_id, sweep_id, layer, probe);
     if (checkpoints->parsed()) return CmdCheckpoints(client, g, run_id);

@@ -199,6 +199,7 @@ enum Rpc : uint8_t {
   kRegisterCheckpoint,
   kRegisterFeatures,
   kRecordResult,
+  kAddProbes,
   kTimePasses = 0xFF
 };
 
@@ -310,6 +311,11 @@ void SchedulerSeeds() {
   gc.set_run_id(1);
   gc.set_dry_run(true);
   life += Call(kCollectGarbage, gc);
+  v1::AddProbesRequest add;
+  add.set_run_id(1);
+  add.add_probe_kinds(v1::PROBE_KIND_MLP);
+  add.add_label_fractions(0.1);
+  life += Call(kAddProbes, add);
   Seed("scheduler_service", "run-life", life);
 
   std::string sweep_calls;

@@ -45,7 +45,7 @@ class Session {
 
   // Runs call number `selector` with `bytes` as its request.
   void Call(uint8_t selector, absl::string_view bytes) {
-    switch (selector % 23) {
+    switch (selector % 24) {
       case 0:
         return Run(bytes, &ExperimentServiceImpl::SubmitRun, &experiments_);
       case 1:
@@ -95,6 +95,8 @@ class Session {
         return Run(bytes, &WorkerServiceImpl::RegisterFeatures, &workers_);
       case 22:
         return Run(bytes, &WorkerServiceImpl::RecordResult, &workers_);
+      case 23:
+        return Run(bytes, &ExperimentServiceImpl::AddProbes, &experiments_);
     }
   }
 

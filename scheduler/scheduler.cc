@@ -617,6 +617,40 @@ absl::Status Scheduler::Cancel(int64_t run_id, const std::string& reason) {
   });
 }
 
+absl::StatusOr<ProbeAddition> Scheduler::AddProbes(
+    int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
+    const std::vector<double>& label_fractions) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  ProbeAddition added;
+  SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(Run run, impl_->GetRun(run_id));
+    if (run.state != RunState::kSucceeded) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("run ", run_id, " is ", experiment::Name(run.state),
+                       ": probes can be added to a run that succeeded"));
+    }
+    experiment::EvaluationPlan& plan = run.config.evaluation;
+    auto add = [](auto& list, const auto& more) {
+      for (const auto& x : more) {
+        if (std::find(list.begin(), list.end(), x) == list.end()) {
+          list.push_back(x);
+        }
+      }
+    };
+    add(plan.probe_kinds, probe_kinds);
+    add(plan.label_fractions, label_fractions);
+    SSLAB_RETURN_IF_ERROR(experiment::ValidateRunConfig(run.config));
+    SSLAB_RETURN_IF_ERROR(impl_->store->SetRunProbes(run_id, plan.probe_kinds,
+                                                     plan.label_fractions));
+    SSLAB_ASSIGN_OR_RETURN(added, impl_->graph.QueueMissingProbes(run));
+    if (added.probe_jobs == 0) return absl::OkStatus();
+    run.state = RunState::kRunning;
+    run.updated_at = impl_->clock->Now();
+    return impl_->store->UpdateRun(run);
+  }));
+  return added;
+}
+
 // ---- Artifact lifecycle ----
 
 absl::StatusOr<std::vector<Artifact>> Scheduler::CollectGarbage(

@@ -93,6 +93,15 @@ struct SweepSubmission {
   std::vector<int64_t> run_ids;  // in grid order
 };
 
+// What Scheduler::AddProbes queued.
+struct ProbeAddition {
+  // PROBE jobs the run gains: queued now, or when their EXTRACT job ends.
+  int probe_jobs = 0;
+  // Evaluated checkpoints whose features retention had deleted: extracted
+  // again first.
+  int extract_jobs = 0;
+};
+
 struct JobCounts {
   int total = 0;
   int pending = 0;
@@ -341,6 +350,18 @@ class Scheduler {
   // run, FAILED_PRECONDITION if the run already finished.
   // `reason`, when given, becomes the run's error text ("cancelled: ...").
   absl::Status Cancel(int64_t run_id, const std::string& reason = "");
+
+  // Probes a succeeded run further, without training it again: adds
+  // `probe_kinds` and `label_fractions` to its evaluation plan (the plan
+  // stays every layer x kind x fraction) and queues the PROBE jobs its
+  // evaluated checkpoints lack, after an EXTRACT job where retention deleted
+  // the features. The run is running again until they end; nothing new
+  // leaves it as it is. NOT_FOUND for an unknown run; FAILED_PRECONDITION
+  // unless it succeeded, or when a checkpoint to extract again was deleted;
+  // INVALID_ARGUMENT naming the field for a plan that does not validate.
+  absl::StatusOr<ProbeAddition> AddProbes(
+      int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
+      const std::vector<double>& label_fractions);
 
   // ---- Artifact lifecycle ----
   //

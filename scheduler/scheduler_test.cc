@@ -31,6 +31,7 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using ::testing::SizeIs;
+using ::testing::UnorderedElementsAre;
 
 const DeviceId kCpu = DeviceId::Cpu();
 const DeviceId kGpu0 = DeviceId::Cuda(0);
@@ -987,6 +988,96 @@ TEST_F(SchedulerTest, GraphRunsTrainExtractProbeToSuccess) {
   EXPECT_THAT(results.rows, SizeIs(2));
   ASSERT_OK_AND_ASSIGN(auto ckpts, scheduler_->ListCheckpoints(run, 0, ""));
   EXPECT_THAT(ckpts.rows, SizeIs(2));
+}
+
+TEST_F(SchedulerTest, AddProbesQueuesOnlyWhatARunLacks) {
+  const int64_t run = Submit(Spec());  // block4, L-BFGS, all labels
+  const int64_t w = Worker("w", {kCpu});
+  // Leases and completes every job there is; returns the probes it ran.
+  auto finish = [&]() {
+    std::vector<ProbeTarget> probed;
+    for (auto lease = scheduler_->LeaseJob(w, {kCpu});
+         lease.ok() && lease->has_value();
+         lease = scheduler_->LeaseJob(w, {kCpu})) {
+      const Lease& l = **lease;
+      switch (l.job.kind) {
+        case JobKind::kTrain:
+          EXPECT_OK(
+              scheduler_->RegisterCheckpoint(l.ref(), Ckpt(2, true)).status());
+          break;
+        case JobKind::kExtract:
+          RegisterAllFeatures(l.ref(), {"block4"});
+          break;
+        case JobKind::kProbe:
+          probed.push_back(*l.job.probe);
+          EXPECT_OK(
+              scheduler_->RecordResult(l.ref(), {Split::kTest, 0.5, 0.9, {}}));
+          break;
+      }
+      EXPECT_OK(scheduler_->CompleteJob(l.ref()));
+    }
+    return probed;
+  };
+  EXPECT_THAT(scheduler_->AddProbes(run, {ProbeKind::kMlp}, {}),
+              StatusIs(absl::StatusCode::kFailedPrecondition,
+                       HasSubstr("a run that succeeded")));
+  finish();
+  ASSERT_EQ(StateOf(run), RunState::kSucceeded);
+
+  // The plan stays layers x kinds x fractions: MLP on 10% of the labels
+  // also brings L-BFGS on 10% and MLP on all of them.
+  ASSERT_OK_AND_ASSIGN(ProbeAddition added,
+                       scheduler_->AddProbes(run, {ProbeKind::kMlp}, {0.1}));
+  EXPECT_EQ(added.probe_jobs, 3);
+  EXPECT_EQ(added.extract_jobs, 0);  // its features are still there
+  ASSERT_OK_AND_ASSIGN(RunStatus status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.run.state, RunState::kRunning);
+  EXPECT_THAT(status.run.config.evaluation.probe_kinds,
+              ElementsAre(ProbeKind::kLbfgs, ProbeKind::kMlp));
+  EXPECT_THAT(status.run.config.evaluation.label_fractions,
+              ElementsAre(1.0, 0.1));
+  EXPECT_THAT(
+      scheduler_->AddProbes(run, {ProbeKind::kSgd}, {}),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("running")));
+  EXPECT_THAT(finish(), UnorderedElementsAre(
+                            ProbeTarget{"block4", ProbeKind::kLbfgs, 0.1},
+                            ProbeTarget{"block4", ProbeKind::kMlp, 1.0},
+                            ProbeTarget{"block4", ProbeKind::kMlp, 0.1}));
+  EXPECT_EQ(StateOf(run), RunState::kSucceeded);
+
+  // Nothing new: nothing queued, the run stays as it is.
+  ASSERT_OK_AND_ASSIGN(added,
+                       scheduler_->AddProbes(run, {ProbeKind::kLbfgs}, {1.0}));
+  EXPECT_EQ(added.probe_jobs, 0);
+  EXPECT_EQ(StateOf(run), RunState::kSucceeded);
+  // A bad fraction changes nothing and names the field.
+  EXPECT_THAT(scheduler_->AddProbes(run, {ProbeKind::kSgd}, {1.5}),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("label_fractions")));
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_THAT(status.run.config.evaluation.probe_kinds, SizeIs(2));
+  EXPECT_THAT(scheduler_->AddProbes(run + 1, {ProbeKind::kSgd}, {}),
+              StatusIs(absl::StatusCode::kNotFound));
+
+  // Once retention deleted the features, they are extracted again first,
+  // and only the new probes follow.
+  ASSERT_OK_AND_ASSIGN(std::vector<Artifact> deleted,
+                       scheduler_->CollectGarbage(run, /*dry_run=*/false));
+  ASSERT_THAT(deleted, SizeIs(3));
+  ASSERT_OK_AND_ASSIGN(added,
+                       scheduler_->AddProbes(run, {ProbeKind::kSgd}, {}));
+  EXPECT_EQ(added.probe_jobs, 2);
+  EXPECT_EQ(added.extract_jobs, 1);
+  EXPECT_THAT(finish(), UnorderedElementsAre(
+                            ProbeTarget{"block4", ProbeKind::kSgd, 1.0},
+                            ProbeTarget{"block4", ProbeKind::kSgd, 0.1}));
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.run.state, RunState::kSucceeded);
+  EXPECT_EQ(status.jobs.total, 1 + 2 + 6);  // TRAIN, 2 EXTRACT, 6 PROBE
+  storage::ResultFilter filter;
+  filter.run_id = run;
+  ASSERT_OK_AND_ASSIGN(auto results, scheduler_->QueryResults(filter, 10, ""));
+  EXPECT_THAT(results.rows, SizeIs(6));
 }
 
 TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {

@@ -1014,6 +1014,25 @@ absl::Status Store::UpdateRun(const Run& run) {
   });
 }
 
+absl::Status Store::SetRunProbes(
+    int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
+    const std::vector<double>& label_fractions) {
+  impl_->MarkChanged(run_id);
+  return InTransaction([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(
+        Statement s, impl_->Prepare("UPDATE runs SET eval_probe_kinds = ?2, "
+                                    "eval_label_fractions = ?3 WHERE id = ?1"));
+    s.Bind(1, run_id)
+        .Bind(2, internal::EncodeEnums(probe_kinds))
+        .Bind(3, internal::EncodeList(label_fractions));
+    SSLAB_RETURN_IF_ERROR(s.Run());
+    if (impl_->db.Changes() == 0) {
+      return absl::NotFoundError(absl::StrCat("run ", run_id, " not found"));
+    }
+    return absl::OkStatus();
+  });
+}
+
 absl::StatusOr<std::vector<Run>> Store::ListRuns(
     const RunFilter& filter, std::optional<int64_t> before_id, int limit) {
   std::lock_guard<std::recursive_mutex> lock(impl_->mu);

@@ -117,6 +117,12 @@ class Store {
   absl::StatusOr<Run> GetRun(int64_t id);
   // Writes state, error, priority and updated_at of an existing run.
   absl::Status UpdateRun(const Run& run);
+  // Writes the probe kinds and label fractions of a run's evaluation plan
+  // (Scheduler::AddProbes widens them); the rest of the config never
+  // changes.
+  absl::Status SetRunProbes(
+      int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
+      const std::vector<double>& label_fractions);
   // Runs matching `filter`, newest first (descending id), only ids below
   // `before_id` when set, at most `limit`.
   absl::StatusOr<std::vector<Run>> ListRuns(const RunFilter& filter,

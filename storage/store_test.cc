@@ -142,6 +142,23 @@ TEST_F(StoreTest, ReopenKeepsData) {
   EXPECT_EQ(jobs[0].state, JobState::kRunnable);
 }
 
+TEST_F(StoreTest, SetRunProbesWritesOnlyTheProbePlan) {
+  auto store = OpenOrDie();
+  ASSERT_OK_AND_ASSIGN(int64_t run_id, store->CreateRun(MakeRun("widen")));
+  ASSERT_OK(store->SetRunProbes(run_id, {ProbeKind::kLbfgs, ProbeKind::kMlp},
+                                {1.0, 0.1}));
+  ASSERT_OK_AND_ASSIGN(storage::Run run, store->GetRun(run_id));
+  EXPECT_THAT(run.config.evaluation.probe_kinds,
+              ElementsAre(ProbeKind::kLbfgs, ProbeKind::kMlp));
+  EXPECT_THAT(run.config.evaluation.label_fractions, ElementsAre(1.0, 0.1));
+  storage::Run expected = MakeRun("widen");
+  expected.config.evaluation.probe_kinds = {ProbeKind::kLbfgs, ProbeKind::kMlp};
+  expected.config.evaluation.label_fractions = {1.0, 0.1};
+  EXPECT_EQ(run.config, expected.config);
+  EXPECT_THAT(store->SetRunProbes(run_id + 1, {ProbeKind::kSgd}, {1.0}),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("run")));
+}
+
 TEST_F(StoreTest, RefusesDatabaseFromNewerCode) {
   { OpenOrDie(); }
   RawExec("PRAGMA user_version = 99");

@@ -16,6 +16,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -338,6 +339,59 @@ TEST_F(PipelineTest, RetentionDuringASweepDeletesNothingNeeded) {
   EXPECT_EQ(cluster_->Cli({"show", pinned}).exit_code, 1);
   EXPECT_EQ(CliJson({"show", runs[0]}).value("state", ""),
             "RUN_STATE_SUCCEEDED");
+}
+
+// `sslab probe` on a run that succeeded and whose feature shards retention
+// deleted: the final checkpoint is extracted again, only the missing probes
+// run, and the run is not trained again.
+TEST_F(PipelineTest, ProbingAFinishedRunAgainAddsOnlyTheMissingProbes) {
+  ASSERT_NO_FATAL_FAILURE(StartAll());
+  const int64_t run = Submit({"--max-examples", "64", "--epochs", "1",
+                              "--layers", "block3", "--probes", "lbfgs"});
+  const std::string id = std::to_string(run);
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("trainer-0").Stderr();
+  ASSERT_EQ(cluster_->Cli({"gc", id}).exit_code, 0);
+  ASSERT_EQ(CliJson({"show", id})["disk"].value("feature_shards", 0), 0);
+
+  // MLP on half the labels: the plan is every kind x fraction, so L-BFGS on
+  // half and MLP on all of them come too.
+  const CommandResult added = cluster_->Cli(
+      {"probe", id, "--probes", "mlp", "--label-fractions", "0.5"});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_THAT(added.out,
+              HasSubstr("run " + id +
+                        ": 3 probe job(s) added, after extracting its "
+                        "features again"));
+  const CommandResult busy = cluster_->Cli({"probe", id, "--probes", "sgd"});
+  EXPECT_EQ(busy.exit_code, 1);
+  EXPECT_THAT(busy.err, HasSubstr("probes can be added to a run that"));
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("evaluator-0").Stderr();
+
+  const nlohmann::json results = CliJson({"results", id});
+  std::multiset<std::string> probed;
+  for (const auto& r : results.value("results", nlohmann::json::array())) {
+    if (r.value("split", "") != "test") continue;
+    EXPECT_EQ(r.value("layer", ""), "block3");
+    probed.insert(absl::StrCat(r.value("probe_kind", ""), "@",
+                               r.value("label_fraction", 0.0)));
+  }
+  EXPECT_EQ(probed, (std::multiset<std::string>{
+                        "PROBE_KIND_LBFGS@1", "PROBE_KIND_LBFGS@0.5",
+                        "PROBE_KIND_MLP@1", "PROBE_KIND_MLP@0.5"}))
+      << results.dump();
+  const nlohmann::json shown = CliJson({"show", id});
+  std::map<std::string, int> kinds;
+  for (const auto& job : shown["jobs"]) ++kinds[job.value("kind", "")];
+  EXPECT_EQ(kinds["JOB_KIND_TRAIN"], 1) << shown.dump();
+  EXPECT_EQ(kinds["JOB_KIND_EXTRACT"], 2) << shown.dump();
+  EXPECT_EQ(kinds["JOB_KIND_PROBE"], 4) << shown.dump();
+  EXPECT_EQ(TrainJob(run).value("attempts", 0), 1);
+
+  const CommandResult again = cluster_->Cli(
+      {"probe", id, "--probes", "lbfgs,mlp", "--label-fractions", "1"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_THAT(again.out, HasSubstr("has these probes already"));
+  EXPECT_EQ(cluster_->Cli({"probe", id}).exit_code, 2);  // nothing to add
 }
 
 TEST_F(PipelineTest, CancelStopsTrainingBetweenSteps) {

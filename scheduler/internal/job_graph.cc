@@ -60,6 +60,50 @@ RunState DeriveRunState(const std::vector<Job>& jobs) {
   return started ? RunState::kRunning : RunState::kPending;
 }
 
+namespace {
+
+// The targets of `plan` that no PROBE job of checkpoint `checkpoint_id` in
+// `jobs` covers (succeeded, or yet to run: failed and cancelled ones ended a
+// run that cannot gain probes).
+std::vector<experiment::ProbeTarget> MissingTargets(
+    const experiment::EvaluationPlan& plan, const std::vector<Job>& jobs,
+    int64_t checkpoint_id) {
+  std::vector<experiment::ProbeTarget> missing;
+  for (experiment::ProbeTarget& target : experiment::ProbeTargets(plan)) {
+    const bool covered =
+        std::any_of(jobs.begin(), jobs.end(), [&](const Job& j) {
+          return j.kind == JobKind::kProbe &&
+                 j.checkpoint_id == checkpoint_id && j.probe == target &&
+                 (j.state == JobState::kSucceeded ||
+                  !experiment::IsFinal(j.state));
+        });
+    if (!covered) missing.push_back(std::move(target));
+  }
+  return missing;
+}
+
+// The first (layer, split) of `plan` without a feature shard of the
+// checkpoint that is still there, if any.
+absl::StatusOr<std::optional<std::pair<std::string, experiment::Split>>>
+FirstMissingFeature(storage::Store& store,
+                    const experiment::EvaluationPlan& plan,
+                    int64_t checkpoint_id) {
+  SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Feature> features,
+                         store.ListFeatures(checkpoint_id));
+  std::set<std::pair<std::string, experiment::Split>> have;
+  for (const auto& f : features) {
+    if (!f.deleted_at) have.insert({f.layer, f.split});
+  }
+  for (const std::string& layer : plan.layers) {
+    for (experiment::Split split : experiment::kEvaluationSplits) {
+      if (!have.count({layer, split})) return std::make_pair(layer, split);
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
 absl::StatusOr<int64_t> JobGraph::CreateRun(Run run) {
   run.state = RunState::kPending;
   run.created_at = run.updated_at = clock_->Now();
@@ -115,23 +159,17 @@ absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
     }
     case JobKind::kExtract: {
       const int64_t ckpt = job.checkpoint_id.value_or(0);
-      SSLAB_ASSIGN_OR_RETURN(std::vector<storage::Feature> features,
-                             store_->ListFeatures(ckpt));
-      std::set<std::pair<std::string, experiment::Split>> have;
-      for (const auto& f : features) have.insert({f.layer, f.split});
-      for (const std::string& layer : plan.layers) {
-        for (experiment::Split split : experiment::kEvaluationSplits) {
-          if (!have.count({layer, split})) {
-            return absl::FailedPreconditionError(
-                absl::StrCat("EXTRACT job ", job.id,
-                             " cannot complete: no features for "
-                             "layer '",
-                             layer, "' split '", experiment::Name(split),
-                             "' were registered"));
-          }
-        }
+      SSLAB_ASSIGN_OR_RETURN(auto missing,
+                             FirstMissingFeature(*store_, plan, ckpt));
+      if (missing) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "EXTRACT job ", job.id, " cannot complete: no features for layer '",
+            missing->first, "' split '", experiment::Name(missing->second),
+            "' were registered"));
       }
-      for (experiment::ProbeTarget& target : experiment::ProbeTargets(plan)) {
+      // A re-extraction (QueueMissingProbes) adds only what is not probed.
+      SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run.id));
+      for (experiment::ProbeTarget& target : MissingTargets(plan, jobs, ckpt)) {
         SSLAB_RETURN_IF_ERROR(
             CreateJob(run, JobKind::kProbe, ckpt, std::move(target)).status());
       }
@@ -157,6 +195,43 @@ absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
     }
   }
   return absl::InternalError("unknown job kind");
+}
+
+absl::StatusOr<ProbeAddition> JobGraph::QueueMissingProbes(const Run& run) {
+  const experiment::EvaluationPlan& plan = run.config.evaluation;
+  SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run.id));
+  std::set<int64_t> evaluated;
+  for (const Job& j : jobs) {
+    if (j.kind == JobKind::kExtract && j.checkpoint_id) {
+      evaluated.insert(*j.checkpoint_id);
+    }
+  }
+  ProbeAddition added;
+  for (int64_t ckpt : evaluated) {
+    std::vector<experiment::ProbeTarget> missing =
+        MissingTargets(plan, jobs, ckpt);
+    if (missing.empty()) continue;
+    added.probe_jobs += static_cast<int>(missing.size());
+    SSLAB_ASSIGN_OR_RETURN(auto absent,
+                           FirstMissingFeature(*store_, plan, ckpt));
+    if (!absent) {
+      for (experiment::ProbeTarget& target : missing) {
+        SSLAB_RETURN_IF_ERROR(
+            CreateJob(run, JobKind::kProbe, ckpt, std::move(target)).status());
+      }
+      continue;
+    }
+    SSLAB_ASSIGN_OR_RETURN(Checkpoint checkpoint, store_->GetCheckpoint(ckpt));
+    if (checkpoint.deleted_at) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "run ", run.id, ": the features of its epoch ", checkpoint.epoch,
+          " checkpoint were deleted, and so was the checkpoint: nothing to "
+          "extract them from again"));
+    }
+    SSLAB_RETURN_IF_ERROR(CreateJob(run, JobKind::kExtract, ckpt).status());
+    ++added.extract_jobs;
+  }
+  return added;
 }
 
 absl::Status JobGraph::FailForGood(Job job, const std::string& error) {

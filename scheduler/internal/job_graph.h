@@ -50,6 +50,13 @@ class JobGraph {
   // change `job` itself.
   absl::Status AdvancePast(const storage::Run& run, const storage::Job& job);
 
+  // Queues what `run`'s evaluation plan asks of its evaluated checkpoints
+  // and they lack (after Scheduler::AddProbes widened the plan): the missing
+  // PROBE jobs, or an EXTRACT job first where retention deleted the
+  // features (AdvancePast then creates them). FAILED_PRECONDITION when such
+  // a checkpoint was deleted too.
+  absl::StatusOr<ProbeAddition> QueueMissingProbes(const storage::Run& run);
+
   // Fails `job` for good with `error`; the run fails with it and its other
   // unfinished jobs are cancelled (leased ones learn it at their heartbeat).
   absl::Status FailForGood(storage::Job job, const std::string& error);

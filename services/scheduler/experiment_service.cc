@@ -138,6 +138,40 @@ grpc::Status ExperimentServiceImpl::CancelRun(grpc::ServerContext* context,
   });
 }
 
+grpc::Status ExperimentServiceImpl::AddProbes(grpc::ServerContext* context,
+                                              const v1::AddProbesRequest* req,
+                                              v1::AddProbesResponse* resp) {
+  return handle_(context, "AddProbes", [&]() -> absl::Status {
+    SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
+    if (req->probe_kinds().empty() && req->label_fractions().empty()) {
+      return absl::InvalidArgumentError(
+          "probe_kinds, label_fractions: name a probe kind or a label "
+          "fraction to add");
+    }
+    std::vector<experiment::ProbeKind> kinds;
+    for (int i = 0; i < req->probe_kinds_size(); ++i) {
+      SSLAB_ASSIGN_OR_RETURN(
+          experiment::ProbeKind kind,
+          RequireFromProto<experiment::ProbeKind>(
+              req->probe_kinds(i), absl::StrCat("probe_kinds[", i, "]")));
+      kinds.push_back(kind);
+    }
+    const std::vector<double> fractions(req->label_fractions().begin(),
+                                        req->label_fractions().end());
+    SSLAB_ASSIGN_OR_RETURN(
+        scheduler::ProbeAddition added,
+        scheduler_->AddProbes(req->run_id(), kinds, fractions));
+    SSLAB_LOG(INFO) << "run " << req->run_id() << ": " << added.probe_jobs
+                    << " probe job(s) added, " << added.extract_jobs
+                    << " extraction(s) first";
+    resp->set_probe_jobs(added.probe_jobs);
+    resp->set_extract_jobs(added.extract_jobs);
+    SSLAB_ASSIGN_OR_RETURN(*resp->mutable_run(),
+                           LoadRun(*scheduler_, req->run_id(), true));
+    return absl::OkStatus();
+  });
+}
+
 grpc::Status ExperimentServiceImpl::WatchRun(
     grpc::ServerContext* context, const v1::WatchRunRequest* req,
     grpc::ServerWriter<v1::WatchRunResponse>* writer) {

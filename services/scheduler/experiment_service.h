@@ -15,8 +15,8 @@
 #include <atomic>
 
 #include "scheduler/scheduler.h"
-#include "services/scheduler/artifact_files.h"
 #include "services/common/security.h"
+#include "services/scheduler/artifact_files.h"
 #include "services/scheduler/handler.h"
 #include "services/scheduler/rpc_stats.h"
 #include "sslab/v1/experiment_service.grpc.pb.h"
@@ -59,6 +59,9 @@ class ExperimentServiceImpl final : public v1::ExperimentService::Service {
   grpc::Status CancelRun(grpc::ServerContext* context,
                          const v1::CancelRunRequest* request,
                          v1::CancelRunResponse* response) override;
+  grpc::Status AddProbes(grpc::ServerContext* context,
+                         const v1::AddProbesRequest* request,
+                         v1::AddProbesResponse* response) override;
   grpc::Status WatchRun(
       grpc::ServerContext* context, const v1::WatchRunRequest* request,
       grpc::ServerWriter<v1::WatchRunResponse>* writer) override;

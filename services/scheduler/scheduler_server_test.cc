@@ -228,6 +228,31 @@ TEST_F(SchedulerServiceTest, UnknownIdsAndWrongStates) {
   EXPECT_THAT(FromGrpcStatus(
                   experiments_->QueryResults(Ctx().get(), no_scope, &results)),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("scope")));
+
+  // AddProbes: the request's own fields, then the run's state.
+  v1::AddProbesRequest add;
+  v1::AddProbesResponse added;
+  auto add_probes = [&]() {
+    return FromGrpcStatus(experiments_->AddProbes(Ctx().get(), add, &added));
+  };
+  EXPECT_THAT(add_probes(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("run_id")));
+  add.set_run_id(run.run_id());
+  EXPECT_THAT(add_probes(),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("probe_kinds, label_fractions")));
+  add.add_probe_kinds(v1::PROBE_KIND_MLP);
+  add.add_probe_kinds(v1::PROBE_KIND_UNSPECIFIED);
+  EXPECT_THAT(add_probes(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("probe_kinds[1]: must be set")));
+  add.set_probe_kinds(1, static_cast<v1::ProbeKind>(9));
+  EXPECT_THAT(add_probes(), StatusIs(absl::StatusCode::kInvalidArgument,
+                                     HasSubstr("probe_kinds[1]: unknown")));
+  add.mutable_probe_kinds()->RemoveLast();
+  EXPECT_THAT(add_probes(), StatusIs(absl::StatusCode::kFailedPrecondition,
+                                     HasSubstr("is cancelled")));
+  add.set_run_id(999);
+  EXPECT_THAT(add_probes(), StatusIs(absl::StatusCode::kNotFound));
 }
 
 TEST_F(SchedulerServiceTest, ListRunsPaginates) {
