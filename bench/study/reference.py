@@ -3,6 +3,8 @@
 
 Run: /usr/bin/python3 bench/study/reference.py [--arch resnet50_v2|vgg19_bn]
          [--epochs 4] [--threads 2] [--out FILE]
+     /usr/bin/python3 bench/study/reference.py --method relative_patch_location
+         [--arch resnet50_v1|resnet50_v2|revnet50|vgg19_bn] [--image_size 128]
 
 Protocol choices, each with the sslab file it was taken from:
 - Network (--arch, default resnet50_v2): ResNet50 v2, k=1, small-input stem
@@ -85,6 +87,34 @@ Protocol choices, each with the sslab file it was taken from:
   val-split evaluation. This script prints both that and the rotation top-1
   of the frozen network on val images (eval transform, eval mode).
 - Threads: torch.set_num_threads(--threads, default 2); seed 0.
+
+Relative Patch Location (--method relative_patch_location), what differs:
+- Network: python/sslab_models.py for every architecture, as the trainer
+  builds it for a patch method (trainer/pretext.cc BackboneOptions):
+  128-d embedding as its logits (services/jobs/job_options.cc: 128, and a
+  512-unit head, for k < 4), patch_strides, the ImageNet stem
+  (experiment/run_config.cc UsesSmallInputStem is false for patch methods),
+  image_size = the patch side. Head (trainer/pretext.h PatchHead): Linear(2
+  x 128, 512) -> BatchNorm1d -> ReLU -> Dropout(0.5) -> Linear(512, 8)
+  on [neighbour, centre] embedding pairs, the 8 neighbours in raster order
+  (labels 0..7), CE mean over the B x 8 pairs.
+- Patches (data/transforms.cc kPatches, --image_size S, default 128 as
+  sslab's default for patch methods on 28 px images): the image is seen
+  at R = round(S * 292 / 255) px (147); a random S x S window of it
+  (offset in [0, R - S]) is cut into 3 x 3 cells of S // 3 px (42), each
+  giving a patch of round(cell * 64 / 85) px (32) at a random offset in
+  [0, cell - patch]; every box is resampled bilinearly from the 28 px
+  source straight to the patch side and standardised per patch
+  (tf.image.per_image_standardization on the 0..255 scale). No flips, no
+  colour jitter (1 channel). Batch 128 source images (1152 patches).
+- Schedule: base lr 0.1 per 256 source images (no x4: that is Rotation's),
+  peak 0.05; the same warm-up (epochs / 7) and decay (x0.1 at 3/4).
+- Features (kEvalPatches, evaluator/extractor.h): the deterministic grid
+  (window and patch offsets at half their range); each layer of each patch
+  pooled as above, then averaged over the 9 patches. Layers: ResNet and
+  RevNet after_root, block1..4, pre_logits; VGG19-BN block1..4, fc6,
+  pre_logits (no pixels: an RPL run does not probe them).
+- Pretext accuracy on val: the 8 pairs of the deterministic grid, eval mode.
 """
 import argparse
 import gzip
@@ -338,6 +368,115 @@ def val_pretext(net, raw, bs=256):
     return correct / total
 
 
+# ---- Relative Patch Location (data/transforms.cc kPatches, trainer/pretext.cc) --
+RPL_LAYERS = {
+    "resnet50_v1": ["after_root", "block1", "block2", "block3", "block4", "pre_logits"],
+    "resnet50_v2": ["after_root", "block1", "block2", "block3", "block4", "pre_logits"],
+    "revnet50": ["after_root", "block1", "block2", "block3", "block4", "pre_logits"],
+    "vgg19_bn": ["block1", "block2", "block3", "block4", "fc6", "pre_logits"],
+}
+RPL_NEIGHBOURS = [0, 1, 2, 3, 5, 6, 7, 8]  # raster order without the centre
+
+
+class PatchGrid:
+    """The 3 x 3 patch grid of an image_size view of a `source` px image."""
+
+    def __init__(self, image_size, source=28):
+        self.resize = int(math.floor(image_size * 292.0 / 255.0 + 0.5))
+        self.cell = image_size // 3
+        self.patch = int(math.floor(self.cell * 64.0 / 85.0 + 0.5))
+        self.span = self.resize - image_size
+        self.jitter = self.cell - self.patch
+        self.scale = source / self.resize
+
+    def boxes(self, rng):
+        """9 boxes (x, y, w, h) in source pixels; rng None: the eval grid."""
+        cx, cy = ((self.span // 2,) * 2 if rng is None
+                  else rng.integers(0, self.span + 1, 2))
+        out = []
+        for i in range(3):
+            for j in range(3):
+                ox, oy = ((self.jitter // 2,) * 2 if rng is None
+                          else rng.integers(0, self.jitter + 1, 2))
+                out.append(((cx + j * self.cell + ox) * self.scale,
+                            (cy + i * self.cell + oy) * self.scale,
+                            self.patch * self.scale, self.patch * self.scale))
+        return out
+
+    def views(self, raw, rng=None):
+        """uint8 [B, H, W] -> standardised patches [9B, 1, P, P], image-major."""
+        b = raw.shape[0]
+        boxes = np.array([self.boxes(rng) for _ in range(b)], np.float64).reshape(-1, 4)
+        imgs = torch.from_numpy(raw).float()[:, None].repeat_interleave(9, 0)
+        x = resample(imgs, boxes, np.zeros(9 * b, bool), self.patch)
+        flat = x.reshape(9 * b, -1)
+        mean = flat.mean(1, keepdim=True)
+        std = flat.var(1, unbiased=False, keepdim=True).sqrt()
+        std = torch.clamp(std, min=255.0 / math.sqrt(flat.shape[1]))
+        return ((flat - mean) / std).reshape(x.shape)
+
+
+class RelativePatchLocation(nn.Module):
+    def __init__(self, arch, image_size):
+        super().__init__()
+        self.grid = PatchGrid(image_size)
+        self.net = sslab_models.build({
+            "architecture": arch, "width": 1, "in_channels": 1, "num_outputs": 128,
+            "small_input": False, "patch_strides": True, "image_size": self.grid.patch})
+        self.head = nn.Sequential(nn.Linear(256, 512), nn.BatchNorm1d(512), nn.ReLU(),
+                                  nn.Dropout(0.5), nn.Linear(512, 8))
+
+    def pair_logits(self, patches):
+        emb = self.net(patches)
+        emb = emb.reshape(-1, 9, emb.shape[1])
+        centre = emb[:, 4:5].expand(-1, 8, -1)
+        pairs = torch.cat([emb[:, RPL_NEIGHBOURS], centre], 2)
+        return self.head(pairs.reshape(-1, pairs.shape[2]))
+
+    def step(self, raw, rng):
+        logits = self.pair_logits(self.grid.views(raw, rng))
+        y = torch.arange(8).repeat(raw.shape[0])
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean().item()
+
+    def extract(self, raw, layers, bs=128):
+        feats = {l: [] for l in layers}
+        with torch.no_grad():
+            for i in range(0, len(raw), bs):
+                ep = self.net.forward_endpoints(self.grid.views(raw[i:i + bs]), layers)
+                for l in layers:
+                    f = pool_flatten(ep[l])
+                    feats[l].append(f.reshape(-1, 9, f.shape[1]).mean(1).numpy())
+        return {l: np.concatenate(v).astype(np.float64) for l, v in feats.items()}
+
+    def val_pretext(self, raw, bs=128):
+        correct = total = 0
+        with torch.no_grad():
+            for i in range(0, len(raw), bs):
+                pred = self.pair_logits(self.grid.views(raw[i:i + bs])).argmax(1)
+                correct += int((pred == torch.arange(8).repeat(len(pred) // 8)).sum())
+                total += len(pred)
+        return correct / total
+
+
+class Rotation(nn.Module):
+    """The demo's protocol (the module docstring's first part)."""
+
+    def __init__(self, arch, image_size):
+        super().__init__()
+        self.net = build_net(arch, image_size)
+
+    def step(self, raw, rng):
+        x, y = train_views(raw, rng)
+        logits = self.net(x)
+        return F.cross_entropy(logits, y), (logits.argmax(1) == y).float().mean().item()
+
+    def extract(self, raw, layers):
+        return extract(self.net, raw, layers)
+
+    def val_pretext(self, raw):
+        return val_pretext(self.net, raw)
+
+
 # ---- probe --------------------------------------------------------------------
 def lbfgs_probe(tr, ytr, va, yva, te, yte, grid, max_iter):
     from sklearn.linear_model import LogisticRegression
@@ -369,7 +508,11 @@ def lbfgs_probe(tr, ytr, va, yva, te, yte, grid, max_iter):
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--arch", choices=sorted(LAYERS), default="resnet50_v2")
+    p.add_argument("--method", choices=["rotation", "relative_patch_location"],
+                   default="rotation")
+    p.add_argument("--arch", choices=sorted(RPL_LAYERS), default="resnet50_v2")
+    p.add_argument("--image_size", type=int, default=0,
+                   help="RPL's view side (default 128); Rotation uses the images' 28")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="")
@@ -379,8 +522,11 @@ def main():
     p.add_argument("--data", default="/usr/share/datasets/fashion-mnist")
     p.add_argument("--val_pretext_images", type=int, default=1000)
     a = p.parse_args()
+    rpl = a.method == "relative_patch_location"
+    if not rpl and (a.arch not in LAYERS or a.image_size not in (0, 28)):
+        p.error(f"rotation: --arch one of {sorted(LAYERS)}, images at 28 px")
     torch.set_num_threads(a.threads)
-    layers = LAYERS[a.arch]
+    layers = RPL_LAYERS[a.arch] if rpl else LAYERS[a.arch]
     torch.manual_seed(a.seed)
     rng = np.random.default_rng(a.seed)
     lines = []
@@ -406,21 +552,27 @@ def main():
     print(f"splits: train {len(itr)} val {len(iva)} test {len(ite)}", flush=True)
 
     # ---- pretext training ----
-    net = build_net(a.arch, xtr_all.shape[-1])
-    n_params = sum(p.numel() for p in net.parameters())
-    print(f"{a.arch} k=1: {n_params} parameters (sslab: {SSLAB_PARAMETERS[a.arch]}"
-          f"{'' if n_params == SSLAB_PARAMETERS[a.arch] else ', DIFFERENT'})", flush=True)
-    opt = torch.optim.SGD(net.parameters(), lr=0.0, momentum=0.9, weight_decay=1e-4)
-    bs = 64
+    if rpl:
+        model = RelativePatchLocation(a.arch, a.image_size or 128)
+        n_params = sum(p.numel() for p in model.net.parameters())
+        print(f"{a.arch} k=1: {n_params} backbone parameters; patches of "
+              f"{model.grid.patch} px", flush=True)
+    else:
+        model = Rotation(a.arch, xtr_all.shape[-1])
+        n_params = sum(p.numel() for p in model.parameters())
+        print(f"{a.arch} k=1: {n_params} parameters (sslab: {SSLAB_PARAMETERS[a.arch]}"
+              f"{'' if n_params == SSLAB_PARAMETERS[a.arch] else ', DIFFERENT'})", flush=True)
+    opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9, weight_decay=1e-4)
+    bs = 128 if rpl else 64
     spe = len(Xtr) // bs
-    peak = 0.1 * 4 * bs / 256
+    peak = 0.1 * (1 if rpl else 4) * bs / 256
     warm = a.epochs / 7.0 * spe
     decay = [a.epochs * 0.75]
     t1 = time.time()
     step = 0
     last_acc = float("nan")
     for ep in range(a.epochs):
-        net.train()
+        model.train()
         perm = rng.permutation(len(Xtr))
         eacc, eloss = [], []
         for s in range(spe):
@@ -430,14 +582,12 @@ def main():
                 lr = peak * (0.1 ** sum(step / spe >= d for d in decay))
             for g in opt.param_groups:
                 g["lr"] = lr
-            x, y = train_views(Xtr[perm[s * bs:(s + 1) * bs]], rng)
-            logits = net(x)
-            loss = F.cross_entropy(logits, y)
+            loss, acc = model.step(Xtr[perm[s * bs:(s + 1) * bs]], rng)
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
             eloss.append(loss.item())
-            eacc.append((logits.argmax(1) == y).float().mean().item())
+            eacc.append(acc)
             step += 1
             if s % 20 == 0:
                 print(f"epoch {ep} step {s}/{spe} lr {lr:.4f} loss {np.mean(eloss[-20:]):.3f} "
@@ -448,9 +598,9 @@ def main():
 
     # ---- extraction ----
     t2 = time.time()
-    net.eval()
-    ftr, fva, fte = [extract(net, x, layers) for x in (Xtr, Xva, Xte)]
-    vp = val_pretext(net, Xva[: a.val_pretext_images]) if a.epochs > 0 else float("nan")
+    model.eval()
+    ftr, fva, fte = [model.extract(x, layers) for x in (Xtr, Xva, Xte)]
+    vp = model.val_pretext(Xva[: a.val_pretext_images]) if a.epochs > 0 else float("nan")
     t_extract = time.time() - t2
 
     # ---- probes ----
@@ -466,7 +616,8 @@ def main():
               f"iters {iters} {time.time() - tl:.0f}s", flush=True)
     t_probe = time.time() - t3
 
-    say(f"# sslab demo protocol, Python reference ({a.arch} k=1, epochs {a.epochs}, "
+    what = f"{a.method} at {a.image_size or 128} px" if rpl else "rotation"
+    say(f"# sslab demo protocol, Python reference ({what}, {a.arch} k=1, epochs {a.epochs}, "
         f"seed {a.seed})")
     say()
     say(f"splits: train {len(itr)}, val {len(iva)}, test {len(ite)}; "
@@ -483,9 +634,9 @@ def main():
         f"{l}: " + " ".join(f"{v * 100:.1f}" for _, v in r[5]) for l, r in
         zip([r[0] for r in rows], rows)))
     say()
-    say(f"pretext (rotation) top-1, mean over the last training epoch (sslab's "
+    say(f"pretext ({a.method}) top-1, mean over the last training epoch (sslab's "
         f"pretext_top1): {100 * last_acc:.1f}%")
-    say(f"pretext (rotation) top-1 on {min(a.val_pretext_images, len(Xva))} val images, "
+    say(f"pretext ({a.method}) top-1 on {min(a.val_pretext_images, len(Xva))} val images, "
         f"eval transform, eval mode: {100 * vp:.1f}%")
     say()
     say(f"wall time: data {t_data:.0f} s, training {t_train:.0f} s "
