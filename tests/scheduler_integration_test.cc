@@ -567,6 +567,23 @@ TEST_F(SchedulerIntegrationTest, SweepResultsShowThePaperGrid) {
   ASSERT_EQ(json.exit_code, 0) << json.err;
   // 4 runs x 2 layers x (val, test).
   EXPECT_EQ(nlohmann::json::parse(json.out)["results"].size(), 16u);
+
+  // The whole sweep probed further: the MLP on both layers of each run.
+  CommandResult probe = Cli(
+      {"probe", "--sweep", sweep_id, "--probes", "mlp", "--format", "json"});
+  ASSERT_EQ(probe.exit_code, 0) << probe.err;
+  const auto added = nlohmann::json::parse(probe.out);
+  ASSERT_EQ(added.size(), 4u) << probe.out;
+  int extractions = 0;
+  for (const auto& a : added) {
+    EXPECT_EQ(a.value("probe_jobs", 0), 2) << a.dump();
+    EXPECT_EQ(a["run"].value("state", ""), "RUN_STATE_RUNNING") << a.dump();
+    extractions += a.value("extract_jobs", 0);
+  }
+  EXPECT_EQ(worker.Drain(), 4 * 2 + extractions);
+  json = Cli({"results", "--sweep", sweep_id, "--format", "json"});
+  ASSERT_EQ(json.exit_code, 0) << json.err;
+  EXPECT_EQ(nlohmann::json::parse(json.out)["results"].size(), 32u);
   CommandResult sweeps = Cli({"sweeps"});
   ASSERT_EQ(sweeps.exit_code, 0) << sweeps.err;
   EXPECT_THAT(sweeps.out, HasSubstr("grid"));
