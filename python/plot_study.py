@@ -11,7 +11,7 @@ for the probe jobs' durations. Prints Markdown tables: test top-1 (%) per layer
 for the L-BFGS probe on all labels and on 10%, trained next to random init,
 with the pretext accuracy (the last training epoch's mean over its batches);
 the three probes at each run's best layer (chosen on val) with the time each
-probe took over all layers. A network is (method, architecture, k, image
+probe took over all layers, on all labels and on 10%. A network is (method, architecture, k, image
 size; the size is shown when not Fashion-MNIST's 28 px). Needs
 python3-matplotlib for --png.
 """
@@ -135,26 +135,35 @@ def main():
     per_layer_table(1.0)
     per_layer_table(0.1)
 
-    print("\nProbes at the best layer on val (all labels): test top-1 (%), "
-          "and seconds for that probe over all layers\n")
-    print("| network | lbfgs | sgd | mlp | lbfgs s | sgd s | mlp s |")
-    print("|---|---|---|---|---|---|---|")
-    for system in systems:
-        table = acc.get((system, True))
-        if not table:
-            continue
-        cells, times = [], []
-        for probe in ("lbfgs", "sgd", "mlp"):
-            val = {layer: table.get((probe, 1.0, layer, "val")) for layer in layers}
-            val = {l: v for l, v in val.items() if v is not None and l != "pixels"}
-            if not val:
-                cells.append("")
-            else:
-                best = max(val, key=val.get)
-                cells.append(f"{table[(probe, 1.0, best, 'test')]:.1f} ({best})")
-            t = time_per_probe.get((system, True, probe, 1.0))
-            times.append(f"{t:.0f}" if t else "")
-        print(f"| {label(system)} | " + " | ".join(cells + times) + " |")
+    def best_layer_table(fraction):
+        print(f"\nProbes at the best layer on val ({fraction:g} of the labels): "
+              "test top-1 (%), and seconds for that probe over all layers\n")
+        print("| network | lbfgs | sgd | mlp | lbfgs s | sgd s | mlp s |")
+        print("|---|---|---|---|---|---|---|")
+        for system in systems:
+            for trained in (True, False):
+                table = acc.get((system, trained))
+                if not table:
+                    continue
+                cells, times = [], []
+                for probe in ("lbfgs", "sgd", "mlp"):
+                    val = {layer: table.get((probe, fraction, layer, "val"))
+                           for layer in layers}
+                    val = {l: v for l, v in val.items() if v is not None and l != "pixels"}
+                    if not val:
+                        cells.append("")
+                    else:
+                        best = max(val, key=val.get)
+                        cells.append(f"{table[(probe, fraction, best, 'test')]:.1f} ({best})")
+                    t = time_per_probe.get((system, trained, probe, fraction))
+                    times.append(f"{t:.0f}" if t else "")
+                if sum(c != "" for c in cells) < 2:
+                    continue  # one probe kind: nothing to compare
+                name = label(system) + ("" if trained else " random init")
+                print(f"| {name} | " + " | ".join(cells + times) + " |")
+
+    best_layer_table(1.0)
+    best_layer_table(0.1)
 
     if args.png:
         import matplotlib
