@@ -975,6 +975,34 @@ absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
   return failed;
 }
 
+absl::Status Scheduler::ReleaseJob(const LeaseRef& lease,
+                                   const std::string& reason) {
+  std::lock_guard<std::mutex> lock(impl_->mu);
+  SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
+  int64_t run_id = 0;
+  absl::Status released = impl_->Mutate([&]() -> absl::Status {
+    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(lease));
+    impl_->leases.AttemptEnded(job);
+    job.lease_expiry.reset();
+    job.updated_at = impl_->clock->Now();
+    run_id = job.run_id;
+    if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
+    SSLAB_LOG(INFO) << experiment::Name(job.kind) << " job " << job.id
+                    << " (run " << job.run_id << ") handed back by worker "
+                    << lease.worker_id << ": " << reason
+                    << "; queued again with one more attempt allowed";
+    // The attempt stays in the job's history (attempts counts leases);
+    // the budget for real failures grows by the one it took.
+    ++job.max_attempts;
+    job.state = JobState::kRunnable;
+    job.last_error = absl::StrCat("handed back: ", reason);
+    SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
+    return impl_->graph.RecomputeRunState(job.run_id);
+  });
+  if (released.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
+  return released;
+}
+
 absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(
     const LeaseRef& lease, const experiment::CheckpointReport& info) {
   if (info.epoch < 0 || info.epoch > experiment::kMaxEpochs) {

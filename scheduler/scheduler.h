@@ -463,6 +463,13 @@ class Scheduler {
   absl::Status FailJob(const LeaseRef& lease, const std::string& error,
                        bool retryable);
 
+  // From a worker that stops before the job ends: requeues the job, and
+  // gives it one more attempt than it had, so that a hand-back never uses up
+  // the budget for failures (a job resumes from its last checkpoint: a
+  // rolling restart of workers costs nothing). On a cancelled job it only
+  // releases the lease.
+  absl::Status ReleaseJob(const LeaseRef& lease, const std::string& reason);
+
   // From the TRAIN job holding the lease. Idempotent per epoch: returns the
   // checkpoint id. Creates the EXTRACT job when the checkpoint is to be
   // evaluated (once per checkpoint).

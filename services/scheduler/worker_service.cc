@@ -138,6 +138,7 @@ grpc::Status WorkerServiceImpl::FailJob(grpc::ServerContext* context,
     SSLAB_ASSIGN_OR_RETURN(scheduler::LeaseRef lease, LeaseOf(*req));
     const std::string error = req->error().empty() ? "failed without a message"
                                                    : Truncate(req->error());
+    if (req->released()) return scheduler_->ReleaseJob(lease, error);
     return scheduler_->FailJob(lease, error, req->retryable());
   });
 }

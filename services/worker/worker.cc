@@ -482,10 +482,15 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
       result = absl::InternalError(absl::StrCat("job raised: ", e.what()));
     }
   }
+  // Stopped by this worker's shutdown, the job is handed back: the
+  // scheduler queues it again without counting the attempt.
+  const bool released = !result.ok() && context.lease_lost() && stopping_;
   if (context.lease_lost() && !result.ok()) {
     // Another worker owns (or will own) the job now, or we are shutting
     // down: hand it back as retryable where the scheduler still listens.
-    result = absl::UnavailableError("worker stopped or lost its lease");
+    result =
+        absl::UnavailableError(released ? "the worker is stopping"
+                                        : "worker stopped or lost its lease");
   }
   // Logged when the job stops running, before the report lets the scheduler
   // lease it again: the logs order the attempts of a job.
@@ -517,6 +522,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
     context.Stamp(request);
     request.set_error(std::string(result.message()));
     request.set_retryable(IsRetryable(result.code()));
+    request.set_released(released);
     v1::FailJobResponse response;
     reported = context.CallUntilAnswered(
         [&](grpc::ClientContext* ctx) {

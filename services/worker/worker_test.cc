@@ -267,20 +267,36 @@ TEST_F(WorkerTest, ACancelledRunStopsTheJobAtItsNextHeartbeat) {
   EXPECT_EQ(StateOf(run), RunState::kCancelled);
 }
 
-TEST_F(WorkerTest, StoppingHandsARunningJobBackForAnotherAttempt) {
-  const int64_t run = SubmitRun();
-  StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
-    while (!context.cancelled()) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    return absl::CancelledError("stopped");
+TEST_F(WorkerTest, StoppingHandsARunningJobBackWithoutUsingItsRetries) {
+  const int64_t run = SubmitRun();  // max_attempts 2
+  // Three restarts of the worker (a rolling update, a preempted Slurm job):
+  // each hands the job back, and none may cost the run its retries.
+  for (int restart = 1; restart <= 3; ++restart) {
+    StartWorker([&](const experiment::JobAssignment&, JobContext& context) {
+      while (!context.cancelled()) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      return absl::CancelledError("stopped");
+    });
+    WaitForTrainJob(run, [&](const auto& j) {
+      return j.attempts == restart && j.state == JobState::kRunning;
+    });
+    StopWorker();
+    const storage::Job job = WaitForTrainJob(
+        run, [](const auto& j) { return j.state == JobState::kRunnable; });
+    EXPECT_EQ(job.last_error, "handed back: the worker is stopping");
+    EXPECT_EQ(job.max_attempts, 2 + restart);
+    EXPECT_EQ(StateOf(run), RunState::kRunning);
+  }
+  // Failures still count: the job fails for good after the 2 it was
+  // allowed, at attempt 5 of 5.
+  StartWorker([](const experiment::JobAssignment&, JobContext&) {
+    return absl::UnavailableError("the disk went away");
   });
-  WaitForTrainJob(run, [](const auto& j) { return j.attempts > 0; });
-  StopWorker();
-  const storage::Job job = WaitForTrainJob(
-      run, [](const auto& j) { return j.state == JobState::kRunnable; });
-  EXPECT_THAT(job.last_error, HasSubstr("lost its lease"));
-  EXPECT_EQ(StateOf(run), RunState::kRunning);
+  const storage::Job failed = WaitForTrainJob(
+      run, [](const auto& j) { return j.state == JobState::kFailed; });
+  EXPECT_EQ(failed.attempts, 5);
+  EXPECT_EQ(StateOf(run), RunState::kFailed);
 }
 
 TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
