@@ -450,4 +450,15 @@ absl::StatusOr<FeatureSplit> BalancedSubset(const FeatureSplit& split,
   }
 }
 
+absl::StatusOr<ProbeData> WithLabelFraction(ProbeData data, double fraction,
+                                            uint64_t seed) {
+  if (fraction == 1) return data;
+  SSLAB_ASSIGN_OR_RETURN(data.train,
+                         BalancedSubset(data.train, fraction, seed));
+  if (data.val.features.defined() && data.val.features.size(0) > 0) {
+    SSLAB_ASSIGN_OR_RETURN(data.val, BalancedSubset(data.val, fraction, seed));
+  }
+  return data;
+}
+
 }  // namespace sslab::evaluator

@@ -123,6 +123,13 @@ absl::StatusOr<ProbeResult> RunMlpProbe(const ProbeData& data,
 absl::StatusOr<FeatureSplit> BalancedSubset(const FeatureSplit& split,
                                             double fraction, uint64_t seed);
 
+// The low-data setting: a BalancedSubset of `fraction` of every split the
+// probe learns from, train and (when present) val, so that neither the L2
+// choice nor the train + val refit sees more labels than the fraction
+// allows; test stays whole. Fraction 1 returns `data` as it is.
+absl::StatusOr<ProbeData> WithLabelFraction(ProbeData data, double fraction,
+                                            uint64_t seed);
+
 }  // namespace sslab::evaluator
 
 #endif  // SSLAB_EVALUATOR_PROBE_H_

@@ -260,5 +260,30 @@ TEST(BalancedSubsetTest, TakesTheSameCountPerClassDeterministically) {
       StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fraction")));
 }
 
+TEST(WithLabelFractionTest, CutsTrainAndValButNotTest) {
+  // 4 classes x 25 rows in every split.
+  const FeatureSplit split{at::arange(100, at::kFloat).unsqueeze(1),
+                           at::arange(100, at::kLong).remainder(4)};
+  ASSERT_OK_AND_ASSIGN(
+      ProbeData cut, WithLabelFraction(ProbeData{split, split, split}, 0.2, 3));
+  EXPECT_EQ(cut.train.labels.size(0), 20);
+  // The refit on train + val must not see more labels than the fraction.
+  EXPECT_EQ(cut.val.labels.size(0), 20);
+  EXPECT_TRUE(
+      at::equal(at::bincount(cut.val.labels), at::full({4}, 5, at::kLong)));
+  EXPECT_EQ(cut.test.labels.size(0), 100);
+  // No val split: only train is cut.
+  ASSERT_OK_AND_ASSIGN(ProbeData no_val,
+                       WithLabelFraction(ProbeData{split, {}, split}, 0.2, 3));
+  EXPECT_EQ(no_val.train.labels.size(0), 20);
+  EXPECT_FALSE(no_val.val.features.defined());
+  ASSERT_OK_AND_ASSIGN(ProbeData all,
+                       WithLabelFraction(ProbeData{split, split, split}, 1, 3));
+  EXPECT_EQ(all.val.labels.size(0), 100);
+  EXPECT_THAT(
+      WithLabelFraction(ProbeData{split, split, split}, 1.5, 3).status(),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("fraction")));
+}
+
 }  // namespace
 }  // namespace sslab::evaluator

@@ -76,7 +76,9 @@ struct EvaluationPlan {
   // non-empty, no duplicates.
   std::vector<std::string> layers;
   std::vector<ProbeKind> probe_kinds = {ProbeKind::kLbfgs};
-  // Fractions of the labelled train split in (0, 1], no duplicates.
+  // Fractions of the labels in (0, 1], no duplicates: a probe at fraction f
+  // learns from a class-balanced f of train and of val (the L2 choice and
+  // the train + val refit included); test stays whole.
   std::vector<double> label_fractions = {1.0};
   // Also evaluate every N-th epoch's checkpoint; 0 = the final one only.
   int every_epochs = 0;

@@ -7,6 +7,10 @@
 //       [--preconditioner_rank=R]   (0: plain L-BFGS)
 //       [--probe=sgd|mlp]   (the other probes, with the run config's
 //                            defaults, on the same split: finding (d))
+//       [--label_fraction=F --seed=S]   (learn from a class-balanced F
+//                            of train and val, as a PROBE job does)
+//       [--epochs=E]   (SGD/MLP epochs instead of the run config's)
+//       [--weight_decay=W]   (SGD/MLP weight decay; default 0)
 //
 // Reads <prefix>.{train,val,test}.{x.f32,y.i64} (written by the Python
 // peer). Prints one JSON object; the time covers everything the probe
@@ -18,6 +22,7 @@
 #include <chrono>
 #include <sstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "bench/evaluator/raw_io.h"
@@ -71,6 +76,14 @@ int main(int argc, char** argv) {
       ReadSplit(prefix, "val", std::stoll(Flag(argc, argv, "n_val", "0")), d);
   data.test =
       ReadSplit(prefix, "test", std::stoll(Flag(argc, argv, "n_test", "0")), d);
+  auto subset = ev::WithLabelFraction(
+      std::move(data), std::stod(Flag(argc, argv, "label_fraction", "1")),
+      std::stoull(Flag(argc, argv, "seed", "0")));
+  if (!subset.ok()) {
+    std::fprintf(stderr, "%s\n", subset.status().ToString().c_str());
+    return 2;
+  }
+  data = *std::move(subset);
 
   ev::LbfgsProbeOptions options;
   options.l2_grid = grid;
@@ -85,11 +98,16 @@ int main(int argc, char** argv) {
   // The SGD and MLP probes as services/jobs/job_options.cc sets them for
   // the run config's defaults (SGD: 100 epochs, lr 0.1, batch 2048, decays
   // at 1/2 and 3/4; MLP: 1000 hidden units, 30 epochs).
+  const std::string epochs = Flag(argc, argv, "epochs", "");
   ev::SgdProbeOptions sgd;
   sgd.device = options.device;
+  if (!epochs.empty()) sgd.epochs = std::stoi(epochs);
   sgd.decay_epochs = {sgd.epochs / 2, sgd.epochs * 3 / 4};
   ev::MlpProbeOptions mlp;
   mlp.device = options.device;
+  if (!epochs.empty()) mlp.epochs = std::stoi(epochs);
+  sgd.weight_decay = mlp.weight_decay =
+      std::stod(Flag(argc, argv, "weight_decay", "0"));
   const auto start = std::chrono::steady_clock::now();
   auto result = probe == "sgd"   ? ev::RunSgdProbe(data, sgd)
                 : probe == "mlp" ? ev::RunMlpProbe(data, mlp)
@@ -104,8 +122,11 @@ int main(int argc, char** argv) {
       "\"threads\": %d, "
       "\"grid\": %zu, "
       "\"chosen_l2\": %g, \"val_top1\": %.4f, \"test_top1\": %.4f, "
-      "\"iterations_final\": %d, \"total_s\": %.3f}\n",
+      "\"iterations_final\": %d, \"train_rows\": %lld, \"val_rows\": %lld, "
+      "\"total_s\": %.3f}\n",
       probe.c_str(), device.c_str(), threads, grid.size(), result->chosen_l2,
-      result->val_top1, result->test_top1, result->iterations, total_s);
+      result->val_top1, result->test_top1, result->iterations,
+      static_cast<long long>(data.train.features.size(0)),
+      static_cast<long long>(data.val.features.size(0)), total_s);
   return 0;
 }

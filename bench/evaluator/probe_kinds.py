@@ -13,6 +13,7 @@ seconds and test top-1. `--plain` adds L-BFGS without its preconditioner
   /usr/bin/python3 bench/evaluator/probe_kinds.py \\
       --bench build/bench/evaluator/evaluator_lbfgs_grid_bench \\
       --export DIR [--threads 2] [--repeats 3] [--probes lbfgs,sgd] [--plain]
+      [--label-fraction 0.1 --seed RUN_SEED] [--epochs E] [--weight-decay W]
 """
 import argparse
 import json
@@ -36,7 +37,20 @@ parser.add_argument("--plain", action="store_true",
                     help="also L-BFGS without the preconditioner")
 parser.add_argument("--layers", default="",
                     help="comma-separated; default: every exported layer")
+parser.add_argument("--label-fraction", type=float, default=1.0,
+                    help="learn from this class-balanced fraction of train and val, "
+                         "as a PROBE job does")
+parser.add_argument("--seed", type=int, default=0,
+                    help="the label subset's seed (a PROBE job uses the run's seed)")
+parser.add_argument("--epochs", type=int, default=0,
+                    help="SGD/MLP epochs instead of the run config's defaults")
+parser.add_argument("--weight-decay", type=float, default=0.0,
+                    help="SGD/MLP weight decay")
 args = parser.parse_args()
+common = [f"--label_fraction={args.label_fraction}", f"--seed={args.seed}",
+          f"--weight_decay={args.weight_decay}"]
+if args.epochs:
+    common.append(f"--epochs={args.epochs}")
 
 manifest = json.load(open(os.path.join(args.export, "manifest.json")))
 features = manifest["features"]
@@ -73,7 +87,7 @@ try:
                 out = subprocess.run(
                     [args.bench, f"--data={prefix}", f"--n={n}",
                      f"--n_val={sizes['val'][0]}", f"--n_test={sizes['test'][0]}",
-                     f"--d={d}", f"--threads={args.threads}"] + flags,
+                     f"--d={d}", f"--threads={args.threads}"] + common + flags,
                     check=True, capture_output=True, text=True).stdout
                 result = json.loads(out)
                 print(layer, name, json.dumps(result), flush=True)
@@ -81,7 +95,7 @@ try:
         for name, _ in probes:
             seconds = statistics.median(r["total_s"] for r in runs[name])
             top1 = statistics.median(r["test_top1"] for r in runs[name])
-            rows.append((layer, f"{n}x{d}", name, seconds, top1))
+            rows.append((layer, f"{runs[name][0]['train_rows']}x{d}", name, seconds, top1))
         for split in ("train", "val", "test"):
             for suffix in ("x.f32", "y.i64"):
                 os.remove(f"{prefix}.{split}.{suffix}")

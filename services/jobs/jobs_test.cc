@@ -170,6 +170,16 @@ TEST_F(JobsTest, TrainExtractProbeChain) {
   EXPECT_LE(test.top1, 1.0);
   EXPECT_TRUE(test.hyperparameters.count("l2"));
   EXPECT_EQ(probe_ctx.results[1].split, experiment::Split::kVal);
+  // Half the labels of train and of val (whose labels pick the L2 weight
+  // and join the refit), class-balanced: within a row per class of half.
+  for (const experiment::FeatureRef& f : probe.features) {
+    if (f.split == experiment::Split::kTest) continue;
+    const std::string rows =
+        f.split == experiment::Split::kTrain ? "train_rows" : "val_rows";
+    ASSERT_TRUE(test.hyperparameters.count(rows)) << rows;
+    EXPECT_NEAR(std::stod(test.hyperparameters.at(rows)), f.rows / 2.0, 10)
+        << rows;
+  }
 
   // A feature file changed after registration is refused.
   const std::filesystem::path shard = dir_ / probe.features[0].path;

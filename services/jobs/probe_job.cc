@@ -2,6 +2,7 @@
 // checkpoint, at one label fraction; records val and test accuracy.
 #include <cmath>
 #include <filesystem>
+#include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "common/log.h"
@@ -82,11 +83,9 @@ absl::Status RunProbeJob(const experiment::JobAssignment& assignment,
         "features: layer ", target.layer, " needs train and test features"));
   }
   const uint64_t seed = static_cast<uint64_t>(config.seed);
-  if (target.label_fraction < 1) {
-    SSLAB_ASSIGN_OR_RETURN(
-        data.train,
-        evaluator::BalancedSubset(data.train, target.label_fraction, seed));
-  }
+  SSLAB_ASSIGN_OR_RETURN(
+      data, evaluator::WithLabelFraction(std::move(data), target.label_fraction,
+                                         seed));
   const bool has_val =
       data.val.features.defined() && data.val.features.size(0) > 0;
 
@@ -119,6 +118,10 @@ absl::Status RunProbeJob(const experiment::JobAssignment& assignment,
   test.hyperparameters["l2"] = absl::StrCat(result->chosen_l2);
   test.hyperparameters["train_rows"] =
       std::to_string(data.train.features.size(0));
+  if (has_val) {
+    test.hyperparameters["val_rows"] =
+        std::to_string(data.val.features.size(0));
+  }
   test.top1 = result->test_top1;
   test.top5 = result->test_top5;
   SSLAB_RETURN_IF_ERROR(context.RecordResult(test));
