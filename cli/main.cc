@@ -689,18 +689,21 @@ int CmdCancel(Client& client, const Globals& g, int64_t run_id,
 }
 
 // Probes succeeded runs further (AddProbes): `run_ids`, or every run of
-// `sweep_id` that succeeded when it is set.
+// `sweep_id` that succeeded when it is set; `again` also probes again what
+// they have of those kinds and fractions.
 int CmdProbe(Client& client, const Globals& g, std::vector<int64_t> run_ids,
              int64_t sweep_id, const std::vector<std::string>& probes,
-             const std::vector<double>& label_fractions) {
+             const std::vector<double>& label_fractions, bool again) {
   v1::AddProbesRequest req;
   for (const std::string& p : probes) {
     req.add_probe_kinds(
         ParseOrThrow<v1::ProbeKind, experiment::ProbeKind>(p, "--probes"));
   }
   for (double x : label_fractions) req.add_label_fractions(x);
-  if (req.probe_kinds().empty() && req.label_fractions().empty()) {
-    throw UsageError("probe: give --probes and/or --label-fractions to add");
+  req.set_again(again);
+  if (req.probe_kinds().empty() && req.label_fractions().empty() && !again) {
+    throw UsageError(
+        "probe: give --probes and/or --label-fractions to add, or --again");
   }
   if (sweep_id != 0) {
     v1::ListRunsRequest list;
@@ -1164,6 +1167,12 @@ int Main(int argc, char** argv) {
       ->add_option("--label-fractions", probe_fractions,
                    "label fractions to add, comma-separated")
       ->delimiter(',');
+  bool probe_again = false;
+  probe_command->add_flag(
+      "--again", probe_again,
+      "also probe again what the run has of these kinds and fractions (none "
+      "named: all of them), replacing the results: after the evaluator "
+      "changed");
 
   int64_t sweep_id = 0;
   std::string layer, probe;
@@ -1328,7 +1337,7 @@ int Main(int argc, char** argv) {
     if (cancel->parsed()) return CmdCancel(client, g, run_id, reason);
     if (probe_command->parsed()) {
       return CmdProbe(client, g, probe_runs, probe_sweep, probe_kinds,
-                      probe_fractions);
+                      probe_fractions, probe_again);
     }
     if (results->parsed())
       return CmdResults(client, g, run_id, sweep_id, layer, probe);

@@ -619,7 +619,7 @@ absl::Status Scheduler::Cancel(int64_t run_id, const std::string& reason) {
 
 absl::StatusOr<ProbeAddition> Scheduler::AddProbes(
     int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
-    const std::vector<double>& label_fractions) {
+    const std::vector<double>& label_fractions, bool again) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   ProbeAddition added;
   SSLAB_RETURN_IF_ERROR(impl_->Mutate([&]() -> absl::Status {
@@ -642,7 +642,20 @@ absl::StatusOr<ProbeAddition> Scheduler::AddProbes(
     SSLAB_RETURN_IF_ERROR(experiment::ValidateRunConfig(run.config));
     SSLAB_RETURN_IF_ERROR(impl_->store->SetRunProbes(run_id, plan.probe_kinds,
                                                      plan.label_fractions));
-    SSLAB_ASSIGN_OR_RETURN(added, impl_->graph.QueueMissingProbes(run));
+    auto named = [](const auto& list, const auto& x) {
+      return list.empty() ||
+             std::find(list.begin(), list.end(), x) != list.end();
+    };
+    auto probe_again = [&](const experiment::ProbeTarget& t) {
+      return named(probe_kinds, t.probe_kind) &&
+             named(label_fractions, t.label_fraction);
+    };
+    SSLAB_ASSIGN_OR_RETURN(
+        added,
+        impl_->graph.QueueMissingProbes(
+            run, again ? std::function<bool(const experiment::ProbeTarget&)>(
+                             probe_again)
+                       : nullptr));
     if (added.probe_jobs == 0) return absl::OkStatus();
     run.state = RunState::kRunning;
     run.updated_at = impl_->clock->Now();

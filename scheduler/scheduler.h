@@ -359,9 +359,12 @@ class Scheduler {
   // leaves it as it is. NOT_FOUND for an unknown run; FAILED_PRECONDITION
   // unless it succeeded, or when a checkpoint to extract again was deleted;
   // INVALID_ARGUMENT naming the field for a plan that does not validate.
+  // `again` also probes again what the run has of those kinds and fractions
+  // (an empty list: all of the plan's), replacing the results: for a run
+  // evaluated by an evaluator that has changed since.
   absl::StatusOr<ProbeAddition> AddProbes(
       int64_t run_id, const std::vector<experiment::ProbeKind>& probe_kinds,
-      const std::vector<double>& label_fractions);
+      const std::vector<double>& label_fractions, bool again = false);
 
   // ---- Artifact lifecycle ----
   //

@@ -1078,6 +1078,40 @@ TEST_F(SchedulerTest, AddProbesQueuesOnlyWhatARunLacks) {
   filter.run_id = run;
   ASSERT_OK_AND_ASSIGN(auto results, scheduler_->QueryResults(filter, 10, ""));
   EXPECT_THAT(results.rows, SizeIs(6));
+
+  // Probed again (the evaluator changed): L-BFGS on 10% while the features
+  // are there runs at once and replaces its result.
+  ASSERT_OK_AND_ASSIGN(added, scheduler_->AddProbes(run, {ProbeKind::kLbfgs},
+                                                    {0.1}, /*again=*/true));
+  EXPECT_EQ(added.probe_jobs, 1);
+  EXPECT_EQ(added.extract_jobs, 0);
+  EXPECT_THAT(finish(),
+              ElementsAre(ProbeTarget{"block4", ProbeKind::kLbfgs, 0.1}));
+  // Features deleted, every probe of the plan again: the six wait (PENDING,
+  // not leasable) for one re-extraction, and no seventh is made when it ends.
+  ASSERT_OK(scheduler_->CollectGarbage(run, /*dry_run=*/false).status());
+  ASSERT_OK_AND_ASSIGN(added,
+                       scheduler_->AddProbes(run, {}, {}, /*again=*/true));
+  EXPECT_EQ(added.probe_jobs, 6);
+  EXPECT_EQ(added.extract_jobs, 1);
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.jobs.pending, 6);
+  EXPECT_EQ(status.jobs.runnable, 1);
+  ASSERT_OK_AND_ASSIGN(std::optional<Lease> extract,
+                       scheduler_->LeaseJob(w, {kCpu}));
+  ASSERT_TRUE(extract.has_value());
+  EXPECT_EQ(extract->job.kind, JobKind::kExtract);
+  ASSERT_OK_AND_ASSIGN(std::optional<Lease> none,
+                       scheduler_->LeaseJob(w, {kCpu}));
+  EXPECT_FALSE(none.has_value());
+  RegisterAllFeatures(extract->ref(), {"block4"});
+  ASSERT_OK(scheduler_->CompleteJob(extract->ref()));
+  EXPECT_THAT(finish(), SizeIs(6));
+  ASSERT_OK_AND_ASSIGN(status, scheduler_->GetRun(run));
+  EXPECT_EQ(status.run.state, RunState::kSucceeded);
+  EXPECT_EQ(status.jobs.total, 1 + 3 + 13);  // TRAIN, 3 EXTRACT, 13 PROBE
+  ASSERT_OK_AND_ASSIGN(results, scheduler_->QueryResults(filter, 10, ""));
+  EXPECT_THAT(results.rows, SizeIs(6));  // replaced, not added
 }
 
 TEST_F(SchedulerTest, RetentionTakesOnlyWhatNoJobNeedsAndRunsCanBeDeleted) {

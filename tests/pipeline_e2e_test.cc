@@ -392,6 +392,29 @@ TEST_F(PipelineTest, ProbingAFinishedRunAgainAddsOnlyTheMissingProbes) {
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_THAT(again.out, HasSubstr("has these probes already"));
   EXPECT_EQ(cluster_->Cli({"probe", id}).exit_code, 2);  // nothing to add
+
+  // --again runs what the run has once more (after an evaluator change),
+  // replacing the result: L-BFGS on half the labels, of train and of val.
+  const CommandResult redo =
+      cluster_->Cli({"probe", id, "--again", "--probes", "lbfgs",
+                     "--label-fractions", "0.5"});
+  ASSERT_EQ(redo.exit_code, 0) << redo.err;
+  EXPECT_THAT(redo.out, HasSubstr("run " + id + ": 1 probe job(s) added"));
+  ASSERT_EQ(Watch(run), 0) << cluster_->worker("evaluator-0").Stderr();
+  int rows = 0;
+  const nlohmann::json reprobed = CliJson({"results", id});
+  for (const auto& r : reprobed["results"]) {
+    ++rows;
+    if (r.value("probe_kind", "") == "PROBE_KIND_LBFGS" &&
+        r.value("label_fraction", 0.0) == 0.5 &&
+        r.value("split", "") == "test") {
+      // --max-examples 64 caps train and val alike: 32 rows of each.
+      const auto& hp = r["hyperparameters"];
+      EXPECT_NEAR(std::stoi(hp.value("train_rows", "0")), 32, 10) << r.dump();
+      EXPECT_NEAR(std::stoi(hp.value("val_rows", "0")), 32, 10) << r.dump();
+    }
+  }
+  EXPECT_EQ(rows, 8);  // 4 targets x test and val: replaced, not added
 }
 
 TEST_F(PipelineTest, CancelStopsTrainingBetweenSteps) {

@@ -1,6 +1,7 @@
 #include "scheduler/internal/job_graph.h"
 
 #include <algorithm>
+#include <functional>
 #include <set>
 #include <utility>
 
@@ -114,11 +115,11 @@ absl::StatusOr<int64_t> JobGraph::CreateRun(Run run) {
 
 absl::StatusOr<int64_t> JobGraph::CreateJob(
     const Run& run, JobKind kind, std::optional<int64_t> checkpoint_id,
-    std::optional<experiment::ProbeTarget> probe) {
+    std::optional<experiment::ProbeTarget> probe, JobState state) {
   Job job;
   job.run_id = run.id;
   job.kind = kind;
-  job.state = JobState::kRunnable;
+  job.state = state;
   job.checkpoint_id = checkpoint_id;
   job.probe = std::move(probe);
   job.priority = run.priority;
@@ -167,11 +168,21 @@ absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
             missing->first, "' split '", experiment::Name(missing->second),
             "' were registered"));
       }
-      // A re-extraction (QueueMissingProbes) adds only what is not probed.
+      // A re-extraction (QueueMissingProbes) adds only what is not probed,
+      // and starts the probes queued again behind it.
       SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run.id));
       for (experiment::ProbeTarget& target : MissingTargets(plan, jobs, ckpt)) {
         SSLAB_RETURN_IF_ERROR(
             CreateJob(run, JobKind::kProbe, ckpt, std::move(target)).status());
+      }
+      for (Job& waiting : jobs) {
+        if (waiting.kind != JobKind::kProbe || waiting.checkpoint_id != ckpt ||
+            waiting.state != JobState::kPending) {
+          continue;
+        }
+        waiting.state = JobState::kRunnable;
+        waiting.updated_at = clock_->Now();
+        SSLAB_RETURN_IF_ERROR(store_->UpdateJob(waiting));
       }
       return absl::OkStatus();
     }
@@ -197,7 +208,9 @@ absl::Status JobGraph::AdvancePast(const Run& run, const Job& job) {
   return absl::InternalError("unknown job kind");
 }
 
-absl::StatusOr<ProbeAddition> JobGraph::QueueMissingProbes(const Run& run) {
+absl::StatusOr<ProbeAddition> JobGraph::QueueMissingProbes(
+    const Run& run,
+    const std::function<bool(const experiment::ProbeTarget&)>& again) {
   const experiment::EvaluationPlan& plan = run.config.evaluation;
   SSLAB_ASSIGN_OR_RETURN(std::vector<Job> jobs, store_->ListJobs(run.id));
   std::set<int64_t> evaluated;
@@ -210,10 +223,28 @@ absl::StatusOr<ProbeAddition> JobGraph::QueueMissingProbes(const Run& run) {
   for (int64_t ckpt : evaluated) {
     std::vector<experiment::ProbeTarget> missing =
         MissingTargets(plan, jobs, ckpt);
-    if (missing.empty()) continue;
-    added.probe_jobs += static_cast<int>(missing.size());
+    std::vector<experiment::ProbeTarget> redo;
+    if (again) {
+      for (experiment::ProbeTarget& target : experiment::ProbeTargets(plan)) {
+        if (again(target) && std::find(missing.begin(), missing.end(),
+                                       target) == missing.end()) {
+          redo.push_back(std::move(target));
+        }
+      }
+    }
+    if (missing.empty() && redo.empty()) continue;
+    added.probe_jobs += static_cast<int>(missing.size() + redo.size());
     SSLAB_ASSIGN_OR_RETURN(auto absent,
                            FirstMissingFeature(*store_, plan, ckpt));
+    // Behind a re-extraction the missing targets are created when it ends
+    // (AdvancePast); the ones probed again wait for it as PENDING jobs.
+    const JobState redo_state =
+        absent ? JobState::kPending : JobState::kRunnable;
+    for (experiment::ProbeTarget& target : redo) {
+      SSLAB_RETURN_IF_ERROR(
+          CreateJob(run, JobKind::kProbe, ckpt, std::move(target), redo_state)
+              .status());
+    }
     if (!absent) {
       for (experiment::ProbeTarget& target : missing) {
         SSLAB_RETURN_IF_ERROR(

@@ -8,6 +8,7 @@
 #define SSLAB_SCHEDULER_INTERNAL_JOB_GRAPH_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -54,8 +55,14 @@ class JobGraph {
   // and they lack (after Scheduler::AddProbes widened the plan): the missing
   // PROBE jobs, or an EXTRACT job first where retention deleted the
   // features (AdvancePast then creates them). FAILED_PRECONDITION when such
-  // a checkpoint was deleted too.
-  absl::StatusOr<ProbeAddition> QueueMissingProbes(const storage::Run& run);
+  // a checkpoint was deleted too. Targets of the plan for which `again`
+  // holds are queued even where the run has them (their results are
+  // replaced); behind an EXTRACT job they wait as PENDING jobs, which
+  // AdvancePast makes runnable.
+  absl::StatusOr<ProbeAddition> QueueMissingProbes(
+      const storage::Run& run,
+      const std::function<bool(const experiment::ProbeTarget&)>& again =
+          nullptr);
 
   // Fails `job` for good with `error`; the run fails with it and its other
   // unfinished jobs are cancelled (leased ones learn it at their heartbeat).
@@ -71,7 +78,8 @@ class JobGraph {
   absl::StatusOr<int64_t> CreateJob(
       const storage::Run& run, experiment::JobKind kind,
       std::optional<int64_t> checkpoint_id,
-      std::optional<experiment::ProbeTarget> probe = std::nullopt);
+      std::optional<experiment::ProbeTarget> probe = std::nullopt,
+      experiment::JobState state = experiment::JobState::kRunnable);
 
   storage::Store* const store_;
   Clock* const clock_;

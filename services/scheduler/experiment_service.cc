@@ -143,7 +143,8 @@ grpc::Status ExperimentServiceImpl::AddProbes(grpc::ServerContext* context,
                                               v1::AddProbesResponse* resp) {
   return handle_(context, "AddProbes", [&]() -> absl::Status {
     SSLAB_RETURN_IF_ERROR(CheckId(req->run_id(), "run_id"));
-    if (req->probe_kinds().empty() && req->label_fractions().empty()) {
+    if (req->probe_kinds().empty() && req->label_fractions().empty() &&
+        !req->again()) {
       return absl::InvalidArgumentError(
           "probe_kinds, label_fractions: name a probe kind or a label "
           "fraction to add");
@@ -160,7 +161,7 @@ grpc::Status ExperimentServiceImpl::AddProbes(grpc::ServerContext* context,
                                         req->label_fractions().end());
     SSLAB_ASSIGN_OR_RETURN(
         scheduler::ProbeAddition added,
-        scheduler_->AddProbes(req->run_id(), kinds, fractions));
+        scheduler_->AddProbes(req->run_id(), kinds, fractions, req->again()));
     SSLAB_LOG(INFO) << "run " << req->run_id() << ": " << added.probe_jobs
                     << " probe job(s) added, " << added.extract_jobs
                     << " extraction(s) first";
