@@ -954,11 +954,21 @@ absl::Status Scheduler::CompleteJob(
 
 absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
                                 bool retryable) {
-  const std::string message = error.empty() ? "(no error message)" : error;
+  return EndAttempt(lease, error.empty() ? "(no error message)" : error,
+                    retryable ? AttemptEnd::kRetryable : AttemptEnd::kFatal);
+}
+
+absl::Status Scheduler::ReleaseJob(const LeaseRef& lease,
+                                   const std::string& reason) {
+  return EndAttempt(lease, reason, AttemptEnd::kHandedBack);
+}
+
+absl::Status Scheduler::EndAttempt(const LeaseRef& lease,
+                                   const std::string& message, AttemptEnd end) {
   std::lock_guard<std::mutex> lock(impl_->mu);
   SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
   int64_t run_id = 0;
-  absl::Status failed = impl_->Mutate([&]() -> absl::Status {
+  absl::Status ended = impl_->Mutate([&]() -> absl::Status {
     absl::StatusOr<Job> done = impl_->store->GetJob(lease.job_id);
     if (done.ok() && done->state == JobState::kFailed &&
         internal::Leases::LastLeasedAs(*done, lease) && !done->lease_expiry) {
@@ -970,50 +980,36 @@ absl::Status Scheduler::FailJob(const LeaseRef& lease, const std::string& error,
     job.updated_at = impl_->clock->Now();
     run_id = job.run_id;
     if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
-    SSLAB_LOG(WARNING) << experiment::Name(job.kind) << " job " << job.id
-                       << " (run " << job.run_id << ") failed on worker "
-                       << lease.worker_id << (retryable ? " (retryable)" : "")
-                       << ": " << message;
-    if (retryable && job.attempts < job.max_attempts) {
+    if (end == AttemptEnd::kHandedBack) {
+      SSLAB_LOG(INFO) << experiment::Name(job.kind) << " job " << job.id
+                      << " (run " << job.run_id << ") handed back by worker "
+                      << lease.worker_id << ": " << message
+                      << "; queued again with one more attempt allowed";
+      // The attempt stays in the job's history (attempts counts leases);
+      // the budget for real failures grows by the one it took.
+      ++job.max_attempts;
+    } else {
+      SSLAB_LOG(WARNING) << experiment::Name(job.kind) << " job " << job.id
+                         << " (run " << job.run_id << ") failed on worker "
+                         << lease.worker_id
+                         << (end == AttemptEnd::kRetryable ? " (retryable)"
+                                                           : "")
+                         << ": " << message;
+      if (end == AttemptEnd::kFatal || job.attempts >= job.max_attempts) {
+        return impl_->graph.FailForGood(std::move(job), message);
+      }
       ++impl_->stats.retries[job.kind];
-      job.state = JobState::kRunnable;
-      job.last_error = message;
-      SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
-      return impl_->graph.RecomputeRunState(job.run_id);
     }
-    return impl_->graph.FailForGood(std::move(job), message);
-  });
-  // A run that failed or was cancelled keeps only what retention keeps.
-  if (failed.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
-  return failed;
-}
-
-absl::Status Scheduler::ReleaseJob(const LeaseRef& lease,
-                                   const std::string& reason) {
-  std::lock_guard<std::mutex> lock(impl_->mu);
-  SSLAB_RETURN_IF_ERROR(impl_->ExpireLeasesLocked().status());
-  int64_t run_id = 0;
-  absl::Status released = impl_->Mutate([&]() -> absl::Status {
-    SSLAB_ASSIGN_OR_RETURN(Job job, impl_->leases.Held(lease));
-    impl_->leases.AttemptEnded(job);
-    job.lease_expiry.reset();
-    job.updated_at = impl_->clock->Now();
-    run_id = job.run_id;
-    if (job.state == JobState::kCancelled) return impl_->store->UpdateJob(job);
-    SSLAB_LOG(INFO) << experiment::Name(job.kind) << " job " << job.id
-                    << " (run " << job.run_id << ") handed back by worker "
-                    << lease.worker_id << ": " << reason
-                    << "; queued again with one more attempt allowed";
-    // The attempt stays in the job's history (attempts counts leases);
-    // the budget for real failures grows by the one it took.
-    ++job.max_attempts;
     job.state = JobState::kRunnable;
-    job.last_error = absl::StrCat("handed back: ", reason);
+    job.last_error = end == AttemptEnd::kHandedBack
+                         ? absl::StrCat("handed back: ", message)
+                         : message;
     SSLAB_RETURN_IF_ERROR(impl_->store->UpdateJob(job));
     return impl_->graph.RecomputeRunState(job.run_id);
   });
-  if (released.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
-  return released;
+  // A run that failed or was cancelled keeps only what retention keeps.
+  if (ended.ok() && run_id != 0) impl_->changed_runs.insert(run_id);
+  return ended;
 }
 
 absl::StatusOr<int64_t> Scheduler::RegisterCheckpoint(

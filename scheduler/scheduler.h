@@ -506,6 +506,12 @@ class Scheduler {
   absl::StatusOr<int> ExpireLeases();
 
  private:
+  enum class AttemptEnd { kFatal, kRetryable, kHandedBack };
+  // FailJob and ReleaseJob: ends the lease and requeues the job, or fails it
+  // for good.
+  absl::Status EndAttempt(const LeaseRef& lease, const std::string& message,
+                          AttemptEnd end);
+
   explicit Scheduler(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;
 };
