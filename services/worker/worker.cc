@@ -483,7 +483,7 @@ void Worker::Execute(size_t slot, const v1::JobAssignment& leased) {
     }
   }
   // Stopped by this worker's shutdown, the job is handed back: the
-  // scheduler queues it again without counting the attempt.
+  // scheduler queues it again and allows it one more attempt.
   const bool released = !result.ok() && context.lease_lost() && stopping_;
   if (context.lease_lost() && !result.ok()) {
     // Another worker owns (or will own) the job now, or we are shutting
