@@ -105,11 +105,15 @@ def main():
             acc[(system, trained)][(short(r["probe_kind"]),
                                      round(r["label_fraction"], 3),
                                      r["layer"], r["split"])] = 100 * r["top1"]
-        for job in run.get("jobs", []):
+        # A target probed again (`sslab probe --again`) counts its last job.
+        last_job = {}
+        for job in sorted(run.get("jobs", []), key=lambda j: int(j["job_id"])):
             if job["kind"] == "JOB_KIND_PROBE":
-                time_per_probe[(system, trained, short(job["probe_kind"]),
-                                round(job["label_fraction"], 3))] += \
-                    seconds.get(int(job["job_id"]), 0.0)
+                last_job[(short(job["probe_kind"]), round(job["label_fraction"], 3),
+                          job.get("layer", ""))] = int(job["job_id"])
+        for (probe, fraction, _), job_id in last_job.items():
+            time_per_probe[(system, trained, probe, fraction)] += \
+                seconds.get(job_id, 0.0)
 
     systems = sorted({system for system, _ in acc})
     layers = sorted({layer for table in acc.values() for (_, _, layer, _) in table},
