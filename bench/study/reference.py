@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Plain PyTorch + scikit-learn reference of sslab's CPU demo protocol.
 
-Run: /usr/bin/python3 bench/study/reference.py [--arch resnet50_v2|vgg19_bn]
+Run: /usr/bin/python3 bench/study/reference.py [--arch resnet50_v1|resnet50_v2|revnet50|vgg19_bn]
          [--epochs 4] [--threads 2] [--out FILE]
      /usr/bin/python3 bench/study/reference.py --method relative_patch_location
          [--arch resnet50_v1|resnet50_v2|revnet50|vgg19_bn] [--image_size 128]
@@ -325,7 +325,11 @@ def pool_flatten(e, cap=9000):
 
 
 LAYERS = {
+    "resnet50_v1": ["after_root", "block1", "block2", "block3", "block4", "pre_logits",
+                    "pixels"],
     "resnet50_v2": ["block1", "block2", "block3", "block4", "pre_logits", "pixels"],
+    "revnet50": ["after_root", "block1", "block2", "block3", "block4", "pre_logits",
+                 "pixels"],
     "vgg19_bn": ["block1", "block2", "block3", "block4", "fc6", "pre_logits", "pixels"],
 }
 # sslab's parameter count (models::CreateModel, sum of numel over
@@ -335,7 +339,7 @@ SSLAB_PARAMETERS = {"resnet50_v2": 1478900, "vgg19_bn": 613228}
 
 def build_net(arch, image_size=28):
     small_input = image_size <= 64  # services/jobs/job_options.cc
-    if arch == "vgg19_bn":
+    if arch != "resnet50_v2":  # bench/resnet50_v2.py is the trainer bench's peer
         net = sslab_models.build({"architecture": arch, "width": 1, "in_channels": 1,
                                   "num_outputs": 4, "small_input": small_input,
                                   "image_size": image_size})
@@ -560,8 +564,12 @@ def main():
     else:
         model = Rotation(a.arch, xtr_all.shape[-1])
         n_params = sum(p.numel() for p in model.parameters())
-        print(f"{a.arch} k=1: {n_params} parameters (sslab: {SSLAB_PARAMETERS[a.arch]}"
-              f"{'' if n_params == SSLAB_PARAMETERS[a.arch] else ', DIFFERENT'})", flush=True)
+        sslab_n = SSLAB_PARAMETERS.get(a.arch)
+        print(f"{a.arch} k=1: {n_params} parameters " +
+              ("(python/sslab_models.py, which loads sslab's checkpoints strictly)"
+               if sslab_n is None else
+               f"(sslab: {sslab_n}{'' if n_params == sslab_n else ', DIFFERENT'})"),
+              flush=True)
     opt = torch.optim.SGD(model.parameters(), lr=0.0, momentum=0.9, weight_decay=1e-4)
     bs = 128 if rpl else 64
     spe = len(Xtr) // bs
