@@ -4,6 +4,7 @@
 #include <atomic>
 #include <cmath>
 #include <condition_variable>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <set>
@@ -642,20 +643,21 @@ absl::StatusOr<ProbeAddition> Scheduler::AddProbes(
     SSLAB_RETURN_IF_ERROR(experiment::ValidateRunConfig(run.config));
     SSLAB_RETURN_IF_ERROR(impl_->store->SetRunProbes(run_id, plan.probe_kinds,
                                                      plan.label_fractions));
-    auto named = [](const auto& list, const auto& x) {
-      return list.empty() ||
-             std::find(list.begin(), list.end(), x) != list.end();
-    };
-    auto probe_again = [&](const experiment::ProbeTarget& t) {
-      return named(probe_kinds, t.probe_kind) &&
-             named(label_fractions, t.label_fraction);
-    };
-    SSLAB_ASSIGN_OR_RETURN(
-        added,
-        impl_->graph.QueueMissingProbes(
-            run, again ? std::function<bool(const experiment::ProbeTarget&)>(
-                             probe_again)
-                       : nullptr));
+    // With `again`, the targets of the named kinds and fractions (none
+    // named: all) are probed again.
+    std::function<bool(const experiment::ProbeTarget&)> probe_again;
+    if (again) {
+      auto named = [](const auto& list, const auto& x) {
+        return list.empty() ||
+               std::find(list.begin(), list.end(), x) != list.end();
+      };
+      probe_again = [&](const experiment::ProbeTarget& t) {
+        return named(probe_kinds, t.probe_kind) &&
+               named(label_fractions, t.label_fraction);
+      };
+    }
+    SSLAB_ASSIGN_OR_RETURN(added,
+                           impl_->graph.QueueMissingProbes(run, probe_again));
     if (added.probe_jobs == 0) return absl::OkStatus();
     run.state = RunState::kRunning;
     run.updated_at = impl_->clock->Now();

@@ -100,12 +100,10 @@ int main(int argc, char** argv) {
   // at 1/2 and 3/4; MLP: 1000 hidden units, 30 epochs).
   const std::string epochs = Flag(argc, argv, "epochs", "");
   ev::SgdProbeOptions sgd;
-  sgd.device = options.device;
-  if (!epochs.empty()) sgd.epochs = std::stoi(epochs);
-  sgd.decay_epochs = {sgd.epochs / 2, sgd.epochs * 3 / 4};
   ev::MlpProbeOptions mlp;
-  mlp.device = options.device;
-  if (!epochs.empty()) mlp.epochs = std::stoi(epochs);
+  sgd.device = mlp.device = options.device;
+  if (!epochs.empty()) sgd.epochs = mlp.epochs = std::stoi(epochs);
+  sgd.decay_epochs = {sgd.epochs / 2, sgd.epochs * 3 / 4};
   sgd.weight_decay = mlp.weight_decay =
       std::stod(Flag(argc, argv, "weight_decay", "0"));
   const auto start = std::chrono::steady_clock::now();
