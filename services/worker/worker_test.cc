@@ -336,6 +336,15 @@ TEST_F(WorkerTest, RunsOneJobPerDeviceAtOnce) {
   ASSERT_EQ(busy.devices_size(), 3);
   EXPECT_EQ(busy.devices(1).name(), "Fake GPU");
   EXPECT_EQ(busy.devices(2).key(), "GPU-b");
+  // A slot shows its job just before the runner starts: wait for all three
+  // runners to have said where they run (up to 20 s).
+  auto runners_started = [&] {
+    std::lock_guard<std::mutex> lock(mu);
+    return running_on.size() == 3;
+  };
+  for (int i = 0; i < 2000 && !runners_started(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   {
     std::lock_guard<std::mutex> lock(mu);
     EXPECT_EQ(running_on, (std::set<std::string>{"cpu", "cuda:0", "cuda:1"}));
