@@ -1,31 +1,17 @@
 // `sslab export`: a run's checkpoint and features as files a notebook opens
-// (the local half; main.cc asks the scheduler which checkpoint). Reads the
-// artifact directory directly, so it runs where that directory is (the
-// scheduler's --data-dir, or a mount of it).
+// (the local half, in the sslab-export binary: main.cc asks the scheduler
+// which checkpoint and runs it). Reads the artifact directory directly, so it
+// runs where that directory is (the scheduler's --data-dir, or a mount of it).
 #ifndef SSLAB_CLI_EXPORT_COMMAND_H_
 #define SSLAB_CLI_EXPORT_COMMAND_H_
 
-#include <cstdint>
-#include <filesystem>
 #include <ostream>
 #include <string>
-#include <vector>
 
 #include "absl/status/statusor.h"
-#include "sslab/v1/types.pb.h"
+#include "cli/export_request.h"
 
 namespace sslab::cli {
-
-struct ExportRequest {
-  int64_t run_id = 0;
-  v1::Checkpoint checkpoint;        // as ListCheckpoints returns it
-  std::filesystem::path artifacts;  // the artifact directory
-  std::filesystem::path to;         // output directory, created
-  std::vector<std::string> layers;  // empty: every layer extracted
-  std::vector<std::string> splits;  // empty: every split extracted
-  bool model = true;
-  bool features = true;
-};
 
 // Writes under `to`:
 //   model.pt + sslab_models.py   the backbone (sslab_models.load("model.pt"))

@@ -14,12 +14,14 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
 #include <optional>
 #include <sstream>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "CLI/CLI.hpp"
@@ -29,7 +31,7 @@
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli/completion.h"
-#include "cli/export_command.h"
+#include "cli/export_request.h"
 #include "cli/format.h"
 #include "cli/run_file.h"
 #include "experiment/run_spec_fields.h"
@@ -823,6 +825,33 @@ int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
   return 0;
 }
 
+// Replaces this process with sslab-export (cli/export_main.cc), the torch
+// half of `sslab export`: the one next to this binary, else the one on PATH.
+// Throws LocalError if neither can be started.
+[[noreturn]] void RunExportHelper(const ExportRequest& request) {
+  constexpr char kHelper[] = "sslab-export";
+  std::error_code ec;
+  const std::filesystem::path self =
+      std::filesystem::read_symlink("/proc/self/exe", ec);
+  const std::string json = ExportRequestToJson(request);
+  std::cout.flush();
+  if (!ec) {
+    const std::string sibling = (self.parent_path() / kHelper).string();
+    char* args[] = {const_cast<char*>(sibling.c_str()),
+                    const_cast<char*>(json.c_str()), nullptr};
+    execv(sibling.c_str(), args);
+  }
+  char* args[] = {const_cast<char*>(kHelper), const_cast<char*>(json.c_str()),
+                  nullptr};
+  execvp(kHelper, args);
+  throw LocalError(absl::FailedPreconditionError(absl::StrCat(
+      "sslab export runs ", kHelper,
+      " (the part of the CLI that links LibTorch), which is neither next to ",
+      ec ? "this binary" : self.string(),
+      " nor on PATH: build it (the torch libraries are needed) or install "
+      "it beside sslab")));
+}
+
 struct ExportFlags {
   int64_t epoch = -1;
   std::string to;
@@ -871,18 +900,8 @@ int CmdExport(Client& client, const Globals& g, int64_t run_id,
   r.splits = f.splits;
   r.model = !f.no_model;
   r.features = !f.no_features;
-  std::ostream quiet(nullptr);
-  absl::StatusOr<std::string> manifest =
-      ExportRun(r, g.output == OutputFormat::kJson ? quiet : std::cout);
-  if (!manifest.ok()) throw LocalError(manifest.status());
-  if (g.output == OutputFormat::kJson) {
-    std::cout << *manifest;
-  } else {
-    std::cout << "written to " << r.to.string() << "/ (manifest.json); in "
-              << "Python, from there: import sslab_models; "
-              << "model = sslab_models.load(\"model.pt\")\n";
-  }
-  return 0;
+  r.json_output = g.output == OutputFormat::kJson;
+  RunExportHelper(r);
 }
 
 int CmdGarbage(Client& client, const Globals& g, int64_t run_id, bool dry_run) {
