@@ -28,6 +28,7 @@
 #include "absl/strings/strip.h"
 #include "common/files.h"
 #include "tests/cluster.h"
+#include "tests/process.h"
 
 namespace sslab::testing {
 namespace {
@@ -225,6 +226,20 @@ TEST_F(PipelineTest, TinyRunGoesFromSubmitToPerLayerResults) {
        "--artifacts", cluster_->artifacts().string(), "--layer", "block9"});
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_THAT(missing.err, HasSubstr("NOT_FOUND: --layer block9"));
+  // `sslab` without sslab-export, its torch half, beside it or on PATH says
+  // what it lacks instead of exporting.
+  const std::filesystem::path lone = cluster_->dir() / "lone";
+  std::filesystem::create_directories(lone);
+  std::filesystem::copy_file(SSLAB_CLI_BIN, lone / "sslab");
+  const CommandResult alone = RunCommand(
+      {"/usr/bin/env", "PATH=" + lone.string(), (lone / "sslab").string(),
+       "--addr=" + cluster_->address(), "export", std::to_string(run), "--to",
+       (out / "y").string(), "--artifacts", cluster_->artifacts().string()},
+      cluster_->dir().string());
+  EXPECT_EQ(alone.exit_code, 1);
+  EXPECT_THAT(alone.err, HasSubstr("FAILED_PRECONDITION: sslab export runs "
+                                   "sslab-export"));
+  EXPECT_FALSE(std::filesystem::exists(out / "y"));
 }
 
 // Retention while a sweep runs, with `sslab gc` called over and over on top
