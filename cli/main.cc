@@ -834,15 +834,10 @@ int CmdCheckpoints(Client& client, const Globals& g, int64_t run_id) {
   const std::filesystem::path self =
       std::filesystem::read_symlink("/proc/self/exe", ec);
   const std::string json = ExportRequestToJson(request);
-  std::cout.flush();
-  if (!ec) {
-    const std::string sibling = (self.parent_path() / kHelper).string();
-    char* args[] = {const_cast<char*>(sibling.c_str()),
-                    const_cast<char*>(json.c_str()), nullptr};
-    execv(sibling.c_str(), args);
-  }
   char* args[] = {const_cast<char*>(kHelper), const_cast<char*>(json.c_str()),
                   nullptr};
+  std::cout.flush();
+  if (!ec) execv((self.parent_path() / kHelper).c_str(), args);
   execvp(kHelper, args);
   throw LocalError(absl::FailedPreconditionError(absl::StrCat(
       "sslab export runs ", kHelper,
